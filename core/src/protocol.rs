@@ -1,0 +1,677 @@
+//! Every type that crosses a wire: API request and response bodies and the push payload.
+//!
+//! The server serialises these, the service worker and the mobile apps parse them. JSON names
+//! are camelCase (`visitId`, `hostId`) as in DESIGN.md's API table.
+
+use std::fmt;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+#[cfg(feature = "openapi")]
+use utoipa::ToSchema;
+
+/// Largest Web Push plaintext that fits one aes128gcm record (RFC 8291, 4096-byte record).
+pub const MAX_WEB_PUSH_PLAINTEXT: usize = 3993;
+/// Largest FCM message payload.
+pub const MAX_FCM_PAYLOAD: usize = 4096;
+/// Action id of the Approve button on a walk-in notification.
+pub const ACTION_APPROVE: &str = "approve";
+/// Action id of the Reject button on a walk-in notification.
+pub const ACTION_REJECT: &str = "reject";
+
+// ---------------------------------------------------------------------------------------------
+// Errors
+
+/// The body of every error answer: `{ "error": { "code", "message" } }`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+/// A machine-readable code and a message for people.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct ErrorDetail {
+    /// Stable, snake_case: `unauthorized`, `validation`, `conflict`, `device_not_found`, …
+    pub code: String,
+    pub message: String,
+}
+
+/// Error code the server uses when a device token is not registered (the client re-registers).
+pub const ERROR_DEVICE_NOT_FOUND: &str = "device_not_found";
+
+// ---------------------------------------------------------------------------------------------
+// Accounts
+
+/// What a user may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Resident,
+    Guard,
+    Admin,
+}
+
+impl Role {
+    /// The lowercase name used in JSON and in the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Resident => "resident",
+            Role::Guard => "guard",
+            Role::Admin => "admin",
+        }
+    }
+
+    /// Parses the lowercase name.
+    pub fn parse(s: &str) -> Option<Role> {
+        match s {
+            "resident" => Some(Role::Resident),
+            "guard" => Some(Role::Guard),
+            "admin" => Some(Role::Admin),
+            _ => None,
+        }
+    }
+}
+
+/// `POST /auth/login`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    pub email: String,
+    pub password: String,
+}
+
+/// A signed-in user as the API shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct User {
+    pub id: String,
+    pub name: String,
+    pub email: String,
+    pub role: Role,
+    /// The resident's flat, such as `A-101`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit: Option<String>,
+}
+
+/// Answer to a login: the bearer token and who it belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct LoginResponse {
+    pub token: String,
+    pub user: User,
+    /// Epoch milliseconds after which the token is refused.
+    pub expires_at: i64,
+}
+
+/// A resident a guard can pick as a walk-in's host.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Resident {
+    pub id: String,
+    pub name: String,
+    pub unit: String,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Visits
+
+/// How a visit began.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum VisitKind {
+    Invited,
+    Walkin,
+}
+
+/// Where a visit stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum VisitStatus {
+    Invited,
+    CheckedIn,
+    Pending,
+    Approved,
+    Rejected,
+    Expired,
+}
+
+impl VisitStatus {
+    /// The name used in JSON and in the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VisitStatus::Invited => "INVITED",
+            VisitStatus::CheckedIn => "CHECKED_IN",
+            VisitStatus::Pending => "PENDING",
+            VisitStatus::Approved => "APPROVED",
+            VisitStatus::Rejected => "REJECTED",
+            VisitStatus::Expired => "EXPIRED",
+        }
+    }
+
+    /// Parses the database name.
+    pub fn parse(s: &str) -> Option<VisitStatus> {
+        Some(match s {
+            "INVITED" => VisitStatus::Invited,
+            "CHECKED_IN" => VisitStatus::CheckedIn,
+            "PENDING" => VisitStatus::Pending,
+            "APPROVED" => VisitStatus::Approved,
+            "REJECTED" => VisitStatus::Rejected,
+            "EXPIRED" => VisitStatus::Expired,
+            _ => return None,
+        })
+    }
+}
+
+impl VisitKind {
+    /// The name used in JSON and in the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VisitKind::Invited => "invited",
+            VisitKind::Walkin => "walkin",
+        }
+    }
+
+    /// Parses the database name.
+    pub fn parse(s: &str) -> Option<VisitKind> {
+        match s {
+            "invited" => Some(VisitKind::Invited),
+            "walkin" => Some(VisitKind::Walkin),
+            _ => None,
+        }
+    }
+}
+
+/// One visit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct Visit {
+    pub id: String,
+    pub visitor_name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub purpose: Option<String>,
+    pub host_id: String,
+    pub host_name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit: Option<String>,
+    pub kind: VisitKind,
+    pub status: VisitStatus,
+    /// Epoch milliseconds.
+    pub created_at: i64,
+    /// Until when an invitation's OTP and QR code are accepted (epoch ms).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub valid_until: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checked_in_at: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decided_at: Option<i64>,
+    /// Name of whoever approved or rejected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decided_by: Option<String>,
+}
+
+/// `POST /visits`: a resident invites a visitor.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct InviteRequest {
+    pub visitor_name: String,
+    #[serde(default)]
+    pub phone: Option<String>,
+    #[serde(default)]
+    pub purpose: Option<String>,
+    /// How long the OTP and QR code stay valid; default 24 hours, at most 7 days.
+    #[serde(default)]
+    pub valid_for_minutes: Option<u32>,
+}
+
+/// Answer to an invitation: the codes are shown once and stored only as hashes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct InviteResponse {
+    pub visit: Visit,
+    /// Six digits.
+    pub otp: String,
+    /// The token a QR code carries.
+    pub qr: String,
+}
+
+/// `POST /visits/checkin`: exactly one of `otp` or `qr`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct CheckinRequest {
+    #[serde(default)]
+    pub otp: Option<String>,
+    #[serde(default)]
+    pub qr: Option<String>,
+}
+
+/// `POST /visits/walkin`: a guard registers a visitor who was not invited.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct WalkinRequest {
+    pub visitor_name: String,
+    pub host_id: String,
+    pub purpose: String,
+    #[serde(default)]
+    pub phone: Option<String>,
+}
+
+/// A list of visits.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct VisitList {
+    pub items: Vec<Visit>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Notifications
+
+/// What a notification is about. Known kinds have variants; anything else an existing backend
+/// sends through `/internal/notify` is kept as [`NotificationType::Other`].
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum NotificationType {
+    /// A guard registered a walk-in; the host should approve or reject.
+    WalkinPending,
+    /// An invited visitor checked in at the gate.
+    VisitorArrived,
+    /// Any other kind.
+    Other(String),
+}
+
+impl NotificationType {
+    /// The wire name (`walkin_pending`, …).
+    pub fn as_str(&self) -> &str {
+        match self {
+            NotificationType::WalkinPending => "walkin_pending",
+            NotificationType::VisitorArrived => "visitor_arrived",
+            NotificationType::Other(s) => s,
+        }
+    }
+
+    /// Parses a wire name; unknown names become [`NotificationType::Other`].
+    pub fn parse(s: &str) -> NotificationType {
+        match s {
+            "walkin_pending" => NotificationType::WalkinPending,
+            "visitor_arrived" => NotificationType::VisitorArrived,
+            other => NotificationType::Other(other.to_owned()),
+        }
+    }
+}
+
+impl fmt::Display for NotificationType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for NotificationType {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for NotificationType {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        Ok(NotificationType::parse(&s))
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for NotificationType {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .description(Some(
+                "`walkin_pending`, `visitor_arrived`, or a backend-defined snake_case kind",
+            ))
+            .into()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for NotificationType {}
+
+/// One entry of the in-app inbox.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct Notification {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: NotificationType,
+    pub title: String,
+    pub body: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub visit_id: Option<String>,
+    pub read: bool,
+    /// Epoch milliseconds.
+    pub created_at: i64,
+}
+
+/// `GET /notifications`: newest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct NotificationPage {
+    pub items: Vec<Notification>,
+    pub unread_count: i64,
+    /// Pass as `?cursor=` to get the next (older) page; absent on the last page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+/// How many notifications were marked read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct MarkedRead {
+    pub updated: u64,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Devices
+
+/// Where a device token came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum Platform {
+    Android,
+    Ios,
+    Web,
+}
+
+impl Platform {
+    /// The lowercase name used in JSON and in the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Platform::Android => "android",
+            Platform::Ios => "ios",
+            Platform::Web => "web",
+        }
+    }
+
+    /// Parses the lowercase name.
+    pub fn parse(s: &str) -> Option<Platform> {
+        match s {
+            "android" => Some(Platform::Android),
+            "ios" => Some(Platform::Ios),
+            "web" => Some(Platform::Web),
+            _ => None,
+        }
+    }
+}
+
+/// The keys of a Web Push subscription, base64url as `PushSubscription.toJSON()` gives them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct WebPushKeys {
+    /// The browser's P-256 public key (65 bytes uncompressed).
+    pub p256dh: String,
+    /// The 16-byte authentication secret.
+    pub auth: String,
+}
+
+/// A browser's `PushSubscription.toJSON()`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct WebPushSubscription {
+    pub endpoint: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expiration_time: Option<i64>,
+    pub keys: WebPushKeys,
+}
+
+/// `POST /notifications/register-device`: upsert by token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct RegisterDeviceRequest {
+    /// The FCM/APNs token, or for the web a stable id of the subscription (its endpoint).
+    pub token: String,
+    pub platform: Platform,
+    /// Required when `platform` is `web`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subscription: Option<WebPushSubscription>,
+}
+
+/// `DELETE /notifications/register-device`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct UnregisterDeviceRequest {
+    pub token: String,
+}
+
+/// A registered device as the server keeps it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct Device {
+    pub id: String,
+    pub token: String,
+    pub platform: Platform,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub last_seen_at: i64,
+}
+
+/// `GET /notifications/vapid-public-key`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct VapidPublicKey {
+    /// Uncompressed P-256 point, base64url without padding: `applicationServerKey`.
+    pub public_key: String,
+}
+
+/// `POST /internal/notify`: an existing backend asks Gatebell to notify a user.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct InternalNotifyRequest {
+    pub user_id: String,
+    #[serde(rename = "type")]
+    pub kind: NotificationType,
+    pub title: String,
+    pub body: String,
+    #[serde(default)]
+    pub visit_id: Option<String>,
+    #[serde(default)]
+    pub ttl_seconds: Option<u32>,
+}
+
+/// Answer to `/internal/notify`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct InternalNotifyResponse {
+    pub notification_id: String,
+    /// How many devices a push was queued for.
+    pub devices: u32,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Push payload
+
+/// A button on a notification.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct PushAction {
+    /// `approve` or `reject`.
+    pub action: String,
+    pub title: String,
+}
+
+/// What every push carries: the Web Push plaintext, and the FCM `data` (as strings).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct PushPayload {
+    #[serde(rename = "type")]
+    pub kind: NotificationType,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub visit_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notification_id: Option<String>,
+    pub title: String,
+    pub body: String,
+    /// Notifications with the same tag replace each other: one per visit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tag: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub actions: Vec<PushAction>,
+}
+
+impl PushPayload {
+    /// Builds the payload for a notification: tag per visit, Approve / Reject for walk-ins.
+    pub fn new(
+        kind: NotificationType,
+        notification_id: Option<String>,
+        visit_id: Option<String>,
+        title: String,
+        body: String,
+    ) -> PushPayload {
+        let tag = visit_id.as_deref().map(visit_tag);
+        let actions = if kind == NotificationType::WalkinPending && visit_id.is_some() {
+            vec![
+                PushAction {
+                    action: ACTION_APPROVE.into(),
+                    title: "Approve".into(),
+                },
+                PushAction {
+                    action: ACTION_REJECT.into(),
+                    title: "Reject".into(),
+                },
+            ]
+        } else {
+            Vec::new()
+        };
+        PushPayload {
+            kind,
+            visit_id,
+            notification_id,
+            title,
+            body,
+            tag,
+            actions,
+        }
+    }
+
+    /// The FCM `data` map: `type` and `visitId` (and the notification id), all strings.
+    pub fn data_pairs(&self) -> Vec<(&'static str, String)> {
+        let mut pairs = vec![("type", self.kind.as_str().to_owned())];
+        if let Some(v) = &self.visit_id {
+            pairs.push(("visitId", v.clone()));
+        }
+        if let Some(n) = &self.notification_id {
+            pairs.push(("notificationId", n.clone()));
+        }
+        pairs
+    }
+}
+
+/// The notification tag (and Web Push `Topic`, FCM collapse key) of a visit.
+pub fn visit_tag(visit_id: &str) -> String {
+    format!("visit-{visit_id}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn walkin_payload_has_approve_and_reject_and_a_visit_tag() {
+        let p = PushPayload::new(
+            NotificationType::WalkinPending,
+            Some("n1".into()),
+            Some("v1".into()),
+            "Visitor at the gate".into(),
+            "Ravi is at the gate. Approve or reject?".into(),
+        );
+        let json = serde_json::to_value(&p).unwrap();
+        assert_eq!(json["type"], "walkin_pending");
+        assert_eq!(json["visitId"], "v1");
+        assert_eq!(json["tag"], "visit-v1");
+        assert_eq!(json["actions"][0]["action"], "approve");
+        assert_eq!(json["actions"][1]["action"], "reject");
+    }
+
+    #[test]
+    fn arrival_payload_has_no_actions() {
+        let p = PushPayload::new(
+            NotificationType::VisitorArrived,
+            None,
+            Some("v2".into()),
+            "t".into(),
+            "b".into(),
+        );
+        let json = serde_json::to_value(&p).unwrap();
+        assert!(json.get("actions").is_none());
+        assert_eq!(
+            p.data_pairs(),
+            vec![("type", "visitor_arrived".into()), ("visitId", "v2".into())]
+        );
+    }
+
+    #[test]
+    fn unknown_notification_types_survive_a_round_trip() {
+        let t: NotificationType = serde_json::from_str("\"parcel_arrived\"").unwrap();
+        assert_eq!(t, NotificationType::Other("parcel_arrived".into()));
+        assert_eq!(serde_json::to_string(&t).unwrap(), "\"parcel_arrived\"");
+    }
+
+    #[test]
+    fn register_request_uses_wire_names_and_rejects_unknown_fields() {
+        let r: RegisterDeviceRequest = serde_json::from_str(
+            r#"{"token":"t","platform":"web","subscription":{"endpoint":"https://x","expirationTime":null,"keys":{"p256dh":"a","auth":"b"}}}"#,
+        )
+        .unwrap();
+        assert_eq!(r.platform, Platform::Web);
+        assert!(
+            serde_json::from_str::<RegisterDeviceRequest>(
+                r#"{"token":"t","platform":"ios","extra":1}"#
+            )
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn enums_parse_their_own_names() {
+        for s in [
+            VisitStatus::Invited,
+            VisitStatus::CheckedIn,
+            VisitStatus::Pending,
+            VisitStatus::Approved,
+            VisitStatus::Rejected,
+            VisitStatus::Expired,
+        ] {
+            assert_eq!(VisitStatus::parse(s.as_str()), Some(s));
+            assert_eq!(
+                serde_json::to_string(&s).unwrap(),
+                format!("\"{}\"", s.as_str())
+            );
+        }
+        for p in [Platform::Android, Platform::Ios, Platform::Web] {
+            assert_eq!(Platform::parse(p.as_str()), Some(p));
+        }
+        for r in [Role::Resident, Role::Guard, Role::Admin] {
+            assert_eq!(Role::parse(r.as_str()), Some(r));
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! Local fakes of the push services Gatebell talks to.
