@@ -4,4 +4,6 @@
 //! No I/O and no async runtime live here: the server, the wasm package and the mobile
 //! bindings are thin shells around these modules.
 
+pub mod client;
 pub mod protocol;
+pub mod routing;

@@ -1,1 +1,198 @@
+//! Gatebell's server: accounts, visits, the in-app inbox, the device registry and push
+//! delivery. `main.rs` only parses flags; tests start the very same app with [`start`].
 
+pub mod accounts;
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod devices;
+pub mod error;
+pub mod events;
+pub mod health;
+pub mod internal;
+pub mod notifications;
+pub mod openapi;
+pub mod push;
+pub mod visits;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use tokio::sync::watch;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::config::Config;
+use crate::db::Db;
+use crate::error::ApiError;
+use crate::events::{Event, Events};
+use crate::push::PushHandle;
+use crate::push::dispatcher::{self, DispatcherConfig, Senders};
+use crate::push::fcm::FcmSender;
+use crate::push::metrics::PushMetrics;
+use crate::push::webpush::{VapidKeys, WebPushSender};
+
+/// Largest request body accepted.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Db,
+    pub config: Arc<Config>,
+    pub push: PushHandle,
+    pub events: Events,
+    pub metrics: PushMetrics,
+    /// `applicationServerKey` for browsers.
+    pub vapid_public_key: Arc<str>,
+}
+
+impl AppState {
+    /// After a committed notification: wake a dispatcher and tell the user's open screens.
+    pub fn after_notify(&self, user_id: &str) {
+        self.push.wake();
+        self.events.publish(user_id, Event::InboxChanged);
+    }
+}
+
+/// The whole HTTP app.
+pub fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .merge(auth::router())
+        .merge(accounts::router())
+        .merge(visits::router())
+        .merge(notifications::router())
+        .merge(devices::router())
+        .merge(internal::router())
+        .fallback(|| async { ApiError::not_found("no such API endpoint") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::MethodNotAllowed("this endpoint does not take that method".into())
+        });
+    Router::new()
+        .nest("/api/v1", api)
+        .merge(openapi::router())
+        .merge(health::router())
+        .fallback(|| async { ApiError::not_found("not found") })
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(CatchPanicLayer::custom(|_| {
+            ApiError::Internal(anyhow::anyhow!("a handler panicked")).into_response_owned()
+        }))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+impl ApiError {
+    fn into_response_owned(self) -> axum::response::Response {
+        axum::response::IntoResponse::into_response(self)
+    }
+}
+
+/// A running server.
+pub struct Server {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    pub state: AppState,
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+    dispatcher: tokio::task::JoinHandle<()>,
+}
+
+impl Server {
+    /// `http://ADDR`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stops accepting, finishes in-flight requests and closes the database.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        let _ = self.task.await;
+        let _ = self.dispatcher.await;
+        self.state.db.close().await;
+    }
+}
+
+/// Connects the database (migrating it), seeds the demo when asked, binds and serves.
+pub async fn start(config: Config) -> anyhow::Result<Server> {
+    let db = Db::connect(&config.args.database_url).await?;
+    if config.args.demo {
+        let created = accounts::seed_demo(&db).await?;
+        tracing::info!(created, "demo community ready");
+    }
+    let vapid = vapid_keys(&db, config.args.vapid_private_key.as_deref()).await?;
+    let fcm = match &config.args.fcm_credentials {
+        Some(path) => {
+            let json = std::fs::read_to_string(path)
+                .map_err(|e| anyhow::anyhow!("reading {}: {e}", path.display()))?;
+            Some(FcmSender::new(&config.args.fcm_endpoint, &json)?)
+        }
+        None => None,
+    };
+    let senders = Arc::new(Senders {
+        fcm,
+        webpush: WebPushSender::new(
+            &vapid,
+            &config.args.vapid_subject,
+            config.allow_list.clone(),
+        )?,
+    });
+    let state = AppState {
+        db,
+        config: Arc::new(config),
+        push: PushHandle::default(),
+        events: Events::default(),
+        metrics: PushMetrics::default(),
+        vapid_public_key: vapid.public_key.into(),
+    };
+    let listener = tokio::net::TcpListener::bind(state.config.args.listen).await?;
+    let addr = listener.local_addr()?;
+    let (stop, mut stopped) = watch::channel(false);
+    let dispatcher = dispatcher::spawn(
+        state.db.clone(),
+        senders,
+        state.push.clone(),
+        state.metrics.clone(),
+        DispatcherConfig {
+            concurrency: state.config.args.push_concurrency,
+            lease_ms: state.config.args.claim_lease_ms,
+        },
+        stop.subscribe(),
+    );
+    let app = router(state.clone());
+    let task = tokio::spawn(async move {
+        let shutdown = async move {
+            let _ = stopped.wait_for(|s| *s).await;
+        };
+        if let Err(e) = axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await
+        {
+            tracing::error!(error = %e, "server stopped");
+        }
+    });
+    Ok(Server {
+        addr,
+        state,
+        stop,
+        task,
+        dispatcher,
+    })
+}
+
+/// The VAPID key pair: the configured one, else the one stored in the database, else a new
+/// one stored there (the first instance to store it wins).
+async fn vapid_keys(db: &Db, configured: Option<&str>) -> anyhow::Result<VapidKeys> {
+    if let Some(k) = configured {
+        return VapidKeys::from_private(k);
+    }
+    if let Some(k) = db.setting("vapid_private_key").await? {
+        return VapidKeys::from_private(&k);
+    }
+    let fresh = VapidKeys::generate();
+    let won = db
+        .setting_or_insert("vapid_private_key", &fresh.private_key)
+        .await?;
+    VapidKeys::from_private(&won)
+}

@@ -1,1 +1,23 @@
-fn main() { eprintln!("xtask: nothing yet"); }
+//! `cargo xtask …`: the project's build and test chores, in Rust so they run wherever cargo does.
+
+use std::process::ExitCode;
+
+mod wasm;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("wasm") => wasm::build(&args[1..]),
+        _ => {
+            eprintln!("usage: cargo xtask <wasm>");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

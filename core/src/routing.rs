@@ -1,0 +1,381 @@
+//! Where a tap on a notification leads: from a push payload (and the action button, if one was
+//! pressed) to a [`Route`], and from a route to a web path, a mobile deep link or an API call.
+//!
+//! Payloads arrive from outside (a push service, a data map an OS hands over), so nothing here
+//! trusts them: anything unknown or malformed routes to [`Route::Inbox`], and a visit id must
+//! pass [`is_valid_visit_id`] before it is put into a URL.
+
+use serde::Serialize;
+
+use crate::protocol::{ACTION_APPROVE, ACTION_REJECT, NotificationType, PushPayload};
+
+/// Longest visit id accepted (ours are 36-character UUIDs; the slack is for other backends).
+pub const MAX_VISIT_ID_LEN: usize = 64;
+
+/// Where the app should go after a notification was tapped.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[serde(tag = "route", rename_all = "camelCase")]
+pub enum Route {
+    /// Open the visit's detail screen.
+    #[serde(rename_all = "camelCase")]
+    Visit { visit_id: String },
+    /// Approve a pending walk-in (the Approve button was pressed).
+    #[serde(rename_all = "camelCase")]
+    Approve { visit_id: String },
+    /// Reject a pending walk-in (the Reject button was pressed).
+    #[serde(rename_all = "camelCase")]
+    Reject { visit_id: String },
+    /// Open the inbox: the fallback for anything that names no (valid) visit.
+    Inbox,
+}
+
+/// True when `id` is safe to put into a path: 1 to 64 characters of `[A-Za-z0-9_-]`.
+pub fn is_valid_visit_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= MAX_VISIT_ID_LEN
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// Routes a parsed push payload; `action` is the id of the pressed button (`None` or `""` for
+/// a tap on the notification itself).
+///
+/// A shell holding JSON text parses it into [`PushPayload`] itself and routes a parse failure to
+/// [`Route::Inbox`]; the core stays free of a JSON parser to keep the wasm build small.
+pub fn route(payload: &PushPayload, action: Option<&str>) -> Route {
+    route_parts(&payload.kind, payload.visit_id.as_deref(), action)
+}
+
+/// Routes an FCM `data` map or a notification's `data` object: string pairs with the keys
+/// `type` and `visitId` (other keys are ignored; the first occurrence of a key counts).
+///
+/// Takes any iterator of pairs, so a `HashMap<String, String>` (`&map`), the output of
+/// [`PushPayload::data_pairs`] or `slice.iter().map(|(k, v)| (k, v))` all fit.
+pub fn route_data<K, V>(data: impl IntoIterator<Item = (K, V)>, action: Option<&str>) -> Route
+where
+    K: AsRef<str>,
+    V: AsRef<str>,
+{
+    let mut kind = None;
+    let mut visit_id = None;
+    for (k, v) in data {
+        match k.as_ref() {
+            "type" if kind.is_none() => kind = Some(NotificationType::parse(v.as_ref())),
+            "visitId" if visit_id.is_none() => visit_id = Some(v.as_ref().to_owned()),
+            _ => {}
+        }
+    }
+    match kind {
+        Some(kind) => route_parts(&kind, visit_id.as_deref(), action),
+        None => Route::Inbox,
+    }
+}
+
+/// The one routing rule both entry points share.
+fn route_parts(kind: &NotificationType, visit_id: Option<&str>, action: Option<&str>) -> Route {
+    let Some(id) = visit_id.filter(|id| is_valid_visit_id(id)) else {
+        return Route::Inbox;
+    };
+    let visit_id = id.to_owned();
+    // Only a walk-in awaits a decision; a button id on any other kind (or an unknown button) is
+    // treated as a plain tap rather than acted on.
+    match (kind, action) {
+        (NotificationType::WalkinPending, Some(ACTION_APPROVE)) => Route::Approve { visit_id },
+        (NotificationType::WalkinPending, Some(ACTION_REJECT)) => Route::Reject { visit_id },
+        _ => Route::Visit { visit_id },
+    }
+}
+
+impl Route {
+    /// The visit this route is about, if any.
+    pub fn visit_id(&self) -> Option<&str> {
+        match self {
+            Route::Visit { visit_id }
+            | Route::Approve { visit_id }
+            | Route::Reject { visit_id } => Some(visit_id),
+            Route::Inbox => None,
+        }
+    }
+
+    /// The web app's path: `/visits/{id}`, `/visits/{id}?action=approve|reject`, or `/`.
+    pub fn path(&self) -> String {
+        match self.url_parts() {
+            Some((id, Some(action))) => format!("/visits/{id}?action={action}"),
+            Some((id, None)) => format!("/visits/{id}"),
+            None => "/".to_owned(),
+        }
+    }
+
+    /// The mobile deep link: `{scheme}://visits/{id}`, `…?action=approve|reject`, or
+    /// `{scheme}://inbox`.
+    pub fn deep_link(&self, scheme: &str) -> String {
+        match self.url_parts() {
+            Some((id, Some(action))) => format!("{scheme}://visits/{id}?action={action}"),
+            Some((id, None)) => format!("{scheme}://visits/{id}"),
+            None => format!("{scheme}://inbox"),
+        }
+    }
+
+    /// For Approve / Reject, the API path to `POST` (`/api/v1/visits/{id}/approve` or
+    /// `/reject`), so a service worker can answer without opening a window; `None` otherwise.
+    pub fn api_call(&self) -> Option<String> {
+        match self.url_parts() {
+            Some((id, Some(action))) => Some(format!("/api/v1/visits/{id}/{action}")),
+            _ => None,
+        }
+    }
+
+    /// The id and action to put into a URL. The variants' fields are public, so a route built
+    /// by hand is checked again here: an invalid id never reaches a URL, it falls back to Inbox.
+    fn url_parts(&self) -> Option<(&str, Option<&'static str>)> {
+        let action = match self {
+            Route::Visit { .. } => None,
+            Route::Approve { .. } => Some(ACTION_APPROVE),
+            Route::Reject { .. } => Some(ACTION_REJECT),
+            Route::Inbox => return None,
+        };
+        self.visit_id()
+            .filter(|id| is_valid_visit_id(id))
+            .map(|id| (id, action))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn payload(kind: NotificationType, visit_id: Option<&str>) -> PushPayload {
+        PushPayload::new(
+            kind,
+            Some("n1".into()),
+            visit_id.map(str::to_owned),
+            "t".into(),
+            "b".into(),
+        )
+    }
+
+    fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
+        items
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn visit(id: &str) -> Route {
+        Route::Visit {
+            visit_id: id.into(),
+        }
+    }
+
+    #[test]
+    fn walkin_tap_opens_the_visit() {
+        let p = payload(NotificationType::WalkinPending, Some("v-1"));
+        assert_eq!(route(&p, None), visit("v-1"));
+        // Service workers report a tap on the body as the empty action.
+        assert_eq!(route(&p, Some("")), visit("v-1"));
+    }
+
+    #[test]
+    fn walkin_approve_button_routes_to_approve() {
+        let p = payload(NotificationType::WalkinPending, Some("v-1"));
+        assert_eq!(
+            route(&p, Some(ACTION_APPROVE)),
+            Route::Approve {
+                visit_id: "v-1".into()
+            }
+        );
+    }
+
+    #[test]
+    fn walkin_reject_button_routes_to_reject() {
+        let p = payload(NotificationType::WalkinPending, Some("v-1"));
+        assert_eq!(
+            route(&p, Some(ACTION_REJECT)),
+            Route::Reject {
+                visit_id: "v-1".into()
+            }
+        );
+    }
+
+    #[test]
+    fn unknown_action_on_a_walkin_opens_the_visit() {
+        let p = payload(NotificationType::WalkinPending, Some("v-1"));
+        assert_eq!(route(&p, Some("snooze")), visit("v-1"));
+    }
+
+    #[test]
+    fn arrival_opens_the_visit_even_with_an_action() {
+        let p = payload(NotificationType::VisitorArrived, Some("v-2"));
+        assert_eq!(route(&p, None), visit("v-2"));
+        assert_eq!(route(&p, Some(ACTION_APPROVE)), visit("v-2"));
+    }
+
+    #[test]
+    fn unknown_type_with_a_visit_opens_the_visit() {
+        let p = payload(NotificationType::Other("parcel".into()), Some("v-3"));
+        assert_eq!(route(&p, Some(ACTION_REJECT)), visit("v-3"));
+    }
+
+    #[test]
+    fn payload_without_a_visit_routes_to_inbox() {
+        let p = payload(NotificationType::WalkinPending, None);
+        assert_eq!(route(&p, Some(ACTION_APPROVE)), Route::Inbox);
+        let p = payload(NotificationType::Other("news".into()), None);
+        assert_eq!(route(&p, None), Route::Inbox);
+    }
+
+    #[test]
+    fn invalid_visit_ids_route_to_inbox() {
+        let long = "a".repeat(MAX_VISIT_ID_LEN + 1);
+        for bad in [
+            "",
+            "../admin",
+            "v1?action=approve",
+            "v1/approve",
+            "v 1",
+            "v1#x",
+            "v%2F1",
+            "vïsit",
+            long.as_str(),
+        ] {
+            let p = payload(NotificationType::WalkinPending, Some(bad));
+            assert_eq!(route(&p, Some(ACTION_APPROVE)), Route::Inbox, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn visit_id_validation_accepts_uuids_and_the_length_limit() {
+        assert!(is_valid_visit_id("0190f5a2-7c1e-7b3a-9d2e-0123456789ab"));
+        assert!(is_valid_visit_id("A_z-9"));
+        assert!(is_valid_visit_id(&"a".repeat(MAX_VISIT_ID_LEN)));
+        assert!(!is_valid_visit_id(&"a".repeat(MAX_VISIT_ID_LEN + 1)));
+    }
+
+    #[test]
+    fn data_map_routes_like_the_payload() {
+        let p = payload(NotificationType::WalkinPending, Some("v-1"));
+        assert_eq!(
+            route_data(p.data_pairs(), Some(ACTION_REJECT)),
+            route(&p, Some(ACTION_REJECT))
+        );
+
+        let data = pairs(&[("type", "walkin_pending"), ("visitId", "v-1")]);
+        let from_slice = route_data(data.iter().map(|(k, v)| (k, v)), Some(ACTION_APPROVE));
+        assert_eq!(
+            from_slice,
+            Route::Approve {
+                visit_id: "v-1".into()
+            }
+        );
+
+        let map: HashMap<String, String> = data.into_iter().collect();
+        assert_eq!(route_data(&map, None), visit("v-1"));
+    }
+
+    #[test]
+    fn data_map_without_a_type_routes_to_inbox() {
+        let data = pairs(&[("visitId", "v-1")]);
+        assert_eq!(
+            route_data(data.iter().map(|(k, v)| (k, v)), None),
+            Route::Inbox
+        );
+        assert_eq!(
+            route_data(Vec::<(String, String)>::new(), None),
+            Route::Inbox
+        );
+    }
+
+    #[test]
+    fn data_map_with_an_invalid_visit_id_routes_to_inbox() {
+        let data = pairs(&[("type", "visitor_arrived"), ("visitId", "x/../../y")]);
+        assert_eq!(
+            route_data(data.iter().map(|(k, v)| (k, v)), None),
+            Route::Inbox
+        );
+    }
+
+    #[test]
+    fn data_map_keeps_the_first_of_repeated_keys() {
+        let data = pairs(&[
+            ("type", "visitor_arrived"),
+            ("visitId", "v-1"),
+            ("type", "walkin_pending"),
+            ("visitId", "v-2"),
+        ]);
+        assert_eq!(
+            route_data(data.iter().map(|(k, v)| (k, v)), Some(ACTION_APPROVE)),
+            visit("v-1")
+        );
+    }
+
+    #[test]
+    fn visit_route_paths() {
+        let r = visit("v-1");
+        assert_eq!(r.path(), "/visits/v-1");
+        assert_eq!(r.deep_link("gatebell"), "gatebell://visits/v-1");
+        assert_eq!(r.api_call(), None);
+        assert_eq!(r.visit_id(), Some("v-1"));
+    }
+
+    #[test]
+    fn approve_route_paths() {
+        let r = Route::Approve {
+            visit_id: "v-1".into(),
+        };
+        assert_eq!(r.path(), "/visits/v-1?action=approve");
+        assert_eq!(
+            r.deep_link("gatebell"),
+            "gatebell://visits/v-1?action=approve"
+        );
+        assert_eq!(r.api_call().as_deref(), Some("/api/v1/visits/v-1/approve"));
+    }
+
+    #[test]
+    fn reject_route_paths() {
+        let r = Route::Reject {
+            visit_id: "v-1".into(),
+        };
+        assert_eq!(r.path(), "/visits/v-1?action=reject");
+        assert_eq!(
+            r.deep_link("gatebell"),
+            "gatebell://visits/v-1?action=reject"
+        );
+        assert_eq!(r.api_call().as_deref(), Some("/api/v1/visits/v-1/reject"));
+    }
+
+    #[test]
+    fn inbox_route_paths() {
+        let r = Route::Inbox;
+        assert_eq!(r.path(), "/");
+        assert_eq!(r.deep_link("gatebell"), "gatebell://inbox");
+        assert_eq!(r.api_call(), None);
+        assert_eq!(r.visit_id(), None);
+    }
+
+    #[test]
+    fn hand_built_route_with_a_bad_id_never_reaches_a_url() {
+        let r = Route::Approve {
+            visit_id: "../../admin".into(),
+        };
+        assert_eq!(r.path(), "/");
+        assert_eq!(r.deep_link("gatebell"), "gatebell://inbox");
+        assert_eq!(r.api_call(), None);
+    }
+
+    #[test]
+    fn route_serialises_for_javascript() {
+        let json = serde_json::to_value(Route::Approve {
+            visit_id: "v-1".into(),
+        })
+        .unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"route": "approve", "visitId": "v-1"})
+        );
+        let json = serde_json::to_value(Route::Inbox).unwrap();
+        assert_eq!(json, serde_json::json!({"route": "inbox"}));
+    }
+}

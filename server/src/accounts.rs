@@ -1,0 +1,231 @@
+//! Accounts: creating users (the `gatebell user add` command and the demo seed), units, and the
+//! residents list guards pick a host from.
+
+use axum::Router;
+use axum::extract::State;
+use axum::routing::get;
+use gatebell_core::protocol::{Resident, Role};
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use crate::auth::{AuthUser, hash_password};
+use crate::db::{Db, is_unique_violation, new_id, now_ms};
+use crate::error::{ApiResult, Json, Query, optional_text, required_text};
+use crate::on_pool;
+
+/// The routes of this module.
+pub fn router() -> Router<crate::AppState> {
+    Router::new().route("/residents", get(residents))
+}
+
+/// A user to create.
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub name: String,
+    pub email: String,
+    pub password: String,
+    pub role: Role,
+    /// Required for residents; created when new.
+    pub unit: Option<String>,
+}
+
+/// Why a user could not be created.
+#[derive(Debug, thiserror::Error)]
+pub enum CreateUserError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error("a user with the email {0} exists already")]
+    EmailTaken(String),
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+    #[error(transparent)]
+    Other(#[from] anyhow::Error),
+}
+
+/// Creates a user (and its unit when new); returns the user's id.
+pub async fn create_user(db: &Db, new: NewUser) -> Result<String, CreateUserError> {
+    let invalid = |e: crate::error::ApiError| CreateUserError::Invalid(e.to_string());
+    let name = required_text("name", &new.name, 100).map_err(invalid)?;
+    let email = required_text("email", &new.email, 254)
+        .map_err(invalid)?
+        .to_lowercase();
+    if !email.contains('@') {
+        return Err(CreateUserError::Invalid(format!(
+            "{email:?} is not an email address"
+        )));
+    }
+    if new.password.chars().count() < 8 {
+        return Err(CreateUserError::Invalid(
+            "the password needs at least 8 characters".into(),
+        ));
+    }
+    let unit = optional_text("unit", new.unit.as_deref(), 32).map_err(invalid)?;
+    if new.role == Role::Resident && unit.is_none() {
+        return Err(CreateUserError::Invalid(
+            "a resident needs a unit (--unit A-101)".into(),
+        ));
+    }
+    let hash = hash_password(new.password).await?;
+    let id = new_id();
+    let now = now_ms();
+    let mut tx = db.begin().await?;
+    let result: Result<(), sqlx::Error> = crate::on_tx!(&mut tx, c => {
+        let unit_id: Option<String> = match &unit {
+            None => None,
+            Some(u) => {
+                sqlx::query("INSERT INTO units (id, name, created_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING")
+                    .bind(new_id())
+                    .bind(u)
+                    .bind(now)
+                    .execute(&mut *c)
+                    .await?;
+                sqlx::query_scalar("SELECT id FROM units WHERE name = $1")
+                    .bind(u)
+                    .fetch_optional(&mut *c)
+                    .await?
+            }
+        };
+        sqlx::query(
+            "INSERT INTO users (id, name, email, password_hash, role, unit_id, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(&id)
+        .bind(&name)
+        .bind(&email)
+        .bind(&hash)
+        .bind(new.role.as_str())
+        .bind(unit_id)
+        .bind(now)
+        .execute(&mut *c)
+        .await
+        .map(|_| ())
+    });
+    match result {
+        Ok(()) => {
+            tx.commit().await?;
+            Ok(id)
+        }
+        Err(e) if is_unique_violation(&e) => Err(CreateUserError::EmailTaken(email)),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// `?q=` filter of `/residents`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ResidentQuery {
+    /// Part of a name or unit, case-insensitive.
+    pub q: Option<String>,
+}
+
+#[derive(sqlx::FromRow)]
+struct ResidentRow {
+    id: String,
+    name: String,
+    unit: String,
+}
+
+#[utoipa::path(get, path = "/api/v1/residents", tag = "accounts", security(("bearer" = [])),
+    params(ResidentQuery),
+    responses((status = 200, body = Vec<Resident>), (status = 403, body = gatebell_core::protocol::ErrorBody)))]
+async fn residents(
+    State(state): State<crate::AppState>,
+    user: AuthUser,
+    Query(q): Query<ResidentQuery>,
+) -> ApiResult<Json<Vec<Resident>>> {
+    user.require(&[Role::Guard, Role::Admin])?;
+    let filter = optional_text("q", q.q.as_deref(), 100)?
+        .map(|s| format!("%{}%", s.to_lowercase().replace(['%', '_'], "")))
+        .unwrap_or_else(|| "%".into());
+    let rows: Vec<ResidentRow> = on_pool!(&state.db, p => {
+        sqlx::query_as(
+            "SELECT u.id, u.name, un.name AS unit FROM users u JOIN units un ON un.id = u.unit_id
+             WHERE u.role = 'resident' AND (LOWER(u.name) LIKE $1 OR LOWER(un.name) LIKE $1)
+             ORDER BY un.name, u.name LIMIT 200",
+        )
+        .bind(&filter)
+        .fetch_all(p)
+        .await?
+    });
+    Ok(Json(
+        rows.into_iter()
+            .map(|r| Resident {
+                id: r.id,
+                name: r.name,
+                unit: r.unit,
+            })
+            .collect(),
+    ))
+}
+
+/// One account of the demo community.
+pub struct DemoAccount {
+    pub name: &'static str,
+    pub email: &'static str,
+    pub role: Role,
+    pub unit: Option<&'static str>,
+}
+
+/// The demo community's shared password.
+pub const DEMO_PASSWORD: &str = "gatebell-demo";
+
+/// One guard, two units with two residents each, one admin (README lists them).
+pub const DEMO_ACCOUNTS: &[DemoAccount] = &[
+    DemoAccount {
+        name: "Gita Guard",
+        email: "guard@demo.gatebell",
+        role: Role::Guard,
+        unit: None,
+    },
+    DemoAccount {
+        name: "Asha Rao",
+        email: "asha@demo.gatebell",
+        role: Role::Resident,
+        unit: Some("A-101"),
+    },
+    DemoAccount {
+        name: "Arjun Rao",
+        email: "arjun@demo.gatebell",
+        role: Role::Resident,
+        unit: Some("A-101"),
+    },
+    DemoAccount {
+        name: "Bina Shah",
+        email: "bina@demo.gatebell",
+        role: Role::Resident,
+        unit: Some("B-202"),
+    },
+    DemoAccount {
+        name: "Bharat Shah",
+        email: "bharat@demo.gatebell",
+        role: Role::Resident,
+        unit: Some("B-202"),
+    },
+    DemoAccount {
+        name: "Adi Admin",
+        email: "admin@demo.gatebell",
+        role: Role::Admin,
+        unit: None,
+    },
+];
+
+/// Seeds the demo community; accounts that exist already are left alone. Returns how many
+/// were created.
+pub async fn seed_demo(db: &Db) -> Result<usize, CreateUserError> {
+    let mut created = 0;
+    for a in DEMO_ACCOUNTS {
+        let new = NewUser {
+            name: a.name.into(),
+            email: a.email.into(),
+            password: DEMO_PASSWORD.into(),
+            role: a.role,
+            unit: a.unit.map(Into::into),
+        };
+        match create_user(db, new).await {
+            Ok(_) => created += 1,
+            Err(CreateUserError::EmailTaken(_)) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(created)
+}

@@ -1,0 +1,117 @@
+//! `gatebell serve` configuration: flags with environment-variable fallbacks (`--help` lists
+//! them), turned into the [`Config`] the app runs with.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::Args;
+
+use crate::push::allowlist::{AllowList, DEFAULT_PUSH_HOSTS};
+
+/// Flags of `gatebell serve`.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "GATEBELL_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// `sqlite://FILE?mode=rwc` (default, nothing to install) or `postgres://…` (several instances).
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "sqlite://gatebell.db?mode=rwc"
+    )]
+    pub database_url: String,
+    /// Seed the demo community and print its accounts.
+    #[arg(long, env = "GATEBELL_DEMO")]
+    pub demo: bool,
+    /// VAPID private key (base64url P-256 scalar); made and stored in the database when absent.
+    #[arg(long, env = "GATEBELL_VAPID_PRIVATE_KEY", hide_env_values = true)]
+    pub vapid_private_key: Option<String>,
+    /// VAPID `sub` claim: a mailto: or https: contact for push services.
+    #[arg(
+        long,
+        env = "GATEBELL_VAPID_SUBJECT",
+        default_value = "mailto:admin@localhost"
+    )]
+    pub vapid_subject: String,
+    /// Path to a Google service-account key JSON; without it FCM pushes are recorded as not configured.
+    #[arg(long, env = "GATEBELL_FCM_CREDENTIALS")]
+    pub fcm_credentials: Option<PathBuf>,
+    /// Base URL of the FCM HTTP v1 API.
+    #[arg(
+        long,
+        env = "GATEBELL_FCM_ENDPOINT",
+        default_value = "https://fcm.googleapis.com"
+    )]
+    pub fcm_endpoint: String,
+    /// Comma-separated hosts Web Push endpoints may use (`*.example.com` wildcards; IPs verbatim).
+    #[arg(long, env = "GATEBELL_PUSH_ALLOW_HOSTS", value_delimiter = ',')]
+    pub push_allow_hosts: Option<Vec<String>>,
+    /// Admit plain-http push endpoints (only for tests against local fakes).
+    #[arg(long, env = "GATEBELL_PUSH_ALLOW_HTTP", hide = true)]
+    pub push_allow_http: bool,
+    /// Bearer key of the internal API (`/api/v1/internal/*`); off when absent.
+    #[arg(long, env = "GATEBELL_SERVICE_KEY", hide_env_values = true)]
+    pub service_key: Option<String>,
+    /// How long a walk-in's push may still be delivered, in seconds.
+    #[arg(long, env = "GATEBELL_WALKIN_TTL", default_value_t = 180)]
+    pub walkin_ttl_secs: u32,
+    /// How long a check-in's push may still be delivered, in seconds.
+    #[arg(long, env = "GATEBELL_CHECKIN_TTL", default_value_t = 3600)]
+    pub checkin_ttl_secs: u32,
+    /// Folder of the built web demo, served at `/` (default: web-demo/out when it exists).
+    #[arg(long, env = "GATEBELL_STATIC_DIR")]
+    pub static_dir: Option<PathBuf>,
+    /// Number of concurrent push sends per instance.
+    #[arg(long, env = "GATEBELL_PUSH_CONCURRENCY", default_value_t = 256)]
+    pub push_concurrency: usize,
+    /// How long a claimed outbox row stays reserved before another dispatcher may take it (ms).
+    #[arg(
+        long,
+        env = "GATEBELL_CLAIM_LEASE_MS",
+        default_value_t = 30_000,
+        hide = true
+    )]
+    pub claim_lease_ms: i64,
+}
+
+/// The settings the app runs with.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub args: ServeArgs,
+    pub allow_list: AllowList,
+}
+
+impl Config {
+    /// Validates the flags.
+    pub fn from_args(args: ServeArgs) -> anyhow::Result<Config> {
+        let hosts = args
+            .push_allow_hosts
+            .clone()
+            .unwrap_or_else(|| DEFAULT_PUSH_HOSTS.iter().map(|s| s.to_string()).collect());
+        if !(args.vapid_subject.starts_with("mailto:") || args.vapid_subject.starts_with("https:"))
+        {
+            anyhow::bail!("--vapid-subject must start with mailto: or https:");
+        }
+        if args.service_key.as_ref().is_some_and(|k| k.len() < 16) {
+            anyhow::bail!("--service-key must be at least 16 characters");
+        }
+        if args.walkin_ttl_secs == 0 || args.checkin_ttl_secs == 0 {
+            anyhow::bail!("push TTLs must be at least one second");
+        }
+        Ok(Config {
+            allow_list: AllowList::new(hosts, args.push_allow_http),
+            args,
+        })
+    }
+
+    /// Walk-in push TTL in milliseconds.
+    pub fn walkin_ttl_ms(&self) -> i64 {
+        i64::from(self.args.walkin_ttl_secs) * 1000
+    }
+
+    /// Check-in push TTL in milliseconds.
+    pub fn checkin_ttl_ms(&self) -> i64 {
+        i64::from(self.args.checkin_ttl_secs) * 1000
+    }
+}

@@ -1,0 +1,115 @@
+//! The internal API for deployments beside an existing backend: `POST /internal/notify` is what
+//! that backend calls where it would have sent a push itself.
+
+use axum::Router;
+use axum::extract::{FromRequestParts, State};
+use axum::http::request::Parts;
+use axum::routing::post;
+use gatebell_core::protocol::{InternalNotifyRequest, InternalNotifyResponse};
+use sha2::{Digest, Sha256};
+
+use crate::error::{ApiError, ApiResult, Json, required_text};
+use crate::notifications::{NewNotification, notify_user};
+use crate::{AppState, on_tx};
+
+/// Longest TTL a caller may ask for (FCM's own limit is 28 days).
+const MAX_TTL_SECONDS: u32 = 28 * 24 * 3600;
+
+/// The routes of this module.
+pub fn router() -> Router<AppState> {
+    Router::new().route("/internal/notify", post(notify))
+}
+
+/// A caller holding the service key.
+pub struct Service;
+
+impl FromRequestParts<AppState> for Service {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> ApiResult<Service> {
+        let Some(key) = &state.config.args.service_key else {
+            return Err(ApiError::not_found(
+                "the internal API is off (no --service-key)",
+            ));
+        };
+        let given = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|h| h.to_str().ok())
+            .and_then(|h| h.strip_prefix("Bearer "))
+            .ok_or_else(|| {
+                ApiError::Unauthorized("send the service key as a Bearer token".into())
+            })?;
+        // Comparing digests keeps the comparison's time independent of where the keys differ.
+        if Sha256::digest(given.trim().as_bytes()) != Sha256::digest(key.as_bytes()) {
+            return Err(ApiError::Unauthorized("wrong service key".into()));
+        }
+        Ok(Service)
+    }
+}
+
+#[utoipa::path(post, path = "/api/v1/internal/notify", tag = "internal", security(("service_key" = [])),
+    request_body = InternalNotifyRequest,
+    responses((status = 202, body = InternalNotifyResponse), (status = 401, body = gatebell_core::protocol::ErrorBody),
+        (status = 422, body = gatebell_core::protocol::ErrorBody)))]
+async fn notify(
+    State(state): State<AppState>,
+    _: Service,
+    Json(req): Json<InternalNotifyRequest>,
+) -> ApiResult<(axum::http::StatusCode, Json<InternalNotifyResponse>)> {
+    let kind = req.kind.as_str();
+    if kind.is_empty()
+        || kind.len() > 40
+        || !kind.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
+    {
+        return Err(ApiError::validation(
+            "type must be snake_case, at most 40 characters",
+        ));
+    }
+    let title = required_text("title", &req.title, 100)?;
+    let body = required_text("body", &req.body, 1000)?;
+    let ttl = req
+        .ttl_seconds
+        .unwrap_or(state.config.args.checkin_ttl_secs);
+    if !(1..=MAX_TTL_SECONDS).contains(&ttl) {
+        return Err(ApiError::validation(format!(
+            "ttlSeconds must be 1 to {MAX_TTL_SECONDS}"
+        )));
+    }
+    let mut tx = state.db.begin().await?;
+    let known: Option<String> = on_tx!(&mut tx, c => {
+        sqlx::query_scalar("SELECT id FROM users WHERE id = $1").bind(&req.user_id).fetch_optional(&mut *c).await?
+    });
+    if known.is_none() {
+        return Err(ApiError::validation("userId is not a known user"));
+    }
+    if let Some(v) = &req.visit_id {
+        let visit: Option<String> = on_tx!(&mut tx, c => {
+            sqlx::query_scalar("SELECT id FROM visits WHERE id = $1").bind(v).fetch_optional(&mut *c).await?
+        });
+        if visit.is_none() {
+            return Err(ApiError::validation("visitId is not a known visit"));
+        }
+    }
+    let done = notify_user(
+        &mut tx,
+        NewNotification {
+            user_id: &req.user_id,
+            kind: req.kind.clone(),
+            title,
+            body,
+            visit_id: req.visit_id.as_deref(),
+            ttl_ms: i64::from(ttl) * 1000,
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    state.after_notify(&req.user_id);
+    Ok((
+        axum::http::StatusCode::ACCEPTED,
+        Json(InternalNotifyResponse {
+            notification_id: done.notification_id,
+            devices: done.pushes,
+        }),
+    ))
+}

@@ -1,0 +1,157 @@
+//! The `gatebell` command: `serve`, `user add`, `vapid generate`.
+
+use std::io::{BufRead, IsTerminal};
+
+use clap::{Parser, Subcommand};
+use gatebell_core::protocol::Role;
+use gatebell_server::accounts::{DEMO_ACCOUNTS, DEMO_PASSWORD, NewUser, create_user};
+use gatebell_server::config::{Config, ServeArgs};
+use gatebell_server::db::Db;
+
+#[derive(Parser)]
+#[command(
+    name = "gatebell",
+    version,
+    about = "Visitor-arrival notifications for gated communities"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server.
+    Serve(ServeArgs),
+    /// Manage accounts.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// VAPID keys for Web Push.
+    #[command(subcommand)]
+    Vapid(VapidCommand),
+}
+
+#[derive(Subcommand)]
+enum VapidCommand {
+    /// Print a new key pair (pass the private key as --vapid-private-key).
+    Generate,
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create an account; the password is prompted for, or read from standard input.
+    Add {
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: String,
+        /// The resident's flat, such as A-101 (created when new).
+        #[arg(long)]
+        unit: Option<String>,
+        #[arg(
+            long,
+            env = "DATABASE_URL",
+            default_value = "sqlite://gatebell.db?mode=rwc"
+        )]
+        database_url: String,
+    },
+}
+
+fn parse_role(s: &str) -> Result<Role, String> {
+    Role::parse(s).ok_or_else(|| "resident, guard or admin".to_string())
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "gatebell_server=info,tower_http=warn".into()),
+        )
+        .init();
+    match Cli::parse().command {
+        Command::Serve(args) => serve(args).await,
+        Command::Vapid(VapidCommand::Generate) => {
+            let k = gatebell_server::push::webpush::VapidKeys::generate();
+            println!("GATEBELL_VAPID_PRIVATE_KEY={}", k.private_key);
+            println!("public key (applicationServerKey): {}", k.public_key);
+            Ok(())
+        }
+        Command::User(UserCommand::Add {
+            role,
+            email,
+            name,
+            unit,
+            database_url,
+        }) => {
+            let password = read_password()?;
+            let db = Db::connect(&database_url).await?;
+            let id = create_user(
+                &db,
+                NewUser {
+                    name,
+                    email: email.clone(),
+                    password,
+                    role,
+                    unit,
+                },
+            )
+            .await?;
+            println!("created {} {email} ({id})", role.as_str());
+            Ok(())
+        }
+    }
+}
+
+fn read_password() -> anyhow::Result<String> {
+    if std::io::stdin().is_terminal() {
+        let p = rpassword::prompt_password("password: ")?;
+        let again = rpassword::prompt_password("again: ")?;
+        anyhow::ensure!(p == again, "the passwords differ");
+        Ok(p)
+    } else {
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line)?;
+        Ok(line.trim_end_matches(['\r', '\n']).to_owned())
+    }
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let demo = args.demo;
+    let server = gatebell_server::start(Config::from_args(args)?).await?;
+    if demo {
+        println!("Demo community (password for all: {DEMO_PASSWORD}):");
+        for a in DEMO_ACCOUNTS {
+            println!(
+                "  {:<9} {:<24} {}{}",
+                a.role.as_str(),
+                a.email,
+                a.name,
+                a.unit.map(|u| format!(" ({u})")).unwrap_or_default()
+            );
+        }
+    }
+    println!("Gatebell listening on {}", server.url());
+    shutdown_signal().await;
+    tracing::info!("shutting down");
+    server.shutdown().await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}

@@ -1,0 +1,282 @@
+//! FCM HTTP v1: `POST {endpoint}/v1/projects/{project}/messages:send` with an OAuth2 token made
+//! from a service-account key (`gcp_auth`, cached per scope), over HTTP/2.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use gatebell_core::protocol::{NotificationType, PushPayload};
+use gcp_auth::TokenProvider;
+use serde_json::{Value, json};
+
+use super::SendOutcome;
+
+const SCOPE: &str = "https://www.googleapis.com/auth/firebase.messaging";
+/// HTTP/2 allows about 100 streams a connection; several connections spread a burst.
+const CONNECTIONS: usize = 4;
+
+/// Sends to Android and iOS devices through FCM.
+pub struct FcmSender {
+    clients: Vec<reqwest::Client>,
+    next: AtomicUsize,
+    url: String,
+    auth: Arc<gcp_auth::CustomServiceAccount>,
+}
+
+impl FcmSender {
+    /// From the service-account key JSON (its `token_uri` names the OAuth endpoint) and the
+    /// FCM base URL.
+    pub fn new(endpoint: &str, credentials_json: &str) -> anyhow::Result<FcmSender> {
+        let key: Value = serde_json::from_str(credentials_json)
+            .map_err(|e| anyhow::anyhow!("the FCM credentials are not JSON: {e}"))?;
+        let project = key["project_id"]
+            .as_str()
+            .filter(|p| !p.is_empty())
+            .ok_or_else(|| anyhow::anyhow!("the FCM credentials have no project_id"))?;
+        let auth = gcp_auth::CustomServiceAccount::from_json(credentials_json).map_err(|e| {
+            anyhow::anyhow!("the FCM credentials are not a service-account key: {e}")
+        })?;
+        let plain_http = endpoint.starts_with("http://");
+        let clients = (0..CONNECTIONS)
+            .map(|_| {
+                let b = reqwest::Client::builder()
+                    .timeout(Duration::from_secs(10))
+                    .connect_timeout(Duration::from_secs(5))
+                    .pool_idle_timeout(Duration::from_secs(90));
+                // https negotiates HTTP/2 by ALPN; a plain-http endpoint (a local fake) is
+                // spoken to as h2c.
+                let b = if plain_http {
+                    b.http2_prior_knowledge()
+                } else {
+                    b
+                };
+                b.build()
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(FcmSender {
+            clients,
+            next: AtomicUsize::new(0),
+            url: format!(
+                "{}/v1/projects/{project}/messages:send",
+                endpoint.trim_end_matches('/')
+            ),
+            auth: Arc::new(auth),
+        })
+    }
+
+    /// Sends one message.
+    pub async fn send(
+        &self,
+        token: &str,
+        payload: &PushPayload,
+        ttl_secs: u64,
+        now_ms: i64,
+    ) -> SendOutcome {
+        let access = match self.auth.token(&[SCOPE]).await {
+            Ok(t) => t,
+            Err(e) => {
+                return SendOutcome::Retry {
+                    status: None,
+                    error: format!("OAuth token: {e}"),
+                    retry_after_ms: None,
+                };
+            }
+        };
+        let body = message(token, payload, ttl_secs, now_ms);
+        let i = self.next.fetch_add(1, Ordering::Relaxed) % self.clients.len();
+        let resp = self.clients[i]
+            .post(&self.url)
+            .bearer_auth(access.as_str())
+            .json(&body)
+            .send()
+            .await;
+        match resp {
+            Err(e) => SendOutcome::Retry {
+                status: None,
+                error: format!("FCM unreachable: {e}"),
+                retry_after_ms: None,
+            },
+            Ok(r) => {
+                let status = r.status().as_u16();
+                let retry_after = super::retry_after_ms(r.headers());
+                let text = r.text().await.unwrap_or_default();
+                classify(status, retry_after, &text)
+            }
+        }
+    }
+}
+
+/// The FCM v1 message for one device.
+pub fn message(token: &str, p: &PushPayload, ttl_secs: u64, now_ms: i64) -> Value {
+    let data: serde_json::Map<String, Value> = p
+        .data_pairs()
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), Value::String(v)))
+        .collect();
+    let mut android_notification = json!({ "default_sound": true });
+    let mut apns_headers = json!({
+        "apns-priority": "10",
+        "apns-expiration": (now_ms / 1000 + ttl_secs as i64).to_string(),
+    });
+    if let Some(tag) = &p.tag {
+        android_notification["tag"] = json!(tag);
+        apns_headers["apns-collapse-id"] = json!(tag);
+    }
+    let mut aps = json!({ "sound": "default" });
+    // iOS shows Approve / Reject from a registered notification category.
+    if p.kind == NotificationType::WalkinPending && !p.actions.is_empty() {
+        aps["category"] = json!("WALKIN_PENDING");
+        android_notification["click_action"] = json!("WALKIN_PENDING");
+    }
+    let mut android = json!({
+        "priority": "high",
+        "ttl": format!("{ttl_secs}s"),
+        "notification": android_notification,
+    });
+    if let Some(tag) = &p.tag {
+        android["collapse_key"] = json!(tag);
+    }
+    json!({
+        "message": {
+            "token": token,
+            "notification": { "title": p.title, "body": p.body },
+            "data": data,
+            "android": android,
+            "apns": { "headers": apns_headers, "payload": { "aps": aps } },
+        }
+    })
+}
+
+/// What an FCM answer means for the device and the message.
+pub fn classify(status: u16, retry_after_ms: Option<i64>, body: &str) -> SendOutcome {
+    let parsed: Value = serde_json::from_str(body).unwrap_or(Value::Null);
+    let message = parsed["error"]["message"].as_str().unwrap_or("").to_owned();
+    let code = parsed["error"]["details"]
+        .as_array()
+        .and_then(|ds| ds.iter().find_map(|d| d["errorCode"].as_str()))
+        .or_else(|| parsed["error"]["status"].as_str())
+        .unwrap_or("")
+        .to_owned();
+    let error = format!("{code}: {message}");
+    match status {
+        200..=299 => SendOutcome::Delivered { status },
+        404 if code == "UNREGISTERED" || code == "NOT_FOUND" => {
+            SendOutcome::Prune { status, error }
+        }
+        403 if code == "SENDER_ID_MISMATCH" => SendOutcome::Prune { status, error },
+        // INVALID_ARGUMENT names the token when the token is the problem; any other invalid
+        // argument is our message's fault and is not retried.
+        400 if code == "INVALID_ARGUMENT" && message.to_ascii_lowercase().contains("token") => {
+            SendOutcome::Prune { status, error }
+        }
+        429 | 500..=599 => SendOutcome::Retry {
+            status: Some(status),
+            error,
+            retry_after_ms,
+        },
+        // An expired or revoked access token: gcp_auth fetches a new one next time.
+        401 => SendOutcome::Retry {
+            status: Some(status),
+            error,
+            retry_after_ms,
+        },
+        _ => SendOutcome::Failed {
+            status: Some(status),
+            error,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn walkin() -> PushPayload {
+        PushPayload::new(
+            NotificationType::WalkinPending,
+            Some("n1".into()),
+            Some("v1".into()),
+            "Visitor at the gate".into(),
+            "Ravi is at the gate".into(),
+        )
+    }
+
+    #[test]
+    fn walkin_message_is_high_priority_actionable_and_collapses_per_visit() {
+        let m = message("tok", &walkin(), 180, 1_000_000);
+        let msg = &m["message"];
+        assert_eq!(msg["token"], "tok");
+        assert_eq!(msg["notification"]["title"], "Visitor at the gate");
+        assert_eq!(msg["data"]["type"], "walkin_pending");
+        assert_eq!(msg["data"]["visitId"], "v1");
+        assert_eq!(msg["android"]["priority"], "high");
+        assert_eq!(msg["android"]["ttl"], "180s");
+        assert_eq!(msg["android"]["collapse_key"], "visit-v1");
+        assert_eq!(msg["apns"]["headers"]["apns-priority"], "10");
+        assert_eq!(msg["apns"]["headers"]["apns-expiration"], "1180");
+        assert_eq!(msg["apns"]["payload"]["aps"]["category"], "WALKIN_PENDING");
+        assert!(
+            msg["data"]
+                .as_object()
+                .unwrap()
+                .values()
+                .all(Value::is_string)
+        );
+    }
+
+    #[test]
+    fn arrival_message_has_no_category() {
+        let p = PushPayload::new(
+            NotificationType::VisitorArrived,
+            None,
+            Some("v".into()),
+            "t".into(),
+            "b".into(),
+        );
+        let m = message("tok", &p, 3600, 0);
+        assert!(
+            m["message"]["apns"]["payload"]["aps"]
+                .get("category")
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn answers_are_classified_as_google_documents_them() {
+        let unreg = r#"{"error":{"code":404,"message":"Requested entity was not found.","status":"NOT_FOUND","details":[{"@type":"type.googleapis.com/google.firebase.fcm.v1.FcmError","errorCode":"UNREGISTERED"}]}}"#;
+        assert!(matches!(
+            classify(404, None, unreg),
+            SendOutcome::Prune { .. }
+        ));
+        let bad_token = r#"{"error":{"code":400,"message":"The registration token is not a valid FCM registration token","status":"INVALID_ARGUMENT","details":[{"errorCode":"INVALID_ARGUMENT"}]}}"#;
+        assert!(matches!(
+            classify(400, None, bad_token),
+            SendOutcome::Prune { .. }
+        ));
+        let bad_msg = r#"{"error":{"code":400,"message":"Invalid value at 'message.data'","status":"INVALID_ARGUMENT"}}"#;
+        assert!(matches!(
+            classify(400, None, bad_msg),
+            SendOutcome::Failed { .. }
+        ));
+        let mismatch = r#"{"error":{"code":403,"status":"PERMISSION_DENIED","details":[{"errorCode":"SENDER_ID_MISMATCH"}]}}"#;
+        assert!(matches!(
+            classify(403, None, mismatch),
+            SendOutcome::Prune { .. }
+        ));
+        assert!(matches!(
+            classify(429, Some(2000), "{}"),
+            SendOutcome::Retry {
+                retry_after_ms: Some(2000),
+                ..
+            }
+        ));
+        assert!(matches!(
+            classify(503, None, "oops"),
+            SendOutcome::Retry { .. }
+        ));
+        assert!(matches!(
+            classify(200, None, "{}"),
+            SendOutcome::Delivered { status: 200 }
+        ));
+    }
+}

@@ -1,0 +1,74 @@
+//! Prometheus metrics of push delivery, served at `/metrics`.
+
+use prometheus::{
+    HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
+};
+
+/// Push counters and the dispatch-latency histogram.
+#[derive(Clone)]
+pub struct PushMetrics {
+    registry: Registry,
+    /// Pushes by provider (`fcm`, `webpush`) and event (`sent`, `delivered`, `retried`,
+    /// `expired`, `pruned`, `failed`).
+    pub pushes: IntCounterVec,
+    /// Seconds from the notification being committed to the provider accepting the push.
+    pub dispatch_latency: HistogramVec,
+    /// Pending outbox rows, refreshed at each scrape.
+    pub outbox_depth: IntGauge,
+}
+
+impl Default for PushMetrics {
+    fn default() -> PushMetrics {
+        let registry = Registry::new();
+        let pushes = IntCounterVec::new(
+            Opts::new(
+                "gatebell_pushes_total",
+                "Push attempts and outcomes by provider",
+            ),
+            &["provider", "event"],
+        )
+        .expect("valid metric");
+        let dispatch_latency = HistogramVec::new(
+            HistogramOpts::new(
+                "gatebell_push_dispatch_seconds",
+                "From notification commit to provider acceptance",
+            )
+            .buckets(vec![
+                0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 60.0,
+            ]),
+            &["provider"],
+        )
+        .expect("valid metric");
+        let outbox_depth =
+            IntGauge::new("gatebell_outbox_depth", "Pending push jobs").expect("valid metric");
+        registry
+            .register(Box::new(pushes.clone()))
+            .expect("unique metric");
+        registry
+            .register(Box::new(dispatch_latency.clone()))
+            .expect("unique metric");
+        registry
+            .register(Box::new(outbox_depth.clone()))
+            .expect("unique metric");
+        PushMetrics {
+            registry,
+            pushes,
+            dispatch_latency,
+            outbox_depth,
+        }
+    }
+}
+
+impl PushMetrics {
+    /// Counts one event.
+    pub fn count(&self, provider: &str, event: &str) {
+        self.pushes.with_label_values(&[provider, event]).inc();
+    }
+
+    /// The text exposition format.
+    pub fn render(&self) -> String {
+        TextEncoder::new()
+            .encode_to_string(&self.registry.gather())
+            .unwrap_or_default()
+    }
+}

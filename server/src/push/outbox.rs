@@ -1,0 +1,214 @@
+//! The outbox: `push_jobs` rows written in the transaction that made the notification, claimed
+//! by dispatchers and closed with an outcome.
+//!
+//! A claim does not change a row's state: it stamps a claim id and moves `due_at` a lease into
+//! the future. A dispatcher that dies mid-send leaves the row to be claimed again once the lease
+//! runs out, so no row is lost (delivery is at least once; a crash between a provider's 2xx and
+//! the write of the outcome re-sends that one message).
+
+use crate::db::{Db, Tx, new_id};
+use crate::{on_pool, on_tx};
+
+/// Queues one push per device of `user_id`; returns how many.
+pub async fn enqueue(
+    tx: &mut Tx,
+    notification_id: &str,
+    user_id: &str,
+    payload_json: &str,
+    now: i64,
+    expires_at: i64,
+) -> Result<u32, sqlx::Error> {
+    let n = on_tx!(tx, c => {
+        sqlx::query(
+            "INSERT INTO push_jobs (id, notification_id, device_id, payload, state, attempts, due_at,
+             expires_at, created_at, updated_at)
+             SELECT $1 || '-' || d.id, $2, d.id, $3, 'pending', 0, $4, $5, $4, $4
+             FROM devices d WHERE d.user_id = $6",
+        )
+        .bind(notification_id)
+        .bind(notification_id)
+        .bind(payload_json)
+        .bind(now)
+        .bind(expires_at)
+        .bind(user_id)
+        .execute(&mut *c)
+        .await?
+        .rows_affected()
+    });
+    Ok(n as u32)
+}
+
+/// A claimed job with what is needed to send it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Job {
+    pub id: String,
+    pub device_id: String,
+    pub payload: String,
+    pub attempts: i64,
+    pub expires_at: i64,
+    pub created_at: i64,
+}
+
+/// Where a job goes.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Target {
+    pub platform: String,
+    pub token: String,
+    pub endpoint: Option<String>,
+    pub p256dh: Option<String>,
+    pub auth: Option<String>,
+}
+
+const CLAIM_SQLITE: &str = "UPDATE push_jobs SET claim = $1, due_at = $2, attempts = attempts + 1, updated_at = $3
+    WHERE id IN (SELECT id FROM push_jobs WHERE state = 'pending' AND due_at <= $3 ORDER BY due_at LIMIT $4)
+    RETURNING id, device_id, payload, attempts, expires_at, created_at";
+
+// SKIP LOCKED: concurrent claimers on other instances pass over each other's rows instead of
+// waiting for them, and never claim the same row twice.
+const CLAIM_POSTGRES: &str = "UPDATE push_jobs SET claim = $1, due_at = $2, attempts = attempts + 1, updated_at = $3
+    WHERE id IN (SELECT id FROM push_jobs WHERE state = 'pending' AND due_at <= $3 ORDER BY due_at LIMIT $4
+                 FOR UPDATE SKIP LOCKED)
+    RETURNING id, device_id, payload, attempts, expires_at, created_at";
+
+/// Claims up to `limit` due jobs for `lease_ms`.
+pub async fn claim(
+    db: &Db,
+    claim_id: &str,
+    now: i64,
+    lease_ms: i64,
+    limit: i64,
+) -> Result<Vec<Job>, sqlx::Error> {
+    match db {
+        Db::Sqlite(p) => {
+            sqlx::query_as(CLAIM_SQLITE)
+                .bind(claim_id)
+                .bind(now + lease_ms)
+                .bind(now)
+                .bind(limit)
+                .fetch_all(p)
+                .await
+        }
+        Db::Postgres(p) => {
+            sqlx::query_as(CLAIM_POSTGRES)
+                .bind(claim_id)
+                .bind(now + lease_ms)
+                .bind(now)
+                .bind(limit)
+                .fetch_all(p)
+                .await
+        }
+    }
+}
+
+/// The device a job goes to, if it still exists.
+pub async fn target(db: &Db, device_id: &str) -> Result<Option<Target>, sqlx::Error> {
+    on_pool!(db, p => {
+        sqlx::query_as("SELECT platform, token, endpoint, p256dh, auth FROM devices WHERE id = $1")
+            .bind(device_id)
+            .fetch_optional(p)
+            .await
+    })
+}
+
+/// When the next pending job is due, if any.
+pub async fn next_due(db: &Db) -> Result<Option<i64>, sqlx::Error> {
+    on_pool!(db, p => {
+        sqlx::query_scalar("SELECT MIN(due_at) FROM push_jobs WHERE state = 'pending'")
+            .fetch_one(p)
+            .await
+    })
+}
+
+/// Pending jobs.
+pub async fn depth(db: &Db) -> Result<i64, sqlx::Error> {
+    on_pool!(db, p => {
+        sqlx::query_scalar("SELECT COUNT(*) FROM push_jobs WHERE state = 'pending'")
+            .fetch_one(p)
+            .await
+    })
+}
+
+/// The new state of a job after an attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NextState {
+    Delivered,
+    /// Back to pending, due then.
+    RetryAt(i64),
+    Expired,
+    Failed,
+    /// The device is gone (or was just deleted).
+    Pruned,
+}
+
+/// One attempt's record.
+#[derive(Debug, Clone)]
+pub struct Attempt {
+    pub job_id: String,
+    pub claim_id: String,
+    pub device_id: String,
+    pub provider: &'static str,
+    pub at: i64,
+    /// None when nothing was sent (expired before sending, device gone).
+    pub sent: Option<SentInfo>,
+    pub next: NextState,
+    pub error: Option<String>,
+}
+
+/// What was sent and how the provider answered.
+#[derive(Debug, Clone)]
+pub struct SentInfo {
+    pub status: Option<u16>,
+    pub latency_ms: i64,
+}
+
+/// Writes a batch of outcomes in one transaction: job states, attempts, pruned devices.
+pub async fn record(db: &Db, batch: &[Attempt]) -> Result<(), sqlx::Error> {
+    let mut tx = db.begin().await?;
+    for a in batch {
+        let (state, due) = match a.next {
+            NextState::Delivered => ("delivered", None),
+            NextState::RetryAt(t) => ("pending", Some(t)),
+            NextState::Expired => ("expired", None),
+            NextState::Failed => ("failed", None),
+            NextState::Pruned => ("pruned", None),
+        };
+        on_tx!(&mut tx, c => {
+            // Only the claim holder may close the row: a row re-claimed after its lease ran out
+            // belongs to the newer claim.
+            sqlx::query(
+                "UPDATE push_jobs SET state = $1, due_at = COALESCE($2, due_at), claim = NULL,
+                 updated_at = $3, last_error = $4 WHERE id = $5 AND claim = $6",
+            )
+            .bind(state)
+            .bind(due)
+            .bind(a.at)
+            .bind(a.error.as_deref())
+            .bind(&a.job_id)
+            .bind(&a.claim_id)
+            .execute(&mut *c)
+            .await?;
+            if let Some(sent) = &a.sent {
+                sqlx::query(
+                    "INSERT INTO push_attempts (id, job_id, at, provider, status, error, latency_ms)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                )
+                .bind(new_id())
+                .bind(&a.job_id)
+                .bind(a.at)
+                .bind(a.provider)
+                .bind(sent.status.map(i64::from))
+                .bind(a.error.as_deref())
+                .bind(sent.latency_ms)
+                .execute(&mut *c)
+                .await?;
+            }
+            if a.next == NextState::Pruned {
+                sqlx::query("DELETE FROM devices WHERE id = $1")
+                    .bind(&a.device_id)
+                    .execute(&mut *c)
+                    .await?;
+            }
+        });
+    }
+    tx.commit().await
+}

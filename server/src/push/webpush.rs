@@ -1,0 +1,274 @@
+//! Web Push: RFC 8291 `aes128gcm` payloads and RFC 8292 VAPID, built with the `web-push` crate
+//! and sent with `reqwest`, so the push service's status and `Retry-After` stay visible.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use web_push::{
+    ContentEncoding, PartialVapidSignatureBuilder, SubscriptionInfo, Urgency,
+    VapidSignatureBuilder, WebPushMessageBuilder,
+};
+
+use super::SendOutcome;
+use crate::push::allowlist::AllowList;
+
+/// A VAPID JWT lives 12 hours; it is reused for 11, well under the 24-hour limit.
+const VAPID_LIFETIME: Duration = Duration::from_secs(12 * 3600);
+const VAPID_REUSE: Duration = Duration::from_secs(11 * 3600);
+
+/// A VAPID key pair, base64url without padding.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VapidKeys {
+    /// The raw P-256 private scalar.
+    pub private_key: String,
+    /// The uncompressed public point (`applicationServerKey`).
+    pub public_key: String,
+}
+
+impl VapidKeys {
+    /// A fresh pair.
+    pub fn generate() -> VapidKeys {
+        let secret = p256::SecretKey::random(&mut rand::rngs::OsRng);
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        VapidKeys {
+            private_key: b64.encode(secret.to_bytes()),
+            public_key: b64.encode(secret.public_key().to_sec1_bytes()),
+        }
+    }
+
+    /// The pair of a private key.
+    pub fn from_private(private_key: &str) -> anyhow::Result<VapidKeys> {
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let bytes = b64
+            .decode(private_key.trim().trim_end_matches('='))
+            .map_err(|_| anyhow::anyhow!("the VAPID private key is not base64url"))?;
+        let secret = p256::SecretKey::from_slice(&bytes)
+            .map_err(|_| anyhow::anyhow!("the VAPID private key is not a P-256 scalar"))?;
+        Ok(VapidKeys {
+            private_key: b64.encode(secret.to_bytes()),
+            public_key: b64.encode(secret.public_key().to_sec1_bytes()),
+        })
+    }
+}
+
+/// What a Web Push target needs.
+pub struct WebTarget<'a> {
+    pub endpoint: &'a str,
+    pub p256dh: &'a str,
+    pub auth: &'a str,
+}
+
+/// Sends to browsers.
+pub struct WebPushSender {
+    client: reqwest::Client,
+    signer: PartialVapidSignatureBuilder,
+    subject: String,
+    allow: AllowList,
+    // Authorization header per push-service origin, with when it was made.
+    vapid_cache: Mutex<HashMap<String, (String, Instant)>>,
+}
+
+impl WebPushSender {
+    /// A sender signing with `keys`, identifying itself as `subject` (mailto: or https:).
+    pub fn new(keys: &VapidKeys, subject: &str, allow: AllowList) -> anyhow::Result<WebPushSender> {
+        let signer = VapidSignatureBuilder::from_base64_no_sub(&keys.private_key)
+            .map_err(|e| anyhow::anyhow!("bad VAPID key: {e}"))?;
+        Ok(WebPushSender {
+            client: reqwest::Client::builder()
+                .timeout(Duration::from_secs(10))
+                .connect_timeout(Duration::from_secs(5))
+                .build()?,
+            signer,
+            subject: subject.to_owned(),
+            allow,
+            vapid_cache: Mutex::new(HashMap::new()),
+        })
+    }
+
+    fn vapid_header(&self, origin: &str, sub: &SubscriptionInfo) -> Result<String, String> {
+        let mut cache = self.vapid_cache.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((h, made)) = cache.get(origin) {
+            if made.elapsed() < VAPID_REUSE {
+                return Ok(h.clone());
+            }
+        }
+        let mut b = self.signer.clone().add_sub_info(sub);
+        // The audience is the full origin, port included (RFC 8292 §2); web-push would drop it.
+        b.add_claim("aud", origin);
+        b.add_claim("sub", self.subject.as_str());
+        let exp = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_err(|e| e.to_string())?
+            + VAPID_LIFETIME;
+        b.add_claim("exp", exp.as_secs());
+        let sig = b
+            .build()
+            .map_err(|e| format!("VAPID signing failed: {e}"))?;
+        let k = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&sig.auth_k);
+        let header = format!("vapid t={}, k={k}", sig.auth_t);
+        cache.insert(origin.to_owned(), (header.clone(), Instant::now()));
+        Ok(header)
+    }
+
+    /// Encrypts and sends one message. `topic` replaces an undelivered older message.
+    pub async fn send(
+        &self,
+        target: &WebTarget<'_>,
+        plaintext: &[u8],
+        ttl_secs: u32,
+        topic: Option<&str>,
+    ) -> SendOutcome {
+        // Checked again at send time: the allow-list may have shrunk since registration.
+        let url = match self.allow.check(target.endpoint) {
+            Ok(u) => u,
+            Err(e) => {
+                return SendOutcome::Prune {
+                    status: 0,
+                    error: format!("endpoint refused: {e}"),
+                };
+            }
+        };
+        let origin = url.origin().ascii_serialization();
+        let sub = SubscriptionInfo::new(target.endpoint, target.p256dh, target.auth);
+        let mut b = WebPushMessageBuilder::new(&sub);
+        b.set_payload(ContentEncoding::Aes128Gcm, plaintext);
+        b.set_ttl(ttl_secs);
+        b.set_urgency(Urgency::High);
+        if let Some(t) = topic {
+            b.set_topic(t.to_owned());
+        }
+        let msg = match b.build() {
+            Ok(m) => m,
+            Err(e) => {
+                return SendOutcome::Failed {
+                    status: None,
+                    error: format!("could not encrypt: {e}"),
+                };
+            }
+        };
+        let auth = match self.vapid_header(&origin, &sub) {
+            Ok(h) => h,
+            Err(e) => {
+                return SendOutcome::Failed {
+                    status: None,
+                    error: e,
+                };
+            }
+        };
+        let Some(payload) = msg.payload else {
+            return SendOutcome::Failed {
+                status: None,
+                error: "no payload".into(),
+            };
+        };
+        let mut req = self
+            .client
+            .post(url)
+            .header("TTL", msg.ttl.to_string())
+            .header("Urgency", "high")
+            .header("Content-Encoding", payload.content_encoding.to_str())
+            .header("Content-Type", "application/octet-stream")
+            .header("Authorization", auth);
+        if let Some(t) = &msg.topic {
+            req = req.header("Topic", t.as_str());
+        }
+        for (k, v) in &payload.crypto_headers {
+            req = req.header(*k, v.as_str());
+        }
+        match req.body(payload.content).send().await {
+            Err(e) => SendOutcome::Retry {
+                status: None,
+                error: format!("push service unreachable: {e}"),
+                retry_after_ms: None,
+            },
+            Ok(r) => {
+                let status = r.status().as_u16();
+                let retry_after = super::retry_after_ms(r.headers());
+                let text = r.text().await.unwrap_or_default();
+                classify(status, retry_after, &text)
+            }
+        }
+    }
+}
+
+/// What a push service's answer means.
+pub fn classify(status: u16, retry_after_ms: Option<i64>, body: &str) -> SendOutcome {
+    let error: String = body.chars().take(200).collect();
+    match status {
+        200..=299 => SendOutcome::Delivered { status },
+        404 | 410 => SendOutcome::Prune { status, error },
+        429 | 500..=599 => SendOutcome::Retry {
+            status: Some(status),
+            error,
+            retry_after_ms,
+        },
+        _ => SendOutcome::Failed {
+            status: Some(status),
+            error,
+        },
+    }
+}
+
+/// The `Topic` of a visit's pushes: at most 32 base64url characters, so the UUID without dashes.
+pub fn topic_for_visit(visit_id: &str) -> Option<String> {
+    let t: String = visit_id
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .take(32)
+        .collect();
+    (!t.is_empty()).then_some(t)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_keys_round_trip_through_the_private_key() {
+        let k = VapidKeys::generate();
+        assert_eq!(VapidKeys::from_private(&k.private_key).unwrap(), k);
+        assert_eq!(
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(&k.public_key)
+                .unwrap()
+                .len(),
+            65
+        );
+        assert!(VapidKeys::from_private("not-a-key").is_err());
+    }
+
+    #[test]
+    fn push_service_answers_are_classified() {
+        assert!(matches!(
+            classify(201, None, ""),
+            SendOutcome::Delivered { status: 201 }
+        ));
+        assert!(matches!(classify(410, None, ""), SendOutcome::Prune { .. }));
+        assert!(matches!(classify(404, None, ""), SendOutcome::Prune { .. }));
+        assert!(matches!(
+            classify(503, Some(2000), ""),
+            SendOutcome::Retry {
+                retry_after_ms: Some(2000),
+                ..
+            }
+        ));
+        assert!(matches!(classify(429, None, ""), SendOutcome::Retry { .. }));
+        assert!(matches!(
+            classify(413, None, ""),
+            SendOutcome::Failed { .. }
+        ));
+        assert!(matches!(
+            classify(403, None, ""),
+            SendOutcome::Failed { .. }
+        ));
+    }
+
+    #[test]
+    fn topics_fit_the_32_character_limit() {
+        let t = topic_for_visit("0192f1a2-3b4c-7d5e-8f60-718293a4b5c6").unwrap();
+        assert_eq!(t.len(), 32);
+        assert!(topic_for_visit("---").is_none());
+    }
+}

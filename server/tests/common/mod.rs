@@ -1,0 +1,192 @@
+//! Test harness: a real server on a real socket, over SQLite or a throwaway PostgreSQL.
+#![allow(dead_code)]
+
+pub mod pg;
+
+use clap::Parser;
+use gatebell_server::config::{Config, ServeArgs};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+/// Which database a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Runs each listed `async fn name(Backend)` as two tests: `sqlite::name` and `postgres::name`.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::common::Backend::Sqlite).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::common::Backend::Postgres).await
+                }
+            )*
+        }
+    };
+}
+
+#[derive(Parser)]
+struct Cli {
+    #[command(flatten)]
+    serve: ServeArgs,
+}
+
+/// A fresh, migrated database URL for one test.
+pub async fn database_url(backend: Backend, dir: &std::path::Path) -> String {
+    match backend {
+        Backend::Sqlite => format!("sqlite://{}/gatebell.db?mode=rwc", dir.display()),
+        Backend::Postgres => pg::fresh_database().await,
+    }
+}
+
+/// `gatebell serve` flags for a test: random port, the given database, the demo community.
+pub fn serve_args(database_url: &str, extra: &[&str]) -> ServeArgs {
+    let mut argv = vec![
+        "gatebell",
+        "--listen",
+        "127.0.0.1:0",
+        "--database-url",
+        database_url,
+        "--demo",
+    ];
+    argv.extend_from_slice(extra);
+    Cli::try_parse_from(argv).expect("test flags parse").serve
+}
+
+/// A running server and an HTTP client for it.
+pub struct TestApp {
+    pub server: Option<gatebell_server::Server>,
+    pub url: String,
+    pub http: reqwest::Client,
+    pub database_url: String,
+    _dir: tempfile::TempDir,
+}
+
+impl TestApp {
+    /// Starts a server with the demo community on `backend`.
+    pub async fn start(backend: Backend) -> TestApp {
+        TestApp::start_with(backend, &[]).await
+    }
+
+    /// Starts a server with extra `serve` flags.
+    pub async fn start_with(backend: Backend, extra: &[&str]) -> TestApp {
+        let dir = tempfile::tempdir().unwrap();
+        let database_url = database_url(backend, dir.path()).await;
+        let config = Config::from_args(serve_args(&database_url, extra)).unwrap();
+        let server = gatebell_server::start(config).await.expect("server starts");
+        TestApp {
+            url: server.url(),
+            server: Some(server),
+            http: reqwest::Client::new(),
+            database_url,
+            _dir: dir,
+        }
+    }
+
+    /// The server's state (database, config).
+    pub fn state(&self) -> &gatebell_server::AppState {
+        &self.server.as_ref().unwrap().state
+    }
+
+    /// Sends a request with an optional bearer token and JSON body; returns status and JSON.
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut req = self.http.request(method, format!("{}{}", self.url, path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.expect("request reaches the server");
+        let status = resp.status();
+        let text = resp.text().await.unwrap();
+        let json = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text)
+                .unwrap_or_else(|_| panic!("{status}: body is not JSON: {text}"))
+        };
+        (status, json)
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> (StatusCode, Value) {
+        self.call(Method::GET, path, Some(token), None).await
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
+        self.call(Method::POST, path, Some(token), Some(body)).await
+    }
+
+    pub async fn delete(&self, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
+        self.call(Method::DELETE, path, Some(token), Some(body))
+            .await
+    }
+
+    /// Signs in a demo account; returns the bearer token.
+    pub async fn login(&self, email: &str) -> String {
+        let (s, v) = self
+            .call(
+                Method::POST,
+                "/api/v1/auth/login",
+                None,
+                Some(
+                    json!({ "email": email, "password": gatebell_server::accounts::DEMO_PASSWORD }),
+                ),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        v["token"].as_str().unwrap().to_owned()
+    }
+
+    /// The id of a user, looked up by a guard in `/residents`.
+    pub async fn resident_id(&self, guard: &str, email_name: &str) -> String {
+        let (s, v) = self
+            .get(&format!("/api/v1/residents?q={email_name}"), guard)
+            .await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        v[0]["id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no resident {email_name}: {v}"))
+            .to_owned()
+    }
+
+    /// Stops the server.
+    pub async fn stop(mut self) {
+        if let Some(s) = self.server.take() {
+            s.shutdown().await;
+        }
+    }
+}
+
+/// Asserts an error answer: status and the JSON error code.
+#[track_caller]
+pub fn assert_error(got: &(StatusCode, Value), status: u16, code: &str) {
+    assert_eq!(got.0.as_u16(), status, "body: {}", got.1);
+    assert_eq!(got.1["error"]["code"], code, "body: {}", got.1);
+    assert!(
+        got.1["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()),
+        "message missing: {}",
+        got.1
+    );
+}

@@ -1,0 +1,83 @@
+//! Gatebell's web shell, built into the npm package `@gatebell/push` by `cargo xtask wasm`.
+//!
+//! - [`client::PushClient`] (JS `PushClient`) runs the core's registration state machine in a
+//!   page: HTTP with `fetch`, state in IndexedDB, one `setTimeout` timer.
+//! - [`worker::handle_push`] and [`worker::handle_notification_click`] (JS `handlePush`,
+//!   `handleNotificationClick`) are the service worker's handlers; `sw.js` wires them.
+//!
+//! Every failure reaches JavaScript as an `Error` named `GatebellError` with a `code`; nothing
+//! here unwraps, so no call ends in a wasm panic.
+
+pub mod client;
+pub mod error;
+pub mod http;
+pub mod scope;
+pub mod store;
+pub mod subscribe;
+pub mod worker;
+
+pub use client::PushClient;
+pub use error::GatebellError;
+
+use serde::Serialize;
+use wasm_bindgen::prelude::*;
+
+/// Converts a Rust value to a plain JS object the way `JSON.parse` would build it (absent
+/// options become `null`).
+pub fn to_js<T: Serialize + ?Sized>(value: &T) -> Result<JsValue, GatebellError> {
+    value
+        .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
+        .map_err(|e| GatebellError::new("internal", e.to_string()))
+}
+
+#[wasm_bindgen(typescript_custom_section)]
+const TS_TYPES: &'static str = r#"
+/** Thrown (or rejected with) by every function of this package. */
+export interface GatebellError extends Error {
+  name: "GatebellError";
+  /** Stable snake_case: `network`, `storage`, `permission_denied`, `unsupported`,
+   * `invalid_argument`, `invalid_response`, `notification`, or the server's error code. */
+  code: string;
+  /** The HTTP status when the server refused. */
+  status?: number;
+}
+
+export interface PushClientOptions {
+  /** The API origin, such as `https://gate.example`; `""` for the page's own origin. */
+  apiBase: string;
+  onStatusChange?: (status: Status) => void;
+  /** The server refused the session (401): sign in again. */
+  onSessionEnded?: () => void;
+}
+
+export interface EnableNotificationsOptions {
+  /** Default: `navigator.serviceWorker.ready`. */
+  registration?: ServiceWorkerRegistration;
+}
+
+export interface LastError {
+  operation: "register" | "unregister";
+  status: number | null;
+  code: string | null;
+  message: string;
+  atMs: number;
+  willRetry: boolean;
+}
+
+export interface Status {
+  signedIn: boolean;
+  userId: string | null;
+  /** The subscription's endpoint. */
+  token: string | null;
+  registered: boolean;
+  lastRegisteredAtMs: number | null;
+  pendingUnregisters: number;
+  lastError: LastError | null;
+}
+
+export type Route =
+  | { route: "visit"; visitId: string }
+  | { route: "approve"; visitId: string }
+  | { route: "reject"; visitId: string }
+  | { route: "inbox" };
+"#;

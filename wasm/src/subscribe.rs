@@ -1,0 +1,161 @@
+//! Getting a Web Push subscription: permission, the server's VAPID key, `pushManager.subscribe`.
+
+use gatebell_core::protocol::{VapidPublicKey, WebPushSubscription};
+use js_sys::{Promise, Reflect, Uint8Array};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{PushManager, PushSubscription, ServiceWorkerRegistration};
+
+use crate::error::GatebellError;
+use crate::http;
+use crate::scope;
+
+/// Where the server publishes its VAPID public key.
+pub const VAPID_KEY_PATH: &str = "/api/v1/notifications/vapid-public-key";
+
+/// Reads a `PushSubscription` (by its `toJSON()`) or an object shaped like that JSON.
+pub fn subscription_from_js(value: &JsValue) -> Result<WebPushSubscription, GatebellError> {
+    let json = match Reflect::get(value, &"toJSON".into())
+        .ok()
+        .and_then(|f| f.dyn_into::<js_sys::Function>().ok())
+    {
+        Some(to_json) => to_json
+            .call0(value)
+            .map_err(|e| GatebellError::from_js("invalid_argument", &e))?,
+        None => value.clone(),
+    };
+    serde_wasm_bindgen::from_value(json).map_err(|e| {
+        GatebellError::new(
+            "invalid_argument",
+            format!("not a push subscription ({{endpoint, keys: {{p256dh, auth}}}}): {e}"),
+        )
+    })
+}
+
+/// Decodes base64url (padding optional), as VAPID keys are published.
+pub fn base64url_decode(text: &str) -> Option<Vec<u8>> {
+    let text = text.trim_end_matches('=');
+    let mut out = Vec::with_capacity(text.len() * 3 / 4);
+    let (mut bits, mut count) = (0u32, 0u32);
+    for byte in text.bytes() {
+        let value = match byte {
+            b'A'..=b'Z' => byte - b'A',
+            b'a'..=b'z' => byte - b'a' + 26,
+            b'0'..=b'9' => byte - b'0' + 52,
+            b'-' | b'+' => 62,
+            b'_' | b'/' => 63,
+            _ => return None,
+        };
+        bits = (bits << 6) | u32::from(value);
+        count += 6;
+        if count >= 8 {
+            count -= 8;
+            out.push((bits >> count) as u8);
+        }
+    }
+    // Leftover bits must be zero padding of fewer than 6 bits.
+    (count < 6 && bits & ((1 << count) - 1) == 0).then_some(out)
+}
+
+async fn await_js(promise: Result<Promise, JsValue>, code: &str) -> Result<JsValue, GatebellError> {
+    let promise = promise.map_err(|e| GatebellError::from_js(code, &e))?;
+    JsFuture::from(promise)
+        .await
+        .map_err(|e| GatebellError::from_js(code, &e))
+}
+
+/// Asks for permission; fails with `permission_denied` unless granted.
+async fn request_permission() -> Result<(), GatebellError> {
+    if scope::global_property("Notification").is_none() {
+        return Err(GatebellError::new(
+            "unsupported",
+            "this browser has no notifications",
+        ));
+    }
+    let answer = await_js(
+        web_sys::Notification::request_permission(),
+        "permission_denied",
+    )
+    .await?;
+    match answer.as_string().as_deref() {
+        Some("granted") => Ok(()),
+        other => Err(GatebellError::new(
+            "permission_denied",
+            format!(
+                "notification permission is {}",
+                other.unwrap_or("not granted")
+            ),
+        )),
+    }
+}
+
+/// The registration given in `options.registration`, or the page's ready one.
+async fn registration(options: &JsValue) -> Result<ServiceWorkerRegistration, GatebellError> {
+    if options.is_object()
+        && let Ok(given) = Reflect::get(options, &"registration".into())
+        && !given.is_undefined()
+    {
+        return given.dyn_into().map_err(|_| {
+            GatebellError::new(
+                "invalid_argument",
+                "registration must be a ServiceWorkerRegistration",
+            )
+        });
+    }
+    let container = scope::global_property("navigator")
+        .and_then(|n| Reflect::get(&n, &"serviceWorker".into()).ok())
+        .filter(|c| !c.is_undefined())
+        .ok_or_else(|| GatebellError::new("unsupported", "this browser has no service workers"))?
+        .unchecked_into::<web_sys::ServiceWorkerContainer>();
+    let ready = await_js(container.ready(), "service_worker").await?;
+    Ok(ready.unchecked_into())
+}
+
+async fn vapid_key(api_base: &str) -> Result<Vec<u8>, GatebellError> {
+    let answer = http::send(&http::url(api_base, VAPID_KEY_PATH), "GET", None, None).await?;
+    if !answer.ok() {
+        return Err(http::answer_error(&answer));
+    }
+    let key: VapidPublicKey = http::parse_json(&answer.body)?;
+    base64url_decode(&key.public_key)
+        .filter(|k| k.len() == 65)
+        .ok_or_else(|| GatebellError::new("invalid_response", "the VAPID key is not a P-256 point"))
+}
+
+/// An existing subscription made with another server key must go before subscribing anew.
+async fn drop_foreign_subscription(manager: &PushManager, key: &[u8]) -> Result<(), GatebellError> {
+    let existing = await_js(manager.get_subscription(), "push_subscribe").await?;
+    let Some(existing) = existing.dyn_ref::<PushSubscription>() else {
+        return Ok(());
+    };
+    let same_key = existing
+        .options()
+        .application_server_key()
+        .ok()
+        .flatten()
+        .is_some_and(|k| Uint8Array::new(&k).to_vec() == key);
+    if !same_key {
+        await_js(existing.unsubscribe(), "push_subscribe").await?;
+    }
+    Ok(())
+}
+
+/// Permission, VAPID key, subscription: everything `enableNotifications` needs before
+/// registering.
+pub async fn subscribe(
+    api_base: &str,
+    options: &JsValue,
+) -> Result<WebPushSubscription, GatebellError> {
+    request_permission().await?;
+    let registration = registration(options).await?;
+    let key = vapid_key(api_base).await?;
+    let manager = registration
+        .push_manager()
+        .map_err(|e| GatebellError::from_js("unsupported", &e))?;
+    drop_foreign_subscription(&manager, &key).await?;
+    let init = web_sys::PushSubscriptionOptionsInit::new();
+    init.set_user_visible_only(true);
+    init.set_application_server_key(&Uint8Array::from(key.as_slice()));
+    let subscription = await_js(manager.subscribe_with_options(&init), "push_subscribe").await?;
+    subscription_from_js(&subscription)
+}
