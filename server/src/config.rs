@@ -54,10 +54,18 @@ pub struct ServeArgs {
     #[arg(long, env = "GATEBELL_SERVICE_KEY", hide_env_values = true)]
     pub service_key: Option<String>,
     /// How long a walk-in's push may still be delivered, in seconds.
-    #[arg(long, env = "GATEBELL_WALKIN_TTL", default_value_t = 180)]
+    #[arg(
+        long = "walkin-ttl",
+        env = "GATEBELL_WALKIN_TTL",
+        default_value_t = 180
+    )]
     pub walkin_ttl_secs: u32,
     /// How long a check-in's push may still be delivered, in seconds.
-    #[arg(long, env = "GATEBELL_CHECKIN_TTL", default_value_t = 3600)]
+    #[arg(
+        long = "checkin-ttl",
+        env = "GATEBELL_CHECKIN_TTL",
+        default_value_t = 3600
+    )]
     pub checkin_ttl_secs: u32,
     /// Folder of the built web demo, served at `/` (default: web-demo/out when it exists).
     #[arg(long, env = "GATEBELL_STATIC_DIR")]

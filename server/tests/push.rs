@@ -1,0 +1,769 @@
+//! Push delivery against local fakes of FCM, Google OAuth and a Web Push service that check
+//! credentials and decrypt every payload; on SQLite and on PostgreSQL.
+
+mod common;
+
+use std::collections::HashSet;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{Backend, TestApp, assert_error};
+use gatebell_server::db::Db;
+use gatebell_server::on_pool;
+use gatebell_testkit::{
+    FakeFcm, FakeOAuth, FakeWebPush, FcmFailure, TestSubscription, WebPushFailure,
+};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+const PROJECT: &str = "gatebell-test";
+const GUARD: &str = "guard@demo.gatebell";
+const ASHA: &str = "asha@demo.gatebell";
+const SERVICE_KEY: &str = "test-service-key-0123456789";
+
+/// The fakes and the flags that point a server at them.
+struct Fakes {
+    oauth: FakeOAuth,
+    fcm: FakeFcm,
+    web: FakeWebPush,
+    dir: tempfile::TempDir,
+}
+
+impl Fakes {
+    async fn start() -> Fakes {
+        let oauth = FakeOAuth::start().await;
+        let fcm = FakeFcm::start(&oauth, PROJECT).await;
+        let web = FakeWebPush::start().await;
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("fcm.json"),
+            oauth.service_account_json(PROJECT),
+        )
+        .unwrap();
+        Fakes {
+            oauth,
+            fcm,
+            web,
+            dir,
+        }
+    }
+
+    fn flags(&self) -> Vec<String> {
+        vec![
+            "--fcm-credentials".into(),
+            self.dir.path().join("fcm.json").display().to_string(),
+            "--fcm-endpoint".into(),
+            self.fcm.base_url(),
+            "--push-allow-hosts".into(),
+            "127.0.0.1".into(),
+            "--push-allow-http".into(),
+            "--service-key".into(),
+            SERVICE_KEY.into(),
+        ]
+    }
+
+    async fn app(&self, b: Backend, extra: &[&str]) -> TestApp {
+        let mut flags = self.flags();
+        flags.extend(extra.iter().map(|s| s.to_string()));
+        let refs: Vec<&str> = flags.iter().map(String::as_str).collect();
+        let app = TestApp::start_with(b, &refs).await;
+        // Pin the server's VAPID key: a push signed with any other key is refused.
+        let (_, k) = app
+            .call(
+                Method::GET,
+                "/api/v1/notifications/vapid-public-key",
+                None,
+                None,
+            )
+            .await;
+        self.web.expect_vapid_key(k["publicKey"].as_str().unwrap());
+        app
+    }
+}
+
+async fn register(app: &TestApp, token: &str, platform: &str) {
+    let (s, v) = app
+        .post(
+            "/api/v1/notifications/register-device",
+            token,
+            json!({"token": platform_token(platform), "platform": platform}),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+}
+
+fn platform_token(platform: &str) -> String {
+    format!("{platform}-device-token")
+}
+
+async fn register_web(app: &TestApp, token: &str, sub: &TestSubscription) {
+    let body =
+        json!({"token": sub.endpoint(), "platform": "web", "subscription": sub.subscription});
+    let (s, v) = app
+        .post("/api/v1/notifications/register-device", token, body)
+        .await;
+    assert_eq!(s, 200, "{v}");
+}
+
+async fn walkin(app: &TestApp, guard: &str, host_id: &str, name: &str) -> String {
+    let (s, v) = app
+        .post(
+            "/api/v1/visits/walkin",
+            guard,
+            json!({"visitorName": name, "hostId": host_id, "purpose": "delivery"}),
+        )
+        .await;
+    assert_eq!(s, 201, "{v}");
+    v["id"].as_str().unwrap().to_owned()
+}
+
+async fn job_states(db: &Db) -> Vec<(String, String)> {
+    on_pool!(db, p => {
+        sqlx::query_as("SELECT state, device_id FROM push_jobs ORDER BY created_at").fetch_all(p).await.unwrap()
+    })
+}
+
+async fn device_count(db: &Db) -> i64 {
+    on_pool!(db, p => sqlx::query_scalar("SELECT COUNT(*) FROM devices").fetch_one(p).await.unwrap())
+}
+
+async fn wait_until<F: AsyncFnMut() -> bool>(what: &str, timeout: Duration, mut f: F) {
+    let start = Instant::now();
+    while !f().await {
+        assert!(start.elapsed() < timeout, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn walkin_reaches_every_device_with_the_expected_message(b: Backend) {
+    let fakes = Fakes::start().await;
+    let app = fakes.app(b, &[]).await;
+    let guard = app.login(GUARD).await;
+    let asha = app.login(ASHA).await;
+    let asha_id = app.resident_id(&guard, "asha").await;
+    register(&app, &asha, "android").await;
+    register(&app, &asha, "ios").await;
+    let browser = fakes.web.new_subscription();
+    register_web(&app, &asha, &browser).await;
+
+    let visit = walkin(&app, &guard, &asha_id, "Ravi").await;
+    fakes
+        .fcm
+        .wait_for(2, Duration::from_secs(10))
+        .await
+        .unwrap();
+    fakes
+        .web
+        .wait_for(1, Duration::from_secs(10))
+        .await
+        .unwrap();
+
+    let (_, inbox) = app.get("/api/v1/notifications", &asha).await;
+    let notification_id = inbox["items"][0]["id"].as_str().unwrap();
+    for platform in ["android", "ios"] {
+        let got = fakes.fcm.delivered_for(&platform_token(platform));
+        assert_eq!(got.len(), 1, "{platform}");
+        let m = &got[0].message;
+        assert_eq!(
+            m["notification"],
+            json!({"title": "Visitor at the gate", "body": "Ravi is at the gate (delivery). Approve or reject?"})
+        );
+        assert_eq!(
+            m["data"],
+            json!({"type": "walkin_pending", "visitId": visit, "notificationId": notification_id})
+        );
+        assert_eq!(m["android"]["priority"], "high");
+        let ttl: u64 = m["android"]["ttl"]
+            .as_str()
+            .unwrap()
+            .trim_end_matches('s')
+            .parse()
+            .unwrap();
+        assert!(
+            (170..=180).contains(&ttl),
+            "walk-in TTL is 3 minutes: {ttl}"
+        );
+        assert_eq!(m["android"]["collapse_key"], format!("visit-{visit}"));
+        assert_eq!(m["apns"]["headers"]["apns-priority"], "10");
+        assert_eq!(m["apns"]["payload"]["aps"]["category"], "WALKIN_PENDING");
+        assert_eq!(got[0].version, reqwest::Version::HTTP_2);
+    }
+    let shown = fakes.web.delivered_for(&browser.id);
+    assert_eq!(shown.len(), 1);
+    assert_eq!(
+        shown[0].json().unwrap(),
+        json!({
+            "type": "walkin_pending",
+            "visitId": visit,
+            "notificationId": notification_id,
+            "title": "Visitor at the gate",
+            "body": "Ravi is at the gate (delivery). Approve or reject?",
+            "tag": format!("visit-{visit}"),
+            "actions": [{"action": "approve", "title": "Approve"}, {"action": "reject", "title": "Reject"}],
+        })
+    );
+    assert_eq!(shown[0].urgency.as_deref(), Some("high"));
+    assert!((170..=180).contains(&shown[0].ttl.unwrap()));
+    assert_eq!(
+        shown[0].topic.as_deref(),
+        Some(visit.replace('-', "").as_str())
+    );
+    assert_eq!(
+        shown[0].vapid_aud.as_deref(),
+        Some(fakes.web.base_url().as_str()),
+        "aud is the origin with its port"
+    );
+
+    wait_until("outcomes recorded", Duration::from_secs(5), async || {
+        job_states(&app.state().db)
+            .await
+            .iter()
+            .all(|(s, _)| s == "delivered")
+    })
+    .await;
+    let (_, metrics) = {
+        let r = app
+            .http
+            .get(format!("{}/metrics", app.url))
+            .send()
+            .await
+            .unwrap();
+        (r.status(), r.text().await.unwrap())
+    };
+    assert!(
+        metrics.contains(r#"gatebell_pushes_total{event="delivered",provider="fcm"} 2"#),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(r#"gatebell_pushes_total{event="delivered",provider="webpush"} 1"#),
+        "{metrics}"
+    );
+    assert!(metrics.contains("gatebell_push_dispatch_seconds_bucket"));
+    // One OAuth token serves every FCM message.
+    assert_eq!(fakes.oauth.tokens_issued(), 1);
+    app.stop().await;
+}
+
+async fn checkin_pushes_visitor_arrived_for_an_hour(b: Backend) {
+    let fakes = Fakes::start().await;
+    let app = fakes.app(b, &[]).await;
+    let guard = app.login(GUARD).await;
+    let asha = app.login(ASHA).await;
+    register(&app, &asha, "android").await;
+    let browser = fakes.web.new_subscription();
+    register_web(&app, &asha, &browser).await;
+    let (_, inv) = app
+        .post("/api/v1/visits", &asha, json!({"visitorName": "Meera"}))
+        .await;
+    let (s, _) = app
+        .post("/api/v1/visits/checkin", &guard, json!({"otp": inv["otp"]}))
+        .await;
+    assert_eq!(s, 200);
+    fakes
+        .fcm
+        .wait_for(1, Duration::from_secs(10))
+        .await
+        .unwrap();
+    fakes
+        .web
+        .wait_for(1, Duration::from_secs(10))
+        .await
+        .unwrap();
+    let visit = inv["visit"]["id"].as_str().unwrap();
+    let m = &fakes.fcm.delivered_for(&platform_token("android"))[0].message;
+    assert_eq!(m["data"]["type"], "visitor_arrived");
+    assert_eq!(m["data"]["visitId"], visit);
+    assert_eq!(m["notification"]["body"], "Meera has checked in.");
+    assert!(m["apns"]["payload"]["aps"].get("category").is_none());
+    let shown = &fakes.web.delivered_for(&browser.id)[0];
+    let p = shown.json().unwrap();
+    assert_eq!(p["type"], "visitor_arrived");
+    assert_eq!(p["body"], "Meera has checked in.");
+    assert!(p.get("actions").is_none());
+    assert!((3590..=3600).contains(&shown.ttl.unwrap()));
+    app.stop().await;
+}
+
+async fn dead_tokens_are_pruned_and_never_retried(b: Backend) {
+    let fakes = Fakes::start().await;
+    let app = fakes.app(b, &[]).await;
+    let guard = app.login(GUARD).await;
+    let asha = app.login(ASHA).await;
+    let asha_id = app.resident_id(&guard, "asha").await;
+    register(&app, &asha, "android").await;
+    register(&app, &asha, "ios").await;
+    let browser = fakes.web.new_subscription();
+    register_web(&app, &asha, &browser).await;
+    fakes
+        .fcm
+        .fail_token_with(&platform_token("android"), FcmFailure::Unregistered);
+    fakes
+        .fcm
+        .fail_token_with(&platform_token("ios"), FcmFailure::InvalidToken);
+    fakes
+        .web
+        .fail_subscription_with(&browser.id, WebPushFailure::Gone);
+
+    walkin(&app, &guard, &asha_id, "Ravi").await;
+    wait_until("devices pruned", Duration::from_secs(10), async || {
+        device_count(&app.state().db).await == 0
+    })
+    .await;
+    // Give a wrong retry every chance to happen.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(fakes.fcm.received().len(), 2, "one attempt per FCM token");
+    assert_eq!(fakes.web.received().len(), 1, "one attempt for the browser");
+    assert!(
+        job_states(&app.state().db)
+            .await
+            .iter()
+            .all(|(s, _)| s == "pruned")
+    );
+    assert_error(
+        &app.delete(
+            "/api/v1/notifications/register-device",
+            &asha,
+            json!({"token": platform_token("android")}),
+        )
+        .await,
+        404,
+        "device_not_found",
+    );
+
+    // The next walk-in has nobody to push to.
+    walkin(&app, &guard, &asha_id, "Second").await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(fakes.fcm.received().len() + fakes.web.received().len(), 3);
+    app.stop().await;
+}
+
+async fn retry_after_is_honoured_then_delivered(b: Backend) {
+    let fakes = Fakes::start().await;
+    let app = fakes.app(b, &[]).await;
+    let guard = app.login(GUARD).await;
+    let asha = app.login(ASHA).await;
+    let asha_id = app.resident_id(&guard, "asha").await;
+    register(&app, &asha, "android").await;
+    let browser = fakes.web.new_subscription();
+    register_web(&app, &asha, &browser).await;
+    fakes.fcm.fail_token_with(
+        &platform_token("android"),
+        FcmFailure::Unavailable {
+            retry_after_secs: Some(2),
+            times: 1,
+        },
+    );
+    fakes.web.fail_subscription_with(
+        &browser.id,
+        WebPushFailure::Unavailable {
+            retry_after_secs: Some(2),
+            times: 1,
+        },
+    );
+
+    walkin(&app, &guard, &asha_id, "Ravi").await;
+    fakes
+        .fcm
+        .wait_for(1, Duration::from_secs(10))
+        .await
+        .unwrap();
+    fakes
+        .web
+        .wait_for(1, Duration::from_secs(10))
+        .await
+        .unwrap();
+    for attempts in [
+        fakes
+            .fcm
+            .received()
+            .iter()
+            .map(|r| (r.at, r.status))
+            .collect::<Vec<_>>(),
+        fakes
+            .web
+            .received()
+            .iter()
+            .map(|r| (r.at, r.status))
+            .collect::<Vec<_>>(),
+    ] {
+        assert_eq!(attempts.len(), 2, "{attempts:?}");
+        assert_eq!(attempts[0].1, 503);
+        assert!(attempts[1].1 < 300);
+        let gap = attempts[1].0 - attempts[0].0;
+        assert!(
+            gap >= Duration::from_millis(2000),
+            "retried after {gap:?}, before Retry-After"
+        );
+    }
+    wait_until("attempts recorded", Duration::from_secs(5), async || {
+        let n: i64 = on_pool!(&app.state().db, p => sqlx::query_scalar("SELECT COUNT(*) FROM push_attempts").fetch_one(p).await.unwrap());
+        n == 4
+    })
+    .await;
+    app.stop().await;
+}
+
+async fn undeliverable_pushes_expire_with_their_ttl(b: Backend) {
+    let fakes = Fakes::start().await;
+    let app = fakes.app(b, &["--walkin-ttl", "2"]).await;
+    let guard = app.login(GUARD).await;
+    let asha = app.login(ASHA).await;
+    let asha_id = app.resident_id(&guard, "asha").await;
+    register(&app, &asha, "android").await;
+    fakes.fcm.fail_token_with(
+        &platform_token("android"),
+        FcmFailure::Unavailable {
+            retry_after_secs: None,
+            times: 1000,
+        },
+    );
+    walkin(&app, &guard, &asha_id, "Ravi").await;
+    wait_until("job expired", Duration::from_secs(10), async || {
+        job_states(&app.state().db)
+            .await
+            .iter()
+            .all(|(s, _)| s == "expired")
+    })
+    .await;
+    let tries = fakes.fcm.received().len();
+    assert!(tries >= 1, "it was tried");
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    assert_eq!(fakes.fcm.received().len(), tries, "no attempt after expiry");
+    app.stop().await;
+}
+
+async fn internal_notify_needs_the_service_key_and_pushes(b: Backend) {
+    let fakes = Fakes::start().await;
+    let app = fakes.app(b, &[]).await;
+    let asha = app.login(ASHA).await;
+    let me = app.get("/api/v1/me", &asha).await.1;
+    register(&app, &asha, "android").await;
+    let body = json!({"userId": me["id"], "type": "parcel_arrived", "title": "Parcel", "body": "A parcel is at the gate.", "ttlSeconds": 600});
+    assert_error(
+        &app.call(
+            Method::POST,
+            "/api/v1/internal/notify",
+            None,
+            Some(body.clone()),
+        )
+        .await,
+        401,
+        "unauthorized",
+    );
+    assert_error(
+        &app.call(
+            Method::POST,
+            "/api/v1/internal/notify",
+            Some("wrong-key-wrong-key"),
+            Some(body.clone()),
+        )
+        .await,
+        401,
+        "unauthorized",
+    );
+    let (s, v) = app
+        .call(
+            Method::POST,
+            "/api/v1/internal/notify",
+            Some(SERVICE_KEY),
+            Some(body),
+        )
+        .await;
+    assert_eq!(s, 202, "{v}");
+    assert_eq!(v["devices"], 1);
+    fakes
+        .fcm
+        .wait_for(1, Duration::from_secs(10))
+        .await
+        .unwrap();
+    let m = &fakes.fcm.delivered_for(&platform_token("android"))[0].message;
+    assert_eq!(m["data"]["type"], "parcel_arrived");
+    assert_eq!(
+        m["android"]["ttl"].as_str().map(|t| t.ends_with('s')),
+        Some(true)
+    );
+    assert_eq!(
+        app.get("/api/v1/notifications", &asha).await.1["items"][0]["type"],
+        "parcel_arrived"
+    );
+    let bad = json!({"userId": "nobody", "type": "x", "title": "t", "body": "b"});
+    assert_error(
+        &app.call(
+            Method::POST,
+            "/api/v1/internal/notify",
+            Some(SERVICE_KEY),
+            Some(bad),
+        )
+        .await,
+        422,
+        "validation",
+    );
+    let huge = json!({"userId": me["id"], "type": "x", "title": "t", "body": "b".repeat(1001)});
+    assert_error(
+        &app.call(
+            Method::POST,
+            "/api/v1/internal/notify",
+            Some(SERVICE_KEY),
+            Some(huge),
+        )
+        .await,
+        422,
+        "validation",
+    );
+    app.stop().await;
+}
+
+on_both_backends!(
+    walkin_reaches_every_device_with_the_expected_message,
+    checkin_pushes_visitor_arrived_for_an_hour,
+    dead_tokens_are_pruned_and_never_retried,
+    retry_after_is_honoured_then_delivered,
+    undeliverable_pushes_expire_with_their_ttl,
+    internal_notify_needs_the_service_key_and_pushes,
+    killed_server_delivers_every_row_after_restart,
+);
+
+// ------------------------------------------------------------------------------------------
+// Real processes: a crash, and two instances sharing one PostgreSQL database.
+
+/// A `gatebell serve` process.
+struct Process {
+    child: Child,
+    url: String,
+}
+
+impl Process {
+    fn spawn(database_url: &str, flags: &[String]) -> Process {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_gatebell"))
+            .arg("serve")
+            .args([
+                "--listen",
+                "127.0.0.1:0",
+                "--database-url",
+                database_url,
+                "--demo",
+            ])
+            .args(flags)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start gatebell");
+        let stdout = child.stdout.take().unwrap();
+        let mut lines = BufReader::new(stdout).lines();
+        let url = loop {
+            let line = lines.next().expect("gatebell printed its address").unwrap();
+            if let Some(u) = line.strip_prefix("Gatebell listening on ") {
+                break u.to_owned();
+            }
+        };
+        // Keep draining stdout so the child never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        Process { child, url }
+    }
+
+    fn app(&self, database_url: &str) -> ProcessClient {
+        ProcessClient {
+            url: self.url.clone(),
+            http: reqwest::Client::new(),
+            database_url: database_url.to_owned(),
+        }
+    }
+
+    fn kill(mut self) {
+        // SIGKILL: no graceful shutdown, in-flight claims are abandoned.
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+struct ProcessClient {
+    url: String,
+    http: reqwest::Client,
+    database_url: String,
+}
+
+impl ProcessClient {
+    async fn post(&self, path: &str, token: Option<&str>, body: Value) -> (u16, Value) {
+        let mut r = self.http.post(format!("{}{}", self.url, path)).json(&body);
+        if let Some(t) = token {
+            r = r.bearer_auth(t);
+        }
+        let resp = r.send().await.unwrap();
+        let s = resp.status().as_u16();
+        (s, resp.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn login(&self, email: &str) -> String {
+        let (_, v) = self
+            .post(
+                "/api/v1/auth/login",
+                None,
+                json!({"email": email, "password": "gatebell-demo"}),
+            )
+            .await;
+        v["token"].as_str().unwrap().to_owned()
+    }
+
+    async fn db(&self) -> Db {
+        Db::connect(&self.database_url).await.unwrap()
+    }
+}
+
+async fn killed_server_delivers_every_row_after_restart(b: Backend) {
+    let fakes = Fakes::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let url = common::database_url(b, dir.path()).await;
+    let mut flags = fakes.flags();
+    flags.extend(["--claim-lease-ms".to_string(), "1500".to_string()]);
+
+    // The provider hangs: rows are claimed and in flight when the process dies.
+    fakes.fcm.set_response_delay(Duration::from_secs(30));
+    let first = Process::spawn(&url, &flags);
+    let c = first.app(&url);
+    let guard = c.login(GUARD).await;
+    let asha = c.login(ASHA).await;
+    let (_, me) = c
+        .post(
+            "/api/v1/auth/login",
+            None,
+            json!({"email": ASHA, "password": "gatebell-demo"}),
+        )
+        .await;
+    let asha_id = me["user"]["id"].as_str().unwrap().to_owned();
+    for i in 0..3 {
+        let (s, _) = c
+            .post(
+                "/api/v1/notifications/register-device",
+                Some(&asha),
+                json!({"token": format!("phone-{i}"), "platform": "android"}),
+            )
+            .await;
+        assert_eq!(s, 200);
+    }
+    let mut visits = HashSet::new();
+    for i in 0..5 {
+        let (s, v) = c
+            .post(
+                "/api/v1/visits/walkin",
+                Some(&guard),
+                json!({"visitorName": format!("V{i}"), "hostId": asha_id, "purpose": "p"}),
+            )
+            .await;
+        assert_eq!(s, 201);
+        visits.insert(v["id"].as_str().unwrap().to_owned());
+    }
+    let db = c.db().await;
+    wait_until("rows claimed", Duration::from_secs(10), async || {
+        let n: i64 = on_pool!(&db, p => sqlx::query_scalar("SELECT COUNT(*) FROM push_jobs WHERE claim IS NOT NULL").fetch_one(p).await.unwrap());
+        n == 15
+    })
+    .await;
+    first.kill();
+    let undelivered: i64 = on_pool!(&db, p => sqlx::query_scalar("SELECT COUNT(*) FROM push_jobs WHERE state = 'pending'").fetch_one(p).await.unwrap());
+    assert_eq!(undelivered, 15);
+
+    fakes.fcm.set_response_delay(Duration::ZERO);
+    let second = Process::spawn(&url, &flags);
+    wait_until("every row delivered after the restart", Duration::from_secs(20), async || {
+        let n: i64 = on_pool!(&db, p => sqlx::query_scalar("SELECT COUNT(*) FROM push_jobs WHERE state = 'delivered'").fetch_one(p).await.unwrap());
+        n == 15
+    })
+    .await;
+    // Every (visit, phone) pair reached FCM.
+    let mut pairs = HashSet::new();
+    for r in fakes.fcm.received().iter().filter(|r| r.status == 200) {
+        pairs.insert((
+            r.token.clone(),
+            r.message["data"]["visitId"].as_str().unwrap().to_owned(),
+        ));
+    }
+    for v in &visits {
+        for i in 0..3 {
+            assert!(
+                pairs.contains(&(format!("phone-{i}"), v.clone())),
+                "phone-{i} missed visit {v}"
+            );
+        }
+    }
+    db.close().await;
+    drop(second);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_on_one_postgres_deliver_each_push_exactly_once() {
+    let fakes = Fakes::start().await;
+    let url = common::pg::fresh_database().await;
+    let flags = fakes.flags();
+    // Migrate and seed once, then start both.
+    Db::connect(&url).await.unwrap().close().await;
+    let a = Process::spawn(&url, &flags);
+    let b = Process::spawn(&url, &flags);
+    let (ca, cb) = (a.app(&url), b.app(&url));
+    let asha = ca.login(ASHA).await;
+    let (_, me) = ca
+        .post(
+            "/api/v1/auth/login",
+            None,
+            json!({"email": ASHA, "password": "gatebell-demo"}),
+        )
+        .await;
+    let asha_id = me["user"]["id"].as_str().unwrap().to_owned();
+    const DEVICES: usize = 10;
+    const NOTIFICATIONS: usize = 100;
+    for i in 0..DEVICES {
+        let (s, _) = ca
+            .post(
+                "/api/v1/notifications/register-device",
+                Some(&asha),
+                json!({"token": format!("phone-{i}"), "platform": "android"}),
+            )
+            .await;
+        assert_eq!(s, 200);
+    }
+    // 100 notifications x 10 devices = 1 000 pushes, requested through both instances.
+    let mut tasks = Vec::new();
+    for i in 0..NOTIFICATIONS {
+        let c = if i % 2 == 0 { &ca } else { &cb };
+        let body = json!({"userId": asha_id, "type": "visitor_arrived", "title": "Visitor", "body": format!("n{i}")});
+        tasks.push(c.post("/api/v1/internal/notify", Some(SERVICE_KEY), body));
+    }
+    for (s, v) in futures::future::join_all(tasks).await {
+        assert_eq!(s, 202, "{v}");
+    }
+    fakes
+        .fcm
+        .wait_for(DEVICES * NOTIFICATIONS, Duration::from_secs(60))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let received = fakes.fcm.received();
+    let mut seen = HashSet::new();
+    for r in &received {
+        let n = r.message["data"]["notificationId"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert!(
+            seen.insert((r.token.clone(), n)),
+            "sent twice: {} {:?}",
+            r.token,
+            r.message
+        );
+    }
+    assert_eq!(received.len(), DEVICES * NOTIFICATIONS);
+    // Both instances sent: each keeps at most 4 HTTP/2 connections to FCM.
+    assert!(
+        fakes.fcm.connections() > 4,
+        "only one instance sent ({} connections)",
+        fakes.fcm.connections()
+    );
+    drop((a, b));
+}
