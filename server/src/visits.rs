@@ -109,12 +109,12 @@ fn visible_to(visit: &Visit, user: &AuthUser) -> ApiResult<()> {
 
 fn phone(p: Option<&str>) -> ApiResult<Option<String>> {
     let p = optional_text("phone", p, 32)?;
-    if let Some(p) = &p {
-        if !p.chars().all(|c| c.is_ascii_digit() || " +-()".contains(c)) {
-            return Err(ApiError::validation(
-                "phone may hold only digits, spaces and + - ( )",
-            ));
-        }
+    if let Some(p) = &p
+        && !p.chars().all(|c| c.is_ascii_digit() || " +-()".contains(c))
+    {
+        return Err(ApiError::validation(
+            "phone may hold only digits, spaces and + - ( )",
+        ));
     }
     Ok(p)
 }

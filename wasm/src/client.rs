@@ -37,13 +37,19 @@ struct Inner {
     /// A call is draining the queue; others wait for it to finish.
     draining: Cell<bool>,
     idle_waiters: RefCell<Vec<Function>>,
-    timer: RefCell<Option<(JsValue, Closure<dyn FnMut()>)>>,
+    timer: RefCell<Option<Timer>>,
+}
+
+/// The one pending `setTimeout`, with the closure it calls.
+struct Timer {
+    handle: JsValue,
+    _on_fire: Closure<dyn FnMut()>,
 }
 
 impl Drop for Inner {
     fn drop(&mut self) {
-        if let Some((handle, _)) = self.timer.get_mut().take() {
-            scope::clear_timeout(&handle);
+        if let Some(timer) = self.timer.get_mut().take() {
+            scope::clear_timeout(&timer.handle);
         }
     }
 }
@@ -342,7 +348,11 @@ fn set_timer(inner: &Rc<Inner>, at_ms: i64) {
     });
     let delay = at_ms.saturating_sub(scope::now_ms());
     let handle = scope::start_timer(on_fire.as_ref().unchecked_ref(), delay);
-    if let Some((old, _)) = inner.timer.replace(Some((handle, on_fire))) {
-        scope::clear_timeout(&old);
+    let timer = Timer {
+        handle,
+        _on_fire: on_fire,
+    };
+    if let Some(old) = inner.timer.replace(Some(timer)) {
+        scope::clear_timeout(&old.handle);
     }
 }

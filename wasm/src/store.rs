@@ -4,7 +4,6 @@
 //! clones). Where IndexedDB does not exist (Node) the store lives in memory.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 use wasm_bindgen::prelude::*;
@@ -38,7 +37,8 @@ pub enum Store {
         /// Kept for as long as the handler is installed.
         _on_version_change: Closure<dyn FnMut()>,
     },
-    Memory(RefCell<HashMap<String, JsValue>>),
+    /// Few keys: a list is smaller in wasm than a hash map.
+    Memory(RefCell<Vec<(String, JsValue)>>),
 }
 
 fn storage_error(e: JsValue) -> GatebellError {
@@ -127,7 +127,12 @@ impl Store {
     /// The value under `key`; `undefined` when there is none.
     pub async fn get(&self, key: &str) -> Result<JsValue, GatebellError> {
         match self {
-            Store::Memory(map) => Ok(map.borrow().get(key).cloned().unwrap_or_default()),
+            Store::Memory(map) => Ok(map
+                .borrow()
+                .iter()
+                .find(|(k, _)| k == key)
+                .map(|(_, v)| v.clone())
+                .unwrap_or_default()),
             Store::IndexedDb { db, .. } => {
                 let (_tx, store) = Store::transaction(db, IdbTransactionMode::Readonly)?;
                 let request = store.get(&key.into()).map_err(storage_error)?;
@@ -140,7 +145,9 @@ impl Store {
     pub async fn put(&self, key: &str, value: &JsValue) -> Result<(), GatebellError> {
         match self {
             Store::Memory(map) => {
-                map.borrow_mut().insert(key.to_owned(), value.clone());
+                let mut map = map.borrow_mut();
+                map.retain(|(k, _)| k != key);
+                map.push((key.to_owned(), value.clone()));
                 Ok(())
             }
             Store::IndexedDb { db, .. } => {
@@ -157,7 +164,7 @@ impl Store {
     pub async fn delete(&self, key: &str) -> Result<(), GatebellError> {
         match self {
             Store::Memory(map) => {
-                map.borrow_mut().remove(key);
+                map.borrow_mut().retain(|(k, _)| k != key);
                 Ok(())
             }
             Store::IndexedDb { db, .. } => {

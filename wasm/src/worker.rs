@@ -3,11 +3,11 @@
 //! `sw.js` wires them: `event.waitUntil(ready.then(() => handlePush(event)))`.
 
 use gatebell_core::protocol::{
-    ACTION_APPROVE, ACTION_REJECT, NotificationType, PushAction, PushPayload, Visit,
+    ACTION_APPROVE, ACTION_REJECT, NotificationType, PushAction, PushPayload,
 };
 use gatebell_core::routing::{self, Route};
 use js_sys::Promise;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::{JsFuture, future_to_promise};
 use web_sys::{
@@ -157,8 +157,10 @@ async fn open(scope: &ServiceWorkerGlobalScope, path: &str) -> Result<(), Gatebe
         .iter()
         .filter_map(|c| c.dyn_into().ok())
         .collect();
-    // The window the user looked at last comes first.
-    windows.sort_by_key(|w| !w.focused());
+    // The window the user looks at comes first.
+    if let Some(focused) = windows.iter().position(|w| w.focused()) {
+        windows.swap(0, focused);
+    }
     for window in windows {
         let Ok(navigated) = window.navigate(&url) else {
             continue;
@@ -196,6 +198,14 @@ async fn decide(
     show(&scope.registration(), &notification.title(), &options).await
 }
 
+/// The part of the answer's [`gatebell_core::protocol::Visit`] the outcome shows; reading
+/// only it keeps a whole `Visit` deserialiser out of the wasm.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct DecidedVisit {
+    visitor_name: String,
+}
+
 /// Sends an Approve / Reject with the stored session; returns the text to show: the outcome
 /// (`Approved — Ravi may enter`, `Rejected`) or why it failed.
 pub async fn answer_walkin(route: &Route) -> Result<String, String> {
@@ -226,7 +236,7 @@ pub async fn answer_walkin(route: &Route) -> Result<String, String> {
             _ => format!("Could not {verb}: {}", error.message),
         });
     }
-    let visit: Option<Visit> = http::parse_json(&answer.body).ok();
+    let visit: Option<DecidedVisit> = http::parse_json(&answer.body).ok();
     Ok(match (route, visit) {
         (Route::Approve { .. }, Some(visit)) => {
             format!("Approved — {} may enter", visit.visitor_name)

@@ -2,14 +2,20 @@
 
 use std::process::ExitCode;
 
+mod run;
+mod test;
 mod wasm;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("wasm") => wasm::build(&args[1..]),
+        Some("test") => test::all(&args[1..]),
+        Some("run") => run::demo(&args[1..]),
         _ => {
-            eprintln!("usage: cargo xtask <wasm>");
+            eprintln!(
+                "usage: cargo xtask <run | test [--only rust|wasm|mobile|demo] | wasm | mobile test | bench-push>"
+            );
             return ExitCode::from(2);
         }
     };

@@ -89,10 +89,10 @@ impl WebPushSender {
 
     fn vapid_header(&self, origin: &str, sub: &SubscriptionInfo) -> Result<String, String> {
         let mut cache = self.vapid_cache.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some((h, made)) = cache.get(origin) {
-            if made.elapsed() < VAPID_REUSE {
-                return Ok(h.clone());
-            }
+        if let Some((h, made)) = cache.get(origin)
+            && made.elapsed() < VAPID_REUSE
+        {
+            return Ok(h.clone());
         }
         let mut b = self.signer.clone().add_sub_info(sub);
         // The audience is the full origin, port included (RFC 8292 §2); web-push would drop it.

@@ -33,10 +33,10 @@ pub async fn fresh_database() -> String {
 }
 
 fn admin_url() -> String {
-    if let Ok(url) = std::env::var("DATABASE_URL") {
-        if url.starts_with("postgres") {
-            return url;
-        }
+    if let Ok(url) = std::env::var("DATABASE_URL")
+        && url.starts_with("postgres")
+    {
+        return url;
     }
     start_cluster()
 }
@@ -95,6 +95,8 @@ fn start_cluster() -> String {
         "while kill -0 {pid} 2>/dev/null; do sleep 0.5; done; runuser -u postgres -- {PG_BIN}/pg_ctl -D {d}/data -m immediate stop >/dev/null 2>&1; rm -rf {d}",
         pid = std::process::id()
     );
+    // The watcher outlives this process on purpose; nobody waits for it.
+    #[allow(clippy::zombie_processes)]
     Command::new("sh")
         .args(["-c", &watcher])
         .spawn()
