@@ -240,3 +240,81 @@ fn random() -> f64 {
     let bits = RandomState::new().hash_one(now_ms());
     (bits >> 11) as f64 / (1u64 << 53) as f64
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+    use crate::host::{HttpRequest, HttpResponse};
+
+    struct Offline;
+
+    #[async_trait::async_trait]
+    impl HttpTransport for Offline {
+        async fn send(&self, _: HttpRequest) -> Result<HttpResponse, GatebellError> {
+            Err(GatebellError::Network {
+                reason: "offline".into(),
+            })
+        }
+    }
+
+    #[derive(Default)]
+    struct Memory(Mutex<HashMap<String, String>>);
+
+    #[async_trait::async_trait]
+    impl KeyValueStore for Memory {
+        async fn get(&self, key: String) -> Result<Option<String>, GatebellError> {
+            Ok(lock(&self.0).get(&key).cloned())
+        }
+        async fn set(&self, key: String, value: String) -> Result<(), GatebellError> {
+            lock(&self.0).insert(key, value);
+            Ok(())
+        }
+    }
+
+    #[derive(Default)]
+    struct Recorder(Mutex<Vec<ClientUpdate>>);
+
+    impl PushClientListener for Recorder {
+        fn on_update(&self, update: ClientUpdate) {
+            lock(&self.0).push(update);
+        }
+    }
+
+    #[test]
+    fn transport_error_is_returned_after_the_core_recorded_it() {
+        let store = Arc::new(Memory::default());
+        let listener = Arc::new(Recorder::default());
+        let client = PushClient::new(Arc::new(Offline), store.clone(), listener.clone());
+        pollster::block_on(client.sign_in("s".into(), "u".into())).unwrap();
+        let result = pollster::block_on(client.token_issued("t".into(), MobilePlatform::Android));
+        assert_eq!(
+            result,
+            Err(GatebellError::Network {
+                reason: "offline".into()
+            })
+        );
+        let status = client.status();
+        let last_error = status.last_error.unwrap();
+        assert!(last_error.will_retry);
+        assert_eq!(last_error.reason, "offline");
+        let wake = client.next_wake_at_ms().expect("a retry is scheduled");
+        assert!(lock(&listener.0).contains(&ClientUpdate::WakeAt { at_ms: wake }));
+        assert!(lock(&store.0).contains_key(STATE_KEY));
+    }
+
+    #[test]
+    fn unreadable_state_starts_afresh() {
+        let store = Arc::new(Memory::default());
+        lock(&store.0).insert(STATE_KEY.into(), "not json".into());
+        let client = PushClient::new(Arc::new(Offline), store, Arc::new(Recorder::default()));
+        let status = pollster::block_on(client.start()).unwrap();
+        assert!(!status.signed_in);
+    }
+
+    #[test]
+    fn random_stays_in_the_unit_interval() {
+        assert!((0..1000).map(|_| random()).all(|r| (0.0..1.0).contains(&r)));
+    }
+}

@@ -79,16 +79,26 @@ impl FromRequestParts<AppState> for AuthUser {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> ApiResult<AuthUser> {
-        let header = parts
-            .headers
-            .get(axum::http::header::AUTHORIZATION)
-            .ok_or_else(|| {
-                ApiError::Unauthorized("sign in first: no Authorization header".into())
-            })?;
-        let token = header
-            .to_str()
-            .ok()
-            .and_then(|h| h.strip_prefix("Bearer "))
+        let token = match parts.headers.get(axum::http::header::AUTHORIZATION) {
+            Some(h) => h
+                .to_str()
+                .ok()
+                .and_then(|h| h.strip_prefix("Bearer "))
+                .map(str::to_owned),
+            // EventSource cannot send headers: the event stream also takes ?access_token=.
+            None if parts.uri.path().ends_with("/notifications/stream") => parts
+                .uri
+                .query()
+                .and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("access_token=")))
+                .map(str::to_owned),
+            None => {
+                return Err(ApiError::Unauthorized(
+                    "sign in first: no Authorization header".into(),
+                ));
+            }
+        };
+        let token = token
+            .as_deref()
             .map(str::trim)
             .filter(|t| !t.is_empty() && t.len() <= 128)
             .ok_or_else(|| {

@@ -13,6 +13,7 @@ pub mod internal;
 pub mod notifications;
 pub mod openapi;
 pub mod push;
+pub mod site;
 pub mod visits;
 
 use std::net::SocketAddr;
@@ -47,6 +48,10 @@ pub struct AppState {
     pub metrics: PushMetrics,
     /// `applicationServerKey` for browsers.
     pub vapid_public_key: Arc<str>,
+    /// The built web demo, served at `/`.
+    pub site_dir: Option<std::path::PathBuf>,
+    /// Turns true at shutdown: long-lived responses (event streams) end then.
+    pub stopping: watch::Receiver<bool>,
 }
 
 impl AppState {
@@ -66,6 +71,7 @@ pub fn router(state: AppState) -> Router {
         .merge(notifications::router())
         .merge(devices::router())
         .merge(internal::router())
+        .merge(events::router())
         .fallback(|| async { ApiError::not_found("no such API endpoint") })
         .method_not_allowed_fallback(|| async {
             ApiError::MethodNotAllowed("this endpoint does not take that method".into())
@@ -74,7 +80,7 @@ pub fn router(state: AppState) -> Router {
         .nest("/api/v1", api)
         .merge(openapi::router())
         .merge(health::router())
-        .fallback(|| async { ApiError::not_found("not found") })
+        .fallback(site::serve)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(CatchPanicLayer::custom(|_| {
             ApiError::Internal(anyhow::anyhow!("a handler panicked")).into_response_owned()
@@ -106,9 +112,15 @@ impl Server {
     }
 
     /// Stops accepting, finishes in-flight requests and closes the database.
-    pub async fn shutdown(self) {
+    pub async fn shutdown(mut self) {
         let _ = self.stop.send(true);
-        let _ = self.task.await;
+        // Requests get a grace period; then the server stops regardless.
+        if tokio::time::timeout(std::time::Duration::from_secs(10), &mut self.task)
+            .await
+            .is_err()
+        {
+            self.task.abort();
+        }
         let _ = self.dispatcher.await;
         self.state.db.close().await;
     }
@@ -138,17 +150,23 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
             config.allow_list.clone(),
         )?,
     });
+    let site_dir = site::resolve_dir(config.args.static_dir.as_deref());
+    let (stop, mut stopped) = watch::channel(false);
     let state = AppState {
-        db,
+        db: db.clone(),
         config: Arc::new(config),
         push: PushHandle::default(),
-        events: Events::default(),
+        events: match &db {
+            Db::Postgres(pool) => Events::with_postgres(pool.clone()),
+            Db::Sqlite(_) => Events::default(),
+        },
         metrics: PushMetrics::default(),
         vapid_public_key: vapid.public_key.into(),
+        site_dir,
+        stopping: stop.subscribe(),
     };
     let listener = tokio::net::TcpListener::bind(state.config.args.listen).await?;
     let addr = listener.local_addr()?;
-    let (stop, mut stopped) = watch::channel(false);
     let dispatcher = dispatcher::spawn(
         state.db.clone(),
         senders,

@@ -17,7 +17,7 @@ use crate::AppState;
         crate::visits::get_one, crate::visits::approve, crate::visits::reject, crate::visits::my_requests,
         crate::notifications::list, crate::notifications::mark_read, crate::notifications::mark_all_read,
         crate::devices::register, crate::devices::unregister, crate::devices::vapid_public_key,
-        crate::internal::notify,
+        crate::internal::notify, crate::events::stream,
     ),
     modifiers(&BearerAuth),
 )]

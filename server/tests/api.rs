@@ -720,7 +720,74 @@ async fn health_ready_and_openapi(b: Backend) {
     app.stop().await;
 }
 
+async fn event_stream_tells_the_host_and_the_guards(b: Backend) {
+    let app = TestApp::start(b).await;
+    let guard = app.login(GUARD).await;
+    let asha = app.login(ASHA).await;
+    let asha_id = app.resident_id(&guard, "asha").await;
+    let mut host_events = app.events(&asha).await;
+    let mut gate_events = app.events(&guard).await;
+    let (_, v) = app
+        .post(
+            "/api/v1/visits/walkin",
+            &guard,
+            json!({"visitorName": "Ravi", "hostId": asha_id, "purpose": "p"}),
+        )
+        .await;
+    host_events.next_event("inbox").await;
+    let id = v["id"].as_str().unwrap();
+    assert_eq!(
+        gate_events.next_event("visit").await,
+        json!({"visitId": id}).to_string()
+    );
+    app.post(&format!("/api/v1/visits/{id}/approve"), &asha, json!({}))
+        .await;
+    assert_eq!(
+        gate_events.next_event("visit").await,
+        json!({"visitId": id}).to_string()
+    );
+    // EventSource cannot send headers: the token may come as a query parameter instead.
+    let resp = app
+        .http
+        .get(format!(
+            "{}/api/v1/notifications/stream?access_token={asha}",
+            app.url
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_error(
+        &app.call(Method::GET, "/api/v1/notifications/stream", None, None)
+            .await,
+        401,
+        "unauthorized",
+    );
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_cross_instances_through_postgres() {
+    let url = common::pg::fresh_database().await;
+    let a = TestApp::start_on(tempfile::tempdir().unwrap(), url.clone(), &[]).await;
+    let b = TestApp::start_on(tempfile::tempdir().unwrap(), url, &[]).await;
+    let asha_on_a = a.login(ASHA).await;
+    let guard_on_b = b.login(GUARD).await;
+    let asha_id = b.resident_id(&guard_on_b, "asha").await;
+    let mut events = a.events(&asha_on_a).await;
+    b.post(
+        "/api/v1/visits/walkin",
+        &guard_on_b,
+        json!({"visitorName": "Ravi", "hostId": asha_id, "purpose": "p"}),
+    )
+    .await;
+    events.next_event("inbox").await;
+    a.stop().await;
+    b.stop().await;
+}
+
 on_both_backends!(
+    event_stream_tells_the_host_and_the_guards,
     login_returns_a_token_and_me_uses_it,
     unauthenticated_and_malformed_auth_get_401,
     invite_then_otp_checkin_notifies_the_host,

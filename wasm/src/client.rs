@@ -9,7 +9,7 @@ use gatebell_core::client::{self as core, Config, Effect, Event, HttpOutcome, Ht
 use gatebell_core::protocol::{Platform, WebPushSubscription};
 use js_sys::{Function, Promise};
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::{JsFuture, future_to_promise, spawn_local};
+use wasm_bindgen_futures::{JsFuture, spawn_local};
 
 use crate::error::GatebellError;
 use crate::http;
@@ -66,10 +66,19 @@ fn status_promise(
     inner: Rc<Inner>,
     work: impl Future<Output = Result<(), GatebellError>> + 'static,
 ) -> Promise {
-    future_to_promise(async move {
+    status_promise_dyn(inner, Box::pin(work))
+}
+
+/// Not generic, so that the wasm holds one copy of it.
+#[inline(never)]
+fn status_promise_dyn(
+    inner: Rc<Inner>,
+    work: std::pin::Pin<Box<dyn Future<Output = Result<(), GatebellError>>>>,
+) -> Promise {
+    crate::promise(Box::pin(async move {
         work.await?;
         Ok(crate::to_js(&inner.status())?)
-    })
+    }))
 }
 
 #[wasm_bindgen]
@@ -125,7 +134,11 @@ impl PushClient {
     /// A user signed in with this bearer token (from `POST /api/v1/auth/login`): registers
     /// the subscription for them, and stores the session for the service worker.
     #[wasm_bindgen(js_name = signIn, unchecked_return_type = "Promise<Status>")]
-    pub fn sign_in(&self, session_token: String, user_id: String) -> Promise {
+    pub fn sign_in(
+        &self,
+        #[wasm_bindgen(js_name = sessionToken)] session_token: String,
+        #[wasm_bindgen(js_name = userId)] user_id: String,
+    ) -> Promise {
         let inner = self.inner.clone();
         status_promise(self.inner.clone(), async move {
             if session_token.is_empty() || user_id.is_empty() {
@@ -185,7 +198,7 @@ impl PushClient {
     #[wasm_bindgen(js_name = enableNotifications, unchecked_return_type = "Promise<Status>")]
     pub fn enable_notifications(
         &self,
-        #[wasm_bindgen(unchecked_param_type = "EnableNotificationsOptions | undefined")]
+        #[wasm_bindgen(unchecked_optional_param_type = "EnableNotificationsOptions")]
         options: JsValue,
     ) -> Promise {
         let inner = self.inner.clone();

@@ -86,7 +86,7 @@ pub async fn send(
 pub fn answer_error(answer: &Answer) -> GatebellError {
     let parsed = js_sys::JSON::parse(&answer.body)
         .ok()
-        .and_then(|v| serde_wasm_bindgen::from_value::<gatebell_core::protocol::ErrorBody>(v).ok());
+        .and_then(|v| crate::js::from_value::<gatebell_core::protocol::ErrorBody>(v).ok());
     let mut error = match parsed {
         Some(body) => GatebellError::new(&body.error.code, body.error.message),
         None => GatebellError::new("http", format!("HTTP {}", answer.status)),
@@ -99,6 +99,5 @@ pub fn answer_error(answer: &Answer) -> GatebellError {
 pub fn parse_json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, GatebellError> {
     let value = js_sys::JSON::parse(text)
         .map_err(|e| GatebellError::new("invalid_response", js_message(&e)))?;
-    serde_wasm_bindgen::from_value(value)
-        .map_err(|e| GatebellError::new("invalid_response", e.to_string()))
+    crate::js::from_value(value).map_err(|e| GatebellError::new("invalid_response", e.to_string()))
 }

@@ -10,7 +10,10 @@
 
 pub mod client;
 pub mod error;
+#[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]
+mod heap;
 pub mod http;
+pub mod js;
 pub mod scope;
 pub mod store;
 pub mod subscribe;
@@ -22,12 +25,24 @@ pub use error::GatebellError;
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
+/// A smaller allocator than std's dlmalloc (see [`heap`]).
+#[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]
+#[global_allocator]
+static ALLOCATOR: heap::Allocator = heap::Allocator::new();
+
 /// Converts a Rust value to a plain JS object the way `JSON.parse` would build it (absent
-/// options become `null`).
+/// options become `null`), with [`js`] rather than serde-wasm-bindgen.
 pub fn to_js<T: Serialize + ?Sized>(value: &T) -> Result<JsValue, GatebellError> {
-    value
-        .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
-        .map_err(|e| GatebellError::new("internal", e.to_string()))
+    js::to_value(value).map_err(|e| GatebellError::new("internal", e.to_string()))
+}
+
+/// Runs `work` as a JS promise. Boxed, so that `future_to_promise` and its executor glue are
+/// instantiated once in the wasm rather than once per exported function.
+#[inline(never)]
+pub fn promise(
+    work: std::pin::Pin<Box<dyn Future<Output = Result<JsValue, JsValue>>>>,
+) -> js_sys::Promise {
+    wasm_bindgen_futures::future_to_promise(work)
 }
 
 #[wasm_bindgen(typescript_custom_section)]

@@ -184,7 +184,7 @@ impl Store {
         if value.is_undefined() || value.is_null() {
             return Ok(None);
         }
-        serde_wasm_bindgen::from_value(value)
+        crate::js::from_value(value)
             .map(Some)
             .map_err(|e| GatebellError::new("storage", format!("stored {key}: {e}")))
     }

@@ -9,7 +9,7 @@ use gatebell_core::routing::{self, Route};
 use js_sys::Promise;
 use serde::{Deserialize, Serialize};
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::{JsFuture, future_to_promise};
+use wasm_bindgen_futures::JsFuture;
 use web_sys::{
     ClientQueryOptions, ClientType, Notification, NotificationEvent, PushEvent,
     ServiceWorkerGlobalScope, ServiceWorkerRegistration, WindowClient,
@@ -39,8 +39,7 @@ pub struct NotificationOptions<'a> {
 pub fn parse_payload(text: &str) -> Result<PushPayload, GatebellError> {
     let value =
         js_sys::JSON::parse(text).map_err(|e| GatebellError::from_js("invalid_payload", &e))?;
-    serde_wasm_bindgen::from_value(value)
-        .map_err(|e| GatebellError::new("invalid_payload", e.to_string()))
+    crate::js::from_value(value).map_err(|e| GatebellError::new("invalid_payload", e.to_string()))
 }
 
 /// The payload shown for a push that could not be read.
@@ -101,14 +100,14 @@ async fn show(
 /// payload is unreadable, since a push must always show something).
 #[wasm_bindgen(js_name = handlePush, unchecked_return_type = "Promise<void>")]
 pub fn handle_push(event: PushEvent) -> Promise {
-    future_to_promise(async move {
+    crate::promise(Box::pin(async move {
         let scope = worker_scope()?;
         let text = event.data().map(|d| d.text()).unwrap_or_default();
         let payload = parse_payload(&text).unwrap_or_else(|_| fallback_payload());
         let options = notification_options(&payload, &payload.body);
         show(&scope.registration(), &payload.title, &options).await?;
         Ok(JsValue::UNDEFINED)
-    })
+    }))
 }
 
 /// The `notificationclick` handler: a tap opens the visit (focusing an open window), and
@@ -117,10 +116,10 @@ pub fn handle_push(event: PushEvent) -> Promise {
 /// visitId? }`.
 #[wasm_bindgen(js_name = handleNotificationClick, unchecked_return_type = "Promise<Route>")]
 pub fn handle_notification_click(event: NotificationEvent) -> Promise {
-    future_to_promise(async move {
+    crate::promise(Box::pin(async move {
         let scope = worker_scope()?;
         let notification = event.notification();
-        let payload: Option<PushPayload> = serde_wasm_bindgen::from_value(notification.data()).ok();
+        let payload: Option<PushPayload> = crate::js::from_value(notification.data()).ok();
         // web-sys does not bind `NotificationEvent.action`; "" is a tap on the body.
         let action = js_sys::Reflect::get(&event, &"action".into())
             .ok()
@@ -139,7 +138,7 @@ pub fn handle_notification_click(event: NotificationEvent) -> Promise {
             }
         }
         Ok(crate::to_js(&route)?)
-    })
+    }))
 }
 
 /// Focuses a window of the app and navigates it to `path`, or opens a new one.

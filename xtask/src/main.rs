@@ -2,6 +2,7 @@
 
 use std::process::ExitCode;
 
+mod mobile;
 mod run;
 mod test;
 mod wasm;
@@ -12,6 +13,7 @@ fn main() -> ExitCode {
         Some("wasm") => wasm::build(&args[1..]),
         Some("test") => test::all(&args[1..]),
         Some("run") => run::demo(&args[1..]),
+        Some("mobile") => mobile::run(&args[1..]),
         _ => {
             eprintln!(
                 "usage: cargo xtask <run | test [--only rust|wasm|mobile|demo] | wasm | mobile test | bench-push>"

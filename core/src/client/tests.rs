@@ -738,6 +738,20 @@ fn error_code_is_read_from_an_error_body() {
 }
 
 #[test]
+fn error_code_matches_like_str_match_indices() {
+    // Matches do not overlap: the `"code"` inside `"code"code"` is not a second key.
+    assert_eq!(error_code(r#""code"code": "x""#), None);
+    assert_eq!(error_code(r#""code" "code": "late""#), Some("late"));
+    // Unicode whitespace around the colon, and non-ASCII text before the key.
+    assert_eq!(
+        error_code("{\"é\":1,\"code\"\u{a0}:\u{2003}\"refused\"}"),
+        Some("refused")
+    );
+    assert_eq!(error_code(r#"{"code":"Not_snake"}"#), None);
+    assert_eq!(error_code(r#"{"code":""}"#), None);
+}
+
+#[test]
 fn bare_404_on_unregister_is_given_up() {
     let mut c = registered_client();
     let unreg = only_request(&c.handle(Event::SigningOut { now_ms: T0 }));

@@ -68,7 +68,7 @@ def run(coroutine):
 
 
 def test_register_refresh_and_sign_out_against_the_server(server):
-    session, user_id = server.login(gm_resident := "asha@demo.gatebell")
+    session, user_id = server.login("asha@demo.gatebell")
     store, listener = MemoryStore(), Recorder()
     client = gm.PushClient(UrllibTransport(server.url), store, listener)
 
@@ -91,7 +91,6 @@ def test_register_refresh_and_sign_out_against_the_server(server):
         assert server.call("POST", "/api/v1/auth/logout", token=session)[0] in (200, 204)
 
     run(scenario())
-    assert gm_resident
     assert any(isinstance(u, gm.ClientUpdate.STATUS_CHANGED) for u in listener.updates)
     # The state was persisted as JSON through the host's store.
     assert "gatebell.push.state" in store.values

@@ -85,6 +85,11 @@ impl TestApp {
     pub async fn start_with(backend: Backend, extra: &[&str]) -> TestApp {
         let dir = tempfile::tempdir().unwrap();
         let database_url = database_url(backend, dir.path()).await;
+        TestApp::start_on(dir, database_url, extra).await
+    }
+
+    /// Starts a server on an existing database (two servers may share one).
+    pub async fn start_on(dir: tempfile::TempDir, database_url: String, extra: &[&str]) -> TestApp {
         let config = Config::from_args(serve_args(&database_url, extra)).unwrap();
         let server = gatebell_server::start(config).await.expect("server starts");
         TestApp {
@@ -169,6 +174,24 @@ impl TestApp {
             .to_owned()
     }
 
+    /// Opens the event stream and waits for its `ready` event.
+    pub async fn events(&self, token: &str) -> EventStream {
+        let resp = self
+            .http
+            .get(format!("{}/api/v1/notifications/stream", self.url))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+        let mut s = EventStream {
+            resp,
+            buf: String::new(),
+        };
+        s.next_event("ready").await;
+        s
+    }
+
     /// Stops the server.
     pub async fn stop(mut self) {
         if let Some(s) = self.server.take() {
@@ -189,4 +212,40 @@ pub fn assert_error(got: &(StatusCode, Value), status: u16, code: &str) {
         "message missing: {}",
         got.1
     );
+}
+
+/// A Server-Sent Events stream.
+pub struct EventStream {
+    resp: reqwest::Response,
+    buf: String,
+}
+
+impl EventStream {
+    /// Waits (5 s at most) for the next event named `name`; returns its data.
+    pub async fn next_event(&mut self, name: &str) -> String {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+        loop {
+            while let Some(end) = self.buf.find("\n\n") {
+                let block: String = self.buf.drain(..end + 2).collect();
+                let mut event = "";
+                let mut data = String::new();
+                for line in block.lines() {
+                    if let Some(e) = line.strip_prefix("event: ") {
+                        event = e;
+                    } else if let Some(d) = line.strip_prefix("data: ") {
+                        data.push_str(d);
+                    }
+                }
+                if event == name {
+                    return data;
+                }
+            }
+            let chunk = tokio::time::timeout_at(deadline, self.resp.chunk())
+                .await
+                .unwrap_or_else(|_| panic!("no {name} event within 5 s"))
+                .unwrap()
+                .expect("stream open");
+            self.buf.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    }
 }

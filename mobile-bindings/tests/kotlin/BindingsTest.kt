@@ -1,0 +1,89 @@
+// The generated Kotlin bindings on the real library (through JNA): Kotlin plays the Android
+// app, with a scripted server. Run by `cargo xtask mobile test`.
+import app.gatebell.mobile.ClientUpdate
+import app.gatebell.mobile.GatebellException
+import app.gatebell.mobile.HttpRequest
+import app.gatebell.mobile.HttpResponse
+import app.gatebell.mobile.HttpTransport
+import app.gatebell.mobile.KeyValueStore
+import app.gatebell.mobile.MobilePlatform
+import app.gatebell.mobile.PushClient
+import app.gatebell.mobile.PushClientListener
+import app.gatebell.mobile.Route
+import app.gatebell.mobile.routeApiPath
+import app.gatebell.mobile.routeFor
+import kotlinx.coroutines.runBlocking
+
+class ScriptedServer : HttpTransport {
+    val devices = mutableMapOf<String, String>()
+    var offline = false
+
+    override suspend fun send(request: HttpRequest): HttpResponse {
+        if (offline) throw GatebellException.Network("offline")
+        val token = Regex("\"token\":\"([^\"]+)\"").find(request.body)!!.groupValues[1]
+        return when (request.method) {
+            "POST" -> {
+                devices[token] = request.headers.getValue("Authorization")
+                HttpResponse(200u, "{}")
+            }
+            else -> if (devices.remove(token) != null) HttpResponse(204u, "") else HttpResponse(404u, "")
+        }
+    }
+}
+
+class MemoryStore : KeyValueStore {
+    val values = mutableMapOf<String, String>()
+    override suspend fun get(key: String): String? = values[key]
+    override suspend fun set(key: String, value: String) {
+        values[key] = value
+    }
+}
+
+class Recorder : PushClientListener {
+    val updates = mutableListOf<ClientUpdate>()
+    override fun onUpdate(update: ClientUpdate) {
+        updates.add(update)
+    }
+}
+
+var passed = 0
+
+fun check(condition: Boolean, what: String) {
+    if (!condition) throw AssertionError(what)
+    passed += 1
+    println("ok - $what")
+}
+
+fun main() = runBlocking {
+    val server = ScriptedServer()
+    val store = MemoryStore()
+    val listener = Recorder()
+    val client = PushClient(server, store, listener)
+
+    client.signIn("session-1", "user-1")
+    var status = client.tokenIssued("token-1", MobilePlatform.ANDROID)
+    check(status.registered && server.devices == mapOf("token-1" to "Bearer session-1"), "registers the token")
+    status = client.tokenIssued("token-2", MobilePlatform.ANDROID)
+    check(server.devices.keys == setOf("token-2"), "a refreshed token replaces the old one")
+    status = client.signOut()
+    check(!status.signedIn && server.devices.isEmpty(), "sign-out unregisters")
+    check(store.values.containsKey("gatebell.push.state"), "state is persisted in the app's store")
+    check(listener.updates.any { it is ClientUpdate.StatusChanged }, "the listener hears status changes")
+
+    // The token outlives the session: signing in again registers it for the new user.
+    status = client.signIn("session-2", "user-2")
+    check(status.registered && server.devices == mapOf("token-2" to "Bearer session-2"), "a new user gets the token")
+    server.offline = true
+    try {
+        client.tokenIssued("token-3", MobilePlatform.ANDROID)
+        throw AssertionError("expected GatebellException.Network")
+    } catch (e: GatebellException.Network) {
+        check(e.reason == "offline", "a transport error comes back as GatebellException.Network")
+    }
+    check(client.nextWakeAtMs() != null, "a retry is scheduled")
+
+    val route = routeFor(mapOf("type" to "walkin_pending", "visitId" to "v-1"), "approve")
+    check(route == Route.Approve("v-1"), "a tapped walk-in with Approve routes to approve")
+    check(routeApiPath(route) == "/api/v1/visits/v-1/approve", "the approve call's path")
+    println("$passed passed, 0 failed")
+}

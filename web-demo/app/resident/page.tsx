@@ -1,0 +1,220 @@
+'use client';
+
+import { useCallback, useState } from 'react';
+
+import AppHeader from '@/components/AppHeader';
+import NotifySwitch from '@/components/NotifySwitch';
+import QrCode from '@/components/QrCode';
+import { api, errorText, timeOf, type InboxItem, type Visit } from '@/lib/api';
+import { useLiveEvents, useLoader, useSession } from '@/lib/hooks';
+import type { Session } from '@/lib/session';
+
+export default function ResidentPage() {
+  const session = useSession(['resident']);
+  const token = session?.token ?? null;
+
+  const inbox = useLoader(
+    token ? () => api<{ items: InboxItem[]; unreadCount: number }>('/notifications', { token }) : null,
+  );
+  const pending = useLoader(token ? () => api<{ items: Visit[] }>('/dashboard/my-requests', { token }) : null);
+  const refresh = useCallback(() => {
+    inbox.reload();
+    pending.reload();
+  }, [inbox.reload, pending.reload]); // eslint-disable-line react-hooks/exhaustive-deps
+  const live = useLiveEvents(token, { inbox: refresh, visit: refresh, ready: refresh });
+
+  return (
+    <>
+      <AppHeader session={session} live={live} />
+      {session && (
+        <main className="grid">
+          <div className="col">
+            <Pending session={session} visits={pending.data?.items ?? null} error={pending.error} onChange={refresh} />
+            <Inbox session={session} data={inbox.data} error={inbox.error} onChange={inbox.reload} />
+          </div>
+          <div className="col">
+            <NotifySwitch session={session} />
+            <Invite session={session} />
+          </div>
+        </main>
+      )}
+    </>
+  );
+}
+
+function Pending({ session, visits, error, onChange }: {
+  session: Session; visits: Visit[] | null; error: string | null; onChange: () => void;
+}) {
+  const [busy, setBusy] = useState<string | null>(null);
+  const [failure, setFailure] = useState<string | null>(null);
+  async function decide(v: Visit, action: 'approve' | 'reject') {
+    setBusy(v.id);
+    setFailure(null);
+    try {
+      await api(`/visits/${v.id}/${action}`, { method: 'POST', token: session.token });
+    } catch (e) {
+      setFailure(errorText(e));
+    } finally {
+      setBusy(null);
+      onChange();
+    }
+  }
+  return (
+    <section className="card" aria-labelledby="pending-h" data-testid="pending">
+      <h2 id="pending-h">At the gate now</h2>
+      {error && <p className="error">{error}</p>}
+      {failure && <p className="error" role="alert">{failure}</p>}
+      {visits === null ? (
+        <p className="muted">Loading…</p>
+      ) : visits.length === 0 ? (
+        <p className="muted">Nobody is waiting for you.</p>
+      ) : (
+        <ul className="list">
+          {visits.map((v) => (
+            <li key={v.id} className="row pending-row">
+              <div>
+                <strong>{v.visitorName}</strong>
+                {v.purpose && <span className="muted"> · {v.purpose}</span>}
+                <div className="muted small">at the gate since {timeOf(v.createdAt)}</div>
+              </div>
+              <div className="actions">
+                <button className="approve" disabled={busy === v.id} onClick={() => decide(v, 'approve')}>Approve</button>
+                <button className="reject" disabled={busy === v.id} onClick={() => decide(v, 'reject')}>Reject</button>
+              </div>
+            </li>
+          ))}
+        </ul>
+      )}
+    </section>
+  );
+}
+
+function Inbox({ session, data, error, onChange }: {
+  session: Session; data: { items: InboxItem[]; unreadCount: number } | null; error: string | null; onChange: () => void;
+}) {
+  async function markRead(n: InboxItem) {
+    if (n.read) return;
+    try {
+      await api(`/notifications/${n.id}/read`, { method: 'POST', token: session.token });
+    } finally {
+      onChange();
+    }
+  }
+  async function markAll() {
+    try {
+      await api('/notifications/read-all', { method: 'POST', token: session.token });
+    } finally {
+      onChange();
+    }
+  }
+  return (
+    <section className="card" aria-labelledby="inbox-h" data-testid="inbox">
+      <div className="card-head">
+        <h2 id="inbox-h">
+          Notifications{' '}
+          {!!data?.unreadCount && <span className="badge" data-testid="unread">{data.unreadCount}</span>}
+        </h2>
+        {!!data?.unreadCount && (
+          <button className="link-button" onClick={markAll}>Mark all read</button>
+        )}
+      </div>
+      {error && <p className="error">{error}</p>}
+      {data === null ? (
+        <p className="muted">Loading…</p>
+      ) : data.items.length === 0 ? (
+        <p className="muted">No notifications yet.</p>
+      ) : (
+        <ul className="list">
+          {data.items.map((n) => (
+            <li key={n.id} className={`row note ${n.read ? 'read' : 'unread'}`} data-read={n.read}>
+              <div>
+                <strong>{n.title}</strong>
+                <div>{n.body}</div>
+                <div className="muted small">
+                  {timeOf(n.createdAt)}
+                  {n.visitId && (
+                    <>
+                      {' · '}
+                      <a href={`/visits/${n.visitId}`} onClick={() => markRead(n)}>open visit</a>
+                    </>
+                  )}
+                </div>
+              </div>
+              {!n.read && (
+                <button className="link-button small" onClick={() => markRead(n)}>Mark read</button>
+              )}
+            </li>
+          ))}
+        </ul>
+      )}
+    </section>
+  );
+}
+
+function Invite({ session }: { session: Session }) {
+  const [name, setName] = useState('');
+  const [phone, setPhone] = useState('');
+  const [purpose, setPurpose] = useState('');
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const [made, setMade] = useState<{ visit: Visit; otp: string; qr: string } | null>(null);
+
+  async function invite(e: React.FormEvent) {
+    e.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      const res = await api<{ visit: Visit; otp: string; qr: string }>('/visits', {
+        method: 'POST',
+        token: session.token,
+        body: { visitorName: name.trim(), ...(phone.trim() ? { phone: phone.trim() } : {}), ...(purpose.trim() ? { purpose: purpose.trim() } : {}) },
+      });
+      setMade(res);
+      setName('');
+      setPhone('');
+      setPurpose('');
+    } catch (err) {
+      setError(errorText(err));
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  return (
+    <section className="card" aria-labelledby="invite-h">
+      <h2 id="invite-h">Invite a visitor</h2>
+      <form className="form" onSubmit={invite}>
+        <label>
+          Visitor’s name
+          <input required value={name} onChange={(e) => setName(e.target.value)} />
+        </label>
+        <div className="two">
+          <label>
+            Phone
+            <input type="tel" placeholder="optional" value={phone} onChange={(e) => setPhone(e.target.value)} />
+          </label>
+          <label>
+            Purpose
+            <input placeholder="optional" value={purpose} onChange={(e) => setPurpose(e.target.value)} />
+          </label>
+        </div>
+        {error && <p className="error" role="alert">{error}</p>}
+        <button type="submit" className="primary" disabled={busy}>{busy ? 'Inviting…' : 'Invite'}</button>
+      </form>
+      {made && (
+        <div className="invite-result" data-testid="invite-result">
+          <div>
+            <p>
+              Give <strong>{made.visit.visitorName}</strong> this code for the gate:
+            </p>
+            <p className="otp" data-testid="otp">{made.otp}</p>
+            {made.visit.validUntil && (
+              <p className="muted small">valid until {new Date(made.visit.validUntil).toLocaleString()}</p>
+            )}
+          </div>
+          <QrCode value={made.qr} label={`QR code for ${made.visit.visitorName}`} />
+        </div>
+      )}
+    </section>
+  );
+}

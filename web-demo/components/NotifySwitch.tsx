@@ -1,0 +1,127 @@
+'use client';
+
+import type { Status } from '@gatebell/push';
+import { useEffect, useState } from 'react';
+
+import { api, errorText } from '@/lib/api';
+import { errorCode, getPushClient, onStatusChange, pushSupported, registerServiceWorker } from '@/lib/gatebell';
+import type { Session } from '@/lib/session';
+
+type Permission = NotificationPermission | 'unsupported';
+
+function currentPermission(): Permission {
+  return pushSupported() ? Notification.permission : 'unsupported';
+}
+
+/**
+ * "Notify me when a visitor arrives": runs the package's enableNotifications() and shows,
+ * without embellishment, what the browser and the server say.
+ */
+export default function NotifySwitch({ session }: { session: Session }) {
+  const [permission, setPermission] = useState<Permission | null>(null);
+  const [status, setStatus] = useState<Status | null>(null);
+  const [busy, setBusy] = useState(false);
+  const [message, setMessage] = useState<string | null>(null);
+
+  useEffect(() => {
+    setPermission(currentPermission());
+    if (!pushSupported()) return;
+    registerServiceWorker().catch((e) => setMessage(`Service worker: ${errorText(e)}`));
+    let stop = () => {};
+    getPushClient()
+      .then((client) => {
+        setStatus(client.status());
+        stop = onStatusChange((s) => {
+          setStatus(s);
+          setPermission(currentPermission());
+        });
+      })
+      .catch((e) => setMessage(`Push client: ${errorText(e)}`));
+    return () => stop();
+  }, []);
+
+  const registered = !!status?.registered && status.userId === session.user.id;
+  const on = registered && permission === 'granted';
+
+  async function enable() {
+    setBusy(true);
+    setMessage(null);
+    try {
+      const registration = await registerServiceWorker();
+      if (!registration) throw Object.assign(new Error('This browser has no service workers'), { code: 'unsupported' });
+      const client = await getPushClient();
+      setStatus(await client.enableNotifications({ registration }));
+    } catch (e) {
+      const code = errorCode(e);
+      if (code === 'permission_denied') setMessage('Notifications are blocked for this site: allow them in the browser’s site settings.');
+      else if (code === 'unsupported') setMessage('This browser cannot receive push notifications.');
+      else setMessage(errorText(e));
+    } finally {
+      setPermission(currentPermission());
+      setBusy(false);
+    }
+  }
+
+  async function disable() {
+    setBusy(true);
+    setMessage(null);
+    try {
+      const client = await getPushClient();
+      const token = client.status().token;
+      if (token) await api('/notifications/register-device', { method: 'DELETE', token: session.token, body: { token } });
+      const registration = await registerServiceWorker();
+      const sub = await registration?.pushManager.getSubscription();
+      await sub?.unsubscribe();
+      setStatus({ ...client.status(), registered: false });
+      setMessage('This browser no longer gets visitor notifications.');
+    } catch (e) {
+      setMessage(errorText(e));
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  return (
+    <section className="card" aria-labelledby="notify-h">
+      <div className="switch-row">
+        <div>
+          <h2 id="notify-h">Notify me when a visitor arrives</h2>
+          <p className="muted small">Push notifications to this browser, even when Gatebell is closed.</p>
+        </div>
+        <label className="switch">
+          <input
+            type="checkbox"
+            role="switch"
+            aria-label="Notify me when a visitor arrives"
+            checked={on}
+            disabled={busy || permission === 'unsupported' || permission === null}
+            onChange={(e) => (e.target.checked ? enable() : disable())}
+          />
+          <span className="slider" aria-hidden="true" />
+        </label>
+      </div>
+      <dl className="facts" data-testid="push-state">
+        <dt>Permission</dt>
+        <dd data-testid="permission" className={`perm perm-${permission ?? 'unknown'}`}>{permission ?? '…'}</dd>
+        <dt>This browser</dt>
+        <dd data-testid="registration">
+          {busy
+            ? 'working…'
+            : registered
+              ? `registered${status?.lastRegisteredAtMs ? ` at ${new Date(status.lastRegisteredAtMs).toLocaleTimeString()}` : ''}`
+              : 'not registered'}
+        </dd>
+        {status?.lastError && (
+          <>
+            <dt>Last error</dt>
+            <dd className="error">
+              {status.lastError.message}
+              {status.lastError.willRetry ? ' (will retry)' : ''}
+            </dd>
+          </>
+        )}
+      </dl>
+      {message && <p className="notice" role="status">{message}</p>}
+    </section>
+  );
+}

@@ -1,0 +1,94 @@
+// A small fetch wrapper for the Gatebell API (same origin as this site).
+
+export interface Visit {
+  id: string;
+  visitorName: string;
+  phone?: string;
+  purpose?: string;
+  hostId: string;
+  hostName: string;
+  unit?: string;
+  kind: 'invited' | 'walkin';
+  status: 'INVITED' | 'CHECKED_IN' | 'PENDING' | 'APPROVED' | 'REJECTED' | 'EXPIRED';
+  createdAt: number;
+  validUntil?: number;
+  checkedInAt?: number;
+  decidedAt?: number;
+  decidedBy?: string;
+}
+
+export interface InboxItem {
+  id: string;
+  type: string;
+  title: string;
+  body: string;
+  visitId?: string | null;
+  read: boolean;
+  createdAt: number;
+}
+
+export interface Resident {
+  id: string;
+  name: string;
+  unit?: string | null;
+}
+
+/** An error answer of the API (`{ error: { code, message } }`) or a network failure. */
+export class ApiError extends Error {
+  constructor(
+    message: string,
+    readonly status: number,
+    readonly code: string,
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}
+
+export async function api<T>(
+  path: string,
+  { token, method = 'GET', body }: { token?: string | null; method?: string; body?: unknown } = {},
+): Promise<T> {
+  let res: Response;
+  try {
+    res = await fetch(`/api/v1${path}`, {
+      method,
+      headers: {
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        ...(token ? { authorization: `Bearer ${token}` } : {}),
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch (e) {
+    throw new ApiError(`Cannot reach the server (${(e as Error).message})`, 0, 'network');
+  }
+  const text = await res.text();
+  let json: unknown = null;
+  try {
+    json = text ? JSON.parse(text) : null;
+  } catch {
+    /* not JSON */
+  }
+  if (!res.ok) {
+    const err = (json as { error?: { code?: string; message?: string } } | null)?.error;
+    throw new ApiError(err?.message ?? `HTTP ${res.status}`, res.status, err?.code ?? 'http');
+  }
+  return json as T;
+}
+
+export function errorText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+export function timeOf(ms: number): string {
+  return new Date(ms).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+}
+
+export const STATUS_LABEL: Record<Visit['status'], string> = {
+  INVITED: 'invited',
+  CHECKED_IN: 'checked in',
+  PENDING: 'waiting',
+  APPROVED: 'approved',
+  REJECTED: 'rejected',
+  EXPIRED: 'expired',
+};

@@ -1,0 +1,18 @@
+import { dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+
+/** @type {import('next').NextConfig} */
+const nextConfig = {
+  // A static export: `gatebell serve` serves web-demo/out on the API's origin.
+  output: 'export',
+  reactStrictMode: true,
+  devIndicators: false,
+  // This folder is the project root, whatever lockfiles lie above it.
+  turbopack: { root: here },
+  // The build shares 2 cores with other builds.
+  experimental: { cpus: 1, workerThreads: false },
+};
+
+export default nextConfig;

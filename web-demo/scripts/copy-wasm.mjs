@@ -1,0 +1,20 @@
+// Copies the wasm package's browser files into public/ so the site serves them unbundled at
+// the root: /gatebell_push.js, /gatebell_push_bg.wasm and the service worker /sw.js (its
+// scope must cover the whole app). The copies are git-ignored; `cargo xtask wasm` makes pkg/.
+import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const pkg = resolve(here, '../../wasm/pkg');
+const pub = resolve(here, '../public');
+const files = ['gatebell_push.js', 'gatebell_push_bg.wasm', 'sw.js'];
+
+const missing = files.filter((f) => !existsSync(join(pkg, f)));
+if (missing.length > 0) {
+  console.error(`wasm/pkg lacks ${missing.join(', ')}: build the package first with \`cargo xtask wasm\``);
+  process.exit(1);
+}
+mkdirSync(pub, { recursive: true });
+for (const f of files) copyFileSync(join(pkg, f), join(pub, f));
+console.log(`copied ${files.join(', ')} from wasm/pkg to public/`);

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# The web demo end to end: builds what is missing (Chromium, npm packages, the wasm package,
+# the Next.js export, the server) and runs tests/e2e.test.mjs in headless Chromium against a
+# real `gatebell serve`. CI runs it through `cargo xtask test --only demo`. Honours
+# CARGO_TARGET_DIR; GATEBELL_UPDATE_DOCS=1 also refreshes docs/demo.png.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+root="$(dirname "$here")"
+cd "$root"
+export NEXT_TELEMETRY_DISABLED=1
+
+if [ ! -x /usr/bin/chromium ]; then
+  apt-get update
+  apt-get install -y chromium
+fi
+(cd "$here" && npm ci --no-audit --no-fund)
+
+# The package the demo loads (and copies into public/ before building).
+if [ ! -f wasm/pkg/gatebell_push_bg.wasm ] || [ ! -f wasm/pkg/sw.js ]; then
+  cargo xtask wasm
+fi
+echo "== web-demo: next build (static export)"
+(cd "$here" && npm run build)
+
+cargo build -p gatebell-server
+target_dir="${CARGO_TARGET_DIR:-$root/target}"
+case "$target_dir" in /*) ;; *) target_dir="$root/$target_dir" ;; esac
+export GATEBELL_BIN="$target_dir/debug/gatebell"
+
+echo "== web-demo: end-to-end test in Chromium"
+cd "$here"
+node --test --test-reporter=spec tests/e2e.test.mjs

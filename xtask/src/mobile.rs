@@ -1,0 +1,604 @@
+//! `cargo xtask mobile generate|test`: the UniFFI bindings of gatebell-mobile.
+//!
+//! `generate` builds the library and writes the bindings into mobile-bindings/generated/
+//! (Kotlin, Swift, the React Native TurboModule). `test` does that, then drives the real
+//! library through every binding it can run here: pytest against a real `gatebell serve`,
+//! `tsc --strict` over the TurboModule and the README example, a Node test of the N-API
+//! bindings, a g++ link of the TurboModule's C++ against React Native's JSI, and a Kotlin test.
+//!
+//! Missing tools are installed (npm ci, a Python venv, Debian packages, the JNA jar); the slow
+//! ones are kept between runs: the uniffi-bindgen-react-native CLI (about 6 minutes to build)
+//! and the JNA download live in ~/.cache/gatebell (`GATEBELL_CACHE_DIR` overrides it).
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+const LIB: &str = "libgatebell_mobile.so";
+const NAMESPACE: &str = "gatebell_mobile";
+
+/// Entry point: `generate` or `test`.
+pub fn run(args: &[String]) -> Result<(), String> {
+    let mut timings = Timings::default();
+    let result = match args.first().map(String::as_str) {
+        Some("generate") => generate(&Paths::new(), &mut timings),
+        Some("test") => test(&Paths::new(), &mut timings),
+        _ => Err("usage: cargo xtask mobile <generate | test>".into()),
+    };
+    timings.print();
+    result
+}
+
+struct Paths {
+    root: PathBuf,
+    /// mobile-bindings/
+    crate_dir: PathBuf,
+    /// The workspace target directory (shared with every other build).
+    target: PathBuf,
+    /// Scratch space of the tests: target/mobile/.
+    work: PathBuf,
+    /// Kept across runs on this machine.
+    cache: PathBuf,
+}
+
+impl Paths {
+    fn new() -> Paths {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .expect("xtask has a parent")
+            .to_path_buf();
+        let target = match std::env::var_os("CARGO_TARGET_DIR") {
+            Some(dir) => root.join(dir),
+            None => root.join("target"),
+        };
+        let cache = match std::env::var_os("GATEBELL_CACHE_DIR") {
+            Some(dir) => PathBuf::from(dir),
+            None => {
+                let base = std::env::var_os("XDG_CACHE_HOME")
+                    .map(PathBuf::from)
+                    .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+                    .unwrap_or_else(|| target.join("cache"));
+                base.join("gatebell")
+            }
+        };
+        Paths {
+            crate_dir: root.join("mobile-bindings"),
+            work: target.join("mobile"),
+            root,
+            target,
+            cache,
+        }
+    }
+
+    fn library(&self) -> PathBuf {
+        self.target.join("debug").join(LIB)
+    }
+
+    fn generated(&self) -> PathBuf {
+        self.crate_dir.join("generated")
+    }
+
+    fn node_modules(&self) -> PathBuf {
+        self.crate_dir.join("node_modules")
+    }
+}
+
+#[derive(Default)]
+struct Timings(Vec<(String, f64)>);
+
+impl Timings {
+    fn step(&mut self, name: &str, f: impl FnOnce() -> Result<(), String>) -> Result<(), String> {
+        println!("\n==== mobile: {name}");
+        let started = Instant::now();
+        let result = f();
+        let secs = started.elapsed().as_secs_f64();
+        println!("---- {name}: {secs:.1} s");
+        self.0.push((name.to_owned(), secs));
+        result.map_err(|e| format!("{name}: {e}"))
+    }
+
+    fn print(&self) {
+        println!("\n==== mobile timings");
+        for (name, secs) in &self.0 {
+            println!("{secs:>8.1} s  {name}");
+        }
+        let total: f64 = self.0.iter().map(|(_, s)| s).sum();
+        println!("{total:>8.1} s  total");
+    }
+}
+
+fn generate(p: &Paths, t: &mut Timings) -> Result<(), String> {
+    t.step("npm ci (when package-lock.json changed)", || npm_ci(p))?;
+    t.step("cargo build gatebell-mobile, uniffi-bindgen", || {
+        exec(cargo(p).args(["build", "-p", "gatebell-mobile", "-p", "uniffi-bindgen"]))
+    })?;
+    let ubrn = ubrn_cli(p, t)?;
+    t.step("generate Kotlin, Swift, TurboModule", || {
+        let out = p.generated();
+        if out.exists() {
+            fs::remove_dir_all(&out).map_err(|e| format!("removing {}: {e}", out.display()))?;
+        }
+        for language in ["kotlin", "swift"] {
+            uniffi_bindgen(p, language, &out.join(language))?;
+        }
+        let rn = out.join("react-native");
+        exec(
+            Command::new(&ubrn)
+                .current_dir(&p.crate_dir)
+                .args(["generate", "jsi", "bindings", "--library", "--ts-dir"])
+                .arg(rn.join("src/generated"))
+                .arg("--cpp-dir")
+                .arg(rn.join("cpp/generated"))
+                .arg(p.library()),
+        )?;
+        exec(
+            Command::new(&ubrn)
+                .current_dir(&p.crate_dir)
+                .args([
+                    "generate",
+                    "jsi",
+                    "turbo-module",
+                    "--config",
+                    "ubrn.config.yaml",
+                ])
+                .arg(NAMESPACE),
+        )
+    })
+}
+
+fn test(p: &Paths, t: &mut Timings) -> Result<(), String> {
+    t.step("system packages (g++, Java) when absent", || {
+        ensure_debian(&[("g++", "g++"), ("java", "openjdk-17-jre-headless")])
+    })?;
+    generate(p, t)?;
+    t.step("cargo build gatebell-server", || {
+        exec(cargo(p).args(["build", "-p", "gatebell-server"]))
+    })?;
+    t.step("pytest: Python bindings against gatebell serve", || {
+        pytest(p)
+    })?;
+    t.step("tsc --strict: TurboModule and README example", || {
+        tsc_strict(p)
+    })?;
+    let ubrn = ubrn_cli(p, t)?;
+    t.step("node --test: N-API bindings", || node_test(p, &ubrn))?;
+    t.step("g++: TurboModule C++ against JSI, linked", || cpp_link(p))?;
+    t.step("kotlin: compile bindings and run a test", || kotlin(p))?;
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tools
+
+/// `npm ci` unless node_modules was installed from this very package-lock.json.
+fn npm_ci(p: &Paths) -> Result<(), String> {
+    let lock = read(&p.crate_dir.join("package-lock.json"))?;
+    let stamp = p.node_modules().join(".gatebell-package-lock.json");
+    if fs::read_to_string(&stamp).ok().as_deref() == Some(lock.as_str()) {
+        println!("node_modules is up to date");
+        return Ok(());
+    }
+    exec(
+        Command::new("npm")
+            .current_dir(&p.crate_dir)
+            .args(["ci", "--no-audit", "--no-fund"]),
+    )?;
+    write(&stamp, &lock)
+}
+
+/// The uniffi-bindgen-react-native CLI, built once per version into the cache. Calling it
+/// through `node …/cli.cjs` would rebuild it after every `npm ci` (it builds in node_modules).
+fn ubrn_cli(p: &Paths, t: &mut Timings) -> Result<PathBuf, String> {
+    let package = p.node_modules().join("uniffi-bindgen-react-native");
+    let version = json_string_field(&read(&package.join("package.json"))?, "version")
+        .ok_or("no version in uniffi-bindgen-react-native/package.json")?;
+    let target = p.cache.join(format!("ubrn-{version}")).join("target");
+    let binary = target.join("debug/uniffi-bindgen-react-native");
+    if !binary.exists() {
+        t.step(
+            &format!("build uniffi-bindgen-react-native {version} CLI (once, ~6 min)"),
+            || {
+                exec(
+                    cargo(p)
+                        .args(["build", "--manifest-path"])
+                        .arg(package.join("crates/ubrn_cli/Cargo.toml"))
+                        .arg("--target-dir")
+                        .arg(&target),
+                )
+            },
+        )?;
+    }
+    Ok(binary)
+}
+
+/// Installs Debian packages whose command is missing (`apt-get update` first).
+fn ensure_debian(needs: &[(&str, &str)]) -> Result<(), String> {
+    let missing: Vec<&str> = needs
+        .iter()
+        .filter(|(command, _)| !on_path(command))
+        .map(|(_, package)| *package)
+        .collect();
+    if missing.is_empty() {
+        println!("all present");
+        return Ok(());
+    }
+    exec(Command::new("apt-get").arg("update"))?;
+    exec(
+        Command::new("apt-get")
+            .args(["install", "-y", "--no-install-recommends"])
+            .args(&missing),
+    )
+}
+
+fn on_path(command: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {command}")])
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+fn uniffi_bindgen(p: &Paths, language: &str, out: &Path) -> Result<(), String> {
+    exec(
+        Command::new(p.target.join("debug/uniffi-bindgen"))
+            .current_dir(&p.root)
+            .args(["generate", "--library"])
+            .arg(p.library())
+            .args(["--language", language, "--out-dir"])
+            .arg(out),
+    )
+}
+
+fn cargo(p: &Paths) -> Command {
+    let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    command.current_dir(&p.root);
+    command
+}
+
+fn node_bin(p: &Paths, package_relative: &str) -> PathBuf {
+    p.node_modules().join(package_relative)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Suites
+
+fn pytest(p: &Paths) -> Result<(), String> {
+    let venv = p.work.join("venv");
+    let python = venv.join("bin/python");
+    if !venv.join("bin/pytest").exists() {
+        exec(Command::new("python3").arg("-m").arg("venv").arg(&venv))?;
+        exec(Command::new(&python).args(["-m", "pip", "install", "--quiet", "pytest"]))?;
+    }
+    let bindings = p.work.join("python");
+    uniffi_bindgen(p, "python", &bindings)?;
+    copy(&p.library(), &bindings.join(LIB))?;
+    exec(
+        Command::new(&python)
+            .current_dir(&p.root)
+            .args(["-m", "pytest", "-q", "-p", "no:cacheprovider"])
+            .arg(p.crate_dir.join("tests/python"))
+            .env("GATEBELL_MOBILE_PYTHON", &bindings)
+            .env("GATEBELL_BIN", p.target.join("debug/gatebell")),
+    )
+}
+
+/// Type-checks the generated TurboModule TypeScript and the README's example (its one
+/// ```ts block), which imports the module as an app would.
+fn tsc_strict(p: &Paths) -> Result<(), String> {
+    let readme = read(&p.crate_dir.join("README.md"))?;
+    let example = readme
+        .split("```ts\n")
+        .nth(1)
+        .and_then(|rest| rest.split("\n```").next())
+        .ok_or("README.md has no ```ts block")?;
+    // Inside the crate folder, so that imports resolve in its node_modules as in an app.
+    let dir = p.generated().join("readme-example");
+    write(&dir.join("example.ts"), example)?;
+    let rn = p.generated().join("react-native");
+    let config = format!(
+        r#"{{
+  "extends": "{base}",
+  "compilerOptions": {{
+    "baseUrl": "{crate_dir}",
+    "paths": {{ "react-native-gatebell": ["{index}"] }}
+  }},
+  "files": ["{example}"],
+  "include": ["{rn}/src/**/*"]
+}}
+"#,
+        base = p.crate_dir.join("tsconfig.json").display(),
+        crate_dir = p.crate_dir.display(),
+        index = rn.join("src/index.tsx").display(),
+        example = dir.join("example.ts").display(),
+        rn = rn.display(),
+    );
+    write(&dir.join("tsconfig.json"), &config)?;
+    exec(
+        Command::new("node")
+            .arg(node_bin(p, "typescript/bin/tsc"))
+            .arg("--strict")
+            .arg("-p")
+            .arg(dir.join("tsconfig.json")),
+    )
+}
+
+/// Generates the N-API bindings (same TypeScript API as the TurboModule), compiles them with
+/// the test, and runs the test under Node with the library beside the JavaScript.
+fn node_test(p: &Paths, ubrn: &Path) -> Result<(), String> {
+    // Inside the crate folder, so that Node's ESM loader finds @ubjs/* in its node_modules.
+    let dir = p.generated().join("napi-test");
+    if dir.exists() {
+        fs::remove_dir_all(&dir).map_err(|e| format!("removing {}: {e}", dir.display()))?;
+    }
+    exec(
+        Command::new(ubrn)
+            .current_dir(&p.crate_dir)
+            .args([
+                "generate",
+                "napi",
+                "bindings",
+                "--library",
+                "--no-format",
+                "--lib-colocated",
+            ])
+            .arg("--ts-dir")
+            .arg(dir.join("src/generated"))
+            .arg(p.library()),
+    )?;
+    let tests = p.crate_dir.join("tests/node");
+    for file in ["bindings.test.ts", "ubjs-node.d.ts"] {
+        copy(&tests.join(file), &dir.join("src").join(file))?;
+    }
+    copy(
+        &tests.join("extensionless.mjs"),
+        &dir.join("dist/extensionless.mjs"),
+    )?;
+    // The generated FFI module uses import.meta: ESM.
+    write(&dir.join("package.json"), "{ \"type\": \"module\" }\n")?;
+    let config = r#"{
+  "compilerOptions": {
+    "strict": true,
+    "target": "ES2022",
+    "module": "ES2022",
+    "moduleResolution": "bundler",
+    "esModuleInterop": true,
+    "skipLibCheck": true,
+    "types": ["node"],
+    "rootDir": "src",
+    "outDir": "dist"
+  },
+  "include": ["src/**/*"]
+}
+"#;
+    write(&dir.join("tsconfig.json"), config)?;
+    exec(
+        Command::new("node")
+            .arg(node_bin(p, "typescript/bin/tsc"))
+            .arg("-p")
+            .arg(dir.join("tsconfig.json")),
+    )?;
+    copy(&p.library(), &dir.join("dist/generated").join(LIB))?;
+    write(
+        &dir.join("dist/register.mjs"),
+        "import { register } from \"node:module\";\nregister(\"./extensionless.mjs\", import.meta.url);\n",
+    )?;
+    exec(Command::new("node").current_dir(&dir).args([
+        "--import",
+        "./dist/register.mjs",
+        "--test",
+        "dist/bindings.test.js",
+    ]))
+}
+
+/// Compiles the TurboModule's C++ (bindings and installer) with JSI's implementation and
+/// links it with the Rust library into a shared object that may leave no symbol undefined:
+/// every FFI function the C++ calls must exist in the library.
+fn cpp_link(p: &Paths) -> Result<(), String> {
+    let rn = p.generated().join("react-native/cpp");
+    let react_common = p.node_modules().join("react-native/ReactCommon");
+    let ubrn_includes = p
+        .node_modules()
+        .join("uniffi-bindgen-react-native/cpp/includes");
+    let out = p.work.join("cpp");
+    // react-native 0.88.1's npm package includes <react/cxxstableapi/UmbrellaGuard.h> from
+    // CallInvoker.h but does not ship it. It is a preprocessor-only guard, inert unless
+    // RN_STRICT_API is defined (see FrameworksGuard.h beside it), so an empty stand-in is exact.
+    let stub = out.join("stub-include");
+    write(
+        &stub.join("react/cxxstableapi/UmbrellaGuard.h"),
+        "// Stand-in for the header react-native 0.88.1 does not ship (see xtask/src/mobile.rs).\n",
+    )?;
+    let sources = [
+        rn.join(format!("generated/{NAMESPACE}.cpp")),
+        rn.join("react-native-gatebell.cpp"),
+        react_common.join("jsi/jsi/jsi.cpp"),
+    ];
+    let mut objects = Vec::new();
+    for source in &sources {
+        let object = out.join(format!(
+            "{}.o",
+            source
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .unwrap_or("unit")
+        ));
+        exec(
+            Command::new("g++")
+                .args(["-std=c++20", "-fPIC", "-O0", "-w", "-c"])
+                .arg(source)
+                .arg("-I")
+                .arg(&rn)
+                .arg("-I")
+                .arg(rn.join("generated"))
+                .arg("-I")
+                .arg(react_common.join("jsi"))
+                .arg("-I")
+                .arg(react_common.join("callinvoker"))
+                .arg("-I")
+                .arg(&ubrn_includes)
+                .arg("-I")
+                .arg(&react_common)
+                .arg("-I")
+                .arg(&stub)
+                .arg("-o")
+                .arg(&object),
+        )?;
+        objects.push(object);
+    }
+    let library_dir = p
+        .library()
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    exec(
+        Command::new("g++")
+            .args([
+                "-shared",
+                "-Wl,--no-undefined",
+                "-Wl,--no-allow-shlib-undefined",
+            ])
+            .args(&objects)
+            .arg("-L")
+            .arg(&library_dir)
+            .args(["-lgatebell_mobile", "-lpthread", "-ldl"])
+            .arg("-o")
+            .arg(out.join("libgatebell_turbomodule.so")),
+    )?;
+    println!(
+        "linked {}",
+        out.join("libgatebell_turbomodule.so").display()
+    );
+    Ok(())
+}
+
+/// Compiles the generated Kotlin with a small test against JNA from Debian's packages, and
+/// runs it on the real library.
+fn kotlin(p: &Paths) -> Result<(), String> {
+    let jna = ensure_jna(p)?;
+    let jar = jna.join("usr/share/java/jna.jar");
+    let native = jna.join("usr/lib/x86_64-linux-gnu/jni");
+    let kotlinc = node_bin(p, "kotlin-compiler/bin/kotlinc");
+    let coroutines = node_bin(p, "kotlin-compiler/lib/kotlinx-coroutines-core-jvm.jar");
+    let out = p.work.join("kotlin");
+    let classes = out.join("test.jar");
+    let sources = p.generated().join("kotlin");
+    let mut kotlin_files = Vec::new();
+    collect_files(&sources, "kt", &mut kotlin_files);
+    kotlin_files.push(p.crate_dir.join("tests/kotlin/BindingsTest.kt"));
+    let classpath = format!("{}:{}", jar.display(), coroutines.display());
+    exec(
+        Command::new("bash")
+            .arg(&kotlinc)
+            .args(&kotlin_files)
+            .args([
+                "-nowarn",
+                "-classpath",
+                &classpath,
+                "-include-runtime",
+                "-d",
+            ])
+            .arg(&classes),
+    )?;
+    let library_dir = p
+        .library()
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    exec(
+        Command::new("java")
+            .arg(format!("-Djna.library.path={}", library_dir.display()))
+            .arg("-Djna.nosys=false")
+            .arg(format!("-Djava.library.path={}", native.display()))
+            .arg("-classpath")
+            .arg(format!("{}:{classpath}", classes.display()))
+            .arg("BindingsTestKt"),
+    )
+}
+
+/// JNA's jar and native library, from `apt-get download` unpacked into the cache (not
+/// installed: nothing on the machine changes).
+fn ensure_jna(p: &Paths) -> Result<PathBuf, String> {
+    let dir = p.cache.join("jna");
+    let unpacked = dir.join("root");
+    if unpacked.join("usr/share/java/jna.jar").exists() {
+        return Ok(unpacked);
+    }
+    fs::create_dir_all(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
+    let download = || {
+        exec(Command::new("apt-get").current_dir(&dir).args([
+            "download",
+            "libjna-java",
+            "libjna-jni",
+        ]))
+    };
+    if download().is_err() {
+        exec(Command::new("apt-get").arg("update"))?;
+        download()?;
+    }
+    let mut debs = Vec::new();
+    collect_files(&dir, "deb", &mut debs);
+    for deb in debs {
+        exec(Command::new("dpkg-deb").arg("-x").arg(&deb).arg(&unpacked))?;
+    }
+    Ok(unpacked)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Small helpers
+
+fn exec(command: &mut Command) -> Result<(), String> {
+    let shown = format!("{command:?}");
+    let status = command
+        .status()
+        .map_err(|e| format!("could not start {shown}: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{shown} failed: {status}"))
+    }
+}
+
+fn read(path: &Path) -> Result<String, String> {
+    fs::read_to_string(path).map_err(|e| format!("reading {}: {e}", path.display()))
+}
+
+fn write(path: &Path, text: &str) -> Result<(), String> {
+    if let Some(parent) = path.parent() {
+        fs::create_dir_all(parent).map_err(|e| format!("creating {}: {e}", parent.display()))?;
+    }
+    fs::write(path, text).map_err(|e| format!("writing {}: {e}", path.display()))
+}
+
+fn copy(from: &Path, to: &Path) -> Result<(), String> {
+    if let Some(parent) = to.parent() {
+        fs::create_dir_all(parent).map_err(|e| format!("creating {}: {e}", parent.display()))?;
+    }
+    fs::copy(from, to)
+        .map(|_| ())
+        .map_err(|e| format!("copying {} to {}: {e}", from.display(), to.display()))
+}
+
+/// Files under `dir` (recursively) whose name ends in `.{extension}`, sorted.
+fn collect_files(dir: &Path, extension: &str, found: &mut Vec<PathBuf>) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    let mut paths: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
+    paths.sort();
+    for path in paths {
+        if path.is_dir() {
+            collect_files(&path, extension, found);
+        } else if path.extension().is_some_and(|e| e == extension) {
+            found.push(path);
+        }
+    }
+}
+
+/// The value of a top-level `"field": "value"` in a small JSON file such as package.json.
+fn json_string_field(json: &str, field: &str) -> Option<String> {
+    let key = format!("\"{field}\"");
+    let rest = json[json.find(&key)? + key.len()..].trim_start();
+    let rest = rest.strip_prefix(':')?.trim_start().strip_prefix('"')?;
+    Some(rest[..rest.find('"')?].to_owned())
+}
