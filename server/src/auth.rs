@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 
 use crate::db::now_ms;
 use crate::error::{ApiError, ApiResult, Json};
-use crate::{AppState, on_pool};
+use crate::{AppState, on_pool, on_writer};
 
 /// How long a session lasts.
 pub const SESSION_TTL_MS: i64 = 30 * 24 * 3600 * 1000;
@@ -214,7 +214,7 @@ async fn login(
     let token = random_token(32);
     let now = now_ms();
     let expires_at = now + SESSION_TTL_MS;
-    on_pool!(&state.db, p => {
+    on_writer!(&state.db, p => {
         sqlx::query("INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
             .bind(hash_token(&token))
             .bind(&row.id)
@@ -240,7 +240,7 @@ async fn login(
 #[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", security(("bearer" = [])),
     responses((status = 204), (status = 401, body = gatebell_core::protocol::ErrorBody)))]
 async fn logout(State(state): State<AppState>, user: AuthUser) -> ApiResult<StatusCode> {
-    on_pool!(&state.db, p => {
+    on_writer!(&state.db, p => {
         sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
             .bind(&user.token_hash)
             .execute(p)

@@ -17,7 +17,13 @@ static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrati
 /// A connection pool on either backend.
 #[derive(Clone, Debug)]
 pub enum Db {
-    Sqlite(SqlitePool),
+    /// Readers, and a one-connection pool every write goes through: SQLite has one writer at
+    /// a time, and queueing writers here is fair and prompt, where SQLite's own busy handler
+    /// sleeps in growing steps (up to 100 ms) and made the slowest requests wait.
+    Sqlite {
+        read: SqlitePool,
+        write: SqlitePool,
+    },
     Postgres(PgPool),
 }
 
@@ -27,12 +33,24 @@ pub enum Tx {
     Postgres(Transaction<'static, Postgres>),
 }
 
-/// Runs `$body` with `$pool` bound to the backend's pool (`&SqlitePool` or `&PgPool`).
+/// Runs a reading `$body` with `$pool` bound to the backend's pool (`&SqlitePool` or `&PgPool`).
 #[macro_export]
 macro_rules! on_pool {
     ($db:expr, $pool:ident => $body:expr) => {
         match $db {
-            $crate::db::Db::Sqlite($pool) => $body,
+            $crate::db::Db::Sqlite { read: $pool, .. } => $body,
+            $crate::db::Db::Postgres($pool) => $body,
+        }
+    };
+}
+
+/// Runs a writing `$body` (one statement, outside a transaction) with `$pool` bound to the
+/// backend's writer.
+#[macro_export]
+macro_rules! on_writer {
+    ($db:expr, $pool:ident => $body:expr) => {
+        match $db {
+            $crate::db::Db::Sqlite { write: $pool, .. } => $body,
             $crate::db::Db::Postgres($pool) => $body,
         }
     };
@@ -73,12 +91,17 @@ impl Db {
                 .synchronous(SqliteSynchronous::Normal)
                 .busy_timeout(Duration::from_secs(10))
                 .foreign_keys(true);
-            let pool = SqlitePoolOptions::new()
+            let write = SqlitePoolOptions::new()
+                .max_connections(1)
+                .acquire_timeout(Duration::from_secs(30))
+                .connect_with(opts.clone())
+                .await?;
+            SQLITE_MIGRATIONS.run(&write).await?;
+            let read = SqlitePoolOptions::new()
                 .max_connections(8)
                 .connect_with(opts)
                 .await?;
-            SQLITE_MIGRATIONS.run(&pool).await?;
-            Db::Sqlite(pool)
+            Db::Sqlite { read, write }
         } else {
             anyhow::bail!("DATABASE_URL must start with sqlite: or postgres://, got {url:?}");
         };
@@ -90,7 +113,7 @@ impl Db {
     /// writer has committed, and fails with "database is locked" despite the busy timeout.
     pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
         Ok(match self {
-            Db::Sqlite(p) => Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?),
+            Db::Sqlite { write, .. } => Tx::Sqlite(write.begin_with("BEGIN IMMEDIATE").await?),
             Db::Postgres(p) => Tx::Postgres(p.begin().await?),
         })
     }
@@ -107,7 +130,13 @@ impl Db {
 
     /// Closes every connection (graceful shutdown).
     pub async fn close(&self) {
-        on_pool!(self, p => p.close().await)
+        match self {
+            Db::Sqlite { read, write } => {
+                read.close().await;
+                write.close().await;
+            }
+            Db::Postgres(p) => p.close().await,
+        }
     }
 
     /// Reads a server-made setting.
@@ -123,7 +152,7 @@ impl Db {
     /// Stores a setting unless one exists; returns the value that won (first writer wins, so
     /// instances starting together agree on one VAPID key).
     pub async fn setting_or_insert(&self, key: &str, value: &str) -> Result<String, sqlx::Error> {
-        on_pool!(self, p => {
+        on_writer!(self, p => {
             sqlx::query("INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING")
                 .bind(key)
                 .bind(value)

@@ -14,7 +14,7 @@ use crate::auth::AuthUser;
 use crate::db::{new_id, now_ms};
 use crate::error::{ApiError, ApiResult, Json};
 use crate::push::allowlist::AllowList;
-use crate::{AppState, on_pool};
+use crate::{AppState, on_writer};
 
 /// A user keeps at most this many devices; registering one more drops the least recently seen.
 pub const MAX_DEVICES_PER_USER: i64 = 20;
@@ -174,7 +174,7 @@ async fn unregister(
     if req.token.len() > MAX_TOKEN_LEN {
         return Err(ApiError::validation("token is too long"));
     }
-    let n = on_pool!(&state.db, p => {
+    let n = on_writer!(&state.db, p => {
         sqlx::query("DELETE FROM devices WHERE token = $1 AND user_id = $2")
             .bind(req.token.trim())
             .bind(&user.id)

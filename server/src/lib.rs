@@ -158,7 +158,7 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         push: PushHandle::default(),
         events: match &db {
             Db::Postgres(pool) => Events::with_postgres(pool.clone()),
-            Db::Sqlite(_) => Events::default(),
+            Db::Sqlite { .. } => Events::default(),
         },
         metrics: PushMetrics::default(),
         vapid_public_key: vapid.public_key.into(),

@@ -14,7 +14,7 @@ use utoipa::IntoParams;
 use crate::auth::AuthUser;
 use crate::db::{Tx, new_id, now_ms};
 use crate::error::{ApiError, ApiResult, Json, Path, Query};
-use crate::{AppState, on_pool, on_tx, push};
+use crate::{AppState, on_pool, on_tx, on_writer, push};
 
 /// The routes of this module.
 pub fn router() -> Router<AppState> {
@@ -175,7 +175,7 @@ async fn mark_read(
     user: AuthUser,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    let n = on_pool!(&state.db, p => {
+    let n = on_writer!(&state.db, p => {
         sqlx::query("UPDATE notifications SET read = TRUE WHERE id = $1 AND user_id = $2")
             .bind(&id)
             .bind(&user.id)
@@ -198,7 +198,7 @@ async fn mark_all_read(
     State(state): State<AppState>,
     user: AuthUser,
 ) -> ApiResult<Json<MarkedRead>> {
-    let n = on_pool!(&state.db, p => {
+    let n = on_writer!(&state.db, p => {
         sqlx::query("UPDATE notifications SET read = TRUE WHERE user_id = $1 AND read = FALSE")
             .bind(&user.id)
             .execute(p)

@@ -3,6 +3,7 @@
 use std::process::ExitCode;
 
 mod mobile;
+mod process;
 mod run;
 mod test;
 mod wasm;

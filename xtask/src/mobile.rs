@@ -10,6 +10,7 @@
 //! ones are kept between runs: the uniffi-bindgen-react-native CLI (about 6 minutes to build)
 //! and the JNA download live in ~/.cache/gatebell (`GATEBELL_CACHE_DIR` overrides it).
 
+use crate::process::run as exec;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -546,18 +547,6 @@ fn ensure_jna(p: &Paths) -> Result<PathBuf, String> {
 
 // ---------------------------------------------------------------------------------------------
 // Small helpers
-
-fn exec(command: &mut Command) -> Result<(), String> {
-    let shown = format!("{command:?}");
-    let status = command
-        .status()
-        .map_err(|e| format!("could not start {shown}: {e}"))?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(format!("{shown} failed: {status}"))
-    }
-}
 
 fn read(path: &Path) -> Result<String, String> {
     fs::read_to_string(path).map_err(|e| format!("reading {}: {e}", path.display()))

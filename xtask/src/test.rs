@@ -13,7 +13,7 @@ pub fn root() -> PathBuf {
         .to_path_buf()
 }
 
-/// Runs a command in the workspace root, failing on a non-zero exit.
+/// Runs a command in the workspace root unless it names its own folder.
 pub fn run(cmd: &mut Command) -> Result<(), String> {
     if cmd.get_current_dir().is_none() {
         cmd.current_dir(root());

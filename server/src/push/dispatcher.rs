@@ -49,60 +49,72 @@ pub fn spawn(
     let recorder = tokio::spawn(record_loop(db.clone(), rx, handle.clone()));
     tokio::spawn(async move {
         let claim_id = new_id();
-        let permits = Arc::new(Semaphore::new(config.concurrency.max(1)));
+        let concurrency = config.concurrency.max(1);
+        let permits = Arc::new(Semaphore::new(concurrency));
+        // Claim in chunks: waiting for a few free send slots at a time keeps claims (writes)
+        // few, and claiming as soon as they are free keeps the providers busy.
+        let chunk = (concurrency / 4).clamp(1, 64) as u32;
         loop {
-            // Claim as much as there is room to send, until nothing is due.
-            loop {
-                let room = permits.available_permits().min(256) as i64;
-                if room == 0 {
-                    break;
-                }
-                let jobs =
-                    match outbox::claim(&db, &claim_id, now_ms(), config.lease_ms, room).await {
-                        Ok(j) => j,
-                        Err(e) => {
-                            tracing::warn!(error = %e, "claiming push jobs failed");
-                            break;
-                        }
-                    };
-                let claimed = jobs.len() as i64;
-                for job in jobs {
-                    let permit = permits
-                        .clone()
-                        .acquire_owned()
-                        .await
-                        .expect("semaphore open");
-                    let (db, senders, metrics, tx, claim_id) = (
-                        db.clone(),
-                        senders.clone(),
-                        metrics.clone(),
-                        tx.clone(),
-                        claim_id.clone(),
-                    );
-                    tokio::spawn(async move {
-                        let attempt = send_job(&db, &senders, &metrics, &claim_id, job).await;
-                        let _ = tx.send(attempt);
-                        drop(permit);
-                    });
-                }
-                if claimed < room {
-                    break;
-                }
-            }
-            let wait = match outbox::next_due(&db).await {
-                Ok(Some(due)) => {
-                    Duration::from_millis((due - now_ms()).clamp(1, SWEEP.as_millis() as i64) as u64)
-                }
-                _ => SWEEP,
-            };
-            tokio::select! {
+            let mut room = tokio::select! {
+                p = permits.clone().acquire_many_owned(chunk) => p.expect("semaphore open"),
                 _ = stop.wait_for(|s| *s) => break,
-                _ = handle.woken() => {}
-                _ = tokio::time::sleep(wait) => {}
+            };
+            let extra = permits
+                .available_permits()
+                .min(256usize.saturating_sub(chunk as usize)) as u32;
+            if extra > 0
+                && let Ok(more) = permits.clone().try_acquire_many_owned(extra)
+            {
+                room.merge(more);
+            }
+            let jobs = match outbox::claim(
+                &db,
+                &claim_id,
+                now_ms(),
+                config.lease_ms,
+                room.num_permits() as i64,
+            )
+            .await
+            {
+                Ok(j) => j,
+                Err(e) => {
+                    tracing::warn!(error = %e, "claiming push jobs failed");
+                    Vec::new()
+                }
+            };
+            if jobs.is_empty() {
+                drop(room);
+                let wait = match outbox::next_due(&db).await {
+                    Ok(Some(due)) => Duration::from_millis(
+                        (due - now_ms()).clamp(1, SWEEP.as_millis() as i64) as u64,
+                    ),
+                    _ => SWEEP,
+                };
+                tokio::select! {
+                    _ = stop.wait_for(|s| *s) => break,
+                    _ = handle.woken() => {}
+                    _ = tokio::time::sleep(wait) => {}
+                }
+                continue;
+            }
+            for job in jobs {
+                let permit = room.split(1).expect("one permit per claimed job");
+                let (db, senders, metrics, tx, claim_id) = (
+                    db.clone(),
+                    senders.clone(),
+                    metrics.clone(),
+                    tx.clone(),
+                    claim_id.clone(),
+                );
+                tokio::spawn(async move {
+                    let attempt = send_job(&db, &senders, &metrics, &claim_id, job).await;
+                    let _ = tx.send(attempt);
+                    drop(permit);
+                });
             }
         }
         // Let sends in flight finish and their outcomes be written.
-        let _ = permits.acquire_many(config.concurrency.max(1) as u32).await;
+        let _ = permits.acquire_many(concurrency as u32).await;
         drop(tx);
         let _ = recorder.await;
     })

@@ -79,7 +79,7 @@ pub async fn claim(
     limit: i64,
 ) -> Result<Vec<Job>, sqlx::Error> {
     match db {
-        Db::Sqlite(p) => {
+        Db::Sqlite { write: p, .. } => {
             sqlx::query_as(CLAIM_SQLITE)
                 .bind(claim_id)
                 .bind(now + lease_ms)
