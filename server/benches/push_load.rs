@@ -23,6 +23,9 @@ use gatebell_server::{on_pool, on_tx};
 use gatebell_testkit::{FakeFcm, FakeOAuth, FakeWebPush};
 use serde_json::{Value, json};
 
+/// A device row: token, platform, and for the web (endpoint, p256dh, auth).
+type BulkDevice = (String, &'static str, Option<(String, String, String)>);
+
 const SERVICE_KEY: &str = "bench-service-key-0123456789";
 
 #[derive(Parser)]
@@ -267,10 +270,7 @@ async fn main() {
     );
 
     // Bulk users and devices go straight into the database: the API caps a user at 20 devices.
-    async fn bulk_user(
-        db: &gatebell_server::db::Db,
-        rows: Vec<(String, &'static str, Option<(String, String, String)>)>,
-    ) -> String {
+    async fn bulk_user(db: &gatebell_server::db::Db, rows: Vec<BulkDevice>) -> String {
         let user = new_id();
         let now = now_ms();
         let mut tx = db.begin().await.unwrap();
