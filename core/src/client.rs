@@ -693,23 +693,18 @@ impl PushClient {
         });
     }
 
-    /// Equal jitter: the delay is uniform in `[d/2, d]` with `d = min(cap, base · 2^(n-1))`
-    /// after the n-th failure, so retries spread out but never come right back.
+    /// The next retry after one more failure ([`crate::backoff::delay_ms`]).
     fn backoff(&self, retry: &Retry, now: i64, random: f64) -> Retry {
         let failures = retry.failures.saturating_add(1);
-        let shift = (failures - 1).min(40);
-        let full = self
-            .config
-            .backoff_base_ms
-            .max(0)
-            .saturating_mul(1i64 << shift)
-            .min(self.config.backoff_cap_ms.max(0));
-        let half = full / 2;
-        // NaN casts to 0; the clamp keeps a bad random from leaving [d/2, d].
-        let jitter = (random.clamp(0.0, 1.0) * (full - half) as f64) as i64;
+        let delay = crate::backoff::delay_ms(
+            i64::from(failures),
+            self.config.backoff_base_ms,
+            self.config.backoff_cap_ms,
+            random,
+        );
         Retry {
             failures,
-            next_at_ms: now.saturating_add(half + jitter),
+            next_at_ms: now.saturating_add(delay),
         }
     }
 

@@ -4,6 +4,7 @@
 //! No I/O and no async runtime live here: the server, the wasm package and the mobile
 //! bindings are thin shells around these modules.
 
+pub mod backoff;
 pub mod client;
 pub mod protocol;
 pub mod routing;

@@ -291,13 +291,10 @@ async fn send(
     }
 }
 
-/// Exponential backoff with equal jitter (`random` in [0, 1)), never before `Retry-After`.
+/// The shared backoff ([`gatebell_core::backoff::delay_ms`]), never before `Retry-After`.
 pub fn retry_delay_ms(attempts: i64, retry_after_ms: Option<i64>, random: f64) -> i64 {
-    let exp = RETRY_BASE_MS
-        .saturating_mul(1i64 << attempts.clamp(1, 20).saturating_sub(1))
-        .min(RETRY_CAP_MS);
-    let jittered = exp / 2 + ((exp / 2) as f64 * random.clamp(0.0, 1.0)) as i64;
-    jittered.max(retry_after_ms.unwrap_or(0))
+    gatebell_core::backoff::delay_ms(attempts.min(20), RETRY_BASE_MS, RETRY_CAP_MS, random)
+        .max(retry_after_ms.unwrap_or(0))
 }
 
 #[cfg(test)]
