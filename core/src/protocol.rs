@@ -591,6 +591,106 @@ pub fn visit_tag(visit_id: &str) -> String {
     format!("visit-{visit_id}")
 }
 
+// ---------------------------------------------------------------------------------------------
+// API paths and live events
+
+/// The API's paths, as clients call them and as the server routes and documents them (its
+/// `#[utoipa::path]` attributes use these constants). `{id}` is a path parameter.
+pub mod paths {
+    /// `POST`: sign in.
+    pub const LOGIN: &str = "/api/v1/auth/login";
+    /// `POST`: end the session.
+    pub const LOGOUT: &str = "/api/v1/auth/logout";
+    /// `GET`: the signed-in user.
+    pub const ME: &str = "/api/v1/me";
+    /// `GET`: residents a guard can pick as a walk-in's host.
+    pub const RESIDENTS: &str = "/api/v1/residents";
+    /// `POST`: invite; `GET`: list.
+    pub const VISITS: &str = "/api/v1/visits";
+    /// `POST`: check an invited visitor in.
+    pub const VISIT_CHECKIN: &str = "/api/v1/visits/checkin";
+    /// `POST`: register a walk-in.
+    pub const VISIT_WALKIN: &str = "/api/v1/visits/walkin";
+    /// `GET`: one visit.
+    pub const VISIT: &str = "/api/v1/visits/{id}";
+    /// `POST`: the host lets a walk-in in.
+    pub const VISIT_APPROVE: &str = "/api/v1/visits/{id}/approve";
+    /// `POST`: the host turns a walk-in away.
+    pub const VISIT_REJECT: &str = "/api/v1/visits/{id}/reject";
+    /// `GET`: the host's walk-ins awaiting a decision.
+    pub const MY_REQUESTS: &str = "/api/v1/dashboard/my-requests";
+    /// `GET`: the inbox.
+    pub const NOTIFICATIONS: &str = "/api/v1/notifications";
+    /// `POST`: mark one notification read.
+    pub const NOTIFICATION_READ: &str = "/api/v1/notifications/{id}/read";
+    /// `POST`: mark every notification read.
+    pub const NOTIFICATIONS_READ_ALL: &str = "/api/v1/notifications/read-all";
+    /// `GET`: the server-sent event stream of [`super::LiveEvent`]s.
+    pub const STREAM: &str = "/api/v1/notifications/stream";
+    /// `POST`: register a device; `DELETE`: unregister it.
+    pub const REGISTER_DEVICE: &str = "/api/v1/notifications/register-device";
+    /// `GET`: the VAPID public key (`applicationServerKey`).
+    pub const VAPID_PUBLIC_KEY: &str = "/api/v1/notifications/vapid-public-key";
+    /// `POST`: the internal API for an existing backend.
+    pub const INTERNAL_NOTIFY: &str = "/api/v1/internal/notify";
+    /// `GET`: this API's OpenAPI description.
+    pub const OPENAPI: &str = "/api/v1/openapi.json";
+
+    /// The API's path for a visit action (`approve` or `reject`, see [`super::ACTION_APPROVE`]).
+    pub fn visit_action(visit_id: &str, action: &str) -> String {
+        format!("/api/v1/visits/{visit_id}/{action}")
+    }
+}
+
+/// An event on the stream at [`paths::STREAM`]. Serialised the serde way (externally tagged),
+/// the variant's name is the server-sent event's `event:` name and its fields are the `data:`
+/// JSON (`{}` for a variant without fields): `event: visit` / `data: {"visitId":"…"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LiveEvent {
+    /// Sent once when the stream opens: refetch what may have been missed.
+    Ready,
+    /// The user's inbox has a new or changed notification.
+    Inbox,
+    /// A visit changed (guards watch every walk-in).
+    Visit {
+        #[serde(rename = "visitId")]
+        visit_id: String,
+    },
+}
+
+#[cfg(test)]
+mod live_event_tests {
+    use super::*;
+
+    #[test]
+    fn live_events_serialise_as_name_and_data() {
+        assert_eq!(
+            serde_json::to_string(&LiveEvent::Inbox).unwrap(),
+            r#""inbox""#
+        );
+        assert_eq!(
+            serde_json::to_string(&LiveEvent::Ready).unwrap(),
+            r#""ready""#
+        );
+        let v = LiveEvent::Visit {
+            visit_id: "v1".into(),
+        };
+        assert_eq!(
+            serde_json::to_string(&v).unwrap(),
+            r#"{"visit":{"visitId":"v1"}}"#
+        );
+    }
+
+    #[test]
+    fn visit_action_path_matches_the_route() {
+        assert_eq!(
+            paths::visit_action("v-1", ACTION_APPROVE),
+            paths::VISIT_APPROVE.replace("{id}", "v-1")
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -18,8 +18,8 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 use gatebell_server::config::{Config, ServeArgs};
+use gatebell_server::db::Backend;
 use gatebell_server::db::{new_id, now_ms};
-use gatebell_server::{on_pool, on_tx};
 use gatebell_testkit::{FakeFcm, FakeOAuth, FakeWebPush};
 use serde_json::{Value, json};
 
@@ -274,16 +274,23 @@ async fn main() {
         let user = new_id();
         let now = now_ms();
         let mut tx = db.begin().await.unwrap();
-        on_tx!(&mut tx, c => {
+        // The same statements on either backend's connection type.
+        macro_rules! insert_rows {
+            ($c:ident) => {{
             sqlx::query("INSERT INTO users (id, name, email, password_hash, role, created_at) VALUES ($1, 'Bulk', $2, 'x', 'admin', $3)")
-                .bind(&user).bind(format!("{user}@bench")).bind(now).execute(&mut *c).await.unwrap();
+                .bind(&user).bind(format!("{user}@bench")).bind(now).execute(&mut *$c).await.unwrap();
             for (token, platform, sub) in &rows {
                 let (e, p, a) = match sub { Some((e, p, a)) => (Some(e), Some(p), Some(a)), None => (None, None, None) };
                 sqlx::query("INSERT INTO devices (id, token, platform, endpoint, p256dh, auth, user_id, created_at, updated_at, last_seen_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $8)")
                     .bind(new_id()).bind(token).bind(*platform).bind(e).bind(p).bind(a).bind(&user).bind(now)
-                    .execute(&mut *c).await.unwrap();
+                    .execute(&mut *$c).await.unwrap();
             }
-        });
+            }};
+        }
+        match tx.conn() {
+            Backend::Sqlite(c) => insert_rows!(c),
+            Backend::Postgres(c) => insert_rows!(c),
+        }
         tx.commit().await.unwrap();
         user
     }
@@ -354,7 +361,11 @@ async fn main() {
             .unwrap_or(1),
         web_rate / raw * 100.0
     );
-    let pending: i64 = on_pool!(&db, p => sqlx::query_scalar("SELECT COUNT(*) FROM push_jobs WHERE state <> 'delivered'").fetch_one(p).await.unwrap());
+    const UNDELIVERED: &str = "SELECT COUNT(*) FROM push_jobs WHERE state <> 'delivered'";
+    let pending: i64 = match db.reader() {
+        Backend::Sqlite(p) => sqlx::query_scalar(UNDELIVERED).fetch_one(p).await.unwrap(),
+        Backend::Postgres(p) => sqlx::query_scalar(UNDELIVERED).fetch_one(p).await.unwrap(),
+    };
     println!("\nundelivered outbox rows at the end: {pending}");
     server.shutdown().await;
 }

@@ -1,21 +1,22 @@
 //! Accounts: creating users (the `gatebell user add` command and the demo seed), units, and the
 //! residents list guards pick a host from.
 
-use axum::Router;
 use axum::extract::State;
-use axum::routing::get;
+use gatebell_core::protocol::paths;
 use gatebell_core::protocol::{Resident, Role};
 use serde::Deserialize;
 use utoipa::IntoParams;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::auth::{AuthUser, hash_password};
-use crate::db::{Db, is_unique_violation, new_id, now_ms};
+use crate::db::{self, Db, is_unique_violation, new_id, now_ms};
 use crate::error::{ApiResult, Json, Query, optional_text, required_text};
-use crate::on_pool;
+use crate::state::AppState;
 
-/// The routes of this module.
-pub fn router() -> Router<crate::AppState> {
-    Router::new().route("/residents", get(residents))
+/// The routes of this module, with their OpenAPI descriptions.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(residents))
 }
 
 /// A user to create.
@@ -69,37 +70,19 @@ pub async fn create_user(db: &Db, new: NewUser) -> Result<String, CreateUserErro
     let id = new_id();
     let now = now_ms();
     let mut tx = db.begin().await?;
-    let result: Result<(), sqlx::Error> = crate::on_tx!(&mut tx, c => {
-        let unit_id: Option<String> = match &unit {
-            None => None,
-            Some(u) => {
-                sqlx::query("INSERT INTO units (id, name, created_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING")
-                    .bind(new_id())
-                    .bind(u)
-                    .bind(now)
-                    .execute(&mut *c)
-                    .await?;
-                sqlx::query_scalar("SELECT id FROM units WHERE name = $1")
-                    .bind(u)
-                    .fetch_optional(&mut *c)
-                    .await?
-            }
-        };
-        sqlx::query(
-            "INSERT INTO users (id, name, email, password_hash, role, unit_id, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(&id)
-        .bind(&name)
-        .bind(&email)
-        .bind(&hash)
-        .bind(new.role.as_str())
-        .bind(unit_id)
-        .bind(now)
-        .execute(&mut *c)
-        .await
-        .map(|_| ())
-    });
+    let result = db::accounts::insert_user(
+        &mut tx,
+        db::accounts::UserRow {
+            id: &id,
+            name: &name,
+            email: &email,
+            password_hash: &hash,
+            role: new.role,
+            unit: unit.as_deref(),
+            created_at: now,
+        },
+    )
+    .await;
     match result {
         Ok(()) => {
             tx.commit().await?;
@@ -118,18 +101,11 @@ pub struct ResidentQuery {
     pub q: Option<String>,
 }
 
-#[derive(sqlx::FromRow)]
-struct ResidentRow {
-    id: String,
-    name: String,
-    unit: String,
-}
-
-#[utoipa::path(get, path = "/api/v1/residents", tag = "accounts", security(("bearer" = [])),
+#[utoipa::path(get, path = paths::RESIDENTS, tag = "accounts", security(("bearer" = [])),
     params(ResidentQuery),
     responses((status = 200, body = Vec<Resident>), (status = 403, body = gatebell_core::protocol::ErrorBody)))]
 async fn residents(
-    State(state): State<crate::AppState>,
+    State(state): State<AppState>,
     user: AuthUser,
     Query(q): Query<ResidentQuery>,
 ) -> ApiResult<Json<Vec<Resident>>> {
@@ -137,25 +113,7 @@ async fn residents(
     let filter = optional_text("q", q.q.as_deref(), 100)?
         .map(|s| format!("%{}%", s.to_lowercase().replace(['%', '_'], "")))
         .unwrap_or_else(|| "%".into());
-    let rows: Vec<ResidentRow> = on_pool!(&state.db, p => {
-        sqlx::query_as(
-            "SELECT u.id, u.name, un.name AS unit FROM users u JOIN units un ON un.id = u.unit_id
-             WHERE u.role = 'resident' AND (LOWER(u.name) LIKE $1 OR LOWER(un.name) LIKE $1)
-             ORDER BY un.name, u.name LIMIT 200",
-        )
-        .bind(&filter)
-        .fetch_all(p)
-        .await?
-    });
-    Ok(Json(
-        rows.into_iter()
-            .map(|r| Resident {
-                id: r.id,
-                name: r.name,
-                unit: r.unit,
-            })
-            .collect(),
-    ))
+    Ok(Json(db::accounts::residents(&state.db, &filter).await?))
 }
 
 /// One account of the demo community.

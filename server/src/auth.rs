@@ -3,29 +3,30 @@
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use axum::Router;
 use axum::extract::{FromRequestParts, State};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
-use axum::routing::{get, post};
 use base64::Engine;
+use gatebell_core::protocol::paths;
 use gatebell_core::protocol::{LoginRequest, LoginResponse, Role, User};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use crate::db::now_ms;
+use crate::db::{self, now_ms};
 use crate::error::{ApiError, ApiResult, Json};
-use crate::{AppState, on_pool, on_writer};
+use crate::state::AppState;
 
 /// How long a session lasts.
 pub const SESSION_TTL_MS: i64 = 30 * 24 * 3600 * 1000;
 
-/// The routes of this module.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/auth/login", post(login))
-        .route("/auth/logout", post(logout))
-        .route("/me", get(me))
+/// The routes of this module, with their OpenAPI descriptions.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(login))
+        .routes(routes!(logout))
+        .routes(routes!(me))
 }
 
 /// The caller, from a valid bearer session.
@@ -66,15 +67,6 @@ impl AuthUser {
     }
 }
 
-#[derive(sqlx::FromRow)]
-struct SessionRow {
-    id: String,
-    name: String,
-    email: String,
-    role: String,
-    unit: Option<String>,
-}
-
 impl FromRequestParts<AppState> for AuthUser {
     type Rejection = ApiError;
 
@@ -86,7 +78,7 @@ impl FromRequestParts<AppState> for AuthUser {
                 .and_then(|h| h.strip_prefix("Bearer "))
                 .map(str::to_owned),
             // EventSource cannot send headers: the event stream also takes ?access_token=.
-            None if parts.uri.path().ends_with("/notifications/stream") => parts
+            None if parts.uri.path() == paths::STREAM => parts
                 .uri
                 .query()
                 .and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("access_token=")))
@@ -105,27 +97,15 @@ impl FromRequestParts<AppState> for AuthUser {
                 ApiError::Unauthorized("the Authorization header must be `Bearer <token>`".into())
             })?;
         let token_hash = hash_token(token);
-        let row: Option<SessionRow> = on_pool!(&state.db, p => {
-            sqlx::query_as(
-                "SELECT u.id, u.name, u.email, u.role, un.name AS unit
-                 FROM sessions s JOIN users u ON u.id = s.user_id
-                 LEFT JOIN units un ON un.id = u.unit_id
-                 WHERE s.token_hash = $1 AND s.expires_at > $2",
-            )
-            .bind(&token_hash)
-            .bind(now_ms())
-            .fetch_optional(p)
+        let user = db::accounts::session_user(&state.db, &token_hash, now_ms())
             .await?
-        });
-        let row =
-            row.ok_or_else(|| ApiError::Unauthorized("the session is unknown or expired".into()))?;
+            .ok_or_else(|| ApiError::Unauthorized("the session is unknown or expired".into()))?;
         Ok(AuthUser {
-            role: Role::parse(&row.role)
-                .ok_or_else(|| anyhow::anyhow!("bad role {:?} in the database", row.role))?,
-            id: row.id,
-            name: row.name,
-            email: row.email,
-            unit: row.unit,
+            id: user.id,
+            name: user.name,
+            email: user.email,
+            role: user.role,
+            unit: user.unit,
             token_hash,
         })
     }
@@ -174,17 +154,7 @@ async fn verify_password(password: String, hash: String) -> anyhow::Result<bool>
 // takes as long as for a known email.
 const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$0vRjXcWO6hgHUKnXg5dh0dNUXxr1OO9Rs3PdcVF8m0s";
 
-#[derive(sqlx::FromRow)]
-struct LoginRow {
-    id: String,
-    name: String,
-    email: String,
-    role: String,
-    unit: Option<String>,
-    password_hash: String,
-}
-
-#[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest,
+#[utoipa::path(post, path = paths::LOGIN, tag = "auth", request_body = LoginRequest,
     responses((status = 200, body = LoginResponse), (status = 401, body = gatebell_core::protocol::ErrorBody)))]
 async fn login(
     State(state): State<AppState>,
@@ -194,62 +164,38 @@ async fn login(
         return Err(ApiError::validation("email or password is too long"));
     }
     let email = req.email.trim().to_lowercase();
-    let row: Option<LoginRow> = on_pool!(&state.db, p => {
-        sqlx::query_as(
-            "SELECT u.id, u.name, u.email, u.role, un.name AS unit, u.password_hash
-             FROM users u LEFT JOIN units un ON un.id = u.unit_id WHERE u.email = $1",
-        )
-        .bind(&email)
-        .fetch_optional(p)
-        .await?
-    });
-    let hash = row
+    let found = db::accounts::user_by_email(&state.db, &email).await?;
+    let hash = found
         .as_ref()
-        .map_or(DUMMY_HASH.to_owned(), |r| r.password_hash.clone());
+        .map_or(DUMMY_HASH.to_owned(), |(_, h)| h.clone());
     let ok = verify_password(req.password, hash).await?;
-    let row = match row {
-        Some(r) if ok => r,
+    let user = match found {
+        Some((u, _)) if ok => u,
         _ => return Err(ApiError::Unauthorized("wrong email or password".into())),
     };
     let token = random_token(32);
     let now = now_ms();
     let expires_at = now + SESSION_TTL_MS;
-    on_writer!(&state.db, p => {
-        sqlx::query("INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
-            .bind(hash_token(&token))
-            .bind(&row.id)
-            .bind(now)
-            .bind(expires_at)
-            .execute(p)
-            .await?;
-    });
-    let role = Role::parse(&row.role).ok_or_else(|| anyhow::anyhow!("bad role in the database"))?;
+    let mut tx = state.db.begin().await?;
+    db::accounts::insert_session(&mut tx, &hash_token(&token), &user.id, now, expires_at).await?;
+    tx.commit().await?;
     Ok(Json(LoginResponse {
         token,
-        user: User {
-            id: row.id,
-            name: row.name,
-            email: row.email,
-            role,
-            unit: row.unit,
-        },
+        user,
         expires_at,
     }))
 }
 
-#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", security(("bearer" = [])),
+#[utoipa::path(post, path = paths::LOGOUT, tag = "auth", security(("bearer" = [])),
     responses((status = 204), (status = 401, body = gatebell_core::protocol::ErrorBody)))]
 async fn logout(State(state): State<AppState>, user: AuthUser) -> ApiResult<StatusCode> {
-    on_writer!(&state.db, p => {
-        sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
-            .bind(&user.token_hash)
-            .execute(p)
-            .await?;
-    });
+    let mut tx = state.db.begin().await?;
+    db::accounts::delete_session(&mut tx, &user.token_hash).await?;
+    tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[utoipa::path(get, path = "/api/v1/me", tag = "auth", security(("bearer" = [])),
+#[utoipa::path(get, path = paths::ME, tag = "auth", security(("bearer" = [])),
     responses((status = 200, body = User), (status = 401, body = gatebell_core::protocol::ErrorBody)))]
 async fn me(user: AuthUser) -> Json<User> {
     Json(user.user())

@@ -1,45 +1,36 @@
-//! Live updates for open screens: "your inbox changed", "a visit changed", streamed as
-//! Server-Sent Events at `GET /notifications/stream`. On PostgreSQL every event also goes
-//! through `NOTIFY`, so a screen connected to one instance hears what happened on another.
+//! The event bus: "your inbox changed", "a visit changed", for open screens (the stream
+//! handler in `stream.rs` sends them on). On PostgreSQL every event also goes through
+//! `NOTIFY`, so a screen connected to one instance hears what happened on another.
 
-use std::convert::Infallible;
 use std::time::Duration;
 
-use axum::Router;
-use axum::extract::State;
-use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
-use axum::routing::get;
-use futures::Stream;
-use gatebell_core::protocol::Role;
-use serde_json::{Value, json};
+use gatebell_core::protocol::LiveEvent;
+use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
 use tokio::sync::broadcast;
 
-use crate::AppState;
-use crate::auth::AuthUser;
-
 const CHANNEL: &str = "gatebell_events";
 
-/// Something a signed-in screen may want to refresh.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Event {
-    /// The user's inbox has a new or changed notification.
-    InboxChanged,
-    /// A visit changed (guards watch every walk-in).
-    VisitChanged { visit_id: String },
-}
-
 /// Who an event is for.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Audience {
     User(String),
     Guards,
 }
 
+/// A `NOTIFY` payload: the event, whom it is for, and which instance sent it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct Notice {
+    origin: String,
+    to: Audience,
+    event: LiveEvent,
+}
+
 /// A broadcast of events; slow listeners miss old events and simply refetch.
 #[derive(Clone)]
 pub struct Events {
-    tx: broadcast::Sender<(Audience, Event)>,
+    tx: broadcast::Sender<(Audience, LiveEvent)>,
     pg: Option<(PgPool, String)>,
 }
 
@@ -52,33 +43,18 @@ impl Default for Events {
     }
 }
 
-fn encode(audience: &Audience, event: &Event, origin: &str) -> String {
-    let (to, user) = match audience {
-        Audience::User(u) => ("user", Some(u.as_str())),
-        Audience::Guards => ("guards", None),
+fn encode(audience: &Audience, event: &LiveEvent, origin: &str) -> String {
+    let notice = Notice {
+        origin: origin.to_owned(),
+        to: audience.clone(),
+        event: event.clone(),
     };
-    let (kind, visit) = match event {
-        Event::InboxChanged => ("inbox", None),
-        Event::VisitChanged { visit_id } => ("visit", Some(visit_id.as_str())),
-    };
-    json!({ "origin": origin, "to": to, "user": user, "kind": kind, "visit": visit }).to_string()
+    serde_json::to_string(&notice).expect("a notice serialises")
 }
 
-fn decode(text: &str) -> Option<(String, Audience, Event)> {
-    let v: Value = serde_json::from_str(text).ok()?;
-    let audience = match v["to"].as_str()? {
-        "user" => Audience::User(v["user"].as_str()?.to_owned()),
-        "guards" => Audience::Guards,
-        _ => return None,
-    };
-    let event = match v["kind"].as_str()? {
-        "inbox" => Event::InboxChanged,
-        "visit" => Event::VisitChanged {
-            visit_id: v["visit"].as_str()?.to_owned(),
-        },
-        _ => return None,
-    };
-    Some((v["origin"].as_str()?.to_owned(), audience, event))
+fn decode(text: &str) -> Option<(String, Audience, LiveEvent)> {
+    let n: Notice = serde_json::from_str(text).ok()?;
+    Some((n.origin, n.to, n.event))
 }
 
 impl Events {
@@ -106,7 +82,7 @@ impl Events {
         events
     }
 
-    fn send(&self, audience: Audience, event: Event) {
+    fn send(&self, audience: Audience, event: LiveEvent) {
         if let Some((pool, origin)) = &self.pg {
             let (pool, text) = (pool.clone(), encode(&audience, &event, origin));
             tokio::spawn(async move {
@@ -124,24 +100,24 @@ impl Events {
     }
 
     /// Tells one user's screens.
-    pub fn publish(&self, user_id: &str, event: Event) {
+    pub fn publish(&self, user_id: &str, event: LiveEvent) {
         self.send(Audience::User(user_id.to_owned()), event);
     }
 
     /// Tells every guard's screen.
-    pub fn publish_guards(&self, event: Event) {
+    pub fn publish_guards(&self, event: LiveEvent) {
         self.send(Audience::Guards, event);
     }
 
     /// Listens to everything; the listener filters by audience.
-    pub fn subscribe(&self) -> broadcast::Receiver<(Audience, Event)> {
+    pub fn subscribe(&self) -> broadcast::Receiver<(Audience, LiveEvent)> {
         self.tx.subscribe()
     }
 }
 
 async fn listen(
     pool: &PgPool,
-    tx: &broadcast::Sender<(Audience, Event)>,
+    tx: &broadcast::Sender<(Audience, LiveEvent)>,
     origin: &str,
 ) -> Result<(), sqlx::Error> {
     let mut listener = sqlx::postgres::PgListener::connect_with(pool).await?;
@@ -157,47 +133,6 @@ async fn listen(
     }
 }
 
-/// The routes of this module.
-pub fn router() -> Router<AppState> {
-    Router::new().route("/notifications/stream", get(stream))
-}
-
-#[utoipa::path(get, path = "/api/v1/notifications/stream", tag = "notifications", security(("bearer" = [])),
-    responses((status = 200, description = "text/event-stream of `inbox` and `visit` events (data: {\"visitId\"} for visits)", content_type = "text/event-stream")))]
-async fn stream(
-    State(state): State<AppState>,
-    user: AuthUser,
-) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
-    let rx = state.events.subscribe();
-    let watches_gate = matches!(user.role, Role::Guard | Role::Admin);
-    let me = user.id.clone();
-    let hello = futures::stream::once(async { Ok(SseEvent::default().event("ready").data("{}")) });
-    let events = futures::stream::unfold(rx, move |mut rx| {
-        let me = me.clone();
-        async move {
-            loop {
-                let ev = match rx.recv().await {
-                    Ok((Audience::User(u), e)) if u == me => e,
-                    Ok((Audience::Guards, e)) if watches_gate => e,
-                    Ok(_) => continue,
-                    // Missed events: tell the screen to refetch everything.
-                    Err(broadcast::error::RecvError::Lagged(_)) => Event::InboxChanged,
-                    Err(broadcast::error::RecvError::Closed) => return None,
-                };
-                let sse = match ev {
-                    Event::InboxChanged => SseEvent::default().event("inbox").data("{}"),
-                    Event::VisitChanged { visit_id } => SseEvent::default()
-                        .event("visit")
-                        .data(json!({ "visitId": visit_id }).to_string()),
-                };
-                return Some((Ok(sse), rx));
-            }
-        }
-    });
-    Sse::new(futures::StreamExt::chain(hello, events))
-        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -205,10 +140,10 @@ mod tests {
     #[test]
     fn notify_payloads_round_trip() {
         for (a, e) in [
-            (Audience::User("u1".into()), Event::InboxChanged),
+            (Audience::User("u1".into()), LiveEvent::Inbox),
             (
                 Audience::Guards,
-                Event::VisitChanged {
+                LiveEvent::Visit {
                     visit_id: "v1".into(),
                 },
             ),

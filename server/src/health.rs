@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use axum::routing::get;
 use serde_json::{Value, json};
 
-use crate::AppState;
+use crate::state::AppState;
 
 /// The routes of this module.
 pub fn router() -> Router<AppState> {
@@ -41,7 +41,7 @@ async fn readyz(State(state): State<AppState>) -> (StatusCode, axum::Json<Value>
 async fn metrics(
     State(state): State<AppState>,
 ) -> ([(axum::http::HeaderName, &'static str); 1], String) {
-    if let Ok(d) = crate::push::outbox::depth(&state.db).await {
+    if let Ok(d) = crate::db::outbox::depth(&state.db).await {
         state.metrics.outbox_depth.set(d);
     }
     (

@@ -1,23 +1,25 @@
 //! The internal API for deployments beside an existing backend: `POST /internal/notify` is what
 //! that backend calls where it would have sent a push itself.
 
-use axum::Router;
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
-use axum::routing::post;
+use gatebell_core::protocol::paths;
 use gatebell_core::protocol::{InternalNotifyRequest, InternalNotifyResponse};
 use sha2::{Digest, Sha256};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
+use crate::db;
 use crate::error::{ApiError, ApiResult, Json, required_text};
 use crate::notifications::{NewNotification, notify_user};
-use crate::{AppState, on_tx};
+use crate::state::AppState;
 
 /// Longest TTL a caller may ask for (FCM's own limit is 28 days).
 const MAX_TTL_SECONDS: u32 = 28 * 24 * 3600;
 
-/// The routes of this module.
-pub fn router() -> Router<AppState> {
-    Router::new().route("/internal/notify", post(notify))
+/// The routes of this module, with their OpenAPI descriptions.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(notify))
 }
 
 /// A caller holding the service key.
@@ -48,7 +50,7 @@ impl FromRequestParts<AppState> for Service {
     }
 }
 
-#[utoipa::path(post, path = "/api/v1/internal/notify", tag = "internal", security(("service_key" = [])),
+#[utoipa::path(post, path = paths::INTERNAL_NOTIFY, tag = "internal", security(("service_key" = [])),
     request_body = InternalNotifyRequest,
     responses((status = 202, body = InternalNotifyResponse), (status = 401, body = gatebell_core::protocol::ErrorBody),
         (status = 422, body = gatebell_core::protocol::ErrorBody)))]
@@ -77,19 +79,13 @@ async fn notify(
         )));
     }
     let mut tx = state.db.begin().await?;
-    let known: Option<String> = on_tx!(&mut tx, c => {
-        sqlx::query_scalar("SELECT id FROM users WHERE id = $1").bind(&req.user_id).fetch_optional(&mut *c).await?
-    });
-    if known.is_none() {
+    if !db::accounts::user_exists_in_tx(&mut tx, &req.user_id).await? {
         return Err(ApiError::validation("userId is not a known user"));
     }
-    if let Some(v) = &req.visit_id {
-        let visit: Option<String> = on_tx!(&mut tx, c => {
-            sqlx::query_scalar("SELECT id FROM visits WHERE id = $1").bind(v).fetch_optional(&mut *c).await?
-        });
-        if visit.is_none() {
-            return Err(ApiError::validation("visitId is not a known visit"));
-        }
+    if let Some(v) = &req.visit_id
+        && !db::visits::exists_in_tx(&mut tx, v).await?
+    {
+        return Err(ApiError::validation("visitId is not a known visit"));
     }
     let done = notify_user(
         &mut tx,

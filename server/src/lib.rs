@@ -1,5 +1,12 @@
 //! Gatebell's server: accounts, visits, the in-app inbox, the device registry and push
 //! delivery. `main.rs` only parses flags; tests start the very same app with [`start`].
+//!
+//! Layers, bottom to top; nothing imports from a layer above it:
+//! `error`, `config` → `db` (pools, transactions, and the per-area store functions that own
+//! the SQL) and `events` (the event bus) and `push` (outbox dispatcher and senders) → `state`
+//! ([`AppState`]) → `auth` (extractors) → the handlers per area (`accounts`, `visits`,
+//! `notifications`, `devices`, `internal`, `stream`, `health`, `site`) → this file (router,
+//! start).
 
 pub mod accounts;
 pub mod auth;
@@ -14,6 +21,8 @@ pub mod notifications;
 pub mod openapi;
 pub mod push;
 pub mod site;
+pub mod state;
+pub mod stream;
 pub mod visits;
 
 use std::net::SocketAddr;
@@ -21,64 +30,57 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
+use axum::routing::any;
 use tokio::sync::watch;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::config::Config;
 use crate::db::Db;
 use crate::error::ApiError;
-use crate::events::{Event, Events};
+use crate::events::Events;
 use crate::push::PushHandle;
 use crate::push::dispatcher::{self, DispatcherConfig, Senders};
 use crate::push::fcm::FcmSender;
 use crate::push::metrics::PushMetrics;
 use crate::push::webpush::{VapidKeys, WebPushSender};
+use crate::state::AppState;
 
 /// Largest request body accepted.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
-/// What every handler shares.
-#[derive(Clone)]
-pub struct AppState {
-    pub db: Db,
-    pub config: Arc<Config>,
-    pub push: PushHandle,
-    pub events: Events,
-    pub metrics: PushMetrics,
-    /// `applicationServerKey` for browsers.
-    pub vapid_public_key: Arc<str>,
-    /// The built web demo, served at `/`.
-    pub site_dir: Option<std::path::PathBuf>,
-    /// Turns true at shutdown: long-lived responses (event streams) end then.
-    pub stopping: watch::Receiver<bool>,
-}
-
-impl AppState {
-    /// After a committed notification: wake a dispatcher and tell the user's open screens.
-    pub fn after_notify(&self, user_id: &str) {
-        self.push.wake();
-        self.events.publish(user_id, Event::InboxChanged);
-    }
-}
-
-/// The whole HTTP app.
-pub fn router(state: AppState) -> Router {
-    let api = Router::new()
+/// The API's routes and their OpenAPI description, from one declaration per handler.
+pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .merge(auth::router())
         .merge(accounts::router())
         .merge(visits::router())
         .merge(notifications::router())
         .merge(devices::router())
         .merge(internal::router())
-        .merge(events::router())
-        .fallback(|| async { ApiError::not_found("no such API endpoint") })
-        .method_not_allowed_fallback(|| async {
-            ApiError::MethodNotAllowed("this endpoint does not take that method".into())
-        });
+        .routes(routes!(stream::stream))
+        .split_for_parts()
+}
+
+async fn no_such_endpoint() -> ApiError {
+    ApiError::not_found("no such API endpoint")
+}
+
+/// The whole HTTP app.
+pub fn router(state: AppState) -> Router {
+    let (api, doc) = api();
+    let api = api.method_not_allowed_fallback(|| async {
+        ApiError::MethodNotAllowed("this endpoint does not take that method".into())
+    });
     Router::new()
-        .nest("/api/v1", api)
-        .merge(openapi::router())
+        .merge(api)
+        // Unknown paths under the API answer in JSON; everything else is the web demo.
+        .route("/api/v1", any(no_such_endpoint))
+        .route("/api/v1/{*rest}", any(no_such_endpoint))
+        .merge(openapi::router(doc))
         .merge(health::router())
         .fallback(site::serve)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
@@ -156,9 +158,9 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         db: db.clone(),
         config: Arc::new(config),
         push: PushHandle::default(),
-        events: match &db {
-            Db::Postgres(pool) => Events::with_postgres(pool.clone()),
-            Db::Sqlite { .. } => Events::default(),
+        events: match db.postgres() {
+            Some(pool) => Events::with_postgres(pool.clone()),
+            None => Events::default(),
         },
         metrics: PushMetrics::default(),
         vapid_public_key: vapid.public_key.into(),
@@ -205,12 +207,48 @@ async fn vapid_keys(db: &Db, configured: Option<&str>) -> anyhow::Result<VapidKe
     if let Some(k) = configured {
         return VapidKeys::from_private(k);
     }
-    if let Some(k) = db.setting("vapid_private_key").await? {
+    if let Some(k) = db::settings::get(db, "vapid_private_key").await? {
         return VapidKeys::from_private(&k);
     }
     let fresh = VapidKeys::generate();
-    let won = db
-        .setting_or_insert("vapid_private_key", &fresh.private_key)
-        .await?;
+    let mut tx = db.begin().await?;
+    let won =
+        db::settings::insert_if_absent(&mut tx, "vapid_private_key", &fresh.private_key).await?;
+    tx.commit().await?;
     VapidKeys::from_private(&won)
+}
+
+#[cfg(test)]
+mod tests {
+    use gatebell_core::protocol::paths;
+
+    #[test]
+    fn every_client_path_is_routed_and_described() {
+        let (_, doc) = super::api();
+        let described: Vec<&str> = doc.paths.paths.keys().map(String::as_str).collect();
+        let client_paths = [
+            paths::LOGIN,
+            paths::LOGOUT,
+            paths::ME,
+            paths::RESIDENTS,
+            paths::VISITS,
+            paths::VISIT_CHECKIN,
+            paths::VISIT_WALKIN,
+            paths::VISIT,
+            paths::VISIT_APPROVE,
+            paths::VISIT_REJECT,
+            paths::MY_REQUESTS,
+            paths::NOTIFICATIONS,
+            paths::NOTIFICATION_READ,
+            paths::NOTIFICATIONS_READ_ALL,
+            paths::STREAM,
+            paths::REGISTER_DEVICE,
+            paths::VAPID_PUBLIC_KEY,
+            paths::INTERNAL_NOTIFY,
+        ];
+        for p in client_paths {
+            assert!(described.contains(&p), "{p} is not in the API description");
+        }
+        assert_eq!(described.len(), client_paths.len(), "{described:?}");
+    }
 }

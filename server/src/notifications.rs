@@ -1,27 +1,29 @@
 //! The in-app inbox, and [`notify_user`]: the one way a notification is made, which also
 //! queues its pushes in the same transaction (the outbox).
 
-use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{get, post};
+use gatebell_core::protocol::paths;
 use gatebell_core::protocol::{
-    MarkedRead, Notification, NotificationPage, NotificationType, PushPayload,
+    LiveEvent, MarkedRead, NotificationPage, NotificationType, PushPayload,
 };
 use serde::Deserialize;
 use utoipa::IntoParams;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::auth::AuthUser;
-use crate::db::{Tx, new_id, now_ms};
+use crate::db::{self, Tx, new_id, now_ms};
 use crate::error::{ApiError, ApiResult, Json, Path, Query};
-use crate::{AppState, on_pool, on_tx, on_writer, push};
+use crate::push;
+use crate::state::AppState;
 
-/// The routes of this module.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/notifications", get(list))
-        .route("/notifications/{id}/read", post(mark_read))
-        .route("/notifications/read-all", post(mark_all_read))
+/// The routes of this module, with their OpenAPI descriptions.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list))
+        .routes(routes!(mark_read))
+        .routes(routes!(mark_all_read))
 }
 
 /// A notification to record and push.
@@ -43,7 +45,7 @@ pub struct Notified {
 }
 
 /// Records a notification and queues one push per device of the user, inside `tx`. The caller
-/// commits and then wakes the dispatcher ([`push::PushHandle::wake`]).
+/// commits and then wakes the dispatcher ([`crate::push::PushHandle::wake`]).
 pub async fn notify_user(tx: &mut Tx, n: NewNotification<'_>) -> ApiResult<Notified> {
     let id = new_id();
     let now = now_ms();
@@ -55,23 +57,21 @@ pub async fn notify_user(tx: &mut Tx, n: NewNotification<'_>) -> ApiResult<Notif
         n.body.clone(),
     );
     let payload_json = push::payload::encode(&payload).map_err(ApiError::validation)?;
-    on_tx!(tx, c => {
-        sqlx::query(
-            "INSERT INTO notifications (id, user_id, type, title, body, visit_id, read, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, FALSE, $7)",
-        )
-        .bind(&id)
-        .bind(n.user_id)
-        .bind(n.kind.as_str())
-        .bind(&n.title)
-        .bind(&n.body)
-        .bind(n.visit_id)
-        .bind(now)
-        .execute(&mut *c)
-        .await?;
-    });
+    db::notifications::insert(
+        tx,
+        db::notifications::NotificationRow {
+            id: &id,
+            user_id: n.user_id,
+            kind: &n.kind,
+            title: &n.title,
+            body: &n.body,
+            visit_id: n.visit_id,
+            created_at: now,
+        },
+    )
+    .await?;
     let pushes =
-        push::outbox::enqueue(tx, &id, n.user_id, &payload_json, now, now + n.ttl_ms).await?;
+        db::outbox::enqueue(tx, &id, n.user_id, &payload_json, now, now + n.ttl_ms).await?;
     Ok(Notified {
         notification_id: id,
         pushes,
@@ -88,33 +88,7 @@ pub struct PageQuery {
     pub cursor: Option<String>,
 }
 
-#[derive(sqlx::FromRow)]
-struct NotificationRow {
-    id: String,
-    #[sqlx(rename = "type")]
-    kind: String,
-    title: String,
-    body: String,
-    visit_id: Option<String>,
-    read: bool,
-    created_at: i64,
-}
-
-impl From<NotificationRow> for Notification {
-    fn from(r: NotificationRow) -> Notification {
-        Notification {
-            id: r.id,
-            kind: NotificationType::parse(&r.kind),
-            title: r.title,
-            body: r.body,
-            visit_id: r.visit_id,
-            read: r.read,
-            created_at: r.created_at,
-        }
-    }
-}
-
-#[utoipa::path(get, path = "/api/v1/notifications", tag = "notifications", security(("bearer" = [])),
+#[utoipa::path(get, path = paths::NOTIFICATIONS, tag = "notifications", security(("bearer" = [])),
     params(PageQuery),
     responses((status = 200, body = NotificationPage), (status = 401, body = gatebell_core::protocol::ErrorBody)))]
 async fn list(
@@ -136,24 +110,8 @@ async fn list(
         }
         None => "~".into(), // sorts after every id
     };
-    let (mut rows, unread): (Vec<NotificationRow>, i64) = on_pool!(&state.db, p => {
-        let rows = sqlx::query_as(
-            "SELECT id, type, title, body, visit_id, read, created_at FROM notifications
-             WHERE user_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3",
-        )
-        .bind(&user.id)
-        .bind(&cursor)
-        .bind(i64::from(limit) + 1)
-        .fetch_all(p)
-        .await?;
-        let unread: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM notifications WHERE user_id = $1 AND read = FALSE",
-        )
-        .bind(&user.id)
-        .fetch_one(p)
-        .await?;
-        (rows, unread)
-    });
+    let (mut rows, unread) =
+        db::notifications::page(&state.db, &user.id, &cursor, i64::from(limit) + 1).await?;
     let next_cursor = if rows.len() > limit as usize {
         rows.truncate(limit as usize);
         rows.last().map(|r| r.id.clone())
@@ -161,13 +119,13 @@ async fn list(
         None
     };
     Ok(Json(NotificationPage {
-        items: rows.into_iter().map(Into::into).collect(),
+        items: rows,
         unread_count: unread,
         next_cursor,
     }))
 }
 
-#[utoipa::path(post, path = "/api/v1/notifications/{id}/read", tag = "notifications", security(("bearer" = [])),
+#[utoipa::path(post, path = paths::NOTIFICATION_READ, tag = "notifications", security(("bearer" = [])),
     params(("id" = String, Path, description = "notification id")),
     responses((status = 204), (status = 404, body = gatebell_core::protocol::ErrorBody)))]
 async fn mark_read(
@@ -175,38 +133,25 @@ async fn mark_read(
     user: AuthUser,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    let n = on_writer!(&state.db, p => {
-        sqlx::query("UPDATE notifications SET read = TRUE WHERE id = $1 AND user_id = $2")
-            .bind(&id)
-            .bind(&user.id)
-            .execute(p)
-            .await?
-            .rows_affected()
-    });
-    if n == 0 {
+    let mut tx = state.db.begin().await?;
+    let found = db::notifications::mark_read(&mut tx, &id, &user.id).await?;
+    tx.commit().await?;
+    if !found {
         return Err(ApiError::not_found("no such notification"));
     }
-    state
-        .events
-        .publish(&user.id, crate::events::Event::InboxChanged);
+    state.events.publish(&user.id, LiveEvent::Inbox);
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[utoipa::path(post, path = "/api/v1/notifications/read-all", tag = "notifications", security(("bearer" = [])),
+#[utoipa::path(post, path = paths::NOTIFICATIONS_READ_ALL, tag = "notifications", security(("bearer" = [])),
     responses((status = 200, body = MarkedRead)))]
 async fn mark_all_read(
     State(state): State<AppState>,
     user: AuthUser,
 ) -> ApiResult<Json<MarkedRead>> {
-    let n = on_writer!(&state.db, p => {
-        sqlx::query("UPDATE notifications SET read = TRUE WHERE user_id = $1 AND read = FALSE")
-            .bind(&user.id)
-            .execute(p)
-            .await?
-            .rows_affected()
-    });
-    state
-        .events
-        .publish(&user.id, crate::events::Event::InboxChanged);
+    let mut tx = state.db.begin().await?;
+    let n = db::notifications::mark_all_read(&mut tx, &user.id).await?;
+    tx.commit().await?;
+    state.events.publish(&user.id, LiveEvent::Inbox);
     Ok(Json(MarkedRead { updated: n }))
 }

@@ -1,24 +1,23 @@
 //! The OpenAPI 3 description of the API, served at `/api/v1/openapi.json`.
+//!
+//! Its paths come from the routers themselves: each handler's `#[utoipa::path]` (with its
+//! path from `gatebell_core::protocol::paths`) is registered by `utoipa_axum::routes!`, which
+//! adds the route and its description together, so the two cannot drift apart.
+
+use std::sync::Arc;
 
 use axum::Router;
 use axum::routing::get;
+use gatebell_core::protocol::paths;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::AppState;
+use crate::state::AppState;
 
+/// The description's frame (title, security schemes); the routers add the paths.
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Gatebell", description = "Visitor-arrival notifications: accounts, visits, inbox, devices, push."),
-    paths(
-        crate::auth::login, crate::auth::logout, crate::auth::me,
-        crate::accounts::residents,
-        crate::visits::invite, crate::visits::list, crate::visits::checkin, crate::visits::walkin,
-        crate::visits::get_one, crate::visits::approve, crate::visits::reject, crate::visits::my_requests,
-        crate::notifications::list, crate::notifications::mark_read, crate::notifications::mark_all_read,
-        crate::devices::register, crate::devices::unregister, crate::devices::vapid_public_key,
-        crate::internal::notify, crate::events::stream,
-    ),
     modifiers(&BearerAuth),
 )]
 pub struct ApiDoc;
@@ -39,10 +38,14 @@ impl Modify for BearerAuth {
     }
 }
 
-/// The routes of this module.
-pub fn router() -> Router<AppState> {
+/// Serves `doc`.
+pub fn router(doc: utoipa::openapi::OpenApi) -> Router<AppState> {
+    let doc = Arc::new(doc);
     Router::new().route(
-        "/api/v1/openapi.json",
-        get(|| async { axum::Json(ApiDoc::openapi()) }),
+        paths::OPENAPI,
+        get(move || {
+            let doc = doc.clone();
+            async move { axum::Json(doc) }
+        }),
     )
 }

@@ -11,8 +11,8 @@ use axum::response::{IntoResponse, Response};
 use tower::ServiceExt;
 use tower_http::services::ServeFile;
 
-use crate::AppState;
 use crate::error::ApiError;
+use crate::state::AppState;
 
 /// The folder to serve: `--static-dir`, else `web-demo/out` when it exists.
 pub fn resolve_dir(configured: Option<&Path>) -> Option<PathBuf> {

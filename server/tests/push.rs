@@ -9,8 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{Backend, TestApp, assert_error};
-use gatebell_server::db::Db;
-use gatebell_server::on_pool;
+use gatebell_server::db::{self as store, Db};
 use gatebell_testkit::{
     FakeFcm, FakeOAuth, FakeWebPush, FcmFailure, TestSubscription, WebPushFailure,
 };
@@ -119,13 +118,23 @@ async fn walkin(app: &TestApp, guard: &str, host_id: &str, name: &str) -> String
 }
 
 async fn job_states(db: &Db) -> Vec<(String, String)> {
-    on_pool!(db, p => {
-        sqlx::query_as("SELECT state, device_id FROM push_jobs ORDER BY created_at").fetch_all(p).await.unwrap()
-    })
+    const SQL: &str = "SELECT state, device_id FROM push_jobs ORDER BY created_at";
+    match db.reader() {
+        store::Backend::Sqlite(p) => sqlx::query_as(SQL).fetch_all(p).await.unwrap(),
+        store::Backend::Postgres(p) => sqlx::query_as(SQL).fetch_all(p).await.unwrap(),
+    }
+}
+
+/// Runs a `SELECT COUNT(*) ...` on the read side.
+async fn count(db: &Db, sql: &'static str) -> i64 {
+    match db.reader() {
+        store::Backend::Sqlite(p) => sqlx::query_scalar(sql).fetch_one(p).await.unwrap(),
+        store::Backend::Postgres(p) => sqlx::query_scalar(sql).fetch_one(p).await.unwrap(),
+    }
 }
 
 async fn device_count(db: &Db) -> i64 {
-    on_pool!(db, p => sqlx::query_scalar("SELECT COUNT(*) FROM devices").fetch_one(p).await.unwrap())
+    count(db, "SELECT COUNT(*) FROM devices").await
 }
 
 async fn wait_until<F: AsyncFnMut() -> bool>(what: &str, timeout: Duration, mut f: F) {
@@ -397,7 +406,7 @@ async fn retry_after_is_honoured_then_delivered(b: Backend) {
         );
     }
     wait_until("attempts recorded", Duration::from_secs(5), async || {
-        let n: i64 = on_pool!(&app.state().db, p => sqlx::query_scalar("SELECT COUNT(*) FROM push_attempts").fetch_one(p).await.unwrap());
+        let n: i64 = count(&app.state().db, "SELECT COUNT(*) FROM push_attempts").await;
         n == 4
     })
     .await;
@@ -662,20 +671,36 @@ async fn killed_server_delivers_every_row_after_restart(b: Backend) {
     }
     let db = c.db().await;
     wait_until("rows claimed", Duration::from_secs(10), async || {
-        let n: i64 = on_pool!(&db, p => sqlx::query_scalar("SELECT COUNT(*) FROM push_jobs WHERE claim IS NOT NULL").fetch_one(p).await.unwrap());
+        let n: i64 = count(
+            &db,
+            "SELECT COUNT(*) FROM push_jobs WHERE claim IS NOT NULL",
+        )
+        .await;
         n == 15
     })
     .await;
     first.kill();
-    let undelivered: i64 = on_pool!(&db, p => sqlx::query_scalar("SELECT COUNT(*) FROM push_jobs WHERE state = 'pending'").fetch_one(p).await.unwrap());
+    let undelivered: i64 = count(
+        &db,
+        "SELECT COUNT(*) FROM push_jobs WHERE state = 'pending'",
+    )
+    .await;
     assert_eq!(undelivered, 15);
 
     fakes.fcm.set_response_delay(Duration::ZERO);
     let second = Process::spawn(&url, &flags);
-    wait_until("every row delivered after the restart", Duration::from_secs(20), async || {
-        let n: i64 = on_pool!(&db, p => sqlx::query_scalar("SELECT COUNT(*) FROM push_jobs WHERE state = 'delivered'").fetch_one(p).await.unwrap());
-        n == 15
-    })
+    wait_until(
+        "every row delivered after the restart",
+        Duration::from_secs(20),
+        async || {
+            let n: i64 = count(
+                &db,
+                "SELECT COUNT(*) FROM push_jobs WHERE state = 'delivered'",
+            )
+            .await;
+            n == 15
+        },
+    )
     .await;
     // Every (visit, phone) pair reached FCM.
     let mut pairs = HashSet::new();

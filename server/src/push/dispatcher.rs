@@ -11,9 +11,9 @@ use tokio::sync::{Semaphore, mpsc, watch};
 
 use super::fcm::FcmSender;
 use super::metrics::PushMetrics;
-use super::outbox::{self, Attempt, Job, NextState, SentInfo, Target};
 use super::webpush::{WebPushSender, WebTarget, topic_for_visit};
 use super::{PushHandle, SendOutcome};
+use crate::db::outbox::{self, Attempt, Job, NextState, SentInfo, Target};
 use crate::db::{Db, new_id, now_ms};
 
 /// A periodic sweep picks up rows whose lease ran out (a crashed instance) or that another
@@ -67,7 +67,7 @@ pub fn spawn(
             {
                 room.merge(more);
             }
-            let jobs = match outbox::claim(
+            let jobs = match claim(
                 &db,
                 &claim_id,
                 now_ms(),
@@ -120,6 +120,27 @@ pub fn spawn(
     })
 }
 
+/// Claims due jobs in a transaction of their own.
+async fn claim(
+    db: &Db,
+    claim_id: &str,
+    now: i64,
+    lease_ms: i64,
+    limit: i64,
+) -> Result<Vec<Job>, sqlx::Error> {
+    let mut tx = db.begin().await?;
+    let jobs = outbox::claim(&mut tx, claim_id, now, lease_ms, limit).await?;
+    tx.commit().await?;
+    Ok(jobs)
+}
+
+/// Writes a batch of outcomes in one transaction.
+async fn record(db: &Db, batch: &[Attempt]) -> Result<(), sqlx::Error> {
+    let mut tx = db.begin().await?;
+    outbox::record(&mut tx, batch).await?;
+    tx.commit().await
+}
+
 async fn record_loop(db: Db, mut rx: mpsc::UnboundedReceiver<Attempt>, handle: PushHandle) {
     let mut batch = Vec::with_capacity(RECORD_BATCH);
     while rx.recv_many(&mut batch, RECORD_BATCH).await > 0 {
@@ -128,7 +149,7 @@ async fn record_loop(db: Db, mut rx: mpsc::UnboundedReceiver<Attempt>, handle: P
             .any(|a| matches!(a.next, NextState::RetryAt(_)));
         // A failed write is retried: losing an outcome would resend a delivered push later.
         let mut delay = Duration::from_millis(50);
-        while let Err(e) = outbox::record(&db, &batch).await {
+        while let Err(e) = record(&db, &batch).await {
             tracing::warn!(error = %e, n = batch.len(), "recording push outcomes failed; retrying");
             tokio::time::sleep(delay).await;
             delay = (delay * 2).min(Duration::from_secs(5));

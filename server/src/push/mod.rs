@@ -1,7 +1,7 @@
 //! Push delivery: the outbox, its dispatchers, and the FCM and Web Push senders.
 //!
 //! A request that makes a notification writes one `push_jobs` row per device in its own
-//! transaction ([`outbox::enqueue`]) and wakes the dispatcher ([`PushHandle::wake`]). The
+//! transaction ([`crate::db::outbox::enqueue`]) and wakes the dispatcher ([`PushHandle::wake`]). The
 //! dispatcher claims due rows (on PostgreSQL with `FOR UPDATE SKIP LOCKED`, so instances share
 //! the work), sends them, and records each attempt and outcome.
 
@@ -9,7 +9,6 @@ pub mod allowlist;
 pub mod dispatcher;
 pub mod fcm;
 pub mod metrics;
-pub mod outbox;
 pub mod payload;
 pub mod webpush;
 

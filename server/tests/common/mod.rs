@@ -102,7 +102,7 @@ impl TestApp {
     }
 
     /// The server's state (database, config).
-    pub fn state(&self) -> &gatebell_server::AppState {
+    pub fn state(&self) -> &gatebell_server::state::AppState {
         &self.server.as_ref().unwrap().state
     }
 

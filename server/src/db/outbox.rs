@@ -6,8 +6,7 @@
 //! runs out, so no row is lost (delivery is at least once; a crash between a provider's 2xx and
 //! the write of the outcome re-sends that one message).
 
-use crate::db::{Db, Tx, new_id};
-use crate::{on_pool, on_tx};
+use super::{Backend, Db, Tx, new_id};
 
 /// Queues one push per device of `user_id`; returns how many.
 pub async fn enqueue(
@@ -18,7 +17,7 @@ pub async fn enqueue(
     now: i64,
     expires_at: i64,
 ) -> Result<u32, sqlx::Error> {
-    let n = on_tx!(tx, c => {
+    let n = per_backend!(tx.conn(), c => {
         sqlx::query(
             "INSERT INTO push_jobs (id, notification_id, device_id, payload, state, attempts, due_at,
              expires_at, created_at, updated_at)
@@ -70,39 +69,33 @@ const CLAIM_POSTGRES: &str = "UPDATE push_jobs SET claim = $1, due_at = $2, atte
                  FOR UPDATE SKIP LOCKED)
     RETURNING id, device_id, payload, attempts, expires_at, created_at";
 
-/// Claims up to `limit` due jobs for `lease_ms`.
+/// Claims up to `limit` due jobs for `lease_ms`; commit `tx` straight after, so that on
+/// PostgreSQL the claimed rows' locks are held only for the claim.
 pub async fn claim(
-    db: &Db,
+    tx: &mut Tx,
     claim_id: &str,
     now: i64,
     lease_ms: i64,
     limit: i64,
 ) -> Result<Vec<Job>, sqlx::Error> {
-    match db {
-        Db::Sqlite { write: p, .. } => {
-            sqlx::query_as(CLAIM_SQLITE)
-                .bind(claim_id)
-                .bind(now + lease_ms)
-                .bind(now)
-                .bind(limit)
-                .fetch_all(p)
-                .await
-        }
-        Db::Postgres(p) => {
-            sqlx::query_as(CLAIM_POSTGRES)
-                .bind(claim_id)
-                .bind(now + lease_ms)
-                .bind(now)
-                .bind(limit)
-                .fetch_all(p)
-                .await
-        }
-    }
+    let sql = match tx.conn() {
+        Backend::Sqlite(_) => CLAIM_SQLITE,
+        Backend::Postgres(_) => CLAIM_POSTGRES,
+    };
+    per_backend!(tx.conn(), c => {
+        sqlx::query_as(sql)
+            .bind(claim_id)
+            .bind(now + lease_ms)
+            .bind(now)
+            .bind(limit)
+            .fetch_all(&mut *c)
+            .await
+    })
 }
 
 /// The device a job goes to, if it still exists.
 pub async fn target(db: &Db, device_id: &str) -> Result<Option<Target>, sqlx::Error> {
-    on_pool!(db, p => {
+    per_backend!(db.reader(), p => {
         sqlx::query_as("SELECT platform, token, endpoint, p256dh, auth FROM devices WHERE id = $1")
             .bind(device_id)
             .fetch_optional(p)
@@ -112,7 +105,7 @@ pub async fn target(db: &Db, device_id: &str) -> Result<Option<Target>, sqlx::Er
 
 /// When the next pending job is due, if any.
 pub async fn next_due(db: &Db) -> Result<Option<i64>, sqlx::Error> {
-    on_pool!(db, p => {
+    per_backend!(db.reader(), p => {
         sqlx::query_scalar("SELECT MIN(due_at) FROM push_jobs WHERE state = 'pending'")
             .fetch_one(p)
             .await
@@ -121,7 +114,7 @@ pub async fn next_due(db: &Db) -> Result<Option<i64>, sqlx::Error> {
 
 /// Pending jobs.
 pub async fn depth(db: &Db) -> Result<i64, sqlx::Error> {
-    on_pool!(db, p => {
+    per_backend!(db.reader(), p => {
         sqlx::query_scalar("SELECT COUNT(*) FROM push_jobs WHERE state = 'pending'")
             .fetch_one(p)
             .await
@@ -161,9 +154,8 @@ pub struct SentInfo {
     pub latency_ms: i64,
 }
 
-/// Writes a batch of outcomes in one transaction: job states, attempts, pruned devices.
-pub async fn record(db: &Db, batch: &[Attempt]) -> Result<(), sqlx::Error> {
-    let mut tx = db.begin().await?;
+/// Writes a batch of outcomes: job states, attempts, pruned devices.
+pub async fn record(tx: &mut Tx, batch: &[Attempt]) -> Result<(), sqlx::Error> {
     for a in batch {
         let (state, due) = match a.next {
             NextState::Delivered => ("delivered", None),
@@ -172,7 +164,7 @@ pub async fn record(db: &Db, batch: &[Attempt]) -> Result<(), sqlx::Error> {
             NextState::Failed => ("failed", None),
             NextState::Pruned => ("pruned", None),
         };
-        on_tx!(&mut tx, c => {
+        per_backend!(tx.conn(), c => {
             // Only the claim holder may close the row: a row re-claimed after its lease ran out
             // belongs to the newer claim.
             sqlx::query(
@@ -210,5 +202,5 @@ pub async fn record(db: &Db, batch: &[Attempt]) -> Result<(), sqlx::Error> {
             }
         });
     }
-    tx.commit().await
+    Ok(())
 }

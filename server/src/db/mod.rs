@@ -1,0 +1,243 @@
+//! The database layer: SQLite by default, PostgreSQL for several instances.
+//!
+//! Handlers never touch SQL or pools. Each area has a store module here (`accounts`, `visits`,
+//! `notifications`, `devices`, `outbox`, `settings`) of plain async functions that own their
+//! SQL for both backends:
+//!
+//! - a function that only reads takes `&Db` and runs on [`Db::reader`]: SQLite's read pool, or
+//!   the one PostgreSQL pool;
+//! - a function that writes takes `&mut Tx`, a transaction opened by [`Db::begin`] on SQLite's
+//!   single writer connection (`BEGIN IMMEDIATE`) or on the PostgreSQL pool. Reads that must see
+//!   the transaction's own writes take `&mut Tx` too (the `*_in_tx` functions).
+//!
+//! So a write cannot reach the read pool by construction: nothing outside this module can get a
+//! pool, the read handle [`Reader`] is only handed out by `&Db`, and the only way to a writer is
+//! a [`Tx`]. As a second line, SQLite's read connections are opened with `PRAGMA query_only`,
+//! so a write sent there by mistake fails instead of racing the writer (a test pins this).
+//!
+//! One portable schema (TEXT ids, BIGINT epoch-millisecond times) lets the same SQL run on both
+//! backends, from the one `migrations/` folder. sqlx has no generic-over-backend path worth
+//! using (`sqlx::Any` breaks on SQLite booleans), so the private `per_backend!` macro below
+//! expands a store function's body once per backend. It is not exported: only this module and
+//! its store modules use it, and each use is a whole store function body, so a `?` inside it
+//! returns from that store function, as it reads. Only the outbox claim has backend-specific SQL
+//! (`FOR UPDATE SKIP LOCKED` on PostgreSQL, see [`outbox`]).
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{PgConnection, PgPool, Postgres, Sqlite, SqliteConnection, SqlitePool, Transaction};
+
+/// Runs `$body` with `$x` bound to whatever a [`Backend`] value holds for the backend in use;
+/// the body is compiled once per backend. Private to the database layer (see the module doc).
+macro_rules! per_backend {
+    ($on:expr, $x:ident => $body:expr) => {
+        match $on {
+            $crate::db::Backend::Sqlite($x) => $body,
+            $crate::db::Backend::Postgres($x) => $body,
+        }
+    };
+}
+
+pub mod accounts;
+pub mod devices;
+pub mod notifications;
+pub mod outbox;
+pub mod settings;
+pub mod visits;
+
+static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
+
+/// One value per backend: a pool, a connection, a transaction.
+#[derive(Debug)]
+pub enum Backend<S, P> {
+    Sqlite(S),
+    Postgres(P),
+}
+
+/// The handle reads run on: SQLite's read pool, or the PostgreSQL pool. Public so that tests
+/// and benchmarks can check rows directly; the SQLite pool it holds refuses writes.
+pub type Reader<'a> = Backend<&'a SqlitePool, &'a PgPool>;
+
+/// The connections of a database, on either backend.
+#[derive(Clone, Debug)]
+pub struct Db(Backend<SqlitePools, PgPool>);
+
+/// SQLite's pools: readers, and a one-connection pool every write goes through. SQLite has one
+/// writer at a time, and queueing writers here is fair and prompt, where SQLite's own busy
+/// handler sleeps in growing steps (up to 100 ms) and made the slowest requests wait.
+#[derive(Clone, Debug)]
+pub struct SqlitePools {
+    read: SqlitePool,
+    write: SqlitePool,
+}
+
+impl<S: Clone, P: Clone> Clone for Backend<S, P> {
+    fn clone(&self) -> Self {
+        match self {
+            Backend::Sqlite(s) => Backend::Sqlite(s.clone()),
+            Backend::Postgres(p) => Backend::Postgres(p.clone()),
+        }
+    }
+}
+
+/// An open transaction, the one way to write.
+pub struct Tx(Backend<Transaction<'static, Sqlite>, Transaction<'static, Postgres>>);
+
+/// The connection a transaction's statements run on.
+pub type TxConn<'a> = Backend<&'a mut SqliteConnection, &'a mut PgConnection>;
+
+impl Db {
+    /// Connects (creating a SQLite file when the URL says `mode=rwc`) and applies migrations.
+    pub async fn connect(url: &str) -> anyhow::Result<Db> {
+        let db = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let opts = PgConnectOptions::from_str(url)?;
+            let pool = PgPoolOptions::new()
+                .max_connections(16)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect_with(opts)
+                .await?;
+            MIGRATIONS.run(&pool).await?;
+            Backend::Postgres(pool)
+        } else if url.starts_with("sqlite:") {
+            let opts = SqliteConnectOptions::from_str(url)?
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .busy_timeout(Duration::from_secs(10))
+                .foreign_keys(true);
+            let write = SqlitePoolOptions::new()
+                .max_connections(1)
+                .acquire_timeout(Duration::from_secs(30))
+                .connect_with(opts.clone())
+                .await?;
+            MIGRATIONS.run(&write).await?;
+            // `query_only` rather than a read-only open: the readers still share the WAL index
+            // the writer keeps, and a stray write fails with SQLITE_READONLY.
+            let read = SqlitePoolOptions::new()
+                .max_connections(8)
+                .connect_with(opts.pragma("query_only", "ON"))
+                .await?;
+            Backend::Sqlite(SqlitePools { read, write })
+        } else {
+            anyhow::bail!("DATABASE_URL must start with sqlite: or postgres://, got {url:?}");
+        };
+        Ok(Db(db))
+    }
+
+    /// Where reads run.
+    pub fn reader(&self) -> Reader<'_> {
+        match &self.0 {
+            Backend::Sqlite(s) => Backend::Sqlite(&s.read),
+            Backend::Postgres(p) => Backend::Postgres(p),
+        }
+    }
+
+    /// Opens a transaction that will write. SQLite takes the write lock up front
+    /// (`BEGIN IMMEDIATE`): a deferred transaction that reads first cannot upgrade once another
+    /// writer has committed, and fails with "database is locked" despite the busy timeout.
+    pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
+        Ok(Tx(match &self.0 {
+            Backend::Sqlite(s) => Backend::Sqlite(s.write.begin_with("BEGIN IMMEDIATE").await?),
+            Backend::Postgres(p) => Backend::Postgres(p.begin().await?),
+        }))
+    }
+
+    /// The PostgreSQL pool, when that is the backend (instances share events through it).
+    pub fn postgres(&self) -> Option<&PgPool> {
+        match &self.0 {
+            Backend::Postgres(p) => Some(p),
+            Backend::Sqlite(_) => None,
+        }
+    }
+
+    /// Whether this is PostgreSQL (several instances may share it).
+    pub fn is_postgres(&self) -> bool {
+        self.postgres().is_some()
+    }
+
+    /// A trivial query, for `/readyz`.
+    pub async fn ping(&self) -> Result<(), sqlx::Error> {
+        per_backend!(self.reader(), p => sqlx::query("SELECT 1").execute(p).await.map(|_| ()))
+    }
+
+    /// Closes every connection (graceful shutdown).
+    pub async fn close(&self) {
+        match &self.0 {
+            Backend::Sqlite(s) => {
+                s.read.close().await;
+                s.write.close().await;
+            }
+            Backend::Postgres(p) => p.close().await,
+        }
+    }
+}
+
+impl Tx {
+    /// The connection the transaction's statements run on. Public so that benchmarks can
+    /// load bulk rows; the server's own writes live in the store modules.
+    pub fn conn(&mut self) -> TxConn<'_> {
+        match &mut self.0 {
+            Backend::Sqlite(t) => Backend::Sqlite(&mut **t),
+            Backend::Postgres(t) => Backend::Postgres(&mut **t),
+        }
+    }
+
+    /// Commits.
+    pub async fn commit(self) -> Result<(), sqlx::Error> {
+        match self.0 {
+            Backend::Sqlite(t) => t.commit().await,
+            Backend::Postgres(t) => t.commit().await,
+        }
+    }
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// A new time-ordered id.
+pub fn new_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
+/// Whether the error is a unique-constraint violation (mapped to 409 by callers).
+pub fn is_unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
+}
+
+/// A text column that should hold one of an enum's names but does not.
+pub(crate) fn bad_value(column: &str, value: &str) -> sqlx::Error {
+    sqlx::Error::Decode(format!("unexpected {column} {value:?} in the database").into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn sqlite_read_pool_refuses_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/t.db?mode=rwc", dir.path().display());
+        let db = Db::connect(&url).await.unwrap();
+        let Backend::Sqlite(read) = db.reader() else {
+            unreachable!("a sqlite: URL gives SQLite")
+        };
+        let err = sqlx::query("INSERT INTO settings (key, value) VALUES ('k', 'v')")
+            .execute(read)
+            .await
+            .expect_err("the read pool must not write");
+        assert!(err.to_string().contains("readonly"), "{err}");
+        // The same write through a transaction works, and readers see it once committed.
+        let mut tx = db.begin().await.unwrap();
+        settings::insert_if_absent(&mut tx, "k", "v").await.unwrap();
+        tx.commit().await.unwrap();
+        assert_eq!(settings::get(&db, "k").await.unwrap().as_deref(), Some("v"));
+        db.close().await;
+    }
+}

@@ -1,0 +1,262 @@
+//! Visits: invitations, walk-ins, check-ins and decisions.
+
+use gatebell_core::protocol::{Visit, VisitKind, VisitStatus};
+
+use super::{Db, Tx, bad_value};
+
+const VISIT_COLUMNS: &str =
+    "SELECT v.id, v.visitor_name, v.phone, v.purpose, v.host_id, h.name AS host_name,
+    un.name AS unit, v.kind, v.status, v.created_at, v.valid_until, v.checked_in_at, v.decided_at,
+    d.name AS decided_by
+    FROM visits v JOIN users h ON h.id = v.host_id
+    LEFT JOIN units un ON un.id = h.unit_id
+    LEFT JOIN users d ON d.id = v.decided_by";
+
+#[derive(sqlx::FromRow)]
+struct VisitRow {
+    id: String,
+    visitor_name: String,
+    phone: Option<String>,
+    purpose: Option<String>,
+    host_id: String,
+    host_name: String,
+    unit: Option<String>,
+    kind: String,
+    status: String,
+    created_at: i64,
+    valid_until: Option<i64>,
+    checked_in_at: Option<i64>,
+    decided_at: Option<i64>,
+    decided_by: Option<String>,
+}
+
+impl VisitRow {
+    fn into_visit(self, now: i64) -> Result<Visit, sqlx::Error> {
+        let mut status = VisitStatus::parse(&self.status)
+            .ok_or_else(|| bad_value("visit status", &self.status))?;
+        // Invitations expire lazily: nothing needs to run for a code to stop working.
+        if status == VisitStatus::Invited && self.valid_until.is_some_and(|t| t <= now) {
+            status = VisitStatus::Expired;
+        }
+        Ok(Visit {
+            kind: VisitKind::parse(&self.kind)
+                .ok_or_else(|| bad_value("visit kind", &self.kind))?,
+            id: self.id,
+            visitor_name: self.visitor_name,
+            phone: self.phone,
+            purpose: self.purpose,
+            host_id: self.host_id,
+            host_name: self.host_name,
+            unit: self.unit,
+            status,
+            created_at: self.created_at,
+            valid_until: self.valid_until,
+            checked_in_at: self.checked_in_at,
+            decided_at: self.decided_at,
+            decided_by: self.decided_by,
+        })
+    }
+}
+
+fn into_visits(rows: Vec<VisitRow>, now: i64) -> Result<Vec<Visit>, sqlx::Error> {
+    rows.into_iter().map(|r| r.into_visit(now)).collect()
+}
+
+/// A visit as of `now` (an invitation past its validity reads as expired).
+pub async fn get(db: &Db, id: &str, now: i64) -> Result<Option<Visit>, sqlx::Error> {
+    let sql = format!("{VISIT_COLUMNS} WHERE v.id = $1");
+    let row: Option<VisitRow> = per_backend!(db.reader(), p => {
+        sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(p).await?
+    });
+    row.map(|r| r.into_visit(now)).transpose()
+}
+
+/// [`get`] inside a transaction, seeing its writes.
+pub async fn get_in_tx(tx: &mut Tx, id: &str, now: i64) -> Result<Option<Visit>, sqlx::Error> {
+    let sql = format!("{VISIT_COLUMNS} WHERE v.id = $1");
+    let row: Option<VisitRow> = per_backend!(tx.conn(), c => {
+        sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(&mut *c).await?
+    });
+    row.map(|r| r.into_visit(now)).transpose()
+}
+
+/// Whether a visit with this id exists.
+pub async fn exists_in_tx(tx: &mut Tx, id: &str) -> Result<bool, sqlx::Error> {
+    let found: Option<String> = per_backend!(tx.conn(), c => {
+        sqlx::query_scalar("SELECT id FROM visits WHERE id = $1").bind(id).fetch_optional(&mut *c).await?
+    });
+    Ok(found.is_some())
+}
+
+/// Visits created at or after `since`, optionally of one kind and one host; newest first, at
+/// most 200.
+pub async fn list(
+    db: &Db,
+    since: i64,
+    kind: Option<VisitKind>,
+    host_id: Option<&str>,
+    now: i64,
+) -> Result<Vec<Visit>, sqlx::Error> {
+    let sql = format!(
+        "{VISIT_COLUMNS} WHERE v.created_at >= $1 AND ($2 IS NULL OR v.kind = $2)
+         AND ($3 IS NULL OR v.host_id = $3) ORDER BY v.created_at DESC LIMIT 200"
+    );
+    let rows: Vec<VisitRow> = per_backend!(db.reader(), p => {
+        sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(since)
+            .bind(kind.map(|k| k.as_str()))
+            .bind(host_id)
+            .fetch_all(p)
+            .await?
+    });
+    into_visits(rows, now)
+}
+
+/// A host's walk-ins awaiting a decision, newest first, at most 100.
+pub async fn pending_walkins(db: &Db, host_id: &str, now: i64) -> Result<Vec<Visit>, sqlx::Error> {
+    let sql = format!(
+        "{VISIT_COLUMNS} WHERE v.host_id = $1 AND v.kind = 'walkin' AND v.status = 'PENDING'
+         ORDER BY v.created_at DESC LIMIT 100"
+    );
+    let rows: Vec<VisitRow> = per_backend!(db.reader(), p => {
+        sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(host_id).fetch_all(p).await?
+    });
+    into_visits(rows, now)
+}
+
+/// An invitation to insert.
+pub struct NewInvitation<'a> {
+    pub id: &'a str,
+    pub visitor_name: &'a str,
+    pub phone: Option<&'a str>,
+    pub purpose: Option<&'a str>,
+    pub host_id: &'a str,
+    pub otp_hash: &'a str,
+    pub qr_hash: &'a str,
+    pub valid_until: i64,
+    pub now: i64,
+}
+
+/// Inserts an invitation. An OTP already used by an open invitation is a unique violation
+/// ([`super::is_unique_violation`]).
+pub async fn insert_invitation(tx: &mut Tx, v: NewInvitation<'_>) -> Result<(), sqlx::Error> {
+    per_backend!(tx.conn(), c => {
+        sqlx::query(
+            "INSERT INTO visits (id, visitor_name, phone, purpose, host_id, kind, status, otp_hash,
+             qr_hash, valid_until, created_by, created_at)
+             VALUES ($1, $2, $3, $4, $5, 'invited', 'INVITED', $6, $7, $8, $5, $9)",
+        )
+        .bind(v.id)
+        .bind(v.visitor_name)
+        .bind(v.phone)
+        .bind(v.purpose)
+        .bind(v.host_id)
+        .bind(v.otp_hash)
+        .bind(v.qr_hash)
+        .bind(v.valid_until)
+        .bind(v.now)
+        .execute(&mut *c)
+        .await
+        .map(|_| ())
+    })
+}
+
+/// A walk-in to insert, pending the host's decision.
+pub struct NewWalkin<'a> {
+    pub id: &'a str,
+    pub visitor_name: &'a str,
+    pub phone: Option<&'a str>,
+    pub purpose: &'a str,
+    pub host_id: &'a str,
+    pub created_by: &'a str,
+    pub now: i64,
+}
+
+/// Inserts a walk-in.
+pub async fn insert_walkin(tx: &mut Tx, v: NewWalkin<'_>) -> Result<(), sqlx::Error> {
+    per_backend!(tx.conn(), c => {
+        sqlx::query(
+            "INSERT INTO visits (id, visitor_name, phone, purpose, host_id, kind, status, created_by, created_at)
+             VALUES ($1, $2, $3, $4, $5, 'walkin', 'PENDING', $6, $7)",
+        )
+        .bind(v.id)
+        .bind(v.visitor_name)
+        .bind(v.phone)
+        .bind(v.purpose)
+        .bind(v.host_id)
+        .bind(v.created_by)
+        .bind(v.now)
+        .execute(&mut *c)
+        .await?;
+    });
+    Ok(())
+}
+
+/// Which code a guard typed or scanned.
+#[derive(Debug, Clone, Copy)]
+pub enum Code {
+    Otp,
+    Qr,
+}
+
+/// The visit a check-in code belongs to: the open invitation if there is one, else the latest
+/// visit that used it (so a reused code gets a clear 409). Returns id, status and validity.
+pub async fn by_code_in_tx(
+    tx: &mut Tx,
+    code: Code,
+    code_hash: &str,
+) -> Result<Option<(String, String, Option<i64>)>, sqlx::Error> {
+    let column = match code {
+        Code::Otp => "otp_hash",
+        Code::Qr => "qr_hash",
+    };
+    let sql = format!(
+        "SELECT id, status, valid_until FROM visits WHERE {column} = $1
+         ORDER BY CASE WHEN status = 'INVITED' THEN 0 ELSE 1 END, created_at DESC LIMIT 1"
+    );
+    per_backend!(tx.conn(), c => {
+        sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(code_hash).fetch_optional(&mut *c).await
+    })
+}
+
+/// Marks an invitation expired.
+pub async fn expire(tx: &mut Tx, id: &str) -> Result<(), sqlx::Error> {
+    per_backend!(tx.conn(), c => {
+        sqlx::query("UPDATE visits SET status = 'EXPIRED' WHERE id = $1").bind(id).execute(&mut *c).await?;
+    });
+    Ok(())
+}
+
+/// Records a check-in.
+pub async fn check_in(tx: &mut Tx, id: &str, guard_id: &str, now: i64) -> Result<(), sqlx::Error> {
+    per_backend!(tx.conn(), c => {
+        sqlx::query("UPDATE visits SET status = 'CHECKED_IN', checked_in_at = $1, checked_in_by = $2 WHERE id = $3")
+            .bind(now)
+            .bind(guard_id)
+            .bind(id)
+            .execute(&mut *c)
+            .await?;
+    });
+    Ok(())
+}
+
+/// Moves a pending visit to `to`; false when it was no longer pending.
+pub async fn decide(
+    tx: &mut Tx,
+    id: &str,
+    to: VisitStatus,
+    host_id: &str,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
+    let n = per_backend!(tx.conn(), c => {
+        sqlx::query("UPDATE visits SET status = $1, decided_at = $2, decided_by = $3 WHERE id = $4 AND status = 'PENDING'")
+            .bind(to.as_str())
+            .bind(now)
+            .bind(host_id)
+            .bind(id)
+            .execute(&mut *c)
+            .await?
+            .rows_affected()
+    });
+    Ok(n == 1)
+}

@@ -1,0 +1,37 @@
+//! [`AppState`], what every handler shares. It sits above the database layer and the event bus
+//! and below the extractors and handlers, which import it from here.
+
+use std::sync::Arc;
+
+use gatebell_core::protocol::LiveEvent;
+use tokio::sync::watch;
+
+use crate::config::Config;
+use crate::db::Db;
+use crate::events::Events;
+use crate::push::PushHandle;
+use crate::push::metrics::PushMetrics;
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Db,
+    pub config: Arc<Config>,
+    pub push: PushHandle,
+    pub events: Events,
+    pub metrics: PushMetrics,
+    /// `applicationServerKey` for browsers.
+    pub vapid_public_key: Arc<str>,
+    /// The built web demo, served at `/`.
+    pub site_dir: Option<std::path::PathBuf>,
+    /// Turns true at shutdown: long-lived responses (event streams) end then.
+    pub stopping: watch::Receiver<bool>,
+}
+
+impl AppState {
+    /// After a committed notification: wake a dispatcher and tell the user's open screens.
+    pub fn after_notify(&self, user_id: &str) {
+        self.push.wake();
+        self.events.publish(user_id, LiveEvent::Inbox);
+    }
+}
