@@ -10,10 +10,12 @@
 //!   single writer connection (`BEGIN IMMEDIATE`) or on the PostgreSQL pool. Reads that must see
 //!   the transaction's own writes take `&mut Tx` too (the `*_in_tx` functions).
 //!
-//! So a write cannot reach the read pool by construction: nothing outside this module can get a
-//! pool, the read handle [`Reader`] is only handed out by `&Db`, and the only way to a writer is
-//! a [`Tx`]. As a second line, SQLite's read connections are opened with `PRAGMA query_only`,
-//! so a write sent there by mistake fails instead of racing the writer (a test pins this).
+//! So a write cannot reach SQLite's read pool through the types: the writer connection is only
+//! reachable through a [`Tx`], and [`Reader`] only ever holds the read side. That part is a
+//! compile-time property (no test can fail on it); what a test can pin is the second line:
+//! SQLite's read connections are opened with `PRAGMA query_only`, so a write statement sent to
+//! a [`Reader`] by mistake fails instead of racing the writer (`sqlite_read_pool_refuses_writes`).
+//! [`Db::postgres`] hands out the PostgreSQL pool for the event bus's `LISTEN/NOTIFY` only.
 //!
 //! One portable schema (TEXT ids, BIGINT epoch-millisecond times) lets the same SQL run on both
 //! backends, from the one `migrations/` folder. sqlx has no generic-over-backend path worth
@@ -51,7 +53,7 @@ pub mod visits;
 static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
 
 /// One value per backend: a pool, a connection, a transaction.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub enum Backend<S, P> {
     Sqlite(S),
     Postgres(P),
@@ -72,15 +74,6 @@ pub struct Db(Backend<SqlitePools, PgPool>);
 pub struct SqlitePools {
     read: SqlitePool,
     write: SqlitePool,
-}
-
-impl<S: Clone, P: Clone> Clone for Backend<S, P> {
-    fn clone(&self) -> Self {
-        match self {
-            Backend::Sqlite(s) => Backend::Sqlite(s.clone()),
-            Backend::Postgres(p) => Backend::Postgres(p.clone()),
-        }
-    }
 }
 
 /// An open transaction, the one way to write.
