@@ -6,10 +6,12 @@ pub mod auth;
 pub mod config;
 pub mod db;
 pub mod devices;
+pub mod egress;
 pub mod error;
 pub mod events;
 pub mod health;
 pub mod internal;
+pub mod listener;
 pub mod notifications;
 pub mod openapi;
 pub mod push;
@@ -18,11 +20,13 @@ pub mod visits;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use tokio::sync::watch;
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::timeout::RequestBodyTimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::config::Config;
@@ -37,6 +41,8 @@ use crate::push::webpush::{VapidKeys, WebPushSender};
 
 /// Largest request body accepted.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
+/// Longest time a client may take to send a request body.
+const BODY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// What every handler shares.
 #[derive(Clone)]
@@ -82,6 +88,8 @@ pub fn router(state: AppState) -> Router {
         .merge(health::router())
         .fallback(site::serve)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        // A body trickled in byte by byte must not hold a request open.
+        .layer(RequestBodyTimeoutLayer::new(BODY_TIMEOUT))
         .layer(CatchPanicLayer::custom(|_| {
             ApiError::Internal(anyhow::anyhow!("a handler panicked")).into_response_owned()
         }))
@@ -114,8 +122,9 @@ impl Server {
     /// Stops accepting, finishes in-flight requests and closes the database.
     pub async fn shutdown(mut self) {
         let _ = self.stop.send(true);
-        // Requests get a grace period; then the server stops regardless.
-        if tokio::time::timeout(std::time::Duration::from_secs(10), &mut self.task)
+        // The listener gives requests their grace period; this bounds the rest.
+        let grace = Duration::from_secs(self.state.config.args.shutdown_grace_secs + 1);
+        if tokio::time::timeout(grace, &mut self.task)
             .await
             .is_err()
         {
@@ -151,7 +160,7 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         )?,
     });
     let site_dir = site::resolve_dir(config.args.static_dir.as_deref());
-    let (stop, mut stopped) = watch::channel(false);
+    let (stop, stopped) = watch::channel(false);
     let state = AppState {
         db: db.clone(),
         config: Arc::new(config),
@@ -179,17 +188,12 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         stop.subscribe(),
     );
     let app = router(state.clone());
-    let task = tokio::spawn(async move {
-        let shutdown = async move {
-            let _ = stopped.wait_for(|s| *s).await;
-        };
-        if let Err(e) = axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown)
-            .await
-        {
-            tracing::error!(error = %e, "server stopped");
-        }
-    });
+    let limits = listener::Limits {
+        max_connections: state.config.args.max_connections,
+        header_timeout: Duration::from_secs(state.config.args.header_timeout_secs),
+        grace: Duration::from_secs(state.config.args.shutdown_grace_secs),
+    };
+    let task = tokio::spawn(listener::serve(listener, app, limits, stopped));
     Ok(Server {
         addr,
         state,
