@@ -16,6 +16,7 @@ pub mod notifications;
 pub mod openapi;
 pub mod push;
 pub mod site;
+pub mod throttle;
 pub mod visits;
 
 use std::net::SocketAddr;
