@@ -26,7 +26,7 @@ pub enum Refused {
 /// Hashing slots with a bounded queue.
 #[derive(Debug)]
 pub struct HashPool {
-    slots: Semaphore,
+    slots: Arc<Semaphore>,
     /// Callers holding or waiting for a slot.
     admitted: AtomicUsize,
     max_admitted: usize,
@@ -37,7 +37,7 @@ impl HashPool {
     pub fn new(slots: usize, queue: usize) -> HashPool {
         let slots = slots.max(1);
         HashPool {
-            slots: Semaphore::new(slots),
+            slots: Arc::new(Semaphore::new(slots)),
             admitted: AtomicUsize::new(0),
             max_admitted: slots + queue,
         }
@@ -59,9 +59,18 @@ impl HashPool {
             return Err(Refused::Busy(Duration::from_secs(1)));
         }
         let _admitted = Admitted(&self.admitted);
-        let _slot = self.slots.acquire().await.expect("the semaphore is never closed");
-        tokio::task::spawn_blocking(work)
+        let slot = self
+            .slots
+            .clone()
+            .acquire_owned()
             .await
+            .expect("the semaphore is never closed");
+        // The slot goes with the work: a cancelled caller does not free it while hashing runs.
+        tokio::task::spawn_blocking(move || {
+            let _slot = slot;
+            work()
+        })
+        .await
             .map_err(|_| Refused::Busy(Duration::from_secs(1)))
     }
 }
