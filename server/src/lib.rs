@@ -9,6 +9,7 @@ pub mod devices;
 pub mod egress;
 pub mod error;
 pub mod events;
+pub mod headers;
 pub mod health;
 pub mod internal;
 pub mod listener;
@@ -88,6 +89,7 @@ pub fn router(state: AppState) -> Router {
         .merge(openapi::router())
         .merge(health::router())
         .fallback(site::serve)
+        .layer(axum::middleware::from_fn(headers::secure))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         // A body trickled in byte by byte must not hold a request open.
         .layer(RequestBodyTimeoutLayer::new(BODY_TIMEOUT))
