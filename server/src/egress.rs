@@ -26,9 +26,8 @@ impl Resolve for PublicResolver {
     fn resolve(&self, name: Name) -> Resolving {
         Box::pin(async move {
             let host = name.as_str().to_owned();
-            let found: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
-                .await?
-                .collect();
+            let found: Vec<SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
             let public: Vec<SocketAddr> = found.into_iter().filter(|a| is_public(a.ip())).collect();
             if public.is_empty() {
                 return Err(format!("{host} resolves to no public address").into());
@@ -186,7 +185,11 @@ mod tests {
             .unwrap();
         assert_eq!(r.status().as_u16(), 307);
         assert_eq!(outer_hits.load(Ordering::SeqCst), 1);
-        assert_eq!(inner_hits.load(Ordering::SeqCst), 0, "the redirect was followed");
+        assert_eq!(
+            inner_hits.load(Ordering::SeqCst),
+            0,
+            "the redirect was followed"
+        );
         // The same request with reqwest's default policy does reach the inner server, so the
         // test would notice a client that follows redirects.
         let followed = reqwest::Client::new()

@@ -3,11 +3,11 @@
 //! `'wasm-unsafe-eval'`), and Next's static export inlines its bootstrap scripts (hence
 //! `'unsafe-inline'` for scripts: a static export has no per-response nonce to offer).
 
+use axum::extract::Request;
+use axum::http::HeaderValue;
 use axum::http::header::{
     CONTENT_SECURITY_POLICY, REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
 };
-use axum::extract::Request;
-use axum::http::HeaderValue;
 use axum::middleware::Next;
 use axum::response::Response;
 

@@ -127,10 +127,7 @@ impl Server {
         let _ = self.stop.send(true);
         // The listener gives requests their grace period; this bounds the rest.
         let grace = Duration::from_secs(self.state.config.args.shutdown_grace_secs + 1);
-        if tokio::time::timeout(grace, &mut self.task)
-            .await
-            .is_err()
-        {
+        if tokio::time::timeout(grace, &mut self.task).await.is_err() {
             self.task.abort();
         }
         let _ = self.dispatcher.await;

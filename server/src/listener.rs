@@ -46,27 +46,29 @@ pub async fn serve(
     loop {
         let slot = tokio::select! {
             s = slots.clone().acquire_owned() => s.expect("the semaphore is never closed"),
-            _ = stop.wait_for(|s| *s) => break,
+            _ = stopped(&mut stop) => break,
         };
-        let (stream, peer) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(a) => a,
-                Err(e) => {
-                    // Out of file descriptors and the like: back off instead of spinning.
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-            _ = stop.wait_for(|s| *s) => break,
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            _ = stopped(&mut stop) => break,
+        };
+        let (stream, peer) = match accepted {
+            Ok(a) => a,
+            Err(e) => {
+                // Out of file descriptors and the like: back off instead of spinning.
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
         };
         let _ = stream.set_nodelay(true);
-        let service = app.clone().map_request(move |mut req: axum::http::Request<Incoming>| {
-            req.extensions_mut().insert(ConnectInfo(peer));
-            req
-        });
-        let conn = http
-            .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
+        let service = app
+            .clone()
+            .map_request(move |mut req: axum::http::Request<Incoming>| {
+                req.extensions_mut().insert(ConnectInfo(peer));
+                req
+            });
+        let conn = http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
         let conn = graceful.watch(conn);
         tokio::spawn(async move {
             if let Err(e) = conn.await {
@@ -82,6 +84,11 @@ pub async fn serve(
     {
         tracing::warn!(grace = ?limits.grace, "requests still running after the grace period were cut");
     }
+}
+
+/// Resolves once `stop` turns true (or its sender is gone).
+async fn stopped(stop: &mut watch::Receiver<bool>) {
+    let _ = stop.wait_for(|s| *s).await;
 }
 
 /// Raises the soft limit on open files to the hard limit, so the connection cap, not the
@@ -108,7 +115,9 @@ mod tests {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::net::TcpStream;
 
-    async fn start(limits: Limits) -> (SocketAddr, watch::Sender<bool>, tokio::task::JoinHandle<()>) {
+    async fn start(
+        limits: Limits,
+    ) -> (SocketAddr, watch::Sender<bool>, tokio::task::JoinHandle<()>) {
         let app = Router::new().route(
             "/peer",
             get(|ConnectInfo(peer): ConnectInfo<SocketAddr>| async move { peer.ip().to_string() }),
@@ -131,7 +140,10 @@ mod tests {
     /// Reads until the server closes the socket; `None` if it is still open after `wait`.
     async fn closed_within(s: &mut TcpStream, wait: Duration) -> Option<Vec<u8>> {
         let mut buf = Vec::new();
-        tokio::time::timeout(wait, s.read_to_end(&mut buf)).await.ok()?.ok()?;
+        tokio::time::timeout(wait, s.read_to_end(&mut buf))
+            .await
+            .ok()?
+            .ok()?;
         Some(buf)
     }
 
@@ -156,15 +168,25 @@ mod tests {
     async fn a_silent_connection_is_closed_after_the_header_timeout() {
         let (addr, _stop, _task) = start(limits(8)).await;
         let mut silent = TcpStream::connect(addr).await.unwrap();
-        assert!(closed_within(&mut silent, Duration::from_secs(5)).await.is_some());
+        assert!(
+            closed_within(&mut silent, Duration::from_secs(5))
+                .await
+                .is_some()
+        );
     }
 
     #[tokio::test]
     async fn half_sent_headers_are_cut_off() {
         let (addr, _stop, _task) = start(limits(8)).await;
         let mut slow = TcpStream::connect(addr).await.unwrap();
-        slow.write_all(b"GET /peer HTTP/1.1\r\nhost: x\r\n").await.unwrap();
-        assert!(closed_within(&mut slow, Duration::from_secs(5)).await.is_some());
+        slow.write_all(b"GET /peer HTTP/1.1\r\nhost: x\r\n")
+            .await
+            .unwrap();
+        assert!(
+            closed_within(&mut slow, Duration::from_secs(5))
+                .await
+                .is_some()
+        );
     }
 
     #[tokio::test]
@@ -178,7 +200,10 @@ mod tests {
         let resp = get_peer(addr).await;
         assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
         // Served only once a slot was freed by the timeout, not before.
-        assert!(started.elapsed() >= Duration::from_millis(200), "served over the cap");
+        assert!(
+            started.elapsed() >= Duration::from_millis(200),
+            "served over the cap"
+        );
     }
 
     #[tokio::test]

@@ -71,7 +71,7 @@ impl HashPool {
             work()
         })
         .await
-            .map_err(|_| Refused::Busy(Duration::from_secs(1)))
+        .map_err(|_| Refused::Busy(Duration::from_secs(1)))
     }
 }
 
@@ -138,7 +138,10 @@ mod tests {
         }
         match l.attempt(ip, "asha@x") {
             Err(Refused::RateLimited(wait)) => {
-                assert!(wait > Duration::ZERO && wait <= Duration::from_secs(20), "{wait:?}")
+                assert!(
+                    wait > Duration::ZERO && wait <= Duration::from_secs(20),
+                    "{wait:?}"
+                )
             }
             other => panic!("fourth attempt: {other:?}"),
         }

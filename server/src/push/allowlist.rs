@@ -126,8 +126,14 @@ mod tests {
     #[test]
     fn named_hosts_are_reached_on_port_443_only() {
         let l = AllowList::default();
-        assert!(l.check("https://fcm.googleapis.com:443/fcm/send/abc").is_ok());
-        assert!(l.check("https://fcm.googleapis.com:8443/fcm/send/abc").is_err());
+        assert!(
+            l.check("https://fcm.googleapis.com:443/fcm/send/abc")
+                .is_ok()
+        );
+        assert!(
+            l.check("https://fcm.googleapis.com:8443/fcm/send/abc")
+                .is_err()
+        );
         assert!(l.check("https://fcm.googleapis.com:22/x").is_err());
     }
 
