@@ -140,14 +140,35 @@ pub async fn hash_password(password: String) -> anyhow::Result<String> {
     .await?
 }
 
+/// Whether `password` matches an Argon2 `hash` (blocking: run it on the hash pool).
+fn verify_hash(password: &str, hash: &str) -> anyhow::Result<bool> {
+    let parsed = PasswordHash::new(hash).map_err(|e| anyhow::anyhow!("bad hash: {e}"))?;
+    Ok(Argon2::default()
+        .verify_password(password.as_bytes(), &parsed)
+        .is_ok())
+}
+
+#[cfg(test)]
 async fn verify_password(password: String, hash: String) -> anyhow::Result<bool> {
-    tokio::task::spawn_blocking(move || {
-        let parsed = PasswordHash::new(&hash).map_err(|e| anyhow::anyhow!("bad hash: {e}"))?;
-        Ok(Argon2::default()
-            .verify_password(password.as_bytes(), &parsed)
-            .is_ok())
-    })
-    .await?
+    tokio::task::spawn_blocking(move || verify_hash(&password, &hash)).await?
+}
+
+/// The client's address, from the connection (a proxy in front shows as one client).
+pub struct ClientIp(pub std::net::IpAddr);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        let ip = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map_or(std::net::IpAddr::from([0, 0, 0, 0]), |c| c.0.ip());
+        Ok(ClientIp(ip))
+    }
 }
 
 // A valid hash of a throwaway password, verified when the email is unknown so that the answer
@@ -155,20 +176,28 @@ async fn verify_password(password: String, hash: String) -> anyhow::Result<bool>
 const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$0vRjXcWO6hgHUKnXg5dh0dNUXxr1OO9Rs3PdcVF8m0s";
 
 #[utoipa::path(post, path = paths::LOGIN, tag = "auth", request_body = LoginRequest,
-    responses((status = 200, body = LoginResponse), (status = 401, body = gatebell_core::protocol::ErrorBody)))]
+    responses((status = 200, body = LoginResponse), (status = 401, body = gatebell_core::protocol::ErrorBody),
+        (status = 429, description = "too many attempts from this address or for this account; see Retry-After", body = gatebell_core::protocol::ErrorBody),
+        (status = 503, description = "every password-hashing slot is busy; see Retry-After", body = gatebell_core::protocol::ErrorBody)))]
 async fn login(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     Json(req): Json<LoginRequest>,
 ) -> ApiResult<Json<LoginResponse>> {
     if req.email.len() > 254 || req.password.len() > 1024 {
         return Err(ApiError::validation("email or password is too long"));
     }
     let email = req.email.trim().to_lowercase();
+    // Counted before any work, unknown emails alike: guessing costs the guesser, not us.
+    state.login_limits.attempt(ip, &email)?;
     let found = db::accounts::user_by_email(&state.db, &email).await?;
     let hash = found
         .as_ref()
         .map_or(DUMMY_HASH.to_owned(), |(_, h)| h.clone());
-    let ok = verify_password(req.password, hash).await?;
+    let ok = state
+        .hash_pool
+        .run(move || verify_hash(&req.password, &hash))
+        .await??;
     let user = match found {
         Some((u, _)) if ok => u,
         _ => return Err(ApiError::Unauthorized("wrong email or password".into())),

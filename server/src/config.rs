@@ -73,6 +73,38 @@ pub struct ServeArgs {
     /// Number of concurrent push sends per instance.
     #[arg(long, env = "GATEBELL_PUSH_CONCURRENCY", default_value_t = 256)]
     pub push_concurrency: usize,
+    /// Most client connections open at once; more wait in the accept queue.
+    #[arg(long, env = "GATEBELL_MAX_CONNECTIONS", default_value_t = 4096)]
+    pub max_connections: usize,
+    /// Seconds a client has to send a request's headers (and to start its next request on a
+    /// kept-alive connection) before the connection is closed.
+    #[arg(
+        long = "header-timeout",
+        env = "GATEBELL_HEADER_TIMEOUT",
+        default_value_t = 10
+    )]
+    pub header_timeout_secs: u64,
+    /// Seconds in-flight requests and pushes get to finish after SIGTERM.
+    #[arg(
+        long = "shutdown-grace",
+        env = "GATEBELL_SHUTDOWN_GRACE",
+        default_value_t = 10
+    )]
+    pub shutdown_grace_secs: u64,
+    /// Sign-in attempts allowed per client address per minute (also the burst).
+    #[arg(
+        long = "login-per-ip",
+        env = "GATEBELL_LOGIN_PER_IP",
+        default_value_t = 30
+    )]
+    pub login_per_ip_per_minute: u32,
+    /// Sign-in attempts allowed per account per minute (also the burst).
+    #[arg(
+        long = "login-per-account",
+        env = "GATEBELL_LOGIN_PER_ACCOUNT",
+        default_value_t = 10
+    )]
+    pub login_per_account_per_minute: u32,
     /// How long a claimed outbox row stays reserved before another dispatcher may take it (ms).
     #[arg(
         long,
@@ -103,6 +135,9 @@ impl Config {
         }
         if args.service_key.as_ref().is_some_and(|k| k.len() < 16) {
             anyhow::bail!("--service-key must be at least 16 characters");
+        }
+        if args.max_connections == 0 || args.header_timeout_secs == 0 {
+            anyhow::bail!("--max-connections and --header-timeout must be at least 1");
         }
         if args.walkin_ttl_secs == 0 || args.checkin_ttl_secs == 0 {
             anyhow::bail!("push TTLs must be at least one second");

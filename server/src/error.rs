@@ -1,10 +1,12 @@
 //! The API's one error type. Every failure a client can cause becomes a 4xx with a JSON
 //! message; only our own faults are 5xx, and those are logged and their details hidden.
 
+use axum::body::Bytes;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
-use axum::http::StatusCode;
+use axum::http::header::{CONTENT_TYPE, RETRY_AFTER};
 use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use gatebell_core::protocol::{ErrorBody, ErrorDetail};
 use serde::de::DeserializeOwned;
@@ -34,6 +36,12 @@ pub enum ApiError {
     MethodNotAllowed(String),
     #[error("the service is not available: {0}")]
     Unavailable(String),
+    /// 429: too many attempts; the client may retry after this many seconds.
+    #[error("{0}")]
+    TooManyRequests(String, u64),
+    /// 503: every slot for this kind of work is busy; retry after this many seconds.
+    #[error("the server is busy; try again shortly")]
+    Busy(u64),
     #[error("internal error")]
     Internal(#[from] anyhow::Error),
 }
@@ -69,6 +77,8 @@ impl ApiError {
             }
             ApiError::MethodNotAllowed(_) => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            ApiError::TooManyRequests(..) => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+            ApiError::Busy(_) => (StatusCode::SERVICE_UNAVAILABLE, "busy"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }
@@ -99,8 +109,46 @@ impl IntoResponse for ApiError {
                 message,
             },
         };
-        (status, axum::Json(body)).into_response()
+        let mut resp = (status, axum::Json(body)).into_response();
+        if let ApiError::TooManyRequests(_, secs) | ApiError::Busy(secs) = self {
+            resp.headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from(secs.max(1)));
+        }
+        resp
     }
+}
+
+impl From<crate::throttle::Refused> for ApiError {
+    fn from(r: crate::throttle::Refused) -> ApiError {
+        use crate::throttle::Refused;
+        // Whole seconds, rounded up: a client retrying on time must not be refused again.
+        let secs = |d: std::time::Duration| d.as_millis().div_ceil(1000) as u64;
+        match r {
+            Refused::RateLimited(wait) => ApiError::TooManyRequests(
+                "too many sign-in attempts; wait before trying again".into(),
+                secs(wait),
+            ),
+            Refused::Busy(wait) => ApiError::Busy(secs(wait)),
+        }
+    }
+}
+
+/// Whether JSON text holds a `\u0000` escape (an odd run of backslashes before `u0000`).
+/// PostgreSQL refuses NUL in text, so such input is refused up front, on both backends alike.
+fn json_has_nul(body: &[u8]) -> bool {
+    body.windows(6).enumerate().any(|(i, w)| {
+        w[0] == b'\\'
+            && w[1] == b'u'
+            && &w[2..] == b"0000"
+            && body[..i].iter().rev().take_while(|&&b| b == b'\\').count() % 2 == 0
+    }) || body.contains(&0)
+}
+
+/// Whether a URI part holds a percent-encoded NUL.
+fn uri_has_nul(part: &str) -> bool {
+    part.as_bytes()
+        .windows(3)
+        .any(|w| w[0] == b'%' && w[1] == b'0' && w[2] == b'0')
 }
 
 impl From<JsonRejection> for ApiError {
@@ -123,7 +171,31 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let axum::Json(v) = axum::Json::<T>::from_request(req, state).await?;
+        let json = req
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<mime::Mime>().ok())
+            .is_some_and(|m| {
+                m.type_() == "application"
+                    && (m.subtype() == "json" || m.suffix().is_some_and(|s| s == "json"))
+            });
+        if !json {
+            return Err(ApiError::UnsupportedMediaType(
+                "send the body as JSON with Content-Type: application/json".into(),
+            ));
+        }
+        let bytes = Bytes::from_request(req, state).await.map_err(|r| {
+            if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::PayloadTooLarge
+            } else {
+                ApiError::BadRequest(r.body_text())
+            }
+        })?;
+        if json_has_nul(&bytes) {
+            return Err(ApiError::validation("text must not contain NUL characters"));
+        }
+        let axum::Json(v) = axum::Json::<T>::from_bytes(&bytes)?;
         Ok(Json(v))
     }
 }
@@ -141,6 +213,9 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for Path<T>
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        if uri_has_nul(parts.uri.path()) {
+            return Err(ApiError::BadRequest("the path must not contain NUL".into()));
+        }
         axum::extract::Path::<T>::from_request_parts(parts, state)
             .await
             .map(|p| Path(p.0))
@@ -155,6 +230,11 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Query<T> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        if parts.uri.query().is_some_and(uri_has_nul) {
+            return Err(ApiError::BadRequest(
+                "the query must not contain NUL".into(),
+            ));
+        }
         axum::extract::Query::<T>::from_request_parts(parts, state)
             .await
             .map(|q| Query(q.0))

@@ -13,26 +13,32 @@ pub mod auth;
 pub mod config;
 pub mod db;
 pub mod devices;
+pub mod egress;
 pub mod error;
 pub mod events;
+pub mod headers;
 pub mod health;
 pub mod internal;
+pub mod listener;
 pub mod notifications;
 pub mod openapi;
 pub mod push;
 pub mod site;
 pub mod state;
 pub mod stream;
+pub mod throttle;
 pub mod visits;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::any;
 use tokio::sync::watch;
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::timeout::RequestBodyTimeoutLayer;
 use tower_http::trace::TraceLayer;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
@@ -51,6 +57,8 @@ use crate::state::AppState;
 
 /// Largest request body accepted.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
+/// Longest time a client may take to send a request body.
+const BODY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The API's routes and their OpenAPI description, from one declaration per handler.
 pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
@@ -83,7 +91,10 @@ pub fn router(state: AppState) -> Router {
         .merge(openapi::router(doc))
         .merge(health::router())
         .fallback(site::serve)
+        .layer(axum::middleware::from_fn(headers::secure))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        // A body trickled in byte by byte must not hold a request open.
+        .layer(RequestBodyTimeoutLayer::new(BODY_TIMEOUT))
         .layer(CatchPanicLayer::custom(|_| {
             ApiError::Internal(anyhow::anyhow!("a handler panicked")).into_response_owned()
         }))
@@ -116,11 +127,9 @@ impl Server {
     /// Stops accepting, finishes in-flight requests and closes the database.
     pub async fn shutdown(mut self) {
         let _ = self.stop.send(true);
-        // Requests get a grace period; then the server stops regardless.
-        if tokio::time::timeout(std::time::Duration::from_secs(10), &mut self.task)
-            .await
-            .is_err()
-        {
+        // The listener gives requests their grace period; this bounds the rest.
+        let grace = Duration::from_secs(self.state.config.args.shutdown_grace_secs + 1);
+        if tokio::time::timeout(grace, &mut self.task).await.is_err() {
             self.task.abort();
         }
         let _ = self.dispatcher.await;
@@ -153,7 +162,11 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         )?,
     });
     let site_dir = site::resolve_dir(config.args.static_dir.as_deref());
-    let (stop, mut stopped) = watch::channel(false);
+    let login_limits = throttle::LoginLimits::new(
+        config.args.login_per_ip_per_minute,
+        config.args.login_per_account_per_minute,
+    );
+    let (stop, stopped) = watch::channel(false);
     let state = AppState {
         db: db.clone(),
         config: Arc::new(config),
@@ -166,6 +179,8 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         vapid_public_key: vapid.public_key.into(),
         site_dir,
         stopping: stop.subscribe(),
+        hash_pool: Arc::new(throttle::HashPool::per_core()),
+        login_limits,
     };
     let listener = tokio::net::TcpListener::bind(state.config.args.listen).await?;
     let addr = listener.local_addr()?;
@@ -181,17 +196,12 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         stop.subscribe(),
     );
     let app = router(state.clone());
-    let task = tokio::spawn(async move {
-        let shutdown = async move {
-            let _ = stopped.wait_for(|s| *s).await;
-        };
-        if let Err(e) = axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown)
-            .await
-        {
-            tracing::error!(error = %e, "server stopped");
-        }
-    });
+    let limits = listener::Limits {
+        max_connections: state.config.args.max_connections,
+        header_timeout: Duration::from_secs(state.config.args.header_timeout_secs),
+        grace: Duration::from_secs(state.config.args.shutdown_grace_secs),
+    };
+    let task = tokio::spawn(listener::serve(listener, app, limits, stopped));
     Ok(Server {
         addr,
         state,

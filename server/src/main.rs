@@ -120,6 +120,7 @@ fn read_password() -> anyhow::Result<String> {
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let demo = args.demo;
+    gatebell_server::listener::raise_open_files_limit();
     let server = gatebell_server::start(Config::from_args(args)?).await?;
     if demo {
         println!("Demo community (password for all: {DEMO_PASSWORD}):");

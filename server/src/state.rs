@@ -11,6 +11,7 @@ use crate::db::Db;
 use crate::events::Events;
 use crate::push::PushHandle;
 use crate::push::metrics::PushMetrics;
+use crate::throttle::{HashPool, LoginLimits};
 
 /// What every handler shares.
 #[derive(Clone)]
@@ -26,6 +27,10 @@ pub struct AppState {
     pub site_dir: Option<std::path::PathBuf>,
     /// Turns true at shutdown: long-lived responses (event streams) end then.
     pub stopping: watch::Receiver<bool>,
+    /// Password hashing slots (bounded work before authentication).
+    pub hash_pool: Arc<HashPool>,
+    /// Sign-in attempts per client address and per account.
+    pub login_limits: LoginLimits,
 }
 
 impl AppState {

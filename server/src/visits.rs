@@ -165,7 +165,9 @@ async fn checkin(
         tx.commit().await?;
         return Err(ApiError::Gone("this invitation has expired".into()));
     }
-    db::visits::check_in(&mut tx, &id, &user.id, now).await?;
+    if !db::visits::check_in(&mut tx, &id, &user.id, now).await? {
+        return Err(ApiError::Conflict("this code was used already".into()));
+    }
     let visit = load_visit(&mut tx, &id).await?;
     notify_user(
         &mut tx,

@@ -227,17 +227,24 @@ pub async fn expire(tx: &mut Tx, id: &str) -> Result<(), sqlx::Error> {
     Ok(())
 }
 
-/// Records a check-in.
-pub async fn check_in(tx: &mut Tx, id: &str, guard_id: &str, now: i64) -> Result<(), sqlx::Error> {
-    per_backend!(tx.conn(), c => {
-        sqlx::query("UPDATE visits SET status = 'CHECKED_IN', checked_in_at = $1, checked_in_by = $2 WHERE id = $3")
+/// Records a check-in; false when the invitation was no longer open (a concurrent check-in
+/// of the same code won: on PostgreSQL two transactions can both have read `INVITED`).
+pub async fn check_in(
+    tx: &mut Tx,
+    id: &str,
+    guard_id: &str,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
+    let n = per_backend!(tx.conn(), c => {
+        sqlx::query("UPDATE visits SET status = 'CHECKED_IN', checked_in_at = $1, checked_in_by = $2 WHERE id = $3 AND status = 'INVITED'")
             .bind(now)
             .bind(guard_id)
             .bind(id)
             .execute(&mut *c)
-            .await?;
+            .await?
+            .rows_affected()
     });
-    Ok(())
+    Ok(n == 1)
 }
 
 /// Moves a pending visit to `to`; false when it was no longer pending.

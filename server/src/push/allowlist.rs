@@ -73,11 +73,15 @@ impl AllowList {
                 })
             }
         };
-        if allowed {
-            Ok(url)
-        } else {
-            Err(format!("host {host} is not a known push service"))
+        if !allowed {
+            return Err(format!("host {host} is not a known push service"));
         }
+        // Push services listen on 443; another port on an allowed name is somebody else's
+        // service. An IP literal the operator listed verbatim (a local fake) may use any port.
+        if matches!(host, Host::Domain(_)) && url.port_or_known_default() != Some(443) {
+            return Err("must use port 443".into());
+        }
+        Ok(url)
     }
 }
 
@@ -117,6 +121,20 @@ mod tests {
         ] {
             assert!(l.check(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn named_hosts_are_reached_on_port_443_only() {
+        let l = AllowList::default();
+        assert!(
+            l.check("https://fcm.googleapis.com:443/fcm/send/abc")
+                .is_ok()
+        );
+        assert!(
+            l.check("https://fcm.googleapis.com:8443/fcm/send/abc")
+                .is_err()
+        );
+        assert!(l.check("https://fcm.googleapis.com:22/x").is_err());
     }
 
     #[test]

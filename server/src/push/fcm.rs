@@ -14,6 +14,8 @@ use super::SendOutcome;
 const SCOPE: &str = "https://www.googleapis.com/auth/firebase.messaging";
 /// HTTP/2 allows about 100 streams a connection; several connections spread a burst.
 const CONNECTIONS: usize = 4;
+/// Longest wait for an OAuth access token.
+const TOKEN_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Sends to Android and iOS devices through FCM.
 pub struct FcmSender {
@@ -39,7 +41,9 @@ impl FcmSender {
         let plain_http = endpoint.starts_with("http://");
         let clients = (0..CONNECTIONS)
             .map(|_| {
+                // A redirect from FCM would only ever be a misconfiguration: never follow it.
                 let b = reqwest::Client::builder()
+                    .redirect(reqwest::redirect::Policy::none())
                     .timeout(Duration::from_secs(10))
                     .connect_timeout(Duration::from_secs(5))
                     .pool_idle_timeout(Duration::from_secs(90));
@@ -72,12 +76,20 @@ impl FcmSender {
         ttl_secs: u64,
         now_ms: i64,
     ) -> SendOutcome {
-        let access = match self.auth.token(&[SCOPE]).await {
-            Ok(t) => t,
-            Err(e) => {
+        // A token endpoint that hangs must not hold a send slot: bounded, and retried later.
+        let access = match tokio::time::timeout(TOKEN_TIMEOUT, self.auth.token(&[SCOPE])).await {
+            Ok(Ok(t)) => t,
+            Ok(Err(e)) => {
                 return SendOutcome::Retry {
                     status: None,
                     error: format!("OAuth token: {e}"),
+                    retry_after_ms: None,
+                };
+            }
+            Err(_) => {
+                return SendOutcome::Retry {
+                    status: None,
+                    error: format!("OAuth token: no answer within {TOKEN_TIMEOUT:?}"),
                     retry_after_ms: None,
                 };
             }
@@ -160,9 +172,9 @@ pub fn classify(status: u16, retry_after_ms: Option<i64>, body: &str) -> SendOut
     let error = format!("{code}: {message}");
     match status {
         200..=299 => SendOutcome::Delivered { status },
-        404 if code == "UNREGISTERED" || code == "NOT_FOUND" => {
-            SendOutcome::Prune { status, error }
-        }
+        // Only UNREGISTERED proves the token dead: a bare 404 NOT_FOUND is also what a wrong
+        // project id gets, and pruning on it would wipe every FCM device of a misconfiguration.
+        404 if code == "UNREGISTERED" => SendOutcome::Prune { status, error },
         403 if code == "SENDER_ID_MISMATCH" => SendOutcome::Prune { status, error },
         // INVALID_ARGUMENT names the token when the token is the problem; any other invalid
         // argument is our message's fault and is not retried.
@@ -269,6 +281,12 @@ mod tests {
                 retry_after_ms: Some(2000),
                 ..
             }
+        ));
+        // A wrong project id answers a bare NOT_FOUND: the device is not to blame.
+        let wrong_project = r#"{"error":{"code":404,"message":"Requested entity was not found.","status":"NOT_FOUND"}}"#;
+        assert!(matches!(
+            classify(404, None, wrong_project),
+            SendOutcome::Failed { .. }
         ));
         assert!(matches!(
             classify(503, None, "oops"),

@@ -76,7 +76,8 @@ impl WebPushSender {
         let signer = VapidSignatureBuilder::from_base64_no_sub(&keys.private_key)
             .map_err(|e| anyhow::anyhow!("bad VAPID key: {e}"))?;
         Ok(WebPushSender {
-            client: reqwest::Client::builder()
+            // Endpoints come from users: no redirects, public addresses only.
+            client: crate::egress::client_builder()
                 .timeout(Duration::from_secs(10))
                 .connect_timeout(Duration::from_secs(5))
                 .build()?,
