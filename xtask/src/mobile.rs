@@ -10,18 +10,17 @@
 //! ones are kept between runs: the uniffi-bindgen-react-native CLI (about 6 minutes to build)
 //! and the JNA download live in ~/.cache/gatebell (`GATEBELL_CACHE_DIR` overrides it).
 
-use crate::process::run as exec;
+use crate::process::{Steps, build_native, ensure_debian, run as exec};
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::Instant;
+use std::process::Command;
 
 const LIB: &str = "libgatebell_mobile.so";
 const NAMESPACE: &str = "gatebell_mobile";
 
 /// Entry point: `generate` or `test`.
 pub fn run(args: &[String]) -> Result<(), String> {
-    let mut timings = Timings::default();
+    let mut timings = Steps::default();
     let result = match args.first().map(String::as_str) {
         Some("generate") => generate(&Paths::new(), &mut timings),
         Some("test") => test(&Paths::new(), &mut timings),
@@ -29,6 +28,11 @@ pub fn run(args: &[String]) -> Result<(), String> {
     };
     timings.print();
     result
+}
+
+/// The mobile suite as steps of the caller's (`cargo xtask test`) timing table.
+pub fn test_steps(steps: &mut Steps) -> Result<(), String> {
+    test(&Paths::new(), steps)
 }
 
 struct Paths {
@@ -45,14 +49,8 @@ struct Paths {
 
 impl Paths {
     fn new() -> Paths {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .parent()
-            .expect("xtask has a parent")
-            .to_path_buf();
-        let target = match std::env::var_os("CARGO_TARGET_DIR") {
-            Some(dir) => root.join(dir),
-            None => root.join("target"),
-        };
+        let root = crate::process::root();
+        let target = crate::process::target_dir();
         let cache = match std::env::var_os("GATEBELL_CACHE_DIR") {
             Some(dir) => PathBuf::from(dir),
             None => {
@@ -85,35 +83,12 @@ impl Paths {
     }
 }
 
-#[derive(Default)]
-struct Timings(Vec<(String, f64)>);
-
-impl Timings {
-    fn step(&mut self, name: &str, f: impl FnOnce() -> Result<(), String>) -> Result<(), String> {
-        println!("\n==== mobile: {name}");
-        let started = Instant::now();
-        let result = f();
-        let secs = started.elapsed().as_secs_f64();
-        println!("---- {name}: {secs:.1} s");
-        self.0.push((name.to_owned(), secs));
-        result.map_err(|e| format!("{name}: {e}"))
-    }
-
-    fn print(&self) {
-        println!("\n==== mobile timings");
-        for (name, secs) in &self.0 {
-            println!("{secs:>8.1} s  {name}");
-        }
-        let total: f64 = self.0.iter().map(|(_, s)| s).sum();
-        println!("{total:>8.1} s  total");
-    }
-}
-
-fn generate(p: &Paths, t: &mut Timings) -> Result<(), String> {
+fn generate(p: &Paths, t: &mut Steps) -> Result<(), String> {
     t.step("npm ci (when package-lock.json changed)", || npm_ci(p))?;
-    t.step("cargo build gatebell-mobile, uniffi-bindgen", || {
-        exec(cargo(p).args(["build", "-p", "gatebell-mobile", "-p", "uniffi-bindgen"]))
-    })?;
+    t.step(
+        "cargo build (native crates, as the Rust tests build them)",
+        || exec(&mut build_native()),
+    )?;
     let ubrn = ubrn_cli(p, t)?;
     t.step("generate Kotlin, Swift, TurboModule", || {
         let out = p.generated();
@@ -148,14 +123,12 @@ fn generate(p: &Paths, t: &mut Timings) -> Result<(), String> {
     })
 }
 
-fn test(p: &Paths, t: &mut Timings) -> Result<(), String> {
+fn test(p: &Paths, t: &mut Steps) -> Result<(), String> {
     t.step("system packages (g++, Java) when absent", || {
         ensure_debian(&[("g++", "g++"), ("java", "openjdk-17-jre-headless")])
     })?;
+    // generate() built gatebell-server too (the pytest suite runs `gatebell serve`).
     generate(p, t)?;
-    t.step("cargo build gatebell-server", || {
-        exec(cargo(p).args(["build", "-p", "gatebell-server"]))
-    })?;
     t.step("pytest: Python bindings against gatebell serve", || {
         pytest(p)
     })?;
@@ -190,7 +163,7 @@ fn npm_ci(p: &Paths) -> Result<(), String> {
 
 /// The uniffi-bindgen-react-native CLI, built once per version into the cache. Calling it
 /// through `node …/cli.cjs` would rebuild it after every `npm ci` (it builds in node_modules).
-fn ubrn_cli(p: &Paths, t: &mut Timings) -> Result<PathBuf, String> {
+fn ubrn_cli(p: &Paths, t: &mut Steps) -> Result<PathBuf, String> {
     let package = p.node_modules().join("uniffi-bindgen-react-native");
     let version = json_string_field(&read(&package.join("package.json"))?, "version")
         .ok_or("no version in uniffi-bindgen-react-native/package.json")?;
@@ -213,33 +186,6 @@ fn ubrn_cli(p: &Paths, t: &mut Timings) -> Result<PathBuf, String> {
     Ok(binary)
 }
 
-/// Installs Debian packages whose command is missing (`apt-get update` first).
-fn ensure_debian(needs: &[(&str, &str)]) -> Result<(), String> {
-    let missing: Vec<&str> = needs
-        .iter()
-        .filter(|(command, _)| !on_path(command))
-        .map(|(_, package)| *package)
-        .collect();
-    if missing.is_empty() {
-        println!("all present");
-        return Ok(());
-    }
-    exec(Command::new("apt-get").arg("update"))?;
-    exec(
-        Command::new("apt-get")
-            .args(["install", "-y", "--no-install-recommends"])
-            .args(&missing),
-    )
-}
-
-fn on_path(command: &str) -> bool {
-    Command::new("sh")
-        .args(["-c", &format!("command -v {command}")])
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
 fn uniffi_bindgen(p: &Paths, language: &str, out: &Path) -> Result<(), String> {
     exec(
         Command::new(p.target.join("debug/uniffi-bindgen"))
@@ -252,7 +198,7 @@ fn uniffi_bindgen(p: &Paths, language: &str, out: &Path) -> Result<(), String> {
 }
 
 fn cargo(p: &Paths) -> Command {
-    let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    let mut command = crate::process::cargo();
     command.current_dir(&p.root);
     command
 }
