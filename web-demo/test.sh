@@ -13,7 +13,12 @@ if [ ! -x /usr/bin/chromium ]; then
   apt-get update
   apt-get install -y chromium
 fi
-(cd "$here" && npm ci --no-audit --no-fund)
+# npm ci only when node_modules was not installed from this package-lock.json (the stamp is the
+# one xtask's npm_ci writes, so `cargo xtask run` and this script share it).
+if ! cmp -s "$here/package-lock.json" "$here/node_modules/.gatebell-package-lock.json"; then
+  (cd "$here" && npm ci --no-audit --no-fund)
+  cp "$here/package-lock.json" "$here/node_modules/.gatebell-package-lock.json"
+fi
 
 # The package the demo loads (and copies into public/ before building).
 if [ ! -f wasm/pkg/gatebell_push_bg.wasm ] || [ ! -f wasm/pkg/sw.js ]; then

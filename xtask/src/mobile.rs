@@ -10,7 +10,7 @@
 //! ones are kept between runs: the uniffi-bindgen-react-native CLI (about 6 minutes to build)
 //! and the JNA download live in ~/.cache/gatebell (`GATEBELL_CACHE_DIR` overrides it).
 
-use crate::process::{Steps, build_native, ensure_debian, run as exec};
+use crate::process::{Steps, build_native, ensure_debian, npm_ci, run as exec};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -84,7 +84,9 @@ impl Paths {
 }
 
 fn generate(p: &Paths, t: &mut Steps) -> Result<(), String> {
-    t.step("npm ci (when package-lock.json changed)", || npm_ci(p))?;
+    t.step("npm ci (when package-lock.json changed)", || {
+        npm_ci(&p.crate_dir)
+    })?;
     t.step(
         "cargo build (native crates, as the Rust tests build them)",
         || exec(&mut build_native()),
@@ -144,22 +146,6 @@ fn test(p: &Paths, t: &mut Steps) -> Result<(), String> {
 
 // ---------------------------------------------------------------------------------------------
 // Tools
-
-/// `npm ci` unless node_modules was installed from this very package-lock.json.
-fn npm_ci(p: &Paths) -> Result<(), String> {
-    let lock = read(&p.crate_dir.join("package-lock.json"))?;
-    let stamp = p.node_modules().join(".gatebell-package-lock.json");
-    if fs::read_to_string(&stamp).ok().as_deref() == Some(lock.as_str()) {
-        println!("node_modules is up to date");
-        return Ok(());
-    }
-    exec(
-        Command::new("npm")
-            .current_dir(&p.crate_dir)
-            .args(["ci", "--no-audit", "--no-fund"]),
-    )?;
-    write(&stamp, &lock)
-}
 
 /// The uniffi-bindgen-react-native CLI, built once per version into the cache. Calling it
 /// through `node …/cli.cjs` would rebuild it after every `npm ci` (it builds in node_modules).

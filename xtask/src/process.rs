@@ -80,6 +80,23 @@ pub fn output(command: &mut Command) -> Result<String, String> {
     String::from_utf8(out.stdout).map_err(|e| format!("{shown} printed non-UTF-8: {e}"))
 }
 
+/// `npm ci` in `dir` unless its node_modules was installed from this very package-lock.json
+/// (a stamp beside the packages records which).
+pub fn npm_ci(dir: &Path) -> Result<(), String> {
+    let lock_path = dir.join("package-lock.json");
+    let lock = std::fs::read_to_string(&lock_path)
+        .map_err(|e| format!("reading {}: {e}", lock_path.display()))?;
+    let stamp = dir.join("node_modules/.gatebell-package-lock.json");
+    if std::fs::read_to_string(&stamp).ok().as_deref() == Some(lock.as_str()) {
+        println!("{}: node_modules is up to date", dir.display());
+        return Ok(());
+    }
+    run(Command::new("npm")
+        .current_dir(dir)
+        .args(["ci", "--no-audit", "--no-fund"]))?;
+    std::fs::write(&stamp, &lock).map_err(|e| format!("writing {}: {e}", stamp.display()))
+}
+
 /// Whether `command` is on the PATH.
 pub fn on_path(command: &str) -> bool {
     Command::new("sh")

@@ -3,7 +3,7 @@
 
 use std::process::Command;
 
-use crate::process::{build_native, root, run, target_dir};
+use crate::process::{build_native, npm_ci, root, run, target_dir};
 
 /// Builds the demo if needed, then serves it; extra arguments go to `gatebell serve`.
 pub fn demo(args: &[String]) -> Result<(), String> {
@@ -12,9 +12,7 @@ pub fn demo(args: &[String]) -> Result<(), String> {
         if !root().join("wasm/pkg/package.json").exists() {
             crate::wasm::build(&[])?;
         }
-        run(Command::new("npm")
-            .args(["ci", "--no-audit", "--no-fund"])
-            .current_dir(&demo))?;
+        npm_ci(&demo)?;
         run(Command::new("npm")
             .args(["run", "build"])
             .current_dir(&demo))?;
