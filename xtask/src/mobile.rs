@@ -159,12 +159,16 @@ fn ubrn_cli(p: &Paths, t: &mut Steps) -> Result<PathBuf, String> {
         t.step(
             &format!("build uniffi-bindgen-react-native {version} CLI (once, ~6 min)"),
             || {
+                // A tool built once and never debugged: no debug info and no incremental
+                // state, which are most of its 1.5 GB target and part of its build time.
                 exec(
                     cargo(p)
                         .args(["build", "--manifest-path"])
                         .arg(package.join("crates/ubrn_cli/Cargo.toml"))
                         .arg("--target-dir")
-                        .arg(&target),
+                        .arg(&target)
+                        .env("CARGO_PROFILE_DEV_DEBUG", "0")
+                        .env("CARGO_INCREMENTAL", "0"),
                 )
             },
         )?;
