@@ -32,7 +32,10 @@ pub fn run(args: &[String]) -> Result<(), String> {
 
 /// The mobile suite as steps of the caller's (`cargo xtask test`) timing table.
 pub fn test_steps(steps: &mut Steps) -> Result<(), String> {
-    test(&Paths::new(), steps)
+    steps.set_prefix("mobile: ");
+    let result = test(&Paths::new(), steps);
+    steps.set_prefix("");
+    result
 }
 
 struct Paths {

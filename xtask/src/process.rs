@@ -132,7 +132,11 @@ pub fn ensure_debian(needs: &[(&str, &str)]) -> Result<(), String> {
 
 /// Named, timed steps; [`Steps::print`] shows the table at the end, also after a failure.
 #[derive(Default)]
-pub struct Steps(Vec<(String, f64)>);
+pub struct Steps {
+    done: Vec<(String, f64)>,
+    /// Put before each step's name, such as `mobile: `.
+    prefix: String,
+}
 
 impl Steps {
     /// Runs one step, printing its name before and its time after.
@@ -141,22 +145,28 @@ impl Steps {
         name: &str,
         f: impl FnOnce() -> Result<(), String>,
     ) -> Result<(), String> {
+        let name = format!("{}{name}", self.prefix);
         println!("\n==== {name}");
         let started = Instant::now();
         let result = f();
         let secs = started.elapsed().as_secs_f64();
         println!("---- {name}: {secs:.1} s");
-        self.0.push((name.to_owned(), secs));
+        self.done.push((name.clone(), secs));
         result.map_err(|e| format!("{name}: {e}"))
+    }
+
+    /// Names the steps that follow `prefix…` (a suite's name), until changed again.
+    pub fn set_prefix(&mut self, prefix: &str) {
+        prefix.clone_into(&mut self.prefix);
     }
 
     /// The table of step times and their total.
     pub fn print(&self) {
         println!("\n==== timings");
-        for (name, secs) in &self.0 {
+        for (name, secs) in &self.done {
             println!("{secs:>8.1} s  {name}");
         }
-        let total: f64 = self.0.iter().map(|(_, s)| s).sum();
+        let total: f64 = self.done.iter().map(|(_, s)| s).sum();
         println!("{total:>8.1} s  total");
     }
 }
