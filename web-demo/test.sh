@@ -13,16 +13,24 @@ if [ ! -x /usr/bin/chromium ]; then
   apt-get update
   apt-get install -y chromium
 fi
-(cd "$here" && npm ci --no-audit --no-fund)
+# npm ci only when node_modules was not installed from this package-lock.json (the stamp is the
+# one xtask's npm_ci writes, so `cargo xtask run` and this script share it).
+if ! cmp -s "$here/package-lock.json" "$here/node_modules/.gatebell-package-lock.json"; then
+  (cd "$here" && npm ci --no-audit --no-fund)
+  cp "$here/package-lock.json" "$here/node_modules/.gatebell-package-lock.json"
+fi
 
 # The package the demo loads (and copies into public/ before building).
 if [ ! -f wasm/pkg/gatebell_push_bg.wasm ] || [ ! -f wasm/pkg/sw.js ]; then
   cargo xtask wasm
 fi
-echo "== web-demo: next build (static export)"
+echo "== web-demo: tsc --noEmit, then next build (static export)"
 (cd "$here" && npm run build)
 
-cargo build -p gatebell-server
+# The packages and targets of `cargo test --workspace --exclude gatebell-wasm` (see
+# xtask/src/process.rs, NATIVE_TEST_BUILD): the same features, so after `cargo xtask test`'s Rust
+# suite this builds nothing, where `-p gatebell-server` would rebuild tokio, hyper and the rest.
+cargo build --workspace --exclude gatebell-wasm --lib --bins --tests
 target_dir="${CARGO_TARGET_DIR:-$root/target}"
 case "$target_dir" in /*) ;; *) target_dir="$root/$target_dir" ;; esac
 export GATEBELL_BIN="$target_dir/debug/gatebell"

@@ -25,6 +25,7 @@ pub const ACTION_REJECT: &str = "reject";
 /// The body of every error answer: `{ "error": { "code", "message" } }`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ErrorBody {
     pub error: ErrorDetail,
 }
@@ -32,6 +33,7 @@ pub struct ErrorBody {
 /// A machine-readable code and a message for people.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ErrorDetail {
     /// Stable, snake_case: `unauthorized`, `validation`, `conflict`, `device_not_found`, …
     pub code: String,
@@ -47,6 +49,7 @@ pub const ERROR_DEVICE_NOT_FOUND: &str = "device_not_found";
 /// What a user may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     Resident,
@@ -78,6 +81,7 @@ impl Role {
 /// `POST /auth/login`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
     pub email: String,
@@ -87,6 +91,7 @@ pub struct LoginRequest {
 /// A signed-in user as the API shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct User {
     pub id: String,
@@ -101,6 +106,7 @@ pub struct User {
 /// Answer to a login: the bearer token and who it belongs to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct LoginResponse {
     pub token: String,
@@ -112,6 +118,7 @@ pub struct LoginResponse {
 /// A resident a guard can pick as a walk-in's host.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Resident {
     pub id: String,
     pub name: String,
@@ -124,6 +131,7 @@ pub struct Resident {
 /// How a visit began.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "lowercase")]
 pub enum VisitKind {
     Invited,
@@ -133,6 +141,7 @@ pub enum VisitKind {
 /// Where a visit stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum VisitStatus {
     Invited,
@@ -192,6 +201,7 @@ impl VisitKind {
 /// One visit.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct Visit {
     pub id: String,
@@ -223,6 +233,8 @@ pub struct Visit {
 /// `POST /visits`: a resident invites a visitor.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(optional_fields = nullable))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct InviteRequest {
     pub visitor_name: String,
@@ -238,6 +250,7 @@ pub struct InviteRequest {
 /// Answer to an invitation: the codes are shown once and stored only as hashes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct InviteResponse {
     pub visit: Visit,
@@ -250,6 +263,8 @@ pub struct InviteResponse {
 /// `POST /visits/checkin`: exactly one of `otp` or `qr`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(optional_fields = nullable))]
 #[serde(deny_unknown_fields)]
 pub struct CheckinRequest {
     #[serde(default)]
@@ -261,6 +276,8 @@ pub struct CheckinRequest {
 /// `POST /visits/walkin`: a guard registers a visitor who was not invited.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(optional_fields = nullable))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct WalkinRequest {
     pub visitor_name: String,
@@ -273,6 +290,7 @@ pub struct WalkinRequest {
 /// A list of visits.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct VisitList {
     pub items: Vec<Visit>,
 }
@@ -349,10 +367,12 @@ impl utoipa::ToSchema for NotificationType {}
 /// One entry of the in-app inbox.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct Notification {
     pub id: String,
     #[serde(rename = "type")]
+    #[cfg_attr(feature = "ts", ts(type = "NotificationType"))]
     pub kind: NotificationType,
     pub title: String,
     pub body: String,
@@ -366,6 +386,7 @@ pub struct Notification {
 /// `GET /notifications`: newest first.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct NotificationPage {
     pub items: Vec<Notification>,
@@ -378,6 +399,7 @@ pub struct NotificationPage {
 /// How many notifications were marked read.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct MarkedRead {
     pub updated: u64,
 }
@@ -388,6 +410,7 @@ pub struct MarkedRead {
 /// Where a device token came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "lowercase")]
 pub enum Platform {
     Android,
@@ -419,6 +442,7 @@ impl Platform {
 /// The keys of a Web Push subscription, base64url as `PushSubscription.toJSON()` gives them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct WebPushKeys {
     /// The browser's P-256 public key (65 bytes uncompressed).
     pub p256dh: String,
@@ -429,6 +453,7 @@ pub struct WebPushKeys {
 /// A browser's `PushSubscription.toJSON()`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct WebPushSubscription {
     pub endpoint: String,
@@ -440,6 +465,7 @@ pub struct WebPushSubscription {
 /// `POST /notifications/register-device`: upsert by token.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(deny_unknown_fields)]
 pub struct RegisterDeviceRequest {
     /// The FCM/APNs token, or for the web a stable id of the subscription (its endpoint).
@@ -453,6 +479,7 @@ pub struct RegisterDeviceRequest {
 /// `DELETE /notifications/register-device`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(deny_unknown_fields)]
 pub struct UnregisterDeviceRequest {
     pub token: String,
@@ -461,6 +488,7 @@ pub struct UnregisterDeviceRequest {
 /// A registered device as the server keeps it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct Device {
     pub id: String,
@@ -474,6 +502,7 @@ pub struct Device {
 /// `GET /notifications/vapid-public-key`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct VapidPublicKey {
     /// Uncompressed P-256 point, base64url without padding: `applicationServerKey`.
@@ -483,10 +512,13 @@ pub struct VapidPublicKey {
 /// `POST /internal/notify`: an existing backend asks Gatebell to notify a user.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(optional_fields = nullable))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct InternalNotifyRequest {
     pub user_id: String,
     #[serde(rename = "type")]
+    #[cfg_attr(feature = "ts", ts(type = "NotificationType"))]
     pub kind: NotificationType,
     pub title: String,
     pub body: String,
@@ -499,6 +531,7 @@ pub struct InternalNotifyRequest {
 /// Answer to `/internal/notify`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct InternalNotifyResponse {
     pub notification_id: String,
@@ -512,6 +545,7 @@ pub struct InternalNotifyResponse {
 /// A button on a notification.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct PushAction {
     /// `approve` or `reject`.
     pub action: String,
@@ -521,9 +555,11 @@ pub struct PushAction {
 /// What every push carries: the Web Push plaintext, and the FCM `data` (as strings).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct PushPayload {
     #[serde(rename = "type")]
+    #[cfg_attr(feature = "ts", ts(type = "NotificationType"))]
     pub kind: NotificationType,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub visit_id: Option<String>,

@@ -4,7 +4,7 @@ import { useRouter } from 'next/navigation';
 import { useEffect, useState } from 'react';
 
 import AppHeader from '@/components/AppHeader';
-import { api, errorText } from '@/lib/api';
+import { api, errorText, type LoginRequest, type LoginResponse } from '@/lib/api';
 import { getPushClient } from '@/lib/gatebell';
 import { homeFor, loadSession, saveSession, type User } from '@/lib/session';
 
@@ -43,9 +43,9 @@ export default function SignInPage() {
     setBusy(true);
     setError(null);
     try {
-      const res = await api<{ token: string; user: User }>('/auth/login', {
+      const res = await api<LoginResponse>('/auth/login', {
         method: 'POST',
-        body: { email: email.trim(), password },
+        body: { email: email.trim(), password } satisfies LoginRequest,
       });
       saveSession({ token: res.token, user: res.user });
       // The package registers this browser's subscription (if it has one) for this user

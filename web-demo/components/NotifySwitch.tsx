@@ -3,7 +3,7 @@
 import type { Status } from '@gatebell/push';
 import { useEffect, useState } from 'react';
 
-import { api, errorText } from '@/lib/api';
+import { api, errorText, type UnregisterDeviceRequest } from '@/lib/api';
 import { errorCode, getPushClient, onStatusChange, pushSupported, registerServiceWorker } from '@/lib/gatebell';
 import type { Session } from '@/lib/session';
 
@@ -68,7 +68,7 @@ export default function NotifySwitch({ session }: { session: Session }) {
     try {
       const client = await getPushClient();
       const token = client.status().token;
-      if (token) await api('/notifications/register-device', { method: 'DELETE', token: session.token, body: { token } });
+      if (token) await api('/notifications/register-device', { method: 'DELETE', token: session.token, body: { token } satisfies UnregisterDeviceRequest });
       const registration = await registerServiceWorker();
       const sub = await registration?.pushManager.getSubscription();
       await sub?.unsubscribe();

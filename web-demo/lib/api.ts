@@ -1,37 +1,23 @@
 // A small fetch wrapper for the Gatebell API (same origin as this site).
 
-export interface Visit {
-  id: string;
-  visitorName: string;
-  phone?: string;
-  purpose?: string;
-  hostId: string;
-  hostName: string;
-  unit?: string;
-  kind: 'invited' | 'walkin';
-  status: 'INVITED' | 'CHECKED_IN' | 'PENDING' | 'APPROVED' | 'REJECTED' | 'EXPIRED';
-  createdAt: number;
-  validUntil?: number;
-  checkedInAt?: number;
-  decidedAt?: number;
-  decidedBy?: string;
-}
-
-export interface InboxItem {
-  id: string;
-  type: string;
-  title: string;
-  body: string;
-  visitId?: string | null;
-  read: boolean;
-  createdAt: number;
-}
-
-export interface Resident {
-  id: string;
-  name: string;
-  unit?: string | null;
-}
+// The wire types are generated from the Rust ones in core::protocol (core/ts/protocol.ts, by
+// `cargo xtask types`): a renamed field there fails this build until the pages follow.
+export type {
+  CheckinRequest,
+  InviteRequest,
+  InviteResponse,
+  LoginRequest,
+  LoginResponse,
+  NotificationPage,
+  Resident,
+  UnregisterDeviceRequest,
+  Visit,
+  VisitList,
+  VisitStatus,
+  WalkinRequest,
+  Notification as InboxItem,
+} from '@gatebell/protocol';
+import type { VisitStatus } from '@gatebell/protocol';
 
 /** An error answer of the API (`{ error: { code, message } }`) or a network failure. */
 export class ApiError extends Error {
@@ -84,7 +70,7 @@ export function timeOf(ms: number): string {
   return new Date(ms).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
 }
 
-export const STATUS_LABEL: Record<Visit['status'], string> = {
+export const STATUS_LABEL: Record<VisitStatus, string> = {
   INVITED: 'invited',
   CHECKED_IN: 'checked in',
   PENDING: 'waiting',

@@ -1,14 +1,8 @@
 // The signed-in user, kept in localStorage so every page (and a reload) knows who it is.
 
-export type Role = 'resident' | 'guard' | 'admin';
+import type { User } from '@gatebell/protocol';
 
-export interface User {
-  id: string;
-  name: string;
-  email: string;
-  role: Role;
-  unit?: string | null;
-}
+export type { Role, User } from '@gatebell/protocol';
 
 export interface Session {
   token: string;

@@ -6,23 +6,64 @@ mod mobile;
 mod process;
 mod run;
 mod test;
+mod types;
 mod wasm;
+
+/// A command: its name, its arguments and what it does (for the usage), and what runs it.
+type Task = (
+    &'static str,
+    &'static str,
+    fn(&[String]) -> Result<(), String>,
+);
+
+/// Every command: `main` dispatches from this table and prints it as the usage, so the two
+/// cannot disagree.
+const COMMANDS: &[Task] = &[
+    (
+        "run",
+        "[ARGS…]               build what the demo needs, then `gatebell serve --demo ARGS…`",
+        run::demo,
+    ),
+    (
+        "test",
+        "[--only SUITE[,…]]   every test suite (types, rust, wasm, mobile, demo), timed",
+        test::all,
+    ),
+    (
+        "types",
+        "[--check]           write core/ts/protocol.ts from core::protocol; --check: fail if stale",
+        types::run,
+    ),
+    (
+        "wasm",
+        "[--no-opt]           build the npm package @gatebell/push into wasm/pkg",
+        wasm::build,
+    ),
+    (
+        "mobile",
+        "<generate | test>  write the UniFFI bindings, or test them",
+        mobile::run,
+    ),
+];
+
+fn usage() -> String {
+    let mut text = String::from("usage: cargo xtask <command>\n");
+    for (name, help, _) in COMMANDS {
+        text.push_str(&format!("  {name} {help}\n"));
+    }
+    text
+}
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let result = match args.first().map(String::as_str) {
-        Some("wasm") => wasm::build(&args[1..]),
-        Some("test") => test::all(&args[1..]),
-        Some("run") => run::demo(&args[1..]),
-        Some("mobile") => mobile::run(&args[1..]),
-        _ => {
-            eprintln!(
-                "usage: cargo xtask <run | test [--only rust|wasm|mobile|demo] | wasm | mobile test | bench-push>"
-            );
-            return ExitCode::from(2);
-        }
+    let task = args
+        .first()
+        .and_then(|name| COMMANDS.iter().find(|(command, _, _)| command == name));
+    let Some((_, _, task)) = task else {
+        eprint!("{}", usage());
+        return ExitCode::from(2);
     };
-    match result {
+    match task(&args[1..]) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("xtask: {e}");

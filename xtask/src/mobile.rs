@@ -10,24 +10,31 @@
 //! ones are kept between runs: the uniffi-bindgen-react-native CLI (about 6 minutes to build)
 //! and the JNA download live in ~/.cache/gatebell (`GATEBELL_CACHE_DIR` overrides it).
 
-use crate::process::run as exec;
+use crate::process::{Steps, build_native, ensure_debian, npm_ci, run as exec};
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::Instant;
+use std::process::Command;
 
 const LIB: &str = "libgatebell_mobile.so";
 const NAMESPACE: &str = "gatebell_mobile";
 
 /// Entry point: `generate` or `test`.
 pub fn run(args: &[String]) -> Result<(), String> {
-    let mut timings = Timings::default();
+    let mut timings = Steps::default();
     let result = match args.first().map(String::as_str) {
         Some("generate") => generate(&Paths::new(), &mut timings),
         Some("test") => test(&Paths::new(), &mut timings),
         _ => Err("usage: cargo xtask mobile <generate | test>".into()),
     };
     timings.print();
+    result
+}
+
+/// The mobile suite as steps of the caller's (`cargo xtask test`) timing table.
+pub fn test_steps(steps: &mut Steps) -> Result<(), String> {
+    steps.set_prefix("mobile: ");
+    let result = test(&Paths::new(), steps);
+    steps.set_prefix("");
     result
 }
 
@@ -45,14 +52,8 @@ struct Paths {
 
 impl Paths {
     fn new() -> Paths {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .parent()
-            .expect("xtask has a parent")
-            .to_path_buf();
-        let target = match std::env::var_os("CARGO_TARGET_DIR") {
-            Some(dir) => root.join(dir),
-            None => root.join("target"),
-        };
+        let root = crate::process::root();
+        let target = crate::process::target_dir();
         let cache = match std::env::var_os("GATEBELL_CACHE_DIR") {
             Some(dir) => PathBuf::from(dir),
             None => {
@@ -85,35 +86,14 @@ impl Paths {
     }
 }
 
-#[derive(Default)]
-struct Timings(Vec<(String, f64)>);
-
-impl Timings {
-    fn step(&mut self, name: &str, f: impl FnOnce() -> Result<(), String>) -> Result<(), String> {
-        println!("\n==== mobile: {name}");
-        let started = Instant::now();
-        let result = f();
-        let secs = started.elapsed().as_secs_f64();
-        println!("---- {name}: {secs:.1} s");
-        self.0.push((name.to_owned(), secs));
-        result.map_err(|e| format!("{name}: {e}"))
-    }
-
-    fn print(&self) {
-        println!("\n==== mobile timings");
-        for (name, secs) in &self.0 {
-            println!("{secs:>8.1} s  {name}");
-        }
-        let total: f64 = self.0.iter().map(|(_, s)| s).sum();
-        println!("{total:>8.1} s  total");
-    }
-}
-
-fn generate(p: &Paths, t: &mut Timings) -> Result<(), String> {
-    t.step("npm ci (when package-lock.json changed)", || npm_ci(p))?;
-    t.step("cargo build gatebell-mobile, uniffi-bindgen", || {
-        exec(cargo(p).args(["build", "-p", "gatebell-mobile", "-p", "uniffi-bindgen"]))
+fn generate(p: &Paths, t: &mut Steps) -> Result<(), String> {
+    t.step("npm ci (when package-lock.json changed)", || {
+        npm_ci(&p.crate_dir)
     })?;
+    t.step(
+        "cargo build (native crates, as the Rust tests build them)",
+        || exec(&mut build_native()),
+    )?;
     let ubrn = ubrn_cli(p, t)?;
     t.step("generate Kotlin, Swift, TurboModule", || {
         let out = p.generated();
@@ -148,14 +128,12 @@ fn generate(p: &Paths, t: &mut Timings) -> Result<(), String> {
     })
 }
 
-fn test(p: &Paths, t: &mut Timings) -> Result<(), String> {
+fn test(p: &Paths, t: &mut Steps) -> Result<(), String> {
     t.step("system packages (g++, Java) when absent", || {
         ensure_debian(&[("g++", "g++"), ("java", "openjdk-17-jre-headless")])
     })?;
+    // generate() built gatebell-server too (the pytest suite runs `gatebell serve`).
     generate(p, t)?;
-    t.step("cargo build gatebell-server", || {
-        exec(cargo(p).args(["build", "-p", "gatebell-server"]))
-    })?;
     t.step("pytest: Python bindings against gatebell serve", || {
         pytest(p)
     })?;
@@ -172,25 +150,9 @@ fn test(p: &Paths, t: &mut Timings) -> Result<(), String> {
 // ---------------------------------------------------------------------------------------------
 // Tools
 
-/// `npm ci` unless node_modules was installed from this very package-lock.json.
-fn npm_ci(p: &Paths) -> Result<(), String> {
-    let lock = read(&p.crate_dir.join("package-lock.json"))?;
-    let stamp = p.node_modules().join(".gatebell-package-lock.json");
-    if fs::read_to_string(&stamp).ok().as_deref() == Some(lock.as_str()) {
-        println!("node_modules is up to date");
-        return Ok(());
-    }
-    exec(
-        Command::new("npm")
-            .current_dir(&p.crate_dir)
-            .args(["ci", "--no-audit", "--no-fund"]),
-    )?;
-    write(&stamp, &lock)
-}
-
 /// The uniffi-bindgen-react-native CLI, built once per version into the cache. Calling it
 /// through `node …/cli.cjs` would rebuild it after every `npm ci` (it builds in node_modules).
-fn ubrn_cli(p: &Paths, t: &mut Timings) -> Result<PathBuf, String> {
+fn ubrn_cli(p: &Paths, t: &mut Steps) -> Result<PathBuf, String> {
     let package = p.node_modules().join("uniffi-bindgen-react-native");
     let version = json_string_field(&read(&package.join("package.json"))?, "version")
         .ok_or("no version in uniffi-bindgen-react-native/package.json")?;
@@ -200,44 +162,21 @@ fn ubrn_cli(p: &Paths, t: &mut Timings) -> Result<PathBuf, String> {
         t.step(
             &format!("build uniffi-bindgen-react-native {version} CLI (once, ~6 min)"),
             || {
+                // A tool built once and never debugged: no debug info and no incremental
+                // state, which are most of its 1.5 GB target and part of its build time.
                 exec(
                     cargo(p)
                         .args(["build", "--manifest-path"])
                         .arg(package.join("crates/ubrn_cli/Cargo.toml"))
                         .arg("--target-dir")
-                        .arg(&target),
+                        .arg(&target)
+                        .env("CARGO_PROFILE_DEV_DEBUG", "0")
+                        .env("CARGO_INCREMENTAL", "0"),
                 )
             },
         )?;
     }
     Ok(binary)
-}
-
-/// Installs Debian packages whose command is missing (`apt-get update` first).
-fn ensure_debian(needs: &[(&str, &str)]) -> Result<(), String> {
-    let missing: Vec<&str> = needs
-        .iter()
-        .filter(|(command, _)| !on_path(command))
-        .map(|(_, package)| *package)
-        .collect();
-    if missing.is_empty() {
-        println!("all present");
-        return Ok(());
-    }
-    exec(Command::new("apt-get").arg("update"))?;
-    exec(
-        Command::new("apt-get")
-            .args(["install", "-y", "--no-install-recommends"])
-            .args(&missing),
-    )
-}
-
-fn on_path(command: &str) -> bool {
-    Command::new("sh")
-        .args(["-c", &format!("command -v {command}")])
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
 }
 
 fn uniffi_bindgen(p: &Paths, language: &str, out: &Path) -> Result<(), String> {
@@ -252,7 +191,7 @@ fn uniffi_bindgen(p: &Paths, language: &str, out: &Path) -> Result<(), String> {
 }
 
 fn cargo(p: &Paths) -> Command {
-    let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    let mut command = crate::process::cargo();
     command.current_dir(&p.root);
     command
 }

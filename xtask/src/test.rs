@@ -1,93 +1,157 @@
 //! `cargo xtask test`: every test suite, in dependency order, each step timed. It installs what
 //! a suite needs when it is missing, so it works on a fresh machine.
 
-use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::Instant;
 
-/// The workspace root (xtask lives one level below it).
-pub fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("xtask has a parent")
-        .to_path_buf()
-}
+use crate::process::{NATIVE_TEST_BUILD, Steps, build_native, cargo, ensure_debian, root, run};
 
-/// Runs a command in the workspace root unless it names its own folder.
-pub fn run(cmd: &mut Command) -> Result<(), String> {
-    if cmd.get_current_dir().is_none() {
-        cmd.current_dir(root());
-    }
-    let status = cmd.status().map_err(|e| format!("{cmd:?}: {e}"))?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(format!("{cmd:?} failed ({status})"))
-    }
-}
+/// The suites, in the order they run, with what each covers.
+const SUITES: &[(&str, &str)] = &[
+    (
+        "types",
+        "core/ts/protocol.ts matches the Rust protocol types",
+    ),
+    (
+        "rust",
+        "unit and integration tests: core, server on SQLite and PostgreSQL, testkit, mobile",
+    ),
+    (
+        "wasm",
+        "the npm package in Node, Chromium and a service worker",
+    ),
+    (
+        "mobile",
+        "UniFFI bindings from Python, TypeScript, C++ and Kotlin",
+    ),
+    ("demo", "the web demo end to end in Chromium"),
+];
 
-fn step(
-    name: &str,
-    timings: &mut Vec<(String, f64)>,
-    f: impl FnOnce() -> Result<(), String>,
-) -> Result<(), String> {
-    println!("\n==== {name}");
-    let t = Instant::now();
-    let r = f();
-    timings.push((name.to_owned(), t.elapsed().as_secs_f64()));
-    r.map_err(|e| format!("{name}: {e}"))
-}
-
-/// Runs every suite; `--only NAME` runs one (rust, wasm, mobile, demo).
+/// Runs every suite; `--only NAME[,NAME…]` runs the named ones.
 pub fn all(args: &[String]) -> Result<(), String> {
-    let only = args
-        .iter()
-        .position(|a| a == "--only")
-        .and_then(|i| args.get(i + 1))
-        .cloned();
-    let wants = |s: &str| only.as_deref().is_none_or(|o| o == s);
-    let mut timings = Vec::new();
+    let only = parse_only(args)?;
+    let wants = |suite: &str| only.as_ref().is_none_or(|o| o.iter().any(|s| s == suite));
+    let mut steps = Steps::default();
     let result = (|| {
+        if wants("types") {
+            steps.step("types: core/ts/protocol.ts is current", || {
+                crate::types::run(&["--check".to_owned()])
+            })?;
+        }
         if wants("rust") {
-            // Server tests run on SQLite and on a throwaway PostgreSQL they start themselves
+            // The server tests start a throwaway cluster of the machine's PostgreSQL 15
             // (DATABASE_URL=postgres://… from outside is used instead when set).
-            step(
-                "rust: unit and integration tests (core, server on SQLite and PostgreSQL, testkit)",
-                &mut timings,
-                || {
-                    run(Command::new("cargo").args([
-                        "test",
-                        "--workspace",
-                        "--exclude",
-                        "gatebell-wasm",
-                    ]))
-                },
-            )?;
+            steps.step("rust: PostgreSQL 15 (installed when absent)", || {
+                ensure_debian(&[("/usr/lib/postgresql/15/bin/initdb", "postgresql-15")])
+            })?;
+            steps.step("rust: build native crates and their tests", || {
+                run(&mut build_native())
+            })?;
+            steps.step("rust: cargo test (core, server, testkit, mobile)", || {
+                run(cargo().args(test_args()))
+            })?;
         }
         if wants("wasm") {
-            step(
+            steps.step(
                 "wasm: package build, wasm-bindgen tests, browser test",
-                &mut timings,
                 || run(Command::new("bash").arg("wasm/test.sh")),
             )?;
         }
         if wants("mobile") && root().join("mobile-bindings/Cargo.toml").exists() {
-            step(
-                "mobile: UniFFI bindings from Python, TypeScript, C++ and Kotlin",
-                &mut timings,
-                || run(Command::new("cargo").args(["xtask", "mobile", "test"])),
-            )?;
+            crate::mobile::test_steps(&mut steps)?;
         }
         if wants("demo") && root().join("web-demo/package.json").exists() {
-            step("demo: end-to-end in Chromium", &mut timings, || {
+            steps.step("demo: end-to-end in Chromium", || {
                 run(Command::new("bash").arg("web-demo/test.sh"))
             })?;
         }
         Ok(())
     })();
-    println!("\n==== timings");
-    for (name, secs) in &timings {
-        println!("{secs:>8.1} s  {name}");
-    }
+    steps.print();
     result
+}
+
+/// `cargo test` over exactly what [`build_native`] built, so it compiles nothing new.
+fn test_args() -> Vec<&'static str> {
+    let mut args = vec!["test"];
+    // Same packages; `cargo test` picks its own targets (it also runs doc tests).
+    args.extend(
+        NATIVE_TEST_BUILD[1..]
+            .iter()
+            .take_while(|a| !a.starts_with("--lib")),
+    );
+    args
+}
+
+/// The suites `--only` names (comma-separated or repeated), or None for all of them.
+fn parse_only(args: &[String]) -> Result<Option<Vec<String>>, String> {
+    let valid = || {
+        SUITES
+            .iter()
+            .map(|(name, what)| format!("  {name:<7} {what}"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let mut only: Option<Vec<String>> = None;
+    let mut rest = args.iter();
+    while let Some(arg) = rest.next() {
+        if arg != "--only" {
+            return Err(format!(
+                "test: unknown argument {arg}; usage: cargo xtask test [--only SUITE[,SUITE…]]"
+            ));
+        }
+        let names = rest
+            .next()
+            .ok_or_else(|| format!("test: --only needs a suite; the suites are:\n{}", valid()))?;
+        for name in names.split(',') {
+            if !SUITES.iter().any(|(suite, _)| *suite == name) {
+                return Err(format!(
+                    "test: no suite named {name:?}; the suites are:\n{}",
+                    valid()
+                ));
+            }
+            only.get_or_insert_with(Vec::new).push(name.to_owned());
+        }
+    }
+    Ok(only)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn only_accepts_known_suites_alone_or_listed() {
+        assert_eq!(parse_only(&[]).unwrap(), None);
+        assert_eq!(
+            parse_only(&args(&["--only", "wasm,demo"])).unwrap(),
+            Some(args(&["wasm", "demo"]))
+        );
+        assert_eq!(
+            parse_only(&args(&["--only", "rust", "--only", "types"])).unwrap(),
+            Some(args(&["rust", "types"]))
+        );
+    }
+
+    #[test]
+    fn only_with_an_unknown_suite_is_an_error_that_lists_the_suites() {
+        let error = parse_only(&args(&["--only", "wsam"])).unwrap_err();
+        assert!(error.contains("\"wsam\""), "{error}");
+        for (suite, _) in SUITES {
+            assert!(error.contains(suite), "{error}");
+        }
+        assert!(parse_only(&args(&["--only"])).is_err());
+        assert!(parse_only(&args(&["--quick"])).is_err());
+    }
+
+    #[test]
+    fn cargo_test_selects_the_packages_the_build_built() {
+        assert_eq!(
+            test_args(),
+            ["test", "--workspace", "--exclude", "gatebell-wasm"]
+        );
+    }
 }

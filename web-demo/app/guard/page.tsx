@@ -3,14 +3,24 @@
 import { useEffect, useState } from 'react';
 
 import AppHeader from '@/components/AppHeader';
-import { api, errorText, STATUS_LABEL, timeOf, type Resident, type Visit } from '@/lib/api';
+import {
+  api,
+  errorText,
+  STATUS_LABEL,
+  timeOf,
+  type CheckinRequest,
+  type Resident,
+  type Visit,
+  type VisitList,
+  type WalkinRequest,
+} from '@/lib/api';
 import { useLiveEvents, useLoader, useSession } from '@/lib/hooks';
 import type { Session } from '@/lib/session';
 
 export default function GuardPage() {
   const session = useSession(['guard', 'admin']);
   const token = session?.token ?? null;
-  const walkins = useLoader(token ? () => api<{ items: Visit[] }>('/visits?kind=walkin', { token }) : null);
+  const walkins = useLoader(token ? () => api<VisitList>('/visits?kind=walkin', { token }) : null);
   const live = useLiveEvents(token, { visit: walkins.reload, ready: walkins.reload });
   const isGuard = session?.user.role === 'guard';
 
@@ -87,8 +97,8 @@ function WalkIn({ session, onDone }: { session: Session; onDone: () => void }) {
     }
     let live = true;
     const timer = setTimeout(() => {
-      api<Resident[] | { items: Resident[] }>(`/residents?q=${encodeURIComponent(q)}`, { token: session.token }).then(
-        (r) => live && setResults(Array.isArray(r) ? r : r.items),
+      api<Resident[]>(`/residents?q=${encodeURIComponent(q)}`, { token: session.token }).then(
+        (r) => live && setResults(r),
         (e) => live && setError(errorText(e)),
       );
     }, 150);
@@ -111,7 +121,7 @@ function WalkIn({ session, onDone }: { session: Session; onDone: () => void }) {
       const v = await api<Visit>('/visits/walkin', {
         method: 'POST',
         token: session.token,
-        body: { visitorName: visitor.trim(), hostId: host.id, purpose: purpose.trim() },
+        body: { visitorName: visitor.trim(), hostId: host.id, purpose: purpose.trim() } satisfies WalkinRequest,
       });
       setDone(`${v.hostName} has been asked about ${v.visitorName}.`);
       setVisitor('');
@@ -187,7 +197,7 @@ function CheckIn({ session }: { session: Session }) {
     setError(null);
     setDone(null);
     try {
-      setDone(await api<Visit>('/visits/checkin', { method: 'POST', token: session.token, body: { otp: otp.trim() } }));
+      setDone(await api<Visit>('/visits/checkin', { method: 'POST', token: session.token, body: { otp: otp.trim() } satisfies CheckinRequest }));
       setOtp('');
     } catch (err) {
       setError(errorText(err));

@@ -5,7 +5,17 @@ import { useCallback, useState } from 'react';
 import AppHeader from '@/components/AppHeader';
 import NotifySwitch from '@/components/NotifySwitch';
 import QrCode from '@/components/QrCode';
-import { api, errorText, timeOf, type InboxItem, type Visit } from '@/lib/api';
+import {
+  api,
+  errorText,
+  timeOf,
+  type InboxItem,
+  type InviteRequest,
+  type InviteResponse,
+  type NotificationPage,
+  type Visit,
+  type VisitList,
+} from '@/lib/api';
 import { useLiveEvents, useLoader, useSession } from '@/lib/hooks';
 import type { Session } from '@/lib/session';
 
@@ -14,9 +24,9 @@ export default function ResidentPage() {
   const token = session?.token ?? null;
 
   const inbox = useLoader(
-    token ? () => api<{ items: InboxItem[]; unreadCount: number }>('/notifications', { token }) : null,
+    token ? () => api<NotificationPage>('/notifications', { token }) : null,
   );
-  const pending = useLoader(token ? () => api<{ items: Visit[] }>('/dashboard/my-requests', { token }) : null);
+  const pending = useLoader(token ? () => api<VisitList>('/dashboard/my-requests', { token }) : null);
   const refresh = useCallback(() => {
     inbox.reload();
     pending.reload();
@@ -90,7 +100,7 @@ function Pending({ session, visits, error, onChange }: {
 }
 
 function Inbox({ session, data, error, onChange }: {
-  session: Session; data: { items: InboxItem[]; unreadCount: number } | null; error: string | null; onChange: () => void;
+  session: Session; data: NotificationPage | null; error: string | null; onChange: () => void;
 }) {
   async function markRead(n: InboxItem) {
     if (n.read) return;
@@ -157,17 +167,21 @@ function Invite({ session }: { session: Session }) {
   const [purpose, setPurpose] = useState('');
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
-  const [made, setMade] = useState<{ visit: Visit; otp: string; qr: string } | null>(null);
+  const [made, setMade] = useState<InviteResponse | null>(null);
 
   async function invite(e: React.FormEvent) {
     e.preventDefault();
     setBusy(true);
     setError(null);
     try {
-      const res = await api<{ visit: Visit; otp: string; qr: string }>('/visits', {
+      const res = await api<InviteResponse>('/visits', {
         method: 'POST',
         token: session.token,
-        body: { visitorName: name.trim(), ...(phone.trim() ? { phone: phone.trim() } : {}), ...(purpose.trim() ? { purpose: purpose.trim() } : {}) },
+        body: {
+          visitorName: name.trim(),
+          ...(phone.trim() ? { phone: phone.trim() } : {}),
+          ...(purpose.trim() ? { purpose: purpose.trim() } : {}),
+        } satisfies InviteRequest,
       });
       setMade(res);
       setName('');
