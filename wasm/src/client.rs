@@ -266,7 +266,7 @@ impl Shell for Host<'_> {
     /// tolerates a device registered twice.
     async fn load(&self) -> Result<Option<core::PersistedState>, GatebellError> {
         let stored = store(self.0).await?.get(KEY_STATE).await?;
-        Ok(crate::js::from_value(stored).ok())
+        Ok(crate::from_js(stored).ok())
     }
 
     async fn persist(&self, state: &core::PersistedState) -> Result<(), GatebellError> {
