@@ -956,6 +956,8 @@ fn code_after_key(rest: &str) -> Option<&str> {
     snake.then_some(code)
 }
 
+pub mod runner;
+
 #[cfg(test)]
 mod tests;
 

@@ -1,12 +1,12 @@
-//! The `PushClient` object: runs the core's state machine and performs its effects through
-//! the host's transport, store and listener.
+//! The `PushClient` object: the core's [`Runner`] with the host's transport, store and
+//! listener as its [`Shell`].
 
-use std::collections::VecDeque;
 use std::hash::{BuildHasher, RandomState};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use gatebell_core::client::{self as core, Config, Effect, Event, HttpOutcome};
+use gatebell_core::client::runner::{Runner, Shell};
+use gatebell_core::client::{self as core, Config, Event, HttpOutcome};
 
 use crate::error::GatebellError;
 use crate::host::{ClientUpdate, HttpTransport, KeyValueStore, PushClientListener};
@@ -17,18 +17,23 @@ pub const STATE_KEY: &str = "gatebell.push.state";
 
 /// Keeps this device's push token registered with the Gatebell server for whoever is signed
 /// in. Run one per app process. Every call returns once the requests it caused have been
-/// answered, with the status after them.
+/// answered, with the status after them; a request that got no answer is in that status
+/// (`last_error`, retried on the timer), not an error of the call.
 #[derive(uniffi::Object)]
 pub struct PushClient {
-    transport: Arc<dyn HttpTransport>,
-    store: Arc<dyn KeyValueStore>,
-    listener: Arc<dyn PushClientListener>,
-    /// `None` until the stored state has been read (on the first call).
-    core: Mutex<Option<core::PushClient>>,
-    wake_at: Mutex<Option<i64>>,
+    host: Host,
+    runner: Runner,
     /// Held by the call that is running the core; the others wait their turn, so only one
     /// request is ever in flight, as the core expects.
     turn: async_lock::Mutex<()>,
+}
+
+/// The host app's callbacks, as the runner's [`Shell`].
+struct Host {
+    transport: Arc<dyn HttpTransport>,
+    store: Arc<dyn KeyValueStore>,
+    listener: Arc<dyn PushClientListener>,
+    wake_at: Mutex<Option<i64>>,
 }
 
 #[uniffi::export]
@@ -42,11 +47,13 @@ impl PushClient {
         listener: Arc<dyn PushClientListener>,
     ) -> Arc<PushClient> {
         Arc::new(PushClient {
-            transport,
-            store,
-            listener,
-            core: Mutex::new(None),
-            wake_at: Mutex::new(None),
+            host: Host {
+                transport,
+                store,
+                listener,
+                wake_at: Mutex::new(None),
+            },
+            runner: Runner::new(Config::default()),
             turn: async_lock::Mutex::new(()),
         })
     }
@@ -118,104 +125,84 @@ impl PushClient {
 
     /// The registration status now (before the first call: nothing stored yet is known).
     pub fn status(&self) -> Status {
-        match &*lock(&self.core) {
-            Some(core) => core.status().into(),
-            None => core::PushClient::new(Config::default()).status().into(),
-        }
+        self.runner.status().into()
     }
 
     /// When to call `timer_fired()` (epoch ms), as last announced by `WakeAt`.
     pub fn next_wake_at_ms(&self) -> Option<i64> {
-        *lock(&self.wake_at)
+        *lock(&self.host.wake_at)
     }
 }
 
 impl PushClient {
     /// Feeds one event (made once it is this call's turn, so its time is current) and runs
     /// the core until every request it caused has been answered.
-    ///
-    /// A failure of the store or the transport does not stop the loop: an unanswered request
-    /// would stall the core. The first one is returned once the loop is done.
     async fn dispatch(
         &self,
         event: impl FnOnce(i64) -> Option<Event>,
     ) -> Result<Status, GatebellError> {
         let _turn = self.turn.lock().await;
-        let mut queue = VecDeque::new();
-        if lock(&self.core).is_none() {
-            let state = self.load().await?;
-            *lock(&self.core) = Some(core::PushClient::restore(Config::default(), state));
-            queue.push_back(Event::AppStarted { now_ms: now_ms() });
+        if let Some(event) = event(now_ms()) {
+            self.runner.enqueue(event);
         }
-        queue.extend(event(now_ms()));
-        let mut failure = None;
-        while let Some(event) = queue.pop_front() {
-            let effects = match &mut *lock(&self.core) {
-                Some(core) => core.handle(event),
-                None => Vec::new(),
-            };
-            for effect in effects {
-                if let Err(e) = self.perform(effect, &mut queue).await {
-                    failure.get_or_insert(e);
-                }
-            }
-        }
-        failure.map_or_else(|| Ok(self.status()), Err)
+        Ok(self.runner.run(&self.host).await?.into())
     }
+}
 
-    /// The stored state. Unreadable state starts afresh rather than failing every call for
-    /// ever; the server tolerates a device registered twice.
-    async fn load(&self) -> Result<core::PersistedState, GatebellError> {
+impl Shell for Host {
+    type Error = GatebellError;
+
+    /// Unreadable state starts afresh rather than failing every call for ever; the server
+    /// tolerates a device registered twice.
+    async fn load(&self) -> Result<Option<core::PersistedState>, GatebellError> {
         let stored = self.store.get(STATE_KEY.to_owned()).await?;
-        Ok(stored
-            .and_then(|json| serde_json::from_str(&json).ok())
-            .unwrap_or_default())
+        Ok(stored.and_then(|json| serde_json::from_str(&json).ok()))
     }
 
-    async fn perform(
-        &self,
-        effect: Effect,
-        queue: &mut VecDeque<Event>,
-    ) -> Result<(), GatebellError> {
-        match effect {
-            Effect::Persist { state } => {
-                let json = serde_json::to_string(&*state).map_err(|e| GatebellError::Storage {
-                    reason: e.to_string(),
-                })?;
-                self.store.set(STATE_KEY.to_owned(), json).await?;
+    async fn persist(&self, state: &core::PersistedState) -> Result<(), GatebellError> {
+        let json = serde_json::to_string(state).map_err(|e| GatebellError::Storage {
+            reason: e.to_string(),
+        })?;
+        self.store.set(STATE_KEY.to_owned(), json).await
+    }
+
+    /// `GatebellError::Network` is "no answer"; anything else the transport throws is the
+    /// host's bug, which the call reports.
+    async fn http(&self, request: &core::HttpRequest) -> Result<HttpOutcome, GatebellError> {
+        match self.transport.send(request.clone().into()).await {
+            Ok(response) => Ok(HttpOutcome::Response {
+                status: response.status,
+                body: response.body,
+            }),
+            Err(GatebellError::Network { reason }) => {
+                Ok(HttpOutcome::NetworkError { message: reason })
             }
-            Effect::Http { request } => {
-                let id = request.id;
-                let answer = self.transport.send(request.into()).await;
-                let outcome = match &answer {
-                    Ok(response) => HttpOutcome::Response {
-                        status: response.status,
-                        body: response.body.clone(),
-                    },
-                    Err(e) => HttpOutcome::NetworkError {
-                        message: e.reason().to_owned(),
-                    },
-                };
-                queue.push_back(Event::HttpResponse {
-                    now_ms: now_ms(),
-                    request_id: id,
-                    outcome,
-                    random: random(),
-                });
-                answer?;
-            }
-            Effect::WakeAt { at_ms } => {
-                *lock(&self.wake_at) = Some(at_ms);
-                self.listener.on_update(ClientUpdate::WakeAt { at_ms });
-            }
-            Effect::SessionEnded => self.listener.on_update(ClientUpdate::SessionEnded),
-            Effect::StatusChanged { status } => {
-                self.listener.on_update(ClientUpdate::StatusChanged {
-                    status: status.into(),
-                });
-            }
+            Err(e) => Err(e),
         }
+    }
+
+    async fn session_ended(&self) -> Result<(), GatebellError> {
+        self.listener.on_update(ClientUpdate::SessionEnded);
         Ok(())
+    }
+
+    fn wake_at(&self, at_ms: i64) {
+        *lock(&self.wake_at) = Some(at_ms);
+        self.listener.on_update(ClientUpdate::WakeAt { at_ms });
+    }
+
+    fn status_changed(&self, status: &core::Status) {
+        self.listener.on_update(ClientUpdate::StatusChanged {
+            status: status.clone().into(),
+        });
+    }
+
+    fn now_ms(&self) -> i64 {
+        now_ms()
+    }
+
+    fn random(&self) -> f64 {
+        random()
     }
 }
 
@@ -283,19 +270,14 @@ mod tests {
     }
 
     #[test]
-    fn transport_error_is_returned_after_the_core_recorded_it() {
+    fn network_error_resolves_with_a_retrying_status() {
         let store = Arc::new(Memory::default());
         let listener = Arc::new(Recorder::default());
         let client = PushClient::new(Arc::new(Offline), store.clone(), listener.clone());
         pollster::block_on(client.sign_in("s".into(), "u".into())).unwrap();
-        let result = pollster::block_on(client.token_issued("t".into(), MobilePlatform::Android));
-        assert_eq!(
-            result,
-            Err(GatebellError::Network {
-                reason: "offline".into()
-            })
-        );
-        let status = client.status();
+        let status = pollster::block_on(client.token_issued("t".into(), MobilePlatform::Android))
+            .expect("no answer is a status, not an error");
+        assert!(!status.registered);
         let last_error = status.last_error.unwrap();
         assert!(last_error.will_retry);
         assert_eq!(last_error.reason, "offline");

@@ -4,8 +4,9 @@
 /// already have a `message` property and the generated code would not compile.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, uniffi::Error)]
 pub enum GatebellError {
-    /// The transport could not get an answer (offline, DNS, TLS, timeout). The client has
-    /// recorded it in `Status.last_error` and retries by itself.
+    /// Thrown by the host's transport when it got no answer (offline, DNS, TLS, timeout).
+    /// The client records it in `Status.last_error`, retries by itself, and the call resolves:
+    /// calls never reject with it.
     #[error("network error: {reason}")]
     Network { reason: String },
     /// The key-value store could not read or write the client's state.

@@ -1,11 +1,11 @@
-//! The `PushClient` class for pages: runs the core's state machine and performs its effects
-//! with `fetch`, IndexedDB and one `setTimeout` timer.
+//! The `PushClient` class for pages: the core's [`Runner`] with `fetch`, IndexedDB and one
+//! `setTimeout` timer as its [`Shell`].
 
 use std::cell::{Cell, RefCell};
-use std::collections::VecDeque;
 use std::rc::{Rc, Weak};
 
-use gatebell_core::client::{self as core, Config, Effect, Event, HttpOutcome, HttpRequest};
+use gatebell_core::client::runner::{Runner, Shell};
+use gatebell_core::client::{self as core, Config, Event, HttpOutcome, HttpRequest};
 use gatebell_core::protocol::{Platform, WebPushSubscription};
 use js_sys::{Function, Promise};
 use wasm_bindgen::prelude::*;
@@ -30,11 +30,9 @@ struct Inner {
     api_base: String,
     on_status_change: Option<Function>,
     on_session_ended: Option<Function>,
-    /// `None` until the stored state has been read (on the first call).
-    core: RefCell<Option<core::PushClient>>,
+    runner: Runner,
     store: RefCell<Option<Rc<Store>>>,
-    queue: RefCell<VecDeque<Event>>,
-    /// A call is draining the queue; others wait for it to finish.
+    /// A call is running the core; others queue their event and wait for it to finish.
     draining: Cell<bool>,
     idle_waiters: RefCell<Vec<Function>>,
     timer: RefCell<Option<Timer>>,
@@ -105,9 +103,8 @@ impl PushClient {
                 api_base,
                 on_status_change: function_option(&options, "onStatusChange"),
                 on_session_ended: function_option(&options, "onSessionEnded"),
-                core: RefCell::new(None),
+                runner: Runner::new(Config::default()),
                 store: RefCell::new(None),
-                queue: RefCell::default(),
                 draining: Cell::new(false),
                 idle_waiters: RefCell::default(),
                 timer: RefCell::new(None),
@@ -224,10 +221,7 @@ async fn token_issued(
 
 impl Inner {
     fn status(&self) -> core::Status {
-        match &*self.core.borrow() {
-            Some(core) => core.status(),
-            None => core::PushClient::new(Config::default()).status(),
-        }
+        self.runner.status()
     }
 }
 
@@ -243,79 +237,74 @@ async fn store(inner: &Rc<Inner>) -> Result<Rc<Store>, GatebellError> {
 
 /// Queues `event` and runs the core until nothing is left to do: the returned future
 /// settles once every request that the event caused has been answered. A call made while
-/// another one is draining waits for that one to finish.
+/// another one is running waits for that one, which drains its event too.
 async fn dispatch(inner: &Rc<Inner>, event: Option<Event>) -> Result<(), GatebellError> {
-    inner.queue.borrow_mut().extend(event);
+    if let Some(event) = event {
+        inner.runner.enqueue(event);
+    }
     if inner.draining.get() {
         let idle = Promise::new(&mut |resolve, _| inner.idle_waiters.borrow_mut().push(resolve));
         let _ = JsFuture::from(idle).await;
         return Ok(());
     }
     inner.draining.set(true);
-    let result = drain(inner).await;
+    let result = inner.runner.run(&Host(inner)).await;
     inner.draining.set(false);
     for resolve in inner.idle_waiters.take() {
         let _ = resolve.call0(&JsValue::UNDEFINED);
     }
-    result
+    result.map(drop)
 }
 
-async fn drain(inner: &Rc<Inner>) -> Result<(), GatebellError> {
-    let store = store(inner).await?;
-    if inner.core.borrow().is_none() {
-        let state = store.get_value(KEY_STATE).await?.unwrap_or_default();
-        *inner.core.borrow_mut() = Some(core::PushClient::restore(Config::default(), state));
-        let started = Event::AppStarted {
-            now_ms: scope::now_ms(),
-        };
-        inner.queue.borrow_mut().push_front(started);
-    }
-    // A storage failure is reported after the queue is drained: stopping midway would leave
-    // a request unanswered, which stalls the core.
-    let mut failure = None;
-    loop {
-        let Some(event) = inner.queue.borrow_mut().pop_front() else {
-            break;
-        };
-        let effects = match &mut *inner.core.borrow_mut() {
-            Some(core) => core.handle(event),
-            None => Vec::new(),
-        };
-        for effect in effects {
-            if let Err(e) = perform(inner, &store, effect).await {
-                failure.get_or_insert(e);
-            }
-        }
-    }
-    failure.map_or(Ok(()), Err)
-}
+/// The page's platform, as the runner's [`Shell`].
+struct Host<'a>(&'a Rc<Inner>);
 
-async fn perform(inner: &Rc<Inner>, store: &Store, effect: Effect) -> Result<(), GatebellError> {
-    match effect {
-        Effect::Persist { state } => store.put_value(KEY_STATE, &*state).await?,
-        Effect::Http { request } => {
-            let outcome = send(&inner.api_base, &request).await;
-            inner.queue.borrow_mut().push_back(Event::HttpResponse {
-                now_ms: scope::now_ms(),
-                request_id: request.id,
-                outcome,
-                random: js_sys::Math::random(),
-            });
+impl Shell for Host<'_> {
+    type Error = GatebellError;
+
+    /// Unreadable state starts afresh rather than failing every call for ever; the server
+    /// tolerates a device registered twice.
+    async fn load(&self) -> Result<Option<core::PersistedState>, GatebellError> {
+        let stored = store(self.0).await?.get(KEY_STATE).await?;
+        Ok(crate::from_js(stored).ok())
+    }
+
+    async fn persist(&self, state: &core::PersistedState) -> Result<(), GatebellError> {
+        store(self.0).await?.put_value(KEY_STATE, state).await
+    }
+
+    async fn http(&self, request: &HttpRequest) -> Result<HttpOutcome, GatebellError> {
+        Ok(send(&self.0.api_base, request).await)
+    }
+
+    async fn session_ended(&self) -> Result<(), GatebellError> {
+        store(self.0).await?.delete(KEY_SESSION).await?;
+        if let Some(callback) = &self.0.on_session_ended {
+            let _ = callback.call0(&JsValue::UNDEFINED);
         }
-        Effect::WakeAt { at_ms } => set_timer(inner, at_ms),
-        Effect::SessionEnded => {
-            store.delete(KEY_SESSION).await?;
-            if let Some(callback) = &inner.on_session_ended {
-                let _ = callback.call0(&JsValue::UNDEFINED);
-            }
-        }
-        Effect::StatusChanged { status } => {
-            if let Some(callback) = &inner.on_status_change {
-                let _ = callback.call1(&JsValue::UNDEFINED, &crate::to_js(&status)?);
+        Ok(())
+    }
+
+    fn wake_at(&self, at_ms: i64) {
+        set_timer(self.0, at_ms);
+    }
+
+    fn status_changed(&self, status: &core::Status) {
+        if let Some(callback) = &self.0.on_status_change {
+            // A status always converts; a callback that throws is the page's business.
+            if let Ok(status) = crate::to_js(status) {
+                let _ = callback.call1(&JsValue::UNDEFINED, &status);
             }
         }
     }
-    Ok(())
+
+    fn now_ms(&self) -> i64 {
+        scope::now_ms()
+    }
+
+    fn random(&self) -> f64 {
+        js_sys::Math::random()
+    }
 }
 
 /// Sends one of the core's requests; every failure becomes an outcome the core understands.

@@ -47,8 +47,8 @@ impl From<GatebellError> for JsValue {
     }
 }
 
-impl From<crate::js::Error> for GatebellError {
-    fn from(e: crate::js::Error) -> GatebellError {
+impl From<serde_wasm_bindgen::Error> for GatebellError {
+    fn from(e: serde_wasm_bindgen::Error) -> GatebellError {
         GatebellError::new("invalid_argument", e.to_string())
     }
 }

@@ -4,7 +4,6 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 
 use crate::error::{GatebellError, js_message};
-use crate::scope;
 
 /// Requests that take longer are aborted and reported as network errors.
 pub const TIMEOUT_MS: i64 = 15_000;
@@ -29,6 +28,19 @@ pub fn url(api_base: &str, path: &str) -> String {
     format!("{}{path}", api_base.trim_end_matches('/'))
 }
 
+#[wasm_bindgen(module = "/js/http.js")]
+extern "C" {
+    /// Resolves with `{ status, body }`; rejects when there was no answer in time.
+    #[wasm_bindgen(js_name = sendText)]
+    fn send_text(
+        url: &str,
+        method: &str,
+        bearer: Option<&str>,
+        body: Option<&str>,
+        timeout_ms: f64,
+    ) -> js_sys::Promise;
+}
+
 /// Sends a request; `body` is JSON text. A failure to get any answer (offline, DNS, CORS,
 /// timeout) is a `network` error.
 pub async fn send(
@@ -37,48 +49,15 @@ pub async fn send(
     bearer: Option<&str>,
     body: Option<&str>,
 ) -> Result<Answer, GatebellError> {
-    let network = |e: JsValue| GatebellError::new("network", js_message(&e));
-    let headers = web_sys::Headers::new().map_err(network)?;
-    headers.set("Accept", "application/json").map_err(network)?;
-    if let Some(token) = bearer {
-        headers
-            .set("Authorization", &format!("Bearer {token}"))
-            .map_err(network)?;
-    }
-    let init = web_sys::RequestInit::new();
-    init.set_method(method);
-    if let Some(body) = body {
-        headers
-            .set("Content-Type", "application/json")
-            .map_err(network)?;
-        init.set_body(&JsValue::from_str(body));
-    }
-    init.set_headers(&headers);
-
-    let abort = web_sys::AbortController::new().map_err(network)?;
-    init.set_signal(Some(&abort.signal()));
-    let on_timeout = Closure::<dyn FnMut()>::new(move || abort.abort());
-    let timer = scope::start_timer(on_timeout.as_ref().unchecked_ref(), TIMEOUT_MS);
-
-    let result = async {
-        let request = web_sys::Request::new_with_str_and_init(url, &init).map_err(network)?;
-        let response: web_sys::Response = JsFuture::from(scope::fetch_request(&request))
-            .await
-            .map_err(network)?
-            .dyn_into()
-            .map_err(network)?;
-        let text = JsFuture::from(response.text().map_err(network)?)
-            .await
-            .map_err(network)?;
-        Ok(Answer {
-            status: response.status(),
-            body: text.as_string().unwrap_or_default(),
-        })
-    }
-    .await;
-    scope::clear_timeout(&timer);
-    drop(on_timeout);
-    result
+    let promise = send_text(url, method, bearer, body, TIMEOUT_MS as f64);
+    let answer = JsFuture::from(promise)
+        .await
+        .map_err(|e| GatebellError::new("network", js_message(&e)))?;
+    let field = |name: &str| js_sys::Reflect::get(&answer, &name.into()).unwrap_or_default();
+    Ok(Answer {
+        status: field("status").as_f64().unwrap_or_default() as u16,
+        body: field("body").as_string().unwrap_or_default(),
+    })
 }
 
 /// The `{ "error": { "code", "message" } }` of an error answer as a [`GatebellError`], or a
@@ -86,7 +65,7 @@ pub async fn send(
 pub fn answer_error(answer: &Answer) -> GatebellError {
     let parsed = js_sys::JSON::parse(&answer.body)
         .ok()
-        .and_then(|v| crate::js::from_value::<gatebell_core::protocol::ErrorBody>(v).ok());
+        .and_then(|v| crate::from_js::<gatebell_core::protocol::ErrorBody>(v).ok());
     let mut error = match parsed {
         Some(body) => GatebellError::new(&body.error.code, body.error.message),
         None => GatebellError::new("http", format!("HTTP {}", answer.status)),
@@ -99,5 +78,5 @@ pub fn answer_error(answer: &Answer) -> GatebellError {
 pub fn parse_json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, GatebellError> {
     let value = js_sys::JSON::parse(text)
         .map_err(|e| GatebellError::new("invalid_response", js_message(&e)))?;
-    crate::js::from_value(value).map_err(|e| GatebellError::new("invalid_response", e.to_string()))
+    crate::from_js(value).map_err(|e| GatebellError::new("invalid_response", e.to_string()))
 }

@@ -10,10 +10,7 @@
 
 pub mod client;
 pub mod error;
-#[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]
-mod heap;
 pub mod http;
-pub mod js;
 pub mod scope;
 pub mod store;
 pub mod subscribe;
@@ -23,17 +20,21 @@ pub use client::PushClient;
 pub use error::GatebellError;
 
 use serde::Serialize;
+use serde::de::DeserializeOwned;
 use wasm_bindgen::prelude::*;
 
-/// A smaller allocator than std's dlmalloc (see [`heap`]).
-#[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]
-#[global_allocator]
-static ALLOCATOR: heap::Allocator = heap::Allocator::new();
-
 /// Converts a Rust value to a plain JS object the way `JSON.parse` would build it (absent
-/// options become `null`), with [`js`] rather than serde-wasm-bindgen.
+/// options become `null`, maps become objects), with serde-wasm-bindgen.
 pub fn to_js<T: Serialize + ?Sized>(value: &T) -> Result<JsValue, GatebellError> {
-    js::to_value(value).map_err(|e| GatebellError::new("internal", e.to_string()))
+    value
+        .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
+        .map_err(|e| GatebellError::new("internal", e.to_string()))
+}
+
+/// Reads a plain JS value (as `JSON.parse` builds it) into a Rust value, with
+/// serde-wasm-bindgen; `deny_unknown_fields` and the other serde attributes apply.
+pub fn from_js<T: DeserializeOwned>(value: JsValue) -> Result<T, serde_wasm_bindgen::Error> {
+    serde_wasm_bindgen::from_value(value)
 }
 
 /// Runs `work` as a JS promise. Boxed, so that `future_to_promise` and its executor glue are
@@ -57,6 +58,14 @@ export interface GatebellError extends Error {
   status?: number;
 }
 
+/**
+ * Options of `new PushClient(…)`. Every `PushClient` call resolves with the `Status` once the
+ * requests it caused have been answered. A request that got no answer (offline, DNS, CORS,
+ * timeout) does not reject: it is in `status.lastError` (`status: null`, `willRetry: true`)
+ * and retried on the client's timer, as in the mobile bindings. Calls reject with a
+ * `GatebellError` only for bad arguments, storage failures and permission / subscription
+ * problems.
+ */
 export interface PushClientOptions {
   /** The API origin, such as `https://gate.example`; `""` for the page's own origin. */
   apiBase: string;
@@ -69,6 +78,9 @@ export interface EnableNotificationsOptions {
   /** Default: `navigator.serviceWorker.ready`. */
   registration?: ServiceWorkerRegistration;
 }
+
+// ---- BEGIN protocol types (hand-written copies of gatebell-core's client and routing types;
+// ---- to be replaced by the TypeScript generated from the Rust types) ----
 
 export interface LastError {
   operation: "register" | "unregister";
@@ -95,4 +107,6 @@ export type Route =
   | { route: "approve"; visitId: string }
   | { route: "reject"; visitId: string }
   | { route: "inbox" };
+
+// ---- END protocol types ----
 "#;

@@ -5,9 +5,6 @@ use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen]
 extern "C" {
-    #[wasm_bindgen(js_name = fetch)]
-    pub fn fetch_request(request: &web_sys::Request) -> js_sys::Promise;
-
     /// Returns a number in browsers and a `Timeout` object in Node.
     #[wasm_bindgen(js_name = setTimeout)]
     pub fn set_timeout(handler: &js_sys::Function, ms: i32) -> JsValue;

@@ -24,7 +24,7 @@ pub fn subscription_from_js(value: &JsValue) -> Result<WebPushSubscription, Gate
             .map_err(|e| GatebellError::from_js("invalid_argument", &e))?,
         None => value.clone(),
     };
-    crate::js::from_value(json).map_err(|e| {
+    crate::from_js(json).map_err(|e| {
         GatebellError::new(
             "invalid_argument",
             format!("not a push subscription ({{endpoint, keys: {{p256dh, auth}}}}): {e}"),

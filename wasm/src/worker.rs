@@ -39,7 +39,7 @@ pub struct NotificationOptions<'a> {
 pub fn parse_payload(text: &str) -> Result<PushPayload, GatebellError> {
     let value =
         js_sys::JSON::parse(text).map_err(|e| GatebellError::from_js("invalid_payload", &e))?;
-    crate::js::from_value(value).map_err(|e| GatebellError::new("invalid_payload", e.to_string()))
+    crate::from_js(value).map_err(|e| GatebellError::new("invalid_payload", e.to_string()))
 }
 
 /// The payload shown for a push that could not be read.
@@ -119,7 +119,7 @@ pub fn handle_notification_click(event: NotificationEvent) -> Promise {
     crate::promise(Box::pin(async move {
         let scope = worker_scope()?;
         let notification = event.notification();
-        let payload: Option<PushPayload> = crate::js::from_value(notification.data()).ok();
+        let payload: Option<PushPayload> = crate::from_js(notification.data()).ok();
         // web-sys does not bind `NotificationEvent.action`; "" is a tap on the body.
         let action = js_sys::Reflect::get(&event, &"action".into())
             .ok()

@@ -33,7 +33,7 @@ fn options() -> JsValue {
 #[wasm_bindgen_test]
 async fn indexeddb_store_round_trips_values() {
     let store = Store::open().await.expect("open");
-    assert!(matches!(store, Store::IndexedDb { .. }));
+    assert!(store.is_indexed_db());
     let record = SessionRecord {
         api_base: "https://gate.example".into(),
         session_token: "secret".into(),

@@ -4,8 +4,8 @@
 //! settings passed as `CARGO_PROFILE_RELEASE_*`, so the workspace profile stays as it is), the
 //! wasm-bindgen CLI of exactly the crate's wasm-bindgen version (installed when missing),
 //! `wasm-opt -Oz` from the npm package `binaryen` (Debian's older binaryen writes modules that
-//! fail to load), short import names in the module and the glue, the glue minified with the
-//! npm package `terser`, then package.json and sw.js. Prints the gzipped size and warns over
+//! fail to load), the glue minified with the npm package `terser`, then package.json and
+//! sw.js. Nothing edits wasm-bindgen's output by hand. Prints the gzipped size and warns over
 //! budget (to become an error once the package is under it).
 
 use crate::process::run;
@@ -83,9 +83,7 @@ pub fn build(args: &[String]) -> Result<(), String> {
             .arg("-o")
             .arg(&wasm))?;
         println!("wasm-opt -Oz: {} → {} bytes", before, file_size(&wasm)?);
-        let glue = pkg.join(format!("{OUT_NAME}.js"));
-        shorten_imports(&wasm, &glue)?;
-        minify_js(&wasm_dir, &glue)?;
+        minify_js(&wasm_dir, &pkg.join(format!("{OUT_NAME}.js")))?;
     }
 
     fs::copy(wasm_dir.join("js/sw.js"), pkg.join("sw.js"))
@@ -258,144 +256,6 @@ fn file_size(path: &Path) -> Result<u64, String> {
     fs::metadata(path)
         .map(|m| m.len())
         .map_err(|e| format!("{}: {e}", path.display()))
-}
-
-/// The module the glue provides the imports from (`import0` in `gatebell_push.js`).
-const GLUE_MODULE: &[u8] = b"./gatebell_push_bg.js";
-
-/// Renames the wasm's imports from the glue (`__wbg_instanceof_Response_5b0b4f7f1daeae51`, a
-/// hash each) to short names (`a`, `b`, …), in the module and in the glue's import object
-/// alike: about 4 KB gzipped of names that do not compress.
-fn shorten_imports(wasm: &Path, glue: &Path) -> Result<(), String> {
-    let module = fs::read(wasm).map_err(|e| format!("reading {}: {e}", wasm.display()))?;
-    let mut js =
-        fs::read_to_string(glue).map_err(|e| format!("reading {}: {e}", glue.display()))?;
-    let bad = |what: &str| format!("{}: {what}", wasm.display());
-    if module.get(..8) != Some(b"\0asm\x01\0\0\0".as_slice()) {
-        return Err(bad("not a wasm module"));
-    }
-    let mut out = module[..8].to_vec();
-    let mut at = 8;
-    let mut renamed = 0;
-    while at < module.len() {
-        let id = module[at];
-        let (size, body_at) = leb128(&module, at + 1).ok_or_else(|| bad("bad section"))?;
-        let end = body_at + size as usize;
-        let body = module
-            .get(body_at..end)
-            .ok_or_else(|| bad("truncated section"))?;
-        if id != 2 {
-            out.extend_from_slice(&module[at..end]);
-            at = end;
-            continue;
-        }
-        // The import section: (module name, field name, kind + description)*.
-        let (count, mut pos) = leb128(body, 0).ok_or_else(|| bad("bad import section"))?;
-        let mut section = Vec::new();
-        push_leb128(&mut section, count);
-        for _ in 0..count {
-            let (module_name, next) = name_at(body, pos).ok_or_else(|| bad("bad import"))?;
-            let (field, next) = name_at(body, next).ok_or_else(|| bad("bad import"))?;
-            let description_end =
-                import_description_end(body, next).ok_or_else(|| bad("bad import"))?;
-            let field = if module_name == GLUE_MODULE {
-                let old = std::str::from_utf8(field).map_err(|_| bad("import name not UTF-8"))?;
-                let new = short_name(renamed);
-                renamed += 1;
-                // Each import is one `name: function…` property of the glue's import object.
-                let key = format!("        {old}: ");
-                if js.matches(&key).count() != 1 {
-                    return Err(format!("{}: import {old} not found once", glue.display()));
-                }
-                js = js.replace(&key, &format!("        {new}: "));
-                new.into_bytes()
-            } else {
-                field.to_vec()
-            };
-            push_leb128(&mut section, module_name.len() as u64);
-            section.extend_from_slice(module_name);
-            push_leb128(&mut section, field.len() as u64);
-            section.extend_from_slice(&field);
-            section.extend_from_slice(&body[next..description_end]);
-            pos = description_end;
-        }
-        out.push(2);
-        push_leb128(&mut out, section.len() as u64);
-        out.extend_from_slice(&section);
-        at = end;
-    }
-    fs::write(wasm, out).map_err(|e| format!("writing {}: {e}", wasm.display()))?;
-    fs::write(glue, js).map_err(|e| format!("writing {}: {e}", glue.display()))
-}
-
-/// `a`…`Z`, then `a0`, `a1`…: valid JS property names and wasm import names.
-fn short_name(mut n: usize) -> String {
-    const FIRST: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
-    const REST: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_$";
-    let mut name = String::from(FIRST[n % FIRST.len()] as char);
-    n /= FIRST.len();
-    while n > 0 {
-        name.push(REST[n % REST.len()] as char);
-        n /= REST.len();
-    }
-    name
-}
-
-fn leb128(bytes: &[u8], mut at: usize) -> Option<(u64, usize)> {
-    let (mut value, mut shift) = (0u64, 0);
-    loop {
-        let byte = *bytes.get(at)?;
-        at += 1;
-        value |= u64::from(byte & 0x7f) << shift;
-        if byte & 0x80 == 0 {
-            return Some((value, at));
-        }
-        shift += 7;
-        if shift > 63 {
-            return None;
-        }
-    }
-}
-
-fn push_leb128(out: &mut Vec<u8>, mut value: u64) {
-    loop {
-        let byte = (value & 0x7f) as u8;
-        value >>= 7;
-        if value == 0 {
-            out.push(byte);
-            return;
-        }
-        out.push(byte | 0x80);
-    }
-}
-
-fn name_at(bytes: &[u8], at: usize) -> Option<(&[u8], usize)> {
-    let (len, at) = leb128(bytes, at)?;
-    let end = at.checked_add(len as usize)?;
-    Some((bytes.get(at..end)?, end))
-}
-
-/// Where an import's description (function, table, memory, global or tag) ends.
-fn import_description_end(bytes: &[u8], at: usize) -> Option<usize> {
-    let kind = *bytes.get(at)?;
-    let at = at + 1;
-    let limits = |at: usize| {
-        let flags = *bytes.get(at)?;
-        let (_, at) = leb128(bytes, at + 1)?;
-        if flags & 1 == 1 {
-            leb128(bytes, at).map(|(_, at)| at)
-        } else {
-            Some(at)
-        }
-    };
-    match kind {
-        0 => leb128(bytes, at).map(|(_, at)| at), // function: type index
-        1 => limits(at + 1),                      // table: element type, limits
-        2 => limits(at),                          // memory: limits
-        3 => Some(at + 2),                        // global: value type, mutability
-        4 => leb128(bytes, at + 1).map(|(_, at)| at), // tag: attribute, type index
-        _ => None,
-    }
 }
 
 /// Minifies the glue with terser (from wasm/node_modules). Exported names stay, and so do

@@ -3,7 +3,7 @@
 use super::*;
 use crate::protocol::{Device, ErrorBody, ErrorDetail, WebPushKeys};
 
-pub(super) const T0: i64 = 1_700_000_000_000;
+pub(crate) const T0: i64 = 1_700_000_000_000;
 const MINUTE_MS: i64 = 60 * SECOND_MS;
 
 pub(super) fn sign_in(now_ms: i64, session: &str, user: &str) -> Event {
