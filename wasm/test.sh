@@ -27,7 +27,7 @@ echo "== wasm-bindgen tests (Node, Chromium, service worker)"
 cargo test -p gatebell-wasm --target wasm32-unknown-unknown
 
 echo "== browser end-to-end test"
-cargo build -p gatebell-server
+cargo build --workspace --exclude gatebell-wasm --lib --bins --tests
 target_dir="${CARGO_TARGET_DIR:-$root/target}"
 case "$target_dir" in /*) ;; *) target_dir="$root/$target_dir" ;; esac
 export GATEBELL_BIN="$target_dir/debug/gatebell"

@@ -208,6 +208,7 @@ pub enum RequestBody {
 
 /// Which server call an error belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub enum Operation {
     Register,
@@ -216,6 +217,7 @@ pub enum Operation {
 
 /// The last failure, for UIs and logs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct LastError {
     pub operation: Operation,
@@ -232,6 +234,7 @@ pub struct LastError {
 
 /// What a UI shows about push registration.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct Status {
     pub signed_in: bool,

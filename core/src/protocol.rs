@@ -682,6 +682,7 @@ pub mod paths {
 /// the variant's name is the server-sent event's `event:` name and its fields are the `data:`
 /// JSON (`{}` for a variant without fields): `event: visit` / `data: {"visitId":"…"}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "lowercase")]
 pub enum LiveEvent {
     /// Sent once when the stream opens: refetch what may have been missed.

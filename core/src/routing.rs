@@ -14,6 +14,7 @@ pub const MAX_VISIT_ID_LEN: usize = 64;
 
 /// Where the app should go after a notification was tapped.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(tag = "route", rename_all = "camelCase")]
 pub enum Route {
     /// Open the visit's detail screen.

@@ -228,3 +228,62 @@ export type PushPayload = { type: NotificationType, visitId?: string | null, not
  * Notifications with the same tag replace each other: one per visit.
  */
 tag?: string | null, actions?: Array<PushAction>, };
+
+/**
+ * An event on the stream at [`paths::STREAM`]. Serialised the serde way (externally tagged),
+ * the variant's name is the server-sent event's `event:` name and its fields are the `data:`
+ * JSON (`{}` for a variant without fields): `event: visit` / `data: {"visitId":"…"}`.
+ */
+export type LiveEvent = "ready" | "inbox" | { "visit": { visitId: string, } };
+
+/**
+ * Which server call an error belongs to.
+ */
+export type Operation = "register" | "unregister";
+
+/**
+ * The last failure, for UIs and logs.
+ */
+export type LastError = { operation: Operation, 
+/**
+ * The HTTP status; `None` for a network error.
+ */
+status: number | null, 
+/**
+ * The error body's code (`validation`, …) when there was one.
+ */
+code: string | null, 
+/**
+ * The network error's message, or a short description of the answer.
+ */
+message: string, atMs: number, 
+/**
+ * Whether the client will try again by itself.
+ */
+willRetry: boolean, };
+
+/**
+ * What a UI shows about push registration.
+ */
+export type Status = { signedIn: boolean, userId: string | null, 
+/**
+ * The current push token, if the platform issued one.
+ */
+token: string | null, 
+/**
+ * The server has the current token for the signed-in user (as far as the client knows).
+ */
+registered: boolean, 
+/**
+ * Epoch ms of the last successful registration of the current token and user.
+ */
+lastRegisteredAtMs: number | null, 
+/**
+ * Tokens of signed-out sessions or refreshed tokens still to be removed from the server.
+ */
+pendingUnregisters: number, lastError: LastError | null, };
+
+/**
+ * Where the app should go after a notification was tapped.
+ */
+export type Route = { "route": "visit", visitId: string, } | { "route": "approve", visitId: string, } | { "route": "reject", visitId: string, } | { "route": "inbox" };

@@ -46,6 +46,11 @@ pub fn promise(
     wasm_bindgen_futures::future_to_promise(work)
 }
 
+// The wire types, the client's `Status` and the tap `Route`, generated from the Rust types
+// (`cargo xtask types`), so the package's declarations cannot drift from the core.
+#[wasm_bindgen(typescript_custom_section)]
+const PROTOCOL_TS: &'static str = include_str!("../../core/ts/protocol.ts");
+
 #[wasm_bindgen(typescript_custom_section)]
 const TS_TYPES: &'static str = r#"
 /** Thrown (or rejected with) by every function of this package. */
@@ -79,34 +84,4 @@ export interface EnableNotificationsOptions {
   registration?: ServiceWorkerRegistration;
 }
 
-// ---- BEGIN protocol types (hand-written copies of gatebell-core's client and routing types;
-// ---- to be replaced by the TypeScript generated from the Rust types) ----
-
-export interface LastError {
-  operation: "register" | "unregister";
-  status: number | null;
-  code: string | null;
-  message: string;
-  atMs: number;
-  willRetry: boolean;
-}
-
-export interface Status {
-  signedIn: boolean;
-  userId: string | null;
-  /** The subscription's endpoint. */
-  token: string | null;
-  registered: boolean;
-  lastRegisteredAtMs: number | null;
-  pendingUnregisters: number;
-  lastError: LastError | null;
-}
-
-export type Route =
-  | { route: "visit"; visitId: string }
-  | { route: "approve"; visitId: string }
-  | { route: "reject"; visitId: string }
-  | { route: "inbox" };
-
-// ---- END protocol types ----
 "#;

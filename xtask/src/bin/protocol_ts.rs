@@ -1,8 +1,11 @@
-//! Prints `core/ts/protocol.ts`: the TypeScript declarations of `gatebell_core::protocol`, made
+//! Prints `core/ts/protocol.ts`: the TypeScript declarations of `gatebell_core::protocol` (and
+//! of the client `Status` and tap `Route` the web package hands to pages), made
 //! by ts-rs from the Rust types and their serde attributes. `cargo xtask types` runs it and
 //! writes (or, with `--check`, compares) the committed file.
 
+use gatebell_core::client::{LastError, Operation, Status};
 use gatebell_core::protocol::*;
+use gatebell_core::routing::Route;
 use ts_rs::{Config, TS};
 
 /// Wire types whose serde is written by hand, so ts-rs cannot see their JSON: each has its
@@ -37,6 +40,9 @@ fn main() -> std::process::ExitCode {
         UnregisterDeviceRequest, Device, VapidPublicKey, InternalNotifyRequest,
         InternalNotifyResponse,
         PushAction, PushPayload,
+        LiveEvent,
+        // The client's state and tap routing, as the web package hands them to pages.
+        Operation, LastError, Status, Route,
     ];
 
     let listed: Vec<&str> = generated
