@@ -1,7 +1,7 @@
 // Copies the wasm package's browser files into public/ so the site serves them unbundled at
-// the root: /gatebell_push.js, /gatebell_push_bg.wasm and the service worker /sw.js (its
-// scope must cover the whole app). The copies are git-ignored; `cargo xtask wasm` makes pkg/.
-import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
+// the root: /gatebell_push.js, /gatebell_push_bg.wasm, the JS snippets the glue imports
+// (/snippets/…) and the service worker /sw.js (its scope must cover the whole app). The copies are git-ignored; `cargo xtask wasm` makes pkg/.
+import { copyFileSync, cpSync, existsSync, mkdirSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -17,4 +17,7 @@ if (missing.length > 0) {
 }
 mkdirSync(pub, { recursive: true });
 for (const f of files) copyFileSync(join(pkg, f), join(pub, f));
-console.log(`copied ${files.join(', ')} from wasm/pkg to public/`);
+// The glue imports its `#[wasm_bindgen(module = …)]` snippets by relative URL.
+rmSync(join(pub, 'snippets'), { recursive: true, force: true });
+if (existsSync(join(pkg, 'snippets'))) cpSync(join(pkg, 'snippets'), join(pub, 'snippets'), { recursive: true });
+console.log(`copied ${files.join(', ')} and snippets/ from wasm/pkg to public/`);
