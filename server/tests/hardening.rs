@@ -30,7 +30,11 @@ async fn sign_in_attempts_past_the_quota_get_429_with_retry_after(b: Backend) {
     // The fourth attempt is refused before any hashing, even with the right password.
     let r = raw_login(&app, ASHA, "gatebell-demo").await;
     assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
-    let wait: u64 = r.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    let wait: u64 = r.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!((1..=20).contains(&wait), "Retry-After {wait}");
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["error"]["code"], "rate_limited");
@@ -158,7 +162,10 @@ async fn responses_carry_security_headers(b: Backend) {
         .unwrap();
     assert_eq!(api.status(), StatusCode::UNAUTHORIZED);
     let h = api.headers();
-    assert_eq!(h["content-security-policy"], "default-src 'none'; frame-ancestors 'none'");
+    assert_eq!(
+        h["content-security-policy"],
+        "default-src 'none'; frame-ancestors 'none'"
+    );
     assert_eq!(h["x-content-type-options"], "nosniff");
     assert_eq!(h["x-frame-options"], "DENY");
     assert_eq!(h["referrer-policy"], "no-referrer");
