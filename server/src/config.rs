@@ -48,7 +48,7 @@ pub struct ServeArgs {
     #[arg(long, env = "GATEBELL_PUSH_ALLOW_HOSTS", value_delimiter = ',')]
     pub push_allow_hosts: Option<Vec<String>>,
     /// Admit plain-http push endpoints (only for tests against local fakes).
-    #[arg(long, env = "GATEBELL_PUSH_ALLOW_HTTP", hide = true)]
+    #[arg(long, env = "GATEBELL_PUSH_ALLOW_HTTP")]
     pub push_allow_http: bool,
     /// Bearer key of the internal API (`/api/v1/internal/*`); off when absent.
     #[arg(long, env = "GATEBELL_SERVICE_KEY", hide_env_values = true)]

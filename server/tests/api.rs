@@ -372,7 +372,8 @@ async fn devices_register_upsert_move_and_delete(b: Backend) {
     assert_eq!(d2["createdAt"], d1["createdAt"]);
     assert!(d2["lastSeenAt"].as_i64() > d1["lastSeenAt"].as_i64());
 
-    // A shared phone changed hands: the token moves to Bina, and Asha can no longer remove it.
+    // A shared phone changed hands: the token moves to Bina as a new device (pushes queued
+    // for Asha's stay hers), and Asha can no longer remove it.
     let (_, d3) = app
         .post(
             "/api/v1/notifications/register-device",
@@ -380,7 +381,8 @@ async fn devices_register_upsert_move_and_delete(b: Backend) {
             json!({"token": "fcm-token-1", "platform": "android"}),
         )
         .await;
-    assert_eq!(d3["id"], d1["id"]);
+    assert_eq!(d3["token"], "fcm-token-1");
+    assert_ne!(d3["id"], d1["id"]);
     assert_error(
         &app.delete(
             "/api/v1/notifications/register-device",

@@ -413,6 +413,57 @@ async fn retry_after_is_honoured_then_delivered(b: Backend) {
     app.stop().await;
 }
 
+async fn a_moved_token_never_gets_the_previous_owners_pushes(b: Backend) {
+    let fakes = Fakes::start().await;
+    let app = fakes.app(b, &[]).await;
+    let guard = app.login(GUARD).await;
+    let asha = app.login(ASHA).await;
+    let bina = app.login("bina@demo.gatebell").await;
+    let asha_id = app.resident_id(&guard, "asha").await;
+    register(&app, &asha, "android").await;
+    // Asha's push fails once and waits 2 s to be retried...
+    fakes.fcm.fail_token_with(
+        &platform_token("android"),
+        FcmFailure::Unavailable {
+            retry_after_secs: Some(2),
+            times: 1,
+        },
+    );
+    walkin(&app, &guard, &asha_id, "Ravi").await;
+    // (`wait_for` counts deliveries; the first, refused try is only in `received`.)
+    wait_until(
+        "the first, refused try",
+        Duration::from_secs(10),
+        async || !fakes.fcm.received().is_empty(),
+    )
+    .await;
+    // ...meanwhile the phone is signed in as Bina and registers the same token.
+    register(&app, &bina, "android").await;
+    wait_until(
+        "the queued push is dropped",
+        Duration::from_secs(10),
+        async || {
+            let states = job_states(&app.state().db).await;
+            states.len() == 1 && states[0].0 == "pruned"
+        },
+    )
+    .await;
+    // Only the failed first try ever reached FCM: the retry was not sent to Bina's phone.
+    let sent: Vec<u16> = fakes.fcm.received().iter().map(|r| r.status).collect();
+    assert_eq!(sent, vec![503]);
+    // Bina's own pushes do reach the phone.
+    let bina_id = app.resident_id(&guard, "bina").await;
+    walkin(&app, &guard, &bina_id, "Meera").await;
+    fakes
+        .fcm
+        .wait_for(1, Duration::from_secs(10))
+        .await
+        .unwrap();
+    let sent: Vec<u16> = fakes.fcm.received().iter().map(|r| r.status).collect();
+    assert_eq!(sent, vec![503, 200]);
+    app.stop().await;
+}
+
 async fn undeliverable_pushes_expire_with_their_ttl(b: Backend) {
     let fakes = Fakes::start().await;
     let app = fakes.app(b, &["--walkin-ttl", "2"]).await;
@@ -528,6 +579,7 @@ on_both_backends!(
     checkin_pushes_visitor_arrived_for_an_hour,
     dead_tokens_are_pruned_and_never_retried,
     retry_after_is_honoured_then_delivered,
+    a_moved_token_never_gets_the_previous_owners_pushes,
     undeliverable_pushes_expire_with_their_ttl,
     internal_notify_needs_the_service_key_and_pushes,
     killed_server_delivers_every_row_after_restart,

@@ -26,14 +26,19 @@ struct Row {
 }
 
 /// Upserts a device by token, then drops the user's least recently seen devices beyond
-/// `keep`. A token seen under another user moves to this one (a shared phone changed hands),
-/// and keeps its created_at.
+/// `keep`. The same user's token keeps its id and created_at. A token seen under another user
+/// moves to this one (a shared phone changed hands) as a new device, with a new id: pushes
+/// still queued for the old id were meant for the previous owner, and the dispatcher drops
+/// them as "device removed" instead of delivering them to the new one.
 pub async fn upsert(tx: &mut Tx, d: DeviceRow<'_>, keep: i64) -> Result<Device, sqlx::Error> {
     let row: Row = per_backend!(tx.conn(), c => {
         let row = sqlx::query_as(
             "INSERT INTO devices (id, token, platform, endpoint, p256dh, auth, user_id, created_at, updated_at, last_seen_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $8)
-             ON CONFLICT (token) DO UPDATE SET platform = excluded.platform, endpoint = excluded.endpoint,
+             ON CONFLICT (token) DO UPDATE SET
+               id = CASE WHEN devices.user_id = excluded.user_id THEN devices.id ELSE excluded.id END,
+               created_at = CASE WHEN devices.user_id = excluded.user_id THEN devices.created_at ELSE excluded.created_at END,
+               platform = excluded.platform, endpoint = excluded.endpoint,
                p256dh = excluded.p256dh, auth = excluded.auth, user_id = excluded.user_id,
                updated_at = excluded.updated_at, last_seen_at = excluded.last_seen_at
              RETURNING id, token, platform, created_at, updated_at, last_seen_at",

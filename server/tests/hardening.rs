@@ -1,0 +1,189 @@
+//! Hardening over a real socket, on SQLite and on PostgreSQL: bounded sign-in work, input
+//! PostgreSQL cannot store, single-use codes under concurrency, security headers.
+
+mod common;
+
+use common::{Backend, TestApp, assert_error};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+const ASHA: &str = "asha@demo.gatebell";
+const ARJUN: &str = "arjun@demo.gatebell";
+const GUARD: &str = "guard@demo.gatebell";
+const SERVICE_KEY: &str = "test-service-key-0123456789";
+
+async fn raw_login(app: &TestApp, email: &str, password: &str) -> reqwest::Response {
+    app.http
+        .post(format!("{}/api/v1/auth/login", app.url))
+        .json(&json!({"email": email, "password": password}))
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn sign_in_attempts_past_the_quota_get_429_with_retry_after(b: Backend) {
+    let app = TestApp::start_with(b, &["--login-per-account", "3"]).await;
+    for _ in 0..3 {
+        let r = raw_login(&app, ASHA, "wrong-password").await;
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    }
+    // The fourth attempt is refused before any hashing, even with the right password.
+    let r = raw_login(&app, ASHA, "gatebell-demo").await;
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    let wait: u64 = r.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=20).contains(&wait), "Retry-After {wait}");
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "rate_limited");
+    // Unknown accounts are counted the same way, and other accounts are unaffected.
+    for _ in 0..3 {
+        let r = raw_login(&app, "nobody@demo.gatebell", "whatever").await;
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    }
+    let r = raw_login(&app, "nobody@demo.gatebell", "whatever").await;
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(
+        raw_login(&app, ARJUN, "gatebell-demo").await.status(),
+        StatusCode::OK
+    );
+    app.stop().await;
+}
+
+async fn nul_characters_get_4xx_never_500(b: Backend) {
+    let app = TestApp::start_with(b, &["--service-key", SERVICE_KEY]).await;
+    let asha = app.login(ASHA).await;
+    let email_with_nul = app
+        .call(
+            Method::POST,
+            "/api/v1/auth/login",
+            None,
+            Some(json!({"email": "asha\u{0}@demo.gatebell", "password": "gatebell-demo"})),
+        )
+        .await;
+    assert_error(&email_with_nul, 422, "validation");
+    assert_error(
+        &app.get("/api/v1/visits/abc%00def", &asha).await,
+        400,
+        "bad_request",
+    );
+    assert_error(
+        &app.post("/api/v1/notifications/n%00/read", &asha, json!({}))
+            .await,
+        400,
+        "bad_request",
+    );
+    assert_error(
+        &app.get("/api/v1/visits?kind=%00", &asha).await,
+        400,
+        "bad_request",
+    );
+    assert_error(
+        &app.delete(
+            "/api/v1/notifications/register-device",
+            &asha,
+            json!({"token": "tok\u{0}en"}),
+        )
+        .await,
+        422,
+        "validation",
+    );
+    assert_error(
+        &app.call(
+            Method::POST,
+            "/api/v1/internal/notify",
+            Some(SERVICE_KEY),
+            Some(json!({"userId": "u\u{0}", "type": "custom", "title": "t", "body": "b"})),
+        )
+        .await,
+        422,
+        "validation",
+    );
+    // An escaped backslash before `u0000` is text, not a NUL: it is stored and echoed.
+    let (s, inv) = app
+        .post(
+            "/api/v1/visits",
+            &asha,
+            json!({"visitorName": "back\\u0000slash"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{inv}");
+    assert_eq!(inv["visit"]["visitorName"], "back\\u0000slash");
+    app.stop().await;
+}
+
+async fn one_code_checks_in_once_under_concurrency(b: Backend) {
+    let app = TestApp::start(b).await;
+    let asha = app.login(ASHA).await;
+    let guard = app.login(GUARD).await;
+    for round in 0..5 {
+        let (s, inv) = app
+            .post(
+                "/api/v1/visits",
+                &asha,
+                json!({"visitorName": format!("Guest {round}")}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{inv}");
+        let otp = inv["otp"].as_str().unwrap().to_owned();
+        let visit_id = inv["visit"]["id"].as_str().unwrap().to_owned();
+        let tries = (0..8).map(|_| app.post("/api/v1/visits/checkin", &guard, json!({"otp": otp})));
+        let answers = futures::future::join_all(tries).await;
+        let ok = answers.iter().filter(|(s, _)| *s == StatusCode::OK).count();
+        assert_eq!(ok, 1, "round {round}: {answers:?}");
+        for (s, body) in &answers {
+            assert!(
+                *s == StatusCode::OK || *s == StatusCode::CONFLICT,
+                "round {round}: {s} {body}"
+            );
+        }
+        // Exactly one arrival notification for the visit.
+        let (_, inbox) = app.get("/api/v1/notifications?limit=100", &asha).await;
+        let arrivals = inbox["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|n| n["visitId"] == visit_id.as_str() && n["type"] == "visitor_arrived")
+            .count();
+        assert_eq!(arrivals, 1, "round {round}: {inbox}");
+    }
+    app.stop().await;
+}
+
+async fn responses_carry_security_headers(b: Backend) {
+    let app = TestApp::start(b).await;
+    let api = app
+        .http
+        .get(format!("{}/api/v1/me", app.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(api.status(), StatusCode::UNAUTHORIZED);
+    let h = api.headers();
+    assert_eq!(
+        h["content-security-policy"],
+        "default-src 'none'; frame-ancestors 'none'"
+    );
+    assert_eq!(h["x-content-type-options"], "nosniff");
+    assert_eq!(h["x-frame-options"], "DENY");
+    assert_eq!(h["referrer-policy"], "no-referrer");
+    let site = app
+        .http
+        .get(format!("{}/healthz", app.url))
+        .send()
+        .await
+        .unwrap();
+    let csp = site.headers()["content-security-policy"].to_str().unwrap();
+    assert!(csp.contains("'wasm-unsafe-eval'"), "{csp}");
+    assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+    app.stop().await;
+}
+
+on_both_backends!(
+    sign_in_attempts_past_the_quota_get_429_with_retry_after,
+    nul_characters_get_4xx_never_500,
+    one_code_checks_in_once_under_concurrency,
+    responses_carry_security_headers,
+);
