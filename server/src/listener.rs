@@ -157,6 +157,19 @@ mod tests {
         String::from_utf8_lossy(&out).into_owned()
     }
 
+    #[cfg(unix)]
+    #[test]
+    fn the_open_files_soft_limit_is_raised_to_the_hard_limit() {
+        raise_open_files_limit();
+        let mut lim = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: getrlimit only writes the struct we pass.
+        assert_eq!(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) }, 0);
+        assert_eq!(lim.rlim_cur, lim.rlim_max);
+    }
+
     #[tokio::test]
     async fn handlers_see_the_peer_address() {
         let (addr, _stop, _task) = start(limits(8)).await;
