@@ -70,7 +70,7 @@ pub struct ServeArgs {
     /// Folder of the built web demo, served at `/` (default: web-demo/out when it exists).
     #[arg(long, env = "GATEBELL_STATIC_DIR")]
     pub static_dir: Option<PathBuf>,
-    /// Number of concurrent push sends per instance.
+    /// Concurrent push sends per provider (FCM and Web Push each get this many) per instance.
     #[arg(long, env = "GATEBELL_PUSH_CONCURRENCY", default_value_t = 256)]
     pub push_concurrency: usize,
     /// Most client connections open at once; more wait in the accept queue.

@@ -192,6 +192,7 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         DispatcherConfig {
             concurrency: state.config.args.push_concurrency,
             lease_ms: state.config.args.claim_lease_ms,
+            grace: Duration::from_secs(state.config.args.shutdown_grace_secs),
         },
         stop.subscribe(),
     );

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use common::{Backend, TestApp, assert_error};
 use gatebell_server::db::{self as store, Db};
 use gatebell_testkit::{
-    FakeFcm, FakeOAuth, FakeWebPush, FcmFailure, TestSubscription, WebPushFailure,
+    FakeFcm, FakeOAuth, FakeWebPush, FcmFailure, Outage, TestSubscription, WebPushFailure,
 };
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -574,6 +574,158 @@ async fn internal_notify_needs_the_service_key_and_pushes(b: Backend) {
     app.stop().await;
 }
 
+/// Registers `n` Android devices for the user of `token`, each with its own FCM token.
+async fn register_phones(app: &TestApp, token: &str, n: usize) {
+    for i in 0..n {
+        let (s, v) = app
+            .post(
+                "/api/v1/notifications/register-device",
+                token,
+                json!({"token": format!("phone-{i}-token"), "platform": "android"}),
+            )
+            .await;
+        assert_eq!(s, 200, "{v}");
+    }
+}
+
+async fn a_failing_token_endpoint_holds_back_no_web_push(b: Backend) {
+    for outage in [Outage::Hang, Outage::Refuse] {
+        let fakes = Fakes::start().await;
+        // Two send slots: FCM sends stuck on the token endpoint would fill a shared budget.
+        let app = fakes.app(b, &["--push-concurrency", "2"]).await;
+        let guard = app.login(GUARD).await;
+        let asha = app.login(ASHA).await;
+        let asha_id = app.resident_id(&guard, "asha").await;
+        register_phones(&app, &asha, 6).await;
+        let browser = fakes.web.new_subscription();
+        register_web(&app, &asha, &browser).await;
+        fakes.oauth.set_outage(outage);
+
+        walkin(&app, &guard, &asha_id, "Ravi").await;
+        walkin(&app, &guard, &asha_id, "Sita").await;
+        // The OAuth timeout is 5 s: with a shared budget the browser would wait for it.
+        fakes
+            .web
+            .wait_for(2, Duration::from_secs(3))
+            .await
+            .unwrap_or_else(|_| panic!("{outage:?}: Web Push waited for FCM"));
+        // FCM's jobs are retried, never pruned or failed: the key may be fixed in time.
+        wait_until(
+            "FCM attempts recorded",
+            Duration::from_secs(15),
+            async || {
+                count(
+                    &app.state().db,
+                    "SELECT COUNT(*) FROM push_attempts WHERE provider = 'fcm'",
+                )
+                .await
+                    >= 12
+            },
+        )
+        .await;
+        assert_eq!(fakes.fcm.received().len(), 0);
+        assert_eq!(device_count(&app.state().db).await, 7);
+        assert_eq!(
+            count(
+                &app.state().db,
+                "SELECT COUNT(*) FROM push_jobs WHERE state <> 'pending' AND device_id IN
+                 (SELECT id FROM devices WHERE platform = 'android')",
+            )
+            .await,
+            0
+        );
+        app.stop().await;
+    }
+}
+
+async fn shutdown_hands_back_sends_a_provider_never_answers(b: Backend) {
+    let fakes = Fakes::start().await;
+    let app = fakes.app(b, &["--shutdown-grace", "1"]).await;
+    let guard = app.login(GUARD).await;
+    let asha = app.login(ASHA).await;
+    let asha_id = app.resident_id(&guard, "asha").await;
+    register(&app, &asha, "android").await;
+    fakes.fcm.set_response_delay(Duration::from_secs(60));
+    walkin(&app, &guard, &asha_id, "Ravi").await;
+    wait_until(
+        "the send is in flight",
+        Duration::from_secs(10),
+        async || {
+            count(
+                &app.state().db,
+                "SELECT COUNT(*) FROM push_jobs WHERE claim IS NOT NULL",
+            )
+            .await
+                == 1
+        },
+    )
+    .await;
+
+    let database_url = app.database_url.clone();
+    let stopping = Instant::now();
+    app.stop().await;
+    let took = stopping.elapsed();
+    // The grace period (1 s) plus closing; the provider's own timeout (10 s) is not waited for.
+    assert!(took < Duration::from_secs(5), "shutdown took {took:?}");
+    // The row is handed back: pending, unclaimed, due now rather than when the lease ends.
+    let db = Db::connect(&database_url).await.unwrap();
+    let now = store::now_ms();
+    const SQL: &str = "SELECT state, claim, due_at FROM push_jobs";
+    let rows: Vec<(String, Option<String>, i64)> = match db.reader() {
+        store::Backend::Sqlite(p) => sqlx::query_as(SQL).fetch_all(p).await.unwrap(),
+        store::Backend::Postgres(p) => sqlx::query_as(SQL).fetch_all(p).await.unwrap(),
+    };
+    assert_eq!(rows.len(), 1);
+    let (state, claim, due) = &rows[0];
+    assert_eq!((state.as_str(), claim.as_deref()), ("pending", None));
+    assert!(*due <= now, "due {} ms from now", due - now);
+    db.close().await;
+}
+
+async fn pruning_stops_when_most_answers_say_gone(b: Backend) {
+    let fakes = Fakes::start().await;
+    let app = fakes.app(b, &[]).await;
+    let guard = app.login(GUARD).await;
+    let asha = app.login(ASHA).await;
+    let asha_id = app.resident_id(&guard, "asha").await;
+    // A push service that answers 410 to everything (a proxy or a misconfiguration), not
+    // fifteen browsers that all went away at once.
+    for _ in 0..15 {
+        let browser = fakes.web.new_subscription();
+        fakes
+            .web
+            .fail_subscription_with(&browser.id, WebPushFailure::Gone);
+        register_web(&app, &asha, &browser).await;
+    }
+    walkin(&app, &guard, &asha_id, "Ravi").await;
+    wait_until(
+        "every browser answered",
+        Duration::from_secs(10),
+        async || fakes.web.received().len() == 15,
+    )
+    .await;
+    wait_until("outcomes recorded", Duration::from_secs(10), async || {
+        count(&app.state().db, "SELECT COUNT(*) FROM push_attempts").await == 15
+    })
+    .await;
+    // The breaker opens at the tenth answer: nine devices went, six are kept and retried.
+    assert_eq!(device_count(&app.state().db).await, 6);
+    let metrics = app
+        .http
+        .get(format!("{}/metrics", app.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("gatebell_push_pruning_suspended{provider=\"webpush\"} 1"),
+        "{metrics}"
+    );
+    app.stop().await;
+}
+
 on_both_backends!(
     walkin_reaches_every_device_with_the_expected_message,
     checkin_pushes_visitor_arrived_for_an_hour,
@@ -583,6 +735,9 @@ on_both_backends!(
     undeliverable_pushes_expire_with_their_ttl,
     internal_notify_needs_the_service_key_and_pushes,
     killed_server_delivers_every_row_after_restart,
+    a_failing_token_endpoint_holds_back_no_web_push,
+    shutdown_hands_back_sends_a_provider_never_answers,
+    pruning_stops_when_most_answers_say_gone,
 );
 
 // ------------------------------------------------------------------------------------------

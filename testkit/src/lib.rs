@@ -44,7 +44,7 @@ use std::time::Duration;
 
 pub use ece::{DecryptError, decrypt_aes128gcm};
 pub use fcm::{FakeFcm, FcmFailure, FcmReceived};
-pub use oauth::FakeOAuth;
+pub use oauth::{FakeOAuth, Outage};
 pub use webpush::{FakeWebPush, TestSubscription, WebPushFailure, WebPushReceived};
 
 /// `wait_for` gave up: fewer than `wanted` successful deliveries arrived in time.

@@ -1,7 +1,7 @@
 //! Google's OAuth 2.0 token endpoint for service accounts (JWT bearer grant, RFC 7523).
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 use axum::extract::rejection::FormRejection;
@@ -40,6 +40,19 @@ pub(crate) struct OAuthState {
     issued: AtomicUsize,
     expires_in: AtomicU64,
     rejections: Mutex<Vec<String>>,
+    outage: AtomicU8,
+}
+
+/// How the token endpoint misbehaves, for tests of a provider that fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Outage {
+    /// Answers normally.
+    None = 0,
+    /// Answers every request `400 invalid_grant`, as Google does for a revoked or deleted key.
+    Refuse = 1,
+    /// Accepts the request and never answers.
+    Hang = 2,
 }
 
 struct Account {
@@ -83,6 +96,7 @@ impl FakeOAuth {
             issued: AtomicUsize::new(0),
             expires_in: AtomicU64::new(3600),
             rejections: Mutex::default(),
+            outage: AtomicU8::new(Outage::None as u8),
         });
         let router = Router::new()
             .route("/token", post(token))
@@ -154,6 +168,11 @@ impl FakeOAuth {
     /// Sets `expires_in` of tokens issued from now on (default 3600 s), to exercise refresh.
     pub fn set_expires_in(&self, secs: u64) {
         self.state.expires_in.store(secs, Ordering::SeqCst);
+    }
+
+    /// Makes the endpoint refuse or hang from now on (or answer again, with [`Outage::None`]).
+    pub fn set_outage(&self, outage: Outage) {
+        self.state.outage.store(outage as u8, Ordering::SeqCst);
     }
 
     /// Invalidates every token issued so far, so FCM answers 401 until a new one is fetched.
@@ -254,6 +273,17 @@ async fn token(
         )
             .into_response()
     };
+    match state.outage.load(Ordering::SeqCst) {
+        x if x == Outage::Hang as u8 => std::future::pending::<()>().await,
+        x if x == Outage::Refuse as u8 => {
+            return reject(
+                StatusCode::BAD_REQUEST,
+                "invalid_grant",
+                "Invalid JWT Signature.".into(),
+            );
+        }
+        _ => {}
+    }
     let Ok(Form(form)) = form else {
         return reject(
             StatusCode::BAD_REQUEST,

@@ -19,9 +19,11 @@ pub async fn enqueue(
 ) -> Result<u32, sqlx::Error> {
     let n = per_backend!(tx.conn(), c => {
         sqlx::query(
-            "INSERT INTO push_jobs (id, notification_id, device_id, payload, state, attempts, due_at,
-             expires_at, created_at, updated_at)
-             SELECT $1 || '-' || d.id, $2, d.id, $3, 'pending', 0, $4, $5, $4, $4
+            "INSERT INTO push_jobs (id, notification_id, device_id, provider, payload, state,
+             attempts, due_at, expires_at, created_at, updated_at)
+             SELECT $1 || '-' || d.id, $2, d.id,
+                    CASE WHEN d.platform = 'web' THEN 'webpush' ELSE 'fcm' END,
+                    $3, 'pending', 0, $4, $5, $4, $4
              FROM devices d WHERE d.user_id = $6",
         )
         .bind(notification_id)
@@ -58,21 +60,25 @@ pub struct Target {
     pub auth: Option<String>,
 }
 
-const CLAIM_SQLITE: &str = "UPDATE push_jobs SET claim = $1, due_at = $2, attempts = attempts + 1, updated_at = $3
-    WHERE id IN (SELECT id FROM push_jobs WHERE state = 'pending' AND due_at <= $3 ORDER BY due_at LIMIT $4)
+const CLAIM_SQLITE: &str =
+    "UPDATE push_jobs SET claim = $1, due_at = $2, attempts = attempts + 1, updated_at = $3
+    WHERE id IN (SELECT id FROM push_jobs WHERE state = 'pending' AND provider = $5 AND due_at <= $3
+                 ORDER BY due_at LIMIT $4)
     RETURNING id, device_id, payload, attempts, expires_at, created_at";
 
 // SKIP LOCKED: concurrent claimers on other instances pass over each other's rows instead of
 // waiting for them, and never claim the same row twice.
-const CLAIM_POSTGRES: &str = "UPDATE push_jobs SET claim = $1, due_at = $2, attempts = attempts + 1, updated_at = $3
-    WHERE id IN (SELECT id FROM push_jobs WHERE state = 'pending' AND due_at <= $3 ORDER BY due_at LIMIT $4
-                 FOR UPDATE SKIP LOCKED)
+const CLAIM_POSTGRES: &str =
+    "UPDATE push_jobs SET claim = $1, due_at = $2, attempts = attempts + 1, updated_at = $3
+    WHERE id IN (SELECT id FROM push_jobs WHERE state = 'pending' AND provider = $5 AND due_at <= $3
+                 ORDER BY due_at LIMIT $4 FOR UPDATE SKIP LOCKED)
     RETURNING id, device_id, payload, attempts, expires_at, created_at";
 
-/// Claims up to `limit` due jobs for `lease_ms`; commit `tx` straight after, so that on
-/// PostgreSQL the claimed rows' locks are held only for the claim.
+/// Claims up to `limit` of `provider`'s due jobs for `lease_ms`; commit `tx` straight after,
+/// so that on PostgreSQL the claimed rows' locks are held only for the claim.
 pub async fn claim(
     tx: &mut Tx,
+    provider: &str,
     claim_id: &str,
     now: i64,
     lease_ms: i64,
@@ -88,6 +94,7 @@ pub async fn claim(
             .bind(now + lease_ms)
             .bind(now)
             .bind(limit)
+            .bind(provider)
             .fetch_all(&mut *c)
             .await
     })
@@ -103,11 +110,31 @@ pub async fn target(db: &Db, device_id: &str) -> Result<Option<Target>, sqlx::Er
     })
 }
 
-/// When the next pending job is due, if any.
-pub async fn next_due(db: &Db) -> Result<Option<i64>, sqlx::Error> {
+/// Makes the jobs `claim_id` still holds due at `now` (a dispatcher stopping with sends it
+/// gave up on); returns how many.
+pub async fn release(tx: &mut Tx, claim_id: &str, now: i64) -> Result<u64, sqlx::Error> {
+    let n = per_backend!(tx.conn(), c => {
+        sqlx::query(
+            "UPDATE push_jobs SET claim = NULL, due_at = $2, updated_at = $2
+             WHERE claim = $1 AND state = 'pending'",
+        )
+        .bind(claim_id)
+        .bind(now)
+        .execute(&mut *c)
+        .await?
+        .rows_affected()
+    });
+    Ok(n)
+}
+
+/// When `provider`'s next pending job is due, if any.
+pub async fn next_due(db: &Db, provider: &str) -> Result<Option<i64>, sqlx::Error> {
     per_backend!(db.reader(), p => {
-        sqlx::query_scalar("SELECT MIN(due_at) FROM push_jobs WHERE state = 'pending'")
-            .fetch_one(p)
+        sqlx::query_scalar(
+            "SELECT MIN(due_at) FROM push_jobs WHERE state = 'pending' AND provider = $1",
+        )
+        .bind(provider)
+        .fetch_one(p)
             .await
     })
 }

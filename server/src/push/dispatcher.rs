@@ -1,18 +1,24 @@
-//! The dispatcher: claims due outbox rows, sends them concurrently, and hands each outcome to a
-//! recorder that writes them in batches (one transaction for many outcomes keeps SQLite's
-//! single writer from becoming the bottleneck).
+//! The dispatcher: one lane per provider claims that provider's due outbox rows and sends
+//! them concurrently within the provider's own budget of send slots, so a provider that stalls
+//! (a token endpoint that hangs, a push service that times out) cannot starve the other. A
+//! recorder writes the outcomes in batches (one transaction for many outcomes keeps SQLite's
+//! single writer from becoming the bottleneck). On shutdown, sends get a bounded grace period;
+//! what is still unfinished then is handed back (lease released) for another instance or the
+//! next start.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use gatebell_core::protocol::{Platform, PushPayload};
 use rand::Rng;
 use tokio::sync::{Semaphore, mpsc, watch};
+use tokio::task::JoinSet;
 
+use super::breaker::PruneBreaker;
 use super::fcm::FcmSender;
 use super::metrics::PushMetrics;
 use super::webpush::{WebPushSender, WebTarget, topic_for_visit};
-use super::{PushHandle, SendOutcome};
+use super::{Provider, PushHandle, SendOutcome};
 use crate::db::outbox::{self, Attempt, Job, NextState, SentInfo, Target};
 use crate::db::{Db, new_id, now_ms};
 
@@ -31,107 +37,175 @@ pub struct Senders {
 }
 
 /// The dispatcher's settings.
+#[derive(Clone)]
 pub struct DispatcherConfig {
+    /// Send slots per provider.
     pub concurrency: usize,
     pub lease_ms: i64,
+    /// How long sends in flight may take to finish once stopping.
+    pub grace: Duration,
 }
 
-/// Starts the dispatcher and its recorder; they stop when `stop` turns true.
+/// What a lane shares with its send tasks.
+#[derive(Clone)]
+struct Lane {
+    provider: Provider,
+    db: Db,
+    senders: Arc<Senders>,
+    metrics: PushMetrics,
+    breaker: Arc<Mutex<PruneBreaker>>,
+    claim_id: Arc<str>,
+    outcomes: mpsc::UnboundedSender<Attempt>,
+}
+
+/// Starts one lane per provider and the recorder; they stop when `stop` turns true, within
+/// the grace period whatever the providers do.
 pub fn spawn(
     db: Db,
     senders: Arc<Senders>,
     handle: PushHandle,
     metrics: PushMetrics,
     config: DispatcherConfig,
-    mut stop: watch::Receiver<bool>,
+    stop: watch::Receiver<bool>,
 ) -> tokio::task::JoinHandle<()> {
     let (tx, rx) = mpsc::unbounded_channel::<Attempt>();
     let recorder = tokio::spawn(record_loop(db.clone(), rx, handle.clone()));
+    let claim_id: Arc<str> = new_id().into();
+    let lanes: Vec<_> = Provider::ALL
+        .into_iter()
+        .map(|provider| {
+            let lane = Lane {
+                provider,
+                db: db.clone(),
+                senders: senders.clone(),
+                metrics: metrics.clone(),
+                breaker: Arc::default(),
+                claim_id: claim_id.clone(),
+                outcomes: tx.clone(),
+            };
+            tokio::spawn(run_lane(
+                lane,
+                handle.subscribe(),
+                config.clone(),
+                stop.clone(),
+            ))
+        })
+        .collect();
+    drop(tx);
     tokio::spawn(async move {
-        let claim_id = new_id();
-        let concurrency = config.concurrency.max(1);
-        let permits = Arc::new(Semaphore::new(concurrency));
-        // Claim in chunks: waiting for a few free send slots at a time keeps claims (writes)
-        // few, and claiming as soon as they are free keeps the providers busy.
-        let chunk = (concurrency / 4).clamp(1, 64) as u32;
-        loop {
-            let mut room = tokio::select! {
-                p = permits.clone().acquire_many_owned(chunk) => p.expect("semaphore open"),
-                _ = stop.wait_for(|s| *s) => break,
-            };
-            let extra = permits
-                .available_permits()
-                .min(256usize.saturating_sub(chunk as usize)) as u32;
-            if extra > 0
-                && let Ok(more) = permits.clone().try_acquire_many_owned(extra)
-            {
-                room.merge(more);
-            }
-            let jobs = match claim(
-                &db,
-                &claim_id,
-                now_ms(),
-                config.lease_ms,
-                room.num_permits() as i64,
-            )
-            .await
-            {
-                Ok(j) => j,
-                Err(e) => {
-                    tracing::warn!(error = %e, "claiming push jobs failed");
-                    Vec::new()
-                }
-            };
-            if jobs.is_empty() {
-                drop(room);
-                let wait = match outbox::next_due(&db).await {
-                    Ok(Some(due)) => Duration::from_millis(
-                        (due - now_ms()).clamp(1, SWEEP.as_millis() as i64) as u64,
-                    ),
-                    _ => SWEEP,
-                };
-                tokio::select! {
-                    _ = stop.wait_for(|s| *s) => break,
-                    _ = handle.woken() => {}
-                    _ = tokio::time::sleep(wait) => {}
-                }
-                continue;
-            }
-            for job in jobs {
-                let permit = room.split(1).expect("one permit per claimed job");
-                let (db, senders, metrics, tx, claim_id) = (
-                    db.clone(),
-                    senders.clone(),
-                    metrics.clone(),
-                    tx.clone(),
-                    claim_id.clone(),
-                );
-                tokio::spawn(async move {
-                    let attempt = send_job(&db, &senders, &metrics, &claim_id, job).await;
-                    let _ = tx.send(attempt);
-                    drop(permit);
-                });
+        for lane in lanes {
+            let _ = lane.await;
+        }
+        // Every lane's sender is gone: the recorder writes what is left and ends.
+        let _ = recorder.await;
+        // Sends abandoned at the end of the grace period: give their rows back now rather
+        // than when the lease runs out.
+        match release(&db, &claim_id).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(n, "handed back unfinished push jobs"),
+            Err(e) => {
+                tracing::warn!(error = %e, "releasing push jobs failed; their lease will run out")
             }
         }
-        // Let sends in flight finish and their outcomes be written.
-        let _ = permits.acquire_many(concurrency as u32).await;
-        drop(tx);
-        let _ = recorder.await;
     })
 }
 
-/// Claims due jobs in a transaction of their own.
-async fn claim(
-    db: &Db,
-    claim_id: &str,
-    now: i64,
-    lease_ms: i64,
-    limit: i64,
-) -> Result<Vec<Job>, sqlx::Error> {
-    let mut tx = db.begin().await?;
-    let jobs = outbox::claim(&mut tx, claim_id, now, lease_ms, limit).await?;
+async fn run_lane(
+    lane: Lane,
+    mut woken: watch::Receiver<u64>,
+    config: DispatcherConfig,
+    mut stop: watch::Receiver<bool>,
+) {
+    let concurrency = config.concurrency.max(1);
+    let permits = Arc::new(Semaphore::new(concurrency));
+    let mut sends = JoinSet::new();
+    // Claim in chunks: waiting for a few free send slots at a time keeps claims (writes) few,
+    // and claiming as soon as they are free keeps the provider busy.
+    let chunk = (concurrency / 4).clamp(1, 64) as u32;
+    loop {
+        while sends.try_join_next().is_some() {}
+        let mut room = tokio::select! {
+            p = permits.clone().acquire_many_owned(chunk) => p.expect("semaphore open"),
+            _ = stop.wait_for(|s| *s) => break,
+        };
+        let extra = permits
+            .available_permits()
+            .min(256usize.saturating_sub(chunk as usize)) as u32;
+        if extra > 0
+            && let Ok(more) = permits.clone().try_acquire_many_owned(extra)
+        {
+            room.merge(more);
+        }
+        let jobs = match claim(&lane, config.lease_ms, room.num_permits() as i64).await {
+            Ok(j) => j,
+            Err(e) => {
+                tracing::warn!(error = %e, provider = lane.provider.as_str(), "claiming push jobs failed");
+                Vec::new()
+            }
+        };
+        if jobs.is_empty() {
+            drop(room);
+            let wait = match outbox::next_due(&lane.db, lane.provider.as_str()).await {
+                Ok(Some(due)) => {
+                    Duration::from_millis((due - now_ms()).clamp(1, SWEEP.as_millis() as i64) as u64)
+                }
+                _ => SWEEP,
+            };
+            tokio::select! {
+                _ = stop.wait_for(|s| *s) => break,
+                _ = woken.changed() => {}
+                _ = tokio::time::sleep(wait) => {}
+            }
+            continue;
+        }
+        for job in jobs {
+            let permit = room.split(1).expect("one permit per claimed job");
+            let lane = lane.clone();
+            sends.spawn(async move {
+                let attempt = send_job(&lane, job).await;
+                let _ = lane.outcomes.send(attempt);
+                drop(permit);
+            });
+        }
+    }
+    // Sends in flight get the grace period; a provider that still has not answered then loses
+    // them (their rows are released once the recorder is done).
+    let drained = tokio::time::timeout(config.grace, async {
+        while sends.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!(
+            provider = lane.provider.as_str(),
+            abandoned = sends.len(),
+            "push sends still in flight after the grace period; handing them back"
+        );
+        sends.shutdown().await;
+    }
+}
+
+/// Claims due jobs of the lane's provider in a transaction of their own.
+async fn claim(lane: &Lane, lease_ms: i64, limit: i64) -> Result<Vec<Job>, sqlx::Error> {
+    let mut tx = lane.db.begin().await?;
+    let jobs = outbox::claim(
+        &mut tx,
+        lane.provider.as_str(),
+        &lane.claim_id,
+        now_ms(),
+        lease_ms,
+        limit,
+    )
+    .await?;
     tx.commit().await?;
     Ok(jobs)
+}
+
+/// Makes this dispatcher's unfinished claims due again.
+async fn release(db: &Db, claim_id: &str) -> Result<u64, sqlx::Error> {
+    let mut tx = db.begin().await?;
+    let n = outbox::release(&mut tx, claim_id, now_ms()).await?;
+    tx.commit().await?;
+    Ok(n)
 }
 
 /// Writes a batch of outcomes in one transaction.
@@ -161,27 +235,14 @@ async fn record_loop(db: Db, mut rx: mpsc::UnboundedReceiver<Attempt>, handle: P
     }
 }
 
-fn provider_of(platform: &str) -> &'static str {
-    if platform == Platform::Web.as_str() {
-        "webpush"
-    } else {
-        "fcm"
-    }
-}
-
-async fn send_job(
-    db: &Db,
-    senders: &Senders,
-    metrics: &PushMetrics,
-    claim_id: &str,
-    job: Job,
-) -> Attempt {
+async fn send_job(lane: &Lane, job: Job) -> Attempt {
+    let (db, metrics, provider) = (&lane.db, &lane.metrics, lane.provider.as_str());
     let now = now_ms();
     let mut attempt = Attempt {
         job_id: job.id.clone(),
-        claim_id: claim_id.to_owned(),
+        claim_id: lane.claim_id.to_string(),
         device_id: job.device_id.clone(),
-        provider: "unknown",
+        provider,
         at: now,
         sent: None,
         next: NextState::Failed,
@@ -200,8 +261,6 @@ async fn send_job(
             return attempt;
         }
     };
-    let provider = provider_of(&target.platform);
-    attempt.provider = provider;
     if job.expires_at <= now {
         attempt.next = NextState::Expired;
         attempt.error = Some("the message's TTL ran out".into());
@@ -218,7 +277,16 @@ async fn send_job(
     let ttl_secs = ((job.expires_at - now) / 1000).max(1);
     let started = Instant::now();
     metrics.count(provider, "sent");
-    let outcome = send(senders, &target, &payload, &job.payload, ttl_secs, now).await;
+    let outcome = send(
+        &lane.senders,
+        &target,
+        &payload,
+        &job.payload,
+        ttl_secs,
+        now,
+    )
+    .await;
+    let outcome = check_prune(lane, outcome);
     let latency_ms = started.elapsed().as_millis() as i64;
     let done = now_ms();
     attempt.at = done;
@@ -267,6 +335,50 @@ async fn send_job(
     attempt.error = error;
     attempt.sent = Some(SentInfo { status, latency_ms });
     attempt
+}
+
+/// Passes the provider's answer through the lane's prune breaker: while it is open, a "dead
+/// token" answer keeps the device and retries the push (until its TTL) instead.
+fn check_prune(lane: &Lane, outcome: SendOutcome) -> SendOutcome {
+    let provider = lane.provider.as_str();
+    let verdict = lane
+        .breaker
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .answer(matches!(outcome, SendOutcome::Prune { .. }));
+    match verdict.changed {
+        Some(true) => {
+            lane.metrics
+                .pruning_suspended
+                .with_label_values(&[provider])
+                .set(1);
+            tracing::error!(
+                provider,
+                share = verdict.share,
+                "most recent push answers say the device is gone: pruning suspended, devices are \
+                 kept; check this provider's configuration (project id, keys, endpoint)"
+            );
+        }
+        Some(false) => {
+            lane.metrics
+                .pruning_suspended
+                .with_label_values(&[provider])
+                .set(0);
+            tracing::info!(provider, "push answers look normal again: pruning resumed");
+        }
+        None => {}
+    }
+    match outcome {
+        SendOutcome::Prune { status, error } if !verdict.may_prune => {
+            lane.metrics.count(provider, "prune_suspended");
+            SendOutcome::Retry {
+                status: Some(status),
+                error: format!("{error} (not pruned: pruning is suspended for {provider})"),
+                retry_after_ms: None,
+            }
+        }
+        other => other,
+    }
 }
 
 async fn send(

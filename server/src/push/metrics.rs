@@ -1,7 +1,7 @@
 //! Prometheus metrics of push delivery, served at `/metrics`.
 
 use prometheus::{
-    HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
+    HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
 /// Push counters and the dispatch-latency histogram.
@@ -9,12 +9,14 @@ use prometheus::{
 pub struct PushMetrics {
     registry: Registry,
     /// Pushes by provider (`fcm`, `webpush`) and event (`sent`, `delivered`, `retried`,
-    /// `expired`, `pruned`, `failed`).
+    /// `expired`, `pruned`, `failed`, `prune_suspended`).
     pub pushes: IntCounterVec,
     /// Seconds from the notification being committed to the provider accepting the push.
     pub dispatch_latency: HistogramVec,
     /// Pending outbox rows, refreshed at each scrape.
     pub outbox_depth: IntGauge,
+    /// 1 while a provider's prune breaker is open (see [`super::breaker`]): alert on it.
+    pub pruning_suspended: IntGaugeVec,
 }
 
 impl Default for PushMetrics {
@@ -41,6 +43,17 @@ impl Default for PushMetrics {
         .expect("valid metric");
         let outbox_depth =
             IntGauge::new("gatebell_outbox_depth", "Pending push jobs").expect("valid metric");
+        let pruning_suspended = IntGaugeVec::new(
+            Opts::new(
+                "gatebell_push_pruning_suspended",
+                "1 while most recent answers of a provider would prune devices (a configuration fault)",
+            ),
+            &["provider"],
+        )
+        .expect("valid metric");
+        registry
+            .register(Box::new(pruning_suspended.clone()))
+            .expect("unique metric");
         registry
             .register(Box::new(pushes.clone()))
             .expect("unique metric");
@@ -55,6 +68,7 @@ impl Default for PushMetrics {
             pushes,
             dispatch_latency,
             outbox_depth,
+            pruning_suspended,
         }
     }
 }

@@ -6,6 +6,7 @@
 //! the work), sends them, and records each attempt and outcome.
 
 pub mod allowlist;
+pub mod breaker;
 pub mod dispatcher;
 pub mod fcm;
 pub mod metrics;
@@ -15,23 +16,53 @@ pub mod webpush;
 use std::sync::Arc;
 
 use axum::http::HeaderMap;
-use tokio::sync::Notify;
+use tokio::sync::watch;
 
-/// Wakes the dispatchers when new outbox rows are committed.
-#[derive(Clone, Default)]
+/// A push provider. Each has its own dispatcher lane (claims, send slots, prune breaker), so
+/// one that stalls or fails cannot hold back the other.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Provider {
+    Fcm,
+    WebPush,
+}
+
+impl Provider {
+    pub const ALL: [Provider; 2] = [Provider::Fcm, Provider::WebPush];
+
+    /// The name in `push_jobs.provider`, attempts and metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Provider::Fcm => "fcm",
+            Provider::WebPush => "webpush",
+        }
+    }
+}
+
+/// Wakes the dispatcher lanes when new outbox rows are committed.
+#[derive(Clone)]
 pub struct PushHandle {
-    wake: Arc<Notify>,
+    // A version counter: every lane sees every wake, and a wake while a lane is busy is not
+    // lost (it finds the version changed when it next waits).
+    wake: Arc<watch::Sender<u64>>,
+}
+
+impl Default for PushHandle {
+    fn default() -> PushHandle {
+        PushHandle {
+            wake: Arc::new(watch::channel(0).0),
+        }
+    }
 }
 
 impl PushHandle {
-    /// Call after committing outbox rows: a dispatcher claims them at once.
+    /// Call after committing outbox rows: the dispatcher lanes claim them at once.
     pub fn wake(&self) {
-        self.wake.notify_one();
+        self.wake.send_modify(|v| *v = v.wrapping_add(1));
     }
 
-    /// Resolves at the next [`PushHandle::wake`].
-    pub async fn woken(&self) {
-        self.wake.notified().await
+    /// A receiver whose `changed()` resolves at the next [`PushHandle::wake`].
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.wake.subscribe()
     }
 }
 
