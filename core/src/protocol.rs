@@ -43,6 +43,18 @@ pub struct ErrorDetail {
 /// Error code the server uses when a device token is not registered (the client re-registers).
 pub const ERROR_DEVICE_NOT_FOUND: &str = "device_not_found";
 
+/// The name serde gives a unit variant, so the enum's `#[serde(rename_all)]` is the one place
+/// a wire and database name is spelled.
+fn wire_name<T: Serialize>(value: &T) -> &'static str {
+    serde_variant::to_variant_name(value).expect("only unit variants are named")
+}
+
+/// Parses a wire or database name with the enum's own `Deserialize`.
+fn from_wire_name<'a, T: Deserialize<'a>>(name: &'a str) -> Option<T> {
+    use serde::de::value::{BorrowedStrDeserializer, Error};
+    T::deserialize(BorrowedStrDeserializer::<Error>::new(name)).ok()
+}
+
 // ---------------------------------------------------------------------------------------------
 // Accounts
 
@@ -60,21 +72,12 @@ pub enum Role {
 impl Role {
     /// The lowercase name used in JSON and in the database.
     pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Resident => "resident",
-            Role::Guard => "guard",
-            Role::Admin => "admin",
-        }
+        wire_name(&self)
     }
 
     /// Parses the lowercase name.
     pub fn parse(s: &str) -> Option<Role> {
-        match s {
-            "resident" => Some(Role::Resident),
-            "guard" => Some(Role::Guard),
-            "admin" => Some(Role::Admin),
-            _ => None,
-        }
+        from_wire_name(s)
     }
 }
 
@@ -155,46 +158,24 @@ pub enum VisitStatus {
 impl VisitStatus {
     /// The name used in JSON and in the database.
     pub fn as_str(self) -> &'static str {
-        match self {
-            VisitStatus::Invited => "INVITED",
-            VisitStatus::CheckedIn => "CHECKED_IN",
-            VisitStatus::Pending => "PENDING",
-            VisitStatus::Approved => "APPROVED",
-            VisitStatus::Rejected => "REJECTED",
-            VisitStatus::Expired => "EXPIRED",
-        }
+        wire_name(&self)
     }
 
     /// Parses the database name.
     pub fn parse(s: &str) -> Option<VisitStatus> {
-        Some(match s {
-            "INVITED" => VisitStatus::Invited,
-            "CHECKED_IN" => VisitStatus::CheckedIn,
-            "PENDING" => VisitStatus::Pending,
-            "APPROVED" => VisitStatus::Approved,
-            "REJECTED" => VisitStatus::Rejected,
-            "EXPIRED" => VisitStatus::Expired,
-            _ => return None,
-        })
+        from_wire_name(s)
     }
 }
 
 impl VisitKind {
     /// The name used in JSON and in the database.
     pub fn as_str(self) -> &'static str {
-        match self {
-            VisitKind::Invited => "invited",
-            VisitKind::Walkin => "walkin",
-        }
+        wire_name(&self)
     }
 
     /// Parses the database name.
     pub fn parse(s: &str) -> Option<VisitKind> {
-        match s {
-            "invited" => Some(VisitKind::Invited),
-            "walkin" => Some(VisitKind::Walkin),
-            _ => None,
-        }
+        from_wire_name(s)
     }
 }
 
@@ -421,21 +402,12 @@ pub enum Platform {
 impl Platform {
     /// The lowercase name used in JSON and in the database.
     pub fn as_str(self) -> &'static str {
-        match self {
-            Platform::Android => "android",
-            Platform::Ios => "ios",
-            Platform::Web => "web",
-        }
+        wire_name(&self)
     }
 
     /// Parses the lowercase name.
     pub fn parse(s: &str) -> Option<Platform> {
-        match s {
-            "android" => Some(Platform::Android),
-            "ios" => Some(Platform::Ios),
-            "web" => Some(Platform::Web),
-            _ => None,
-        }
+        from_wire_name(s)
     }
 }
 
@@ -810,5 +782,17 @@ mod tests {
         for r in [Role::Resident, Role::Guard, Role::Admin] {
             assert_eq!(Role::parse(r.as_str()), Some(r));
         }
+        for k in [VisitKind::Invited, VisitKind::Walkin] {
+            assert_eq!(VisitKind::parse(k.as_str()), Some(k));
+        }
+        // The names are serde's (the database stores them), and nothing else parses.
+        assert_eq!(VisitStatus::CheckedIn.as_str(), "CHECKED_IN");
+        assert_eq!(VisitKind::Walkin.as_str(), "walkin");
+        assert_eq!(Platform::Ios.as_str(), "ios");
+        assert_eq!(Role::Guard.as_str(), "guard");
+        assert_eq!(Role::parse("Guard"), None);
+        assert_eq!(VisitStatus::parse("checked_in"), None);
+        assert_eq!(Platform::parse(""), None);
+        assert_eq!(VisitKind::parse("walkin\0"), None);
     }
 }
