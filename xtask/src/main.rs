@@ -2,6 +2,7 @@
 
 use std::process::ExitCode;
 
+mod fuzz;
 mod mobile;
 mod process;
 mod run;
@@ -28,6 +29,11 @@ const COMMANDS: &[Task] = &[
         "test",
         "[--only SUITE[,…]]   every test suite (types, rust, wasm, mobile, demo), timed",
         test::all,
+    ),
+    (
+        "fuzz",
+        "[SECONDS]            every cargo-fuzz target for SECONDS each (default 10)",
+        fuzz::run_all,
     ),
     (
         "types",

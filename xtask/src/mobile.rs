@@ -54,16 +54,7 @@ impl Paths {
     fn new() -> Paths {
         let root = crate::process::root();
         let target = crate::process::target_dir();
-        let cache = match std::env::var_os("GATEBELL_CACHE_DIR") {
-            Some(dir) => PathBuf::from(dir),
-            None => {
-                let base = std::env::var_os("XDG_CACHE_HOME")
-                    .map(PathBuf::from)
-                    .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
-                    .unwrap_or_else(|| target.join("cache"));
-                base.join("gatebell")
-            }
-        };
+        let cache = crate::process::cache_dir();
         Paths {
             crate_dir: root.join("mobile-bindings"),
             work: target.join("mobile"),

@@ -19,6 +19,19 @@ pub fn target_dir() -> PathBuf {
     }
 }
 
+/// Tools built or downloaded once per machine: `GATEBELL_CACHE_DIR`, else
+/// `$XDG_CACHE_HOME/gatebell` or `~/.cache/gatebell` (CI keeps it between runs).
+pub fn cache_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("GATEBELL_CACHE_DIR") {
+        return PathBuf::from(dir);
+    }
+    std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .unwrap_or_else(|| target_dir().join("cache"))
+        .join("gatebell")
+}
+
 /// `cargo` (the one running this task, when known) in the workspace root.
 pub fn cargo() -> Command {
     let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));

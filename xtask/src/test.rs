@@ -16,6 +16,10 @@ const SUITES: &[(&str, &str)] = &[
         "unit and integration tests: core, server on SQLite and PostgreSQL, testkit, mobile",
     ),
     (
+        "fuzz",
+        "a 10 s smoke run of every cargo-fuzz target (cargo xtask fuzz)",
+    ),
+    (
         "wasm",
         "the npm package in Node, Chromium and a service worker",
     ),
@@ -48,6 +52,11 @@ pub fn all(args: &[String]) -> Result<(), String> {
             })?;
             steps.step("rust: cargo test (core, server, testkit, mobile)", || {
                 run(cargo().args(test_args()))
+            })?;
+        }
+        if wants("fuzz") {
+            steps.step("fuzz: build and 10 s per target", || {
+                crate::fuzz::run_all(&[])
             })?;
         }
         if wants("wasm") {
