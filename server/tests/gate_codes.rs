@@ -464,3 +464,28 @@ on_both_backends!(
     codes_are_stored_as_hmac_sha256_under_the_code_secret,
     a_generated_code_secret_is_shared_through_the_database,
 );
+
+#[test]
+fn a_short_code_secret_or_a_zero_limit_is_refused_at_start() {
+    use gatebell_server::config::Config;
+    let url = "sqlite://unused.db?mode=rwc";
+    for bad in [
+        &["--code-secret", "too-short"][..],
+        &["--otp-failures-per-guard", "0"],
+        &["--otp-failures-per-gate", "0"],
+        &["--otp-failure-window", "0"],
+        &["--max-open-invitations", "0"],
+    ] {
+        assert!(
+            Config::from_args(common::serve_args(url, bad)).is_err(),
+            "{bad:?} was accepted"
+        );
+    }
+    assert!(
+        Config::from_args(common::serve_args(
+            url,
+            &["--code-secret", "sixteen-chars-ok"]
+        ))
+        .is_ok()
+    );
+}

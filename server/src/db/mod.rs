@@ -1,8 +1,8 @@
 //! The database layer: SQLite by default, PostgreSQL for several instances.
 //!
 //! Handlers never touch SQL or pools. Each area has a store module here (`accounts`, `visits`,
-//! `notifications`, `devices`, `outbox`, `settings`) of plain async functions that own their
-//! SQL for both backends:
+//! `checkin_attempts`, `notifications`, `devices`, `outbox`, `settings`) of plain async
+//! functions that own their SQL for both backends:
 //!
 //! - a function that only reads takes `&Db` and runs on [`Db::reader`]: SQLite's read pool, or
 //!   the one PostgreSQL pool;
