@@ -105,6 +105,28 @@ pub struct ServeArgs {
         default_value_t = 10
     )]
     pub login_per_account_per_minute: u32,
+    /// Wrong check-in codes (OTP or QR) one guard may enter per window before their check-ins
+    /// are refused (429 `too_many_wrong_codes`) until the window has passed.
+    #[arg(long, env = "GATEBELL_OTP_FAILURES_PER_GUARD", default_value_t = 10)]
+    pub otp_failures_per_guard: u32,
+    /// Wrong check-in codes all guards together may enter per window (the server's database is
+    /// the one gate) before every check-in is refused until the window has passed.
+    #[arg(long, env = "GATEBELL_OTP_FAILURES_PER_GATE", default_value_t = 30)]
+    pub otp_failures_per_gate: u32,
+    /// The window of the wrong-code limits, in seconds.
+    #[arg(
+        long = "otp-failure-window",
+        env = "GATEBELL_OTP_FAILURE_WINDOW",
+        default_value_t = 900
+    )]
+    pub otp_failure_window_secs: u32,
+    /// Open invitations (invited, not yet expired) one resident may have at once.
+    #[arg(long, env = "GATEBELL_MAX_OPEN_INVITATIONS", default_value_t = 20)]
+    pub max_open_invitations: u32,
+    /// Secret key of the invitation codes' HMAC-SHA256 (at least 16 characters); made and
+    /// stored in the database when absent.
+    #[arg(long, env = "GATEBELL_CODE_SECRET", hide_env_values = true)]
+    pub code_secret: Option<String>,
     /// How long a claimed outbox row stays reserved before another dispatcher may take it (ms).
     #[arg(
         long,
@@ -142,6 +164,26 @@ impl Config {
         if args.walkin_ttl_secs == 0 || args.checkin_ttl_secs == 0 {
             anyhow::bail!("push TTLs must be at least one second");
         }
+        if args.otp_failures_per_guard == 0
+            || args.otp_failures_per_gate == 0
+            || args.otp_failure_window_secs == 0
+            || args.max_open_invitations == 0
+        {
+            anyhow::bail!(
+                "--otp-failures-per-guard, --otp-failures-per-gate, --otp-failure-window and \
+                 --max-open-invitations must be at least 1"
+            );
+        }
+        if args
+            .code_secret
+            .as_ref()
+            .is_some_and(|k| k.len() < crate::codes::MIN_SECRET_LEN)
+        {
+            anyhow::bail!(
+                "--code-secret must be at least {} characters",
+                crate::codes::MIN_SECRET_LEN
+            );
+        }
         Ok(Config {
             allow_list: AllowList::new(hosts, args.push_allow_http),
             args,
@@ -151,6 +193,11 @@ impl Config {
     /// Walk-in push TTL in milliseconds.
     pub fn walkin_ttl_ms(&self) -> i64 {
         i64::from(self.args.walkin_ttl_secs) * 1000
+    }
+
+    /// The window of the wrong-code limits in milliseconds.
+    pub fn otp_failure_window_ms(&self) -> i64 {
+        i64::from(self.args.otp_failure_window_secs) * 1000
     }
 
     /// Check-in push TTL in milliseconds.

@@ -39,6 +39,13 @@ pub enum ApiError {
     /// 429: too many attempts; the client may retry after this many seconds.
     #[error("{0}")]
     TooManyRequests(String, u64),
+    /// 429: too many wrong check-in codes in the window; check-ins resume after this many
+    /// seconds.
+    #[error("{0}")]
+    TooManyWrongCodes(String, u64),
+    /// 409: the resident has as many open invitations as allowed.
+    #[error("{0}")]
+    TooManyOpenInvitations(String),
     /// 503: every slot for this kind of work is busy; retry after this many seconds.
     #[error("the server is busy; try again shortly")]
     Busy(u64),
@@ -78,6 +85,12 @@ impl ApiError {
             ApiError::MethodNotAllowed(_) => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             ApiError::TooManyRequests(..) => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+            ApiError::TooManyWrongCodes(..) => {
+                (StatusCode::TOO_MANY_REQUESTS, "too_many_wrong_codes")
+            }
+            ApiError::TooManyOpenInvitations(_) => {
+                (StatusCode::CONFLICT, "too_many_open_invitations")
+            }
             ApiError::Busy(_) => (StatusCode::SERVICE_UNAVAILABLE, "busy"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
@@ -110,7 +123,10 @@ impl IntoResponse for ApiError {
             },
         };
         let mut resp = (status, axum::Json(body)).into_response();
-        if let ApiError::TooManyRequests(_, secs) | ApiError::Busy(secs) = self {
+        if let ApiError::TooManyRequests(_, secs)
+        | ApiError::TooManyWrongCodes(_, secs)
+        | ApiError::Busy(secs) = self
+        {
             resp.headers_mut()
                 .insert(RETRY_AFTER, HeaderValue::from(secs.max(1)));
         }

@@ -2,7 +2,7 @@
 //! delivery. `main.rs` only parses flags; tests start the very same app with [`start`].
 //!
 //! Layers, bottom to top; nothing imports from a layer above it:
-//! `error`, `config` → `db` (pools, transactions, and the per-area store functions that own
+//! `error`, `config`, `codes` → `db` (pools, transactions, and the per-area store functions that own
 //! the SQL) and `events` (the event bus) and `push` (outbox dispatcher and senders) → `state`
 //! ([`AppState`]) → `auth` (extractors) → the handlers per area (`accounts`, `visits`,
 //! `notifications`, `devices`, `internal`, `stream`, `health`, `site`) → this file (router,
@@ -10,6 +10,7 @@
 
 pub mod accounts;
 pub mod auth;
+pub mod codes;
 pub mod config;
 pub mod db;
 pub mod devices;
@@ -145,6 +146,7 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         tracing::info!(created, "demo community ready");
     }
     let vapid = vapid_keys(&db, config.args.vapid_private_key.as_deref()).await?;
+    let code_key = code_key(&db, config.args.code_secret.as_deref()).await?;
     let fcm = match &config.args.fcm_credentials {
         Some(path) => {
             let json = std::fs::read_to_string(path)
@@ -181,6 +183,7 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         stopping: stop.subscribe(),
         hash_pool: Arc::new(throttle::HashPool::per_core()),
         login_limits,
+        code_key,
     };
     let listener = tokio::net::TcpListener::bind(state.config.args.listen).await?;
     let addr = listener.local_addr()?;
@@ -227,6 +230,22 @@ async fn vapid_keys(db: &Db, configured: Option<&str>) -> anyhow::Result<VapidKe
         db::settings::insert_if_absent(&mut tx, "vapid_private_key", &fresh.private_key).await?;
     tx.commit().await?;
     VapidKeys::from_private(&won)
+}
+
+/// The key of the codes' HMAC: the configured secret, else the one stored in the database, else
+/// a new one stored there (the first instance to store it wins, so instances agree).
+async fn code_key(db: &Db, configured: Option<&str>) -> anyhow::Result<codes::CodeKey> {
+    if let Some(k) = configured {
+        return Ok(codes::CodeKey::new(k));
+    }
+    if let Some(k) = db::settings::get(db, codes::SECRET_SETTING).await? {
+        return Ok(codes::CodeKey::new(&k));
+    }
+    let fresh = auth::random_token(32);
+    let mut tx = db.begin().await?;
+    let won = db::settings::insert_if_absent(&mut tx, codes::SECRET_SETTING, &fresh).await?;
+    tx.commit().await?;
+    Ok(codes::CodeKey::new(&won))
 }
 
 #[cfg(test)]

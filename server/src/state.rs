@@ -6,6 +6,7 @@ use std::sync::Arc;
 use gatebell_core::protocol::LiveEvent;
 use tokio::sync::watch;
 
+use crate::codes::CodeKey;
 use crate::config::Config;
 use crate::db::Db;
 use crate::events::Events;
@@ -31,6 +32,8 @@ pub struct AppState {
     pub hash_pool: Arc<HashPool>,
     /// Sign-in attempts per client address and per account.
     pub login_limits: LoginLimits,
+    /// The keyed hash invitation codes are stored and looked up by.
+    pub code_key: CodeKey,
 }
 
 impl AppState {

@@ -13,9 +13,10 @@ use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::auth::{AuthUser, hash_token, random_token};
+use crate::auth::{AuthUser, random_token};
+use crate::db::checkin_attempts::Outcome;
 use crate::db::visits::{Code, NewInvitation, NewWalkin};
-use crate::db::{self, Tx, is_unique_violation, new_id, now_ms};
+use crate::db::{self, Tx, new_id, now_ms};
 use crate::error::{ApiError, ApiResult, Json, Path, Query, optional_text, required_text};
 use crate::notifications::{NewNotification, notify_user};
 use crate::state::AppState;
@@ -66,7 +67,7 @@ fn phone(p: Option<&str>) -> ApiResult<Option<String>> {
 #[utoipa::path(post, path = paths::VISITS, tag = "visits", security(("bearer" = [])),
     request_body = InviteRequest,
     responses((status = 201, body = InviteResponse), (status = 403, body = gatebell_core::protocol::ErrorBody),
-        (status = 422, body = gatebell_core::protocol::ErrorBody)))]
+        (status = 409, body = gatebell_core::protocol::ErrorBody), (status = 422, body = gatebell_core::protocol::ErrorBody)))]
 async fn invite(
     State(state): State<AppState>,
     user: AuthUser,
@@ -85,10 +86,19 @@ async fn invite(
     let now = now_ms();
     let id = new_id();
     let qr = random_token(24);
+    let mut tx = state.db.begin().await?;
+    // Two invitations at once must not both slip under the cap.
+    tx.lock(&format!("open-invitations:{}", user.id)).await?;
+    let max = state.config.args.max_open_invitations;
+    if db::visits::open_invitations_in_tx(&mut tx, &user.id, now).await? >= i64::from(max) {
+        return Err(ApiError::TooManyOpenInvitations(format!(
+            "you have {max} open invitations, the most allowed; \
+             wait until one is used or expires, then invite again"
+        )));
+    }
     // A six-digit OTP is unique among open invitations; on the rare clash, draw again.
     for _ in 0..8 {
         let otp = format!("{:06}", rand::thread_rng().gen_range(0..1_000_000));
-        let mut tx = state.db.begin().await?;
         let inserted = db::visits::insert_invitation(
             &mut tx,
             NewInvitation {
@@ -97,24 +107,20 @@ async fn invite(
                 phone: phone.as_deref(),
                 purpose: purpose.as_deref(),
                 host_id: &user.id,
-                otp_hash: &hash_token(&otp),
-                qr_hash: &hash_token(&qr),
+                otp_hash: &state.code_key.hash(&otp),
+                qr_hash: &state.code_key.hash(&qr),
                 valid_until: now + i64::from(minutes) * 60_000,
                 now,
             },
         )
-        .await;
-        match inserted {
-            Ok(_) => {
-                let visit = load_visit(&mut tx, &id).await?;
-                tx.commit().await?;
-                return Ok((
-                    axum::http::StatusCode::CREATED,
-                    Json(InviteResponse { visit, otp, qr }),
-                ));
-            }
-            Err(e) if is_unique_violation(&e) => continue,
-            Err(e) => return Err(e.into()),
+        .await?;
+        if inserted {
+            let visit = load_visit(&mut tx, &id).await?;
+            tx.commit().await?;
+            return Ok((
+                axum::http::StatusCode::CREATED,
+                Json(InviteResponse { visit, otp, qr }),
+            ));
         }
     }
     Err(ApiError::Unavailable(
@@ -125,7 +131,8 @@ async fn invite(
 #[utoipa::path(post, path = paths::VISIT_CHECKIN, tag = "visits", security(("bearer" = [])),
     request_body = CheckinRequest,
     responses((status = 200, body = Visit), (status = 404, body = gatebell_core::protocol::ErrorBody),
-        (status = 409, body = gatebell_core::protocol::ErrorBody), (status = 410, body = gatebell_core::protocol::ErrorBody)))]
+        (status = 409, body = gatebell_core::protocol::ErrorBody), (status = 410, body = gatebell_core::protocol::ErrorBody),
+        (status = 429, body = gatebell_core::protocol::ErrorBody)))]
 async fn checkin(
     State(state): State<AppState>,
     user: AuthUser,
@@ -152,22 +159,50 @@ async fn checkin(
     };
     let now = now_ms();
     let mut tx = state.db.begin().await?;
-    let found = db::visits::by_code_in_tx(&mut tx, kind, &hash_token(code)).await?;
-    let (id, status, valid_until) =
-        found.ok_or_else(|| ApiError::not_found("no invitation has this code"))?;
-    if status != VisitStatus::Invited.as_str() {
-        return Err(ApiError::Conflict(format!(
-            "this code was used already (visit is {status})"
-        )));
+    // One check-in at a time (across instances on PostgreSQL), so that the wrong-code limits
+    // are exact: two wrong codes at once cannot both be let past the last allowed attempt.
+    tx.lock("checkin").await?;
+    if let Some((outcome, refusal)) = wrong_code_lockout(&mut tx, &state, &user.id, now).await? {
+        return refuse(tx, &user.id, now, outcome, kind, None, refusal).await;
     }
-    if valid_until.is_some_and(|t| t <= now) {
+    let found = db::visits::by_code_in_tx(&mut tx, kind, &state.code_key.hash(code)).await?;
+    let Some((id, status, valid_until)) = found else {
+        let refusal = ApiError::not_found("no open invitation has this code");
+        return refuse(tx, &user.id, now, Outcome::WrongCode, kind, None, refusal).await;
+    };
+    let expired = status == VisitStatus::Expired.as_str()
+        || (status == VisitStatus::Invited.as_str() && valid_until.is_some_and(|t| t <= now));
+    if expired {
         db::visits::expire(&mut tx, &id).await?;
-        tx.commit().await?;
-        return Err(ApiError::Gone("this invitation has expired".into()));
+        let refusal = ApiError::Gone("this invitation has expired".into());
+        return refuse(
+            tx,
+            &user.id,
+            now,
+            Outcome::Expired,
+            kind,
+            Some(&id),
+            refusal,
+        )
+        .await;
     }
-    if !db::visits::check_in(&mut tx, &id, &user.id, now).await? {
-        return Err(ApiError::Conflict("this code was used already".into()));
+    if status != VisitStatus::Invited.as_str()
+        || !db::visits::check_in(&mut tx, &id, &user.id, now).await?
+    {
+        let refusal = ApiError::Conflict("this code was used already".into());
+        return refuse(
+            tx,
+            &user.id,
+            now,
+            Outcome::AlreadyUsed,
+            kind,
+            Some(&id),
+            refusal,
+        )
+        .await;
     }
+    db::checkin_attempts::record(&mut tx, &user.id, now, Outcome::CheckedIn, kind, Some(&id))
+        .await?;
     let visit = load_visit(&mut tx, &id).await?;
     notify_user(
         &mut tx,
@@ -184,6 +219,64 @@ async fn checkin(
     tx.commit().await?;
     state.after_notify(&visit.host_id);
     Ok(Json(visit))
+}
+
+/// Whether a wrong-code limit holds check-ins back: the refusal, and which limit it is. The
+/// server's database is the one gate (Gatebell has no gate entity): the gate-wide limit counts
+/// every guard's wrong codes together.
+async fn wrong_code_lockout(
+    tx: &mut Tx,
+    state: &AppState,
+    guard_id: &str,
+    now: i64,
+) -> ApiResult<Option<(Outcome, ApiError)>> {
+    let args = &state.config.args;
+    let window = state.config.otp_failure_window_ms();
+    let since = now - window;
+    let guard = db::checkin_attempts::limit_reached_by(
+        tx,
+        Some(guard_id),
+        since,
+        args.otp_failures_per_guard,
+    )
+    .await?;
+    let gate =
+        db::checkin_attempts::limit_reached_by(tx, None, since, args.otp_failures_per_gate).await?;
+    // Refused until the failure that reached the limit is a window old; if both limits are
+    // reached, the later of the two.
+    let (outcome, at, who) = match (guard, gate) {
+        (None, None) => return Ok(None),
+        (Some(g), Some(a)) if a > g => (Outcome::LockedGate, a, "at this gate"),
+        (Some(g), _) => (Outcome::LockedGuard, g, "from this guard"),
+        (None, Some(a)) => (Outcome::LockedGate, a, "at this gate"),
+    };
+    let secs = ((at + window - now).max(1) as u64).div_ceil(1000);
+    Ok(Some((
+        outcome,
+        ApiError::TooManyWrongCodes(
+            format!(
+                "too many wrong codes {who}; check-ins are paused for {secs} s, \
+                 even with a right code"
+            ),
+            secs,
+        ),
+    )))
+}
+
+/// Records a refused check-in in the audit, commits (with whatever the refusal changed, such
+/// as an invitation marked expired) and answers the refusal.
+async fn refuse(
+    mut tx: Tx,
+    guard_id: &str,
+    now: i64,
+    outcome: Outcome,
+    kind: Code,
+    visit_id: Option<&str>,
+    refusal: ApiError,
+) -> ApiResult<Json<Visit>> {
+    db::checkin_attempts::record(&mut tx, guard_id, now, outcome, kind, visit_id).await?;
+    tx.commit().await?;
+    Err(refusal)
 }
 
 #[utoipa::path(post, path = paths::VISIT_WALKIN, tag = "visits", security(("bearer" = [])),

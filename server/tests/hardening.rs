@@ -1,5 +1,6 @@
 //! Hardening over a real socket, on SQLite and on PostgreSQL: bounded sign-in work, input
-//! PostgreSQL cannot store, single-use codes under concurrency, security headers.
+//! PostgreSQL cannot store, single-use codes and single decisions under concurrency, security
+//! headers.
 
 mod common;
 
@@ -152,6 +153,69 @@ async fn one_code_checks_in_once_under_concurrency(b: Backend) {
     app.stop().await;
 }
 
+/// Each round fires `DECISIONS` answers at one walk-in at once (all approve, all reject, then
+/// mixed): exactly one wins, the others get 409, and the guard's screen hears of the decision once.
+async fn one_walkin_is_decided_once_under_concurrency(b: Backend) {
+    const DECISIONS: usize = 12;
+    let app = TestApp::start(b).await;
+    let asha = app.login(ASHA).await;
+    let guard = app.login(GUARD).await;
+    let host = app.resident_id(&guard, "asha").await;
+    let mut gate = app.events(&guard).await;
+    for round in 0..6 {
+        let (s, walkin) = app
+            .post(
+                "/api/v1/visits/walkin",
+                &guard,
+                json!({"visitorName": format!("Walker {round}"), "hostId": host, "purpose": "parcel"}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{walkin}");
+        let id = walkin["id"].as_str().unwrap().to_owned();
+        let decisions = (0..DECISIONS).map(|i| {
+            let approve = match round % 3 {
+                0 => true,
+                1 => false,
+                _ => i % 2 == 0,
+            };
+            let verb = if approve { "approve" } else { "reject" };
+            let path = format!("/api/v1/visits/{id}/{verb}");
+            let (app, asha) = (&app, &asha);
+            async move { app.post(&path, asha, json!({})).await }
+        });
+        let answers = futures::future::join_all(decisions).await;
+        let wins: Vec<&Value> = answers
+            .iter()
+            .filter(|(s, _)| *s == StatusCode::OK)
+            .map(|(_, v)| v)
+            .collect();
+        assert_eq!(wins.len(), 1, "round {round}: {answers:?}");
+        for (s, body) in &answers {
+            if *s != StatusCode::OK {
+                assert_error(&(*s, body.clone()), 409, "conflict");
+            }
+        }
+        let (_, now) = app.get(&format!("/api/v1/visits/{id}"), &guard).await;
+        assert_eq!(now["status"], wins[0]["status"], "round {round}");
+        // The guard's screen: one event for the walk-in, one for its decision. Wait (5 s at
+        // most) for both, then a moment more for any duplicate.
+        let about = |events: Vec<(String, String)>| {
+            events
+                .into_iter()
+                .filter(|(name, data)| name == "visit" && data.contains(id.as_str()))
+                .count()
+        };
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+        let mut seen = 0;
+        while seen < 2 && tokio::time::Instant::now() < deadline {
+            seen += about(gate.all_within(std::time::Duration::from_millis(200)).await);
+        }
+        seen += about(gate.all_within(std::time::Duration::from_millis(500)).await);
+        assert_eq!(seen, 2, "round {round}: events about {id}");
+    }
+    app.stop().await;
+}
+
 async fn responses_carry_security_headers(b: Backend) {
     let app = TestApp::start(b).await;
     let api = app
@@ -185,5 +249,6 @@ on_both_backends!(
     sign_in_attempts_past_the_quota_get_429_with_retry_after,
     nul_characters_get_4xx_never_500,
     one_code_checks_in_once_under_concurrency,
+    one_walkin_is_decided_once_under_concurrency,
     responses_carry_security_headers,
 );

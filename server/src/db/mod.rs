@@ -1,8 +1,8 @@
 //! The database layer: SQLite by default, PostgreSQL for several instances.
 //!
 //! Handlers never touch SQL or pools. Each area has a store module here (`accounts`, `visits`,
-//! `notifications`, `devices`, `outbox`, `settings`) of plain async functions that own their
-//! SQL for both backends:
+//! `checkin_attempts`, `notifications`, `devices`, `outbox`, `settings`) of plain async
+//! functions that own their SQL for both backends:
 //!
 //! - a function that only reads takes `&Db` and runs on [`Db::reader`]: SQLite's read pool, or
 //!   the one PostgreSQL pool;
@@ -22,8 +22,8 @@
 //! using (`sqlx::Any` breaks on SQLite booleans), so the private `per_backend!` macro below
 //! expands a store function's body once per backend. It is not exported: only this module and
 //! its store modules use it, and each use is a whole store function body, so a `?` inside it
-//! returns from that store function, as it reads. Only the outbox claim has backend-specific SQL
-//! (`FOR UPDATE SKIP LOCKED` on PostgreSQL, see [`outbox`]).
+//! returns from that store function, as it reads. Only the outbox claim (`FOR UPDATE SKIP
+//! LOCKED` on PostgreSQL, see [`outbox`]) and [`Tx::lock`] have backend-specific SQL.
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -44,6 +44,7 @@ macro_rules! per_backend {
 }
 
 pub mod accounts;
+pub mod checkin_attempts;
 pub mod devices;
 pub mod notifications;
 pub mod outbox;
@@ -174,6 +175,23 @@ impl Tx {
         match &mut self.0 {
             Backend::Sqlite(t) => Backend::Sqlite(&mut **t),
             Backend::Postgres(t) => Backend::Postgres(&mut **t),
+        }
+    }
+
+    /// Makes the transactions that lock the same `key` run one after another until each ends:
+    /// for a check that counts rows and then writes (a limit), which two transactions could
+    /// otherwise both pass. On PostgreSQL an advisory transaction lock, held across instances;
+    /// on SQLite nothing, as its one writer (`BEGIN IMMEDIATE`) already runs writes one at a time.
+    pub async fn lock(&mut self, key: &str) -> Result<(), sqlx::Error> {
+        match self.conn() {
+            Backend::Sqlite(_) => Ok(()),
+            Backend::Postgres(c) => {
+                sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+                    .bind(key)
+                    .execute(c)
+                    .await
+                    .map(|_| ())
+            }
         }
     }
 

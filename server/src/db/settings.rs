@@ -1,4 +1,4 @@
-//! Server-made settings (the VAPID key pair), a key-value table.
+//! Server-made settings (the VAPID key pair, the codes' HMAC secret), a key-value table.
 
 use super::{Db, Tx};
 

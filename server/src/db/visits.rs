@@ -137,14 +137,24 @@ pub struct NewInvitation<'a> {
     pub now: i64,
 }
 
-/// Inserts an invitation. An OTP already used by an open invitation is a unique violation
-/// ([`super::is_unique_violation`]).
-pub async fn insert_invitation(tx: &mut Tx, v: NewInvitation<'_>) -> Result<(), sqlx::Error> {
-    per_backend!(tx.conn(), c => {
+/// Inserts an invitation; false when its OTP (or QR) is taken by an open invitation. An
+/// invitation past its validity frees its OTP: one still marked `INVITED` (invitations expire
+/// lazily) is marked `EXPIRED` first, so the unique index on open OTPs lets the new one in.
+pub async fn insert_invitation(tx: &mut Tx, v: NewInvitation<'_>) -> Result<bool, sqlx::Error> {
+    let n = per_backend!(tx.conn(), c => {
+        sqlx::query(
+            "UPDATE visits SET status = 'EXPIRED'
+             WHERE otp_hash = $1 AND status = 'INVITED' AND valid_until <= $2",
+        )
+        .bind(v.otp_hash)
+        .bind(v.now)
+        .execute(&mut *c)
+        .await?;
         sqlx::query(
             "INSERT INTO visits (id, visitor_name, phone, purpose, host_id, kind, status, otp_hash,
              qr_hash, valid_until, created_by, created_at)
-             VALUES ($1, $2, $3, $4, $5, 'invited', 'INVITED', $6, $7, $8, $5, $9)",
+             VALUES ($1, $2, $3, $4, $5, 'invited', 'INVITED', $6, $7, $8, $5, $9)
+             ON CONFLICT DO NOTHING",
         )
         .bind(v.id)
         .bind(v.visitor_name)
@@ -156,8 +166,27 @@ pub async fn insert_invitation(tx: &mut Tx, v: NewInvitation<'_>) -> Result<(), 
         .bind(v.valid_until)
         .bind(v.now)
         .execute(&mut *c)
+        .await?
+        .rows_affected()
+    });
+    Ok(n == 1)
+}
+
+/// How many open invitations (invited, not past their validity at `now`) a resident has.
+pub async fn open_invitations_in_tx(
+    tx: &mut Tx,
+    host_id: &str,
+    now: i64,
+) -> Result<i64, sqlx::Error> {
+    per_backend!(tx.conn(), c => {
+        sqlx::query_scalar(
+            "SELECT COUNT(*) FROM visits
+             WHERE host_id = $1 AND kind = 'invited' AND status = 'INVITED' AND valid_until > $2",
+        )
+        .bind(host_id)
+        .bind(now)
+        .fetch_one(&mut *c)
         .await
-        .map(|_| ())
     })
 }
 
@@ -193,10 +222,20 @@ pub async fn insert_walkin(tx: &mut Tx, v: NewWalkin<'_>) -> Result<(), sqlx::Er
 }
 
 /// Which code a guard typed or scanned.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Code {
     Otp,
     Qr,
+}
+
+impl Code {
+    /// `otp` or `qr`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Code::Otp => "otp",
+            Code::Qr => "qr",
+        }
+    }
 }
 
 /// The visit a check-in code belongs to: the open invitation if there is one, else the latest
@@ -219,10 +258,13 @@ pub async fn by_code_in_tx(
     })
 }
 
-/// Marks an invitation expired.
+/// Marks an invitation expired (from `INVITED` only, so a concurrent check-in is not undone).
 pub async fn expire(tx: &mut Tx, id: &str) -> Result<(), sqlx::Error> {
     per_backend!(tx.conn(), c => {
-        sqlx::query("UPDATE visits SET status = 'EXPIRED' WHERE id = $1").bind(id).execute(&mut *c).await?;
+        sqlx::query("UPDATE visits SET status = 'EXPIRED' WHERE id = $1 AND status = 'INVITED'")
+            .bind(id)
+            .execute(&mut *c)
+            .await?;
     });
     Ok(())
 }

@@ -249,3 +249,35 @@ impl EventStream {
         }
     }
 }
+
+impl EventStream {
+    /// Every event (name, data) that arrives within `wait`.
+    pub async fn all_within(&mut self, wait: std::time::Duration) -> Vec<(String, String)> {
+        let deadline = tokio::time::Instant::now() + wait;
+        let mut got = Vec::new();
+        loop {
+            while let Some(end) = self.buf.find("\n\n") {
+                let block: String = self.buf.drain(..end + 2).collect();
+                let mut event = String::new();
+                let mut data = String::new();
+                for line in block.lines() {
+                    if let Some(e) = line.strip_prefix("event: ") {
+                        event = e.to_owned();
+                    } else if let Some(d) = line.strip_prefix("data: ") {
+                        data.push_str(d);
+                    }
+                }
+                if !event.is_empty() {
+                    got.push((event, data));
+                }
+            }
+            match tokio::time::timeout_at(deadline, self.resp.chunk()).await {
+                Err(_) => return got,
+                Ok(chunk) => {
+                    let chunk = chunk.unwrap().expect("stream open");
+                    self.buf.push_str(&String::from_utf8_lossy(&chunk));
+                }
+            }
+        }
+    }
+}
