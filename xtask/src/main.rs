@@ -2,6 +2,7 @@
 
 use std::process::ExitCode;
 
+mod api;
 mod mobile;
 mod process;
 mod run;
@@ -26,7 +27,7 @@ const COMMANDS: &[Task] = &[
     ),
     (
         "test",
-        "[--only SUITE[,…]]   every test suite (types, rust, wasm, mobile, demo), timed",
+        "[--only SUITE[,…]]   every test suite (types, rust, api, wasm, mobile, demo), timed",
         test::all,
     ),
     (

@@ -16,6 +16,10 @@ const SUITES: &[(&str, &str)] = &[
         "unit and integration tests: core, server on SQLite and PostgreSQL, testkit, mobile",
     ),
     (
+        "api",
+        "the served OpenAPI document is valid; schemathesis finds no 5xx or undocumented answer",
+    ),
+    (
         "wasm",
         "the npm package in Node, Chromium and a service worker",
     ),
@@ -49,6 +53,9 @@ pub fn all(args: &[String]) -> Result<(), String> {
             steps.step("rust: cargo test (core, server, testkit, mobile)", || {
                 run(cargo().args(test_args()))
             })?;
+        }
+        if wants("api") {
+            crate::api::test_steps(&mut steps)?;
         }
         if wants("wasm") {
             steps.step(
