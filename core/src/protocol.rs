@@ -2,6 +2,9 @@
 //!
 //! The server serialises these, the service worker and the mobile apps parse them. JSON names
 //! are camelCase (`visitId`, `hostId`) as in DESIGN.md's API table.
+//!
+//! With the `openapi` feature the schemas also state the server's checks of a request: lengths,
+//! ranges, and `^[^\u0000-\u001F\u007F-\u009F]*$` for text, which may hold no control character.
 
 use std::fmt;
 
@@ -239,7 +242,14 @@ pub struct Visit {
 #[cfg_attr(feature = "ts", ts(optional_fields = nullable))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct InviteRequest {
-    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 100))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 100,
+            pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$"
+        )
+    )]
     pub visitor_name: String,
     #[serde(default)]
     #[cfg_attr(
@@ -248,7 +258,10 @@ pub struct InviteRequest {
     )]
     pub phone: Option<String>,
     #[serde(default)]
-    #[cfg_attr(feature = "openapi", schema(max_length = 200))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(max_length = 200, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")
+    )]
     pub purpose: Option<String>,
     /// How long the OTP and QR code stay valid; default 24 hours, at most 7 days.
     #[serde(default)]
@@ -321,12 +334,33 @@ impl utoipa::ToSchema for CheckinRequest {}
 #[cfg_attr(feature = "ts", ts(optional_fields = nullable))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct WalkinRequest {
-    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 100))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 100,
+            pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$"
+        )
+    )]
     pub visitor_name: String,
     /// A resident's id, from `GET /residents`.
-    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 64))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 64,
+            pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$"
+        )
+    )]
     pub host_id: String,
-    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 200))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 200,
+            pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$"
+        )
+    )]
     pub purpose: String,
     #[serde(default)]
     #[cfg_attr(
@@ -587,9 +621,23 @@ pub struct InternalNotifyRequest {
         schema(value_type = String, min_length = 1, max_length = 40, pattern = "^[a-z_]+$")
     )]
     pub kind: NotificationType,
-    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 100))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 100,
+            pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$"
+        )
+    )]
     pub title: String,
-    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 1000))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 1000,
+            pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$"
+        )
+    )]
     pub body: String,
     #[serde(default)]
     pub visit_id: Option<String>,

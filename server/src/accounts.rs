@@ -99,7 +99,7 @@ pub async fn create_user(db: &Db, new: NewUser) -> Result<String, CreateUserErro
 #[serde(deny_unknown_fields)]
 pub struct ResidentQuery {
     /// Part of a name or unit, case-insensitive.
-    #[param(max_length = 100)]
+    #[param(max_length = 100, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
     pub q: Option<String>,
 }
 

@@ -178,8 +178,10 @@ const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$
 #[utoipa::path(post, path = paths::LOGIN, tag = "auth", operation_id = "login", request_body = LoginRequest,
     responses((status = 200, body = LoginResponse),
         (status = 401, description = "wrong email or password", body = gatebell_core::protocol::ErrorBody),
-        (status = 429, description = "too many attempts from this address or for this account; see Retry-After", body = gatebell_core::protocol::ErrorBody),
-        (status = 503, description = "every password-hashing slot is busy; see Retry-After", body = gatebell_core::protocol::ErrorBody)))]
+        (status = 429, description = "too many attempts from this address or for this account; see Retry-After", body = gatebell_core::protocol::ErrorBody,
+            headers(("Retry-After" = u64, description = "seconds to wait before trying again"))),
+        (status = 503, description = "every password-hashing slot (or the database) is busy; see Retry-After", body = gatebell_core::protocol::ErrorBody,
+            headers(("Retry-After" = u64, description = "seconds to wait before trying again (when the hashing slots are busy)")))))]
 async fn login(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,

@@ -158,6 +158,12 @@ async fn served_schemas_state_what_the_server_enforces() {
     let schema = |name: &str| doc["components"]["schemas"][name].clone();
     let invite = schema("InviteRequest");
     assert_eq!(invite["properties"]["visitorName"]["minLength"], 1);
+    // Text refuses control characters.
+    assert!(
+        invite["properties"]["visitorName"]["pattern"]
+            .as_str()
+            .is_some_and(|p| p.contains("\\u0000"))
+    );
     assert_eq!(invite["properties"]["validForMinutes"]["maximum"], 10080);
     assert_eq!(invite["properties"]["validForMinutes"]["minimum"], 1);
     assert_eq!(invite["additionalProperties"], false);
