@@ -49,6 +49,7 @@ pub fn test_steps(steps: &mut Steps) -> Result<(), String> {
     })?;
     let resident = login(&server.addr, "asha@demo.gatebell")?;
     let guard = login(&server.addr, "guard@demo.gatebell")?;
+    write_config(&server, &resident, &guard)?;
     // Logging out would end the run's session, and the event stream never ends.
     let user_ops = [
         "--exclude-operation-id",
@@ -194,32 +195,95 @@ impl Drop for Server {
     }
 }
 
-/// Signs a demo account in over plain HTTP/1.1; returns its bearer token.
+/// Real ids for the operations that take one, so that schemathesis reaches past their 404s:
+/// a pending walk-in for Asha (approve, reject, get) and its notification (mark read). The
+/// file is read from schemathesis's working folder.
+fn write_config(server: &Server, resident: &str, guard: &str) -> Result<(), String> {
+    let walkin = format!(
+        r#"{{"visitorName":"Ravi","hostId":"{}","purpose":"parcel"}}"#,
+        first_string(
+            &call(&server.addr, "GET", "/api/v1/residents?q=asha", guard, None)?,
+            "id"
+        )?
+    );
+    let visit = first_string(
+        &call(
+            &server.addr,
+            "POST",
+            "/api/v1/visits/walkin",
+            guard,
+            Some(&walkin),
+        )?,
+        "id",
+    )?;
+    let notification = first_string(
+        &call(&server.addr, "GET", "/api/v1/notifications", resident, None)?,
+        "id",
+    )?;
+    let mut config = String::new();
+    for op in ["getVisit", "approveVisit", "rejectVisit"] {
+        config.push_str(&operation_id_config(op, &visit));
+    }
+    config.push_str(&operation_id_config("markNotificationRead", &notification));
+    let path = server.dir.join("schemathesis.toml");
+    std::fs::write(&path, config).map_err(|e| format!("writing {}: {e}", path.display()))
+}
+
+fn operation_id_config(operation: &str, id: &str) -> String {
+    format!(
+        "[[operations]]\ninclude-operation-id = \"{operation}\"\nparameters = {{ \"path.id\" = \"{id}\" }}\n\n"
+    )
+}
+
+/// Signs a demo account in; returns its bearer token.
 fn login(addr: &str, email: &str) -> Result<String, String> {
     let body = format!(r#"{{"email":"{email}","password":"{DEMO_PASSWORD}"}}"#);
-    let request = format!(
-        "POST /api/v1/auth/login HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
-         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
+    let response = call(addr, "POST", "/api/v1/auth/login", "", Some(&body))?;
+    first_string(&response, "token").map_err(|e| format!("signing in {email}: {e}"))
+}
+
+/// One request over plain HTTP/1.1 (a bearer token unless empty, a JSON body when given);
+/// the whole answer, status line first.
+fn call(
+    addr: &str,
+    method: &str,
+    path: &str,
+    token: &str,
+    body: Option<&str>,
+) -> Result<String, String> {
+    let mut request = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    if !token.is_empty() {
+        request.push_str(&format!("Authorization: Bearer {token}\r\n"));
+    }
+    let body = body.unwrap_or_default();
+    if !body.is_empty() {
+        request.push_str("Content-Type: application/json\r\n");
+    }
+    request.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
     let mut stream = TcpStream::connect(addr).map_err(|e| format!("connecting {addr}: {e}"))?;
     stream
         .write_all(request.as_bytes())
-        .map_err(|e| format!("sending the login: {e}"))?;
+        .map_err(|e| format!("sending {method} {path}: {e}"))?;
     let mut response = String::new();
     stream
         .read_to_string(&mut response)
-        .map_err(|e| format!("reading the login's answer: {e}"))?;
-    token_of(&response).ok_or_else(|| format!("signing in {email} failed: {response}"))
+        .map_err(|e| format!("reading the answer to {method} {path}: {e}"))?;
+    Ok(response)
 }
 
-/// The `token` of a login answer (base64url: no escapes to undo).
-fn token_of(response: &str) -> Option<String> {
-    if !response.starts_with("HTTP/1.1 200") {
-        return None;
-    }
-    let rest = response.split_once(r#""token":""#)?.1;
-    Some(rest.split_once('"')?.0.to_owned())
+/// The first string value of `"key"` in a 2xx answer's JSON. Enough for ids and tokens (UUIDs
+/// and base64url: no escapes to undo), and it keeps the xtask free of dependencies.
+fn first_string(response: &str, key: &str) -> Result<String, String> {
+    let status_ok = response
+        .split(' ')
+        .nth(1)
+        .is_some_and(|status| status.starts_with('2'));
+    let value = status_ok
+        .then(|| response.split_once(&format!(r#""{key}":""#)))
+        .flatten()
+        .and_then(|(_, rest)| rest.split_once('"'))
+        .map(|(value, _)| value.to_owned());
+    value.ok_or_else(|| format!("no \"{key}\" in the answer: {response}"))
 }
 
 #[cfg(test)]
@@ -227,11 +291,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn token_is_read_from_a_successful_login_only() {
+    fn values_are_read_from_successful_answers_only() {
         let ok = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n\r\n\
                   {\"token\":\"abc-_9\",\"user\":{\"id\":\"u\"},\"expiresAt\":1}";
-        assert_eq!(token_of(ok).as_deref(), Some("abc-_9"));
+        assert_eq!(first_string(ok, "token").as_deref(), Ok("abc-_9"));
+        assert_eq!(first_string(ok, "id").as_deref(), Ok("u"));
         let refused = "HTTP/1.1 401 Unauthorized\r\n\r\n{\"error\":{\"code\":\"unauthorized\"}}";
-        assert_eq!(token_of(refused), None);
+        assert!(first_string(refused, "code").is_err());
+    }
+
+    #[test]
+    fn operation_config_pins_the_path_id() {
+        assert_eq!(
+            operation_id_config("getVisit", "v-1"),
+            "[[operations]]\ninclude-operation-id = \"getVisit\"\nparameters = { \"path.id\" = \"v-1\" }\n\n"
+        );
     }
 }
