@@ -2,6 +2,9 @@
 //!
 //! The server serialises these, the service worker and the mobile apps parse them. JSON names
 //! are camelCase (`visitId`, `hostId`) as in DESIGN.md's API table.
+//!
+//! With the `openapi` feature the schemas also state the server's checks of a request: lengths,
+//! ranges, and `^[^\u0000-\u001F\u007F-\u009F]*$` for text, which may hold no control character.
 
 use std::fmt;
 
@@ -87,7 +90,9 @@ impl Role {
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
+    #[cfg_attr(feature = "openapi", schema(max_length = 254))]
     pub email: String,
+    #[cfg_attr(feature = "openapi", schema(max_length = 1024))]
     pub password: String,
 }
 
@@ -218,13 +223,30 @@ pub struct Visit {
 #[cfg_attr(feature = "ts", ts(optional_fields = nullable))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct InviteRequest {
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 100,
+            pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$"
+        )
+    )]
     pub visitor_name: String,
     #[serde(default)]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(max_length = 32, pattern = r"^[0-9 +()-]*$")
+    )]
     pub phone: Option<String>,
     #[serde(default)]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(max_length = 200, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")
+    )]
     pub purpose: Option<String>,
     /// How long the OTP and QR code stay valid; default 24 hours, at most 7 days.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 10080))]
     pub valid_for_minutes: Option<u32>,
 }
 
@@ -243,7 +265,6 @@ pub struct InviteResponse {
 
 /// `POST /visits/checkin`: exactly one of `otp` or `qr`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(ToSchema))]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[cfg_attr(feature = "ts", ts(optional_fields = nullable))]
 #[serde(deny_unknown_fields)]
@@ -254,6 +275,39 @@ pub struct CheckinRequest {
     pub qr: Option<String>,
 }
 
+// Derived, the schema would allow both codes or neither; the server takes exactly one.
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for CheckinRequest {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, OneOfBuilder, Type};
+        let one = |field: &str, code: ObjectBuilder| {
+            ObjectBuilder::new()
+                .property(field, code.schema_type(Type::String))
+                .required(field)
+                .additional_properties(Some(AdditionalProperties::FreeForm(false)))
+        };
+        OneOfBuilder::new()
+            .description(Some("Exactly one of `otp` or `qr`."))
+            .item(one(
+                "otp",
+                ObjectBuilder::new()
+                    .description(Some("The invitation's six-digit OTP."))
+                    .pattern(Some("^[0-9]{6}$")),
+            ))
+            .item(one(
+                "qr",
+                ObjectBuilder::new()
+                    .description(Some("The token the invitation's QR code carries."))
+                    .min_length(Some(1))
+                    .max_length(Some(128)),
+            ))
+            .into()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for CheckinRequest {}
+
 /// `POST /visits/walkin`: a guard registers a visitor who was not invited.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
@@ -261,10 +315,39 @@ pub struct CheckinRequest {
 #[cfg_attr(feature = "ts", ts(optional_fields = nullable))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct WalkinRequest {
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 100,
+            pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$"
+        )
+    )]
     pub visitor_name: String,
+    /// A resident's id, from `GET /residents`.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 64,
+            pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$"
+        )
+    )]
     pub host_id: String,
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 200,
+            pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$"
+        )
+    )]
     pub purpose: String,
     #[serde(default)]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(max_length = 32, pattern = r"^[0-9 +()-]*$")
+    )]
     pub phone: Option<String>,
 }
 
@@ -417,8 +500,16 @@ impl Platform {
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct WebPushKeys {
     /// The browser's P-256 public key (65 bytes uncompressed).
+    #[cfg_attr(
+        feature = "openapi",
+        schema(min_length = 1, pattern = "^[A-Za-z0-9_-]+=*$")
+    )]
     pub p256dh: String,
     /// The 16-byte authentication secret.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(min_length = 1, pattern = "^[A-Za-z0-9_-]+=*$")
+    )]
     pub auth: String,
 }
 
@@ -428,6 +519,8 @@ pub struct WebPushKeys {
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct WebPushSubscription {
+    /// An `https` URL of an allowed push service.
+    #[cfg_attr(feature = "openapi", schema(max_length = 1024))]
     pub endpoint: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expiration_time: Option<i64>,
@@ -441,6 +534,7 @@ pub struct WebPushSubscription {
 #[serde(deny_unknown_fields)]
 pub struct RegisterDeviceRequest {
     /// The FCM/APNs token, or for the web a stable id of the subscription (its endpoint).
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 1024))]
     pub token: String,
     pub platform: Platform,
     /// Required when `platform` is `web`.
@@ -448,12 +542,13 @@ pub struct RegisterDeviceRequest {
     pub subscription: Option<WebPushSubscription>,
 }
 
-/// `DELETE /notifications/register-device`.
+/// `POST /notifications/unregister-device` (or `DELETE /notifications/register-device`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(deny_unknown_fields)]
 pub struct UnregisterDeviceRequest {
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 1024))]
     pub token: String,
 }
 
@@ -488,15 +583,39 @@ pub struct VapidPublicKey {
 #[cfg_attr(feature = "ts", ts(optional_fields = nullable))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct InternalNotifyRequest {
+    #[cfg_attr(feature = "openapi", schema(min_length = 1))]
     pub user_id: String,
+    /// `walkin_pending`, `visitor_arrived`, or a backend-defined snake_case kind.
     #[serde(rename = "type")]
     #[cfg_attr(feature = "ts", ts(type = "NotificationType"))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(value_type = String, min_length = 1, max_length = 40, pattern = "^[a-z_]+$")
+    )]
     pub kind: NotificationType,
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 100,
+            pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$"
+        )
+    )]
     pub title: String,
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 1000,
+            pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$"
+        )
+    )]
     pub body: String,
     #[serde(default)]
     pub visit_id: Option<String>,
+    /// How long the push may still be delivered; default: the check-in TTL, at most 28 days.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 2419200))]
     pub ttl_seconds: Option<u32>,
 }
 
@@ -635,8 +754,10 @@ pub mod paths {
     pub const NOTIFICATIONS_READ_ALL: &str = "/api/v1/notifications/read-all";
     /// `GET`: the server-sent event stream of [`super::LiveEvent`]s.
     pub const STREAM: &str = "/api/v1/notifications/stream";
-    /// `POST`: register a device; `DELETE`: unregister it.
+    /// `POST`: register a device; `DELETE` (with a JSON body): unregister it.
     pub const REGISTER_DEVICE: &str = "/api/v1/notifications/register-device";
+    /// `POST`: unregister a device, for HTTP clients and proxies that drop a `DELETE`'s body.
+    pub const UNREGISTER_DEVICE: &str = "/api/v1/notifications/unregister-device";
     /// `GET`: the VAPID public key (`applicationServerKey`).
     pub const VAPID_PUBLIC_KEY: &str = "/api/v1/notifications/vapid-public-key";
     /// `POST`: the internal API for an existing backend.

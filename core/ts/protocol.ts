@@ -112,7 +112,11 @@ export type CheckinRequest = { otp?: string | null, qr?: string | null, };
 /**
  * `POST /visits/walkin`: a guard registers a visitor who was not invited.
  */
-export type WalkinRequest = { visitorName: string, hostId: string, purpose: string, phone?: string | null, };
+export type WalkinRequest = { visitorName: string, 
+/**
+ * A resident's id, from `GET /residents`.
+ */
+hostId: string, purpose: string, phone?: string | null, };
 
 /**
  * A list of visits.
@@ -163,7 +167,11 @@ auth: string, };
 /**
  * A browser's `PushSubscription.toJSON()`.
  */
-export type WebPushSubscription = { endpoint: string, expirationTime?: number | null, keys: WebPushKeys, };
+export type WebPushSubscription = { 
+/**
+ * An `https` URL of an allowed push service.
+ */
+endpoint: string, expirationTime?: number | null, keys: WebPushKeys, };
 
 /**
  * `POST /notifications/register-device`: upsert by token.
@@ -179,7 +187,7 @@ token: string, platform: Platform,
 subscription?: WebPushSubscription | null, };
 
 /**
- * `DELETE /notifications/register-device`.
+ * `POST /notifications/unregister-device` (or `DELETE /notifications/register-device`).
  */
 export type UnregisterDeviceRequest = { token: string, };
 
@@ -200,7 +208,15 @@ publicKey: string, };
 /**
  * `POST /internal/notify`: an existing backend asks Gatebell to notify a user.
  */
-export type InternalNotifyRequest = { userId: string, type: NotificationType, title: string, body: string, visitId?: string | null, ttlSeconds?: number | null, };
+export type InternalNotifyRequest = { userId: string, 
+/**
+ * `walkin_pending`, `visitor_arrived`, or a backend-defined snake_case kind.
+ */
+type: NotificationType, title: string, body: string, visitId?: string | null, 
+/**
+ * How long the push may still be delivered; default: the check-in TTL, at most 28 days.
+ */
+ttlSeconds?: number | null, };
 
 /**
  * Answer to `/internal/notify`.

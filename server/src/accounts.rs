@@ -95,15 +95,19 @@ pub async fn create_user(db: &Db, new: NewUser) -> Result<String, CreateUserErro
 
 /// `?q=` filter of `/residents`.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ResidentQuery {
     /// Part of a name or unit, case-insensitive.
+    #[param(max_length = 100, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
     pub q: Option<String>,
 }
 
-#[utoipa::path(get, path = paths::RESIDENTS, tag = "accounts", security(("bearer" = [])),
-    params(ResidentQuery),
-    responses((status = 200, body = Vec<Resident>), (status = 403, body = gatebell_core::protocol::ErrorBody)))]
+#[utoipa::path(get, path = paths::RESIDENTS, tag = "accounts", operation_id = "listResidents",
+    security(("bearer" = [])), params(ResidentQuery),
+    responses((status = 200, body = Vec<Resident>),
+        (status = 403, description = "only guards and admins", body = gatebell_core::protocol::ErrorBody),
+        (status = 422, description = "`q` is too long or holds control characters", body = gatebell_core::protocol::ErrorBody)))]
 async fn residents(
     State(state): State<AppState>,
     user: AuthUser,

@@ -175,10 +175,13 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientIp {
 // takes as long as for a known email.
 const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$0vRjXcWO6hgHUKnXg5dh0dNUXxr1OO9Rs3PdcVF8m0s";
 
-#[utoipa::path(post, path = paths::LOGIN, tag = "auth", request_body = LoginRequest,
-    responses((status = 200, body = LoginResponse), (status = 401, body = gatebell_core::protocol::ErrorBody),
-        (status = 429, description = "too many attempts from this address or for this account; see Retry-After", body = gatebell_core::protocol::ErrorBody),
-        (status = 503, description = "every password-hashing slot is busy; see Retry-After", body = gatebell_core::protocol::ErrorBody)))]
+#[utoipa::path(post, path = paths::LOGIN, tag = "auth", operation_id = "login", request_body = LoginRequest,
+    responses((status = 200, body = LoginResponse),
+        (status = 401, description = "wrong email or password", body = gatebell_core::protocol::ErrorBody),
+        (status = 429, description = "too many attempts from this address or for this account; see Retry-After", body = gatebell_core::protocol::ErrorBody,
+            headers(("Retry-After" = u64, description = "seconds to wait before trying again"))),
+        (status = 503, description = "every password-hashing slot (or the database) is busy; see Retry-After", body = gatebell_core::protocol::ErrorBody,
+            headers(("Retry-After" = u64, description = "seconds to wait before trying again (when the hashing slots are busy)")))))]
 async fn login(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -215,8 +218,8 @@ async fn login(
     }))
 }
 
-#[utoipa::path(post, path = paths::LOGOUT, tag = "auth", security(("bearer" = [])),
-    responses((status = 204), (status = 401, body = gatebell_core::protocol::ErrorBody)))]
+#[utoipa::path(post, path = paths::LOGOUT, tag = "auth", operation_id = "logout", security(("bearer" = [])),
+    responses((status = 204, description = "the session is ended")))]
 async fn logout(State(state): State<AppState>, user: AuthUser) -> ApiResult<StatusCode> {
     let mut tx = state.db.begin().await?;
     db::accounts::delete_session(&mut tx, &user.token_hash).await?;
@@ -224,8 +227,8 @@ async fn logout(State(state): State<AppState>, user: AuthUser) -> ApiResult<Stat
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[utoipa::path(get, path = paths::ME, tag = "auth", security(("bearer" = [])),
-    responses((status = 200, body = User), (status = 401, body = gatebell_core::protocol::ErrorBody)))]
+#[utoipa::path(get, path = paths::ME, tag = "auth", operation_id = "getMe", security(("bearer" = [])),
+    responses((status = 200, body = User)))]
 async fn me(user: AuthUser) -> Json<User> {
     Json(user.user())
 }

@@ -26,10 +26,11 @@ const MAX_TOKEN_LEN: usize = 1024;
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(register, unregister))
+        .routes(routes!(unregister_by_post))
         .routes(routes!(vapid_public_key))
 }
 
-#[utoipa::path(get, path = paths::VAPID_PUBLIC_KEY, tag = "devices",
+#[utoipa::path(get, path = paths::VAPID_PUBLIC_KEY, tag = "devices", operation_id = "getVapidPublicKey",
     responses((status = 200, body = VapidPublicKey)))]
 async fn vapid_public_key(State(state): State<AppState>) -> Json<VapidPublicKey> {
     Json(VapidPublicKey {
@@ -70,10 +71,10 @@ pub fn check_subscription(sub: &WebPushSubscription, allow: &AllowList) -> ApiRe
     Ok(())
 }
 
-#[utoipa::path(post, path = paths::REGISTER_DEVICE, tag = "devices", security(("bearer" = [])),
-    request_body = RegisterDeviceRequest,
-    responses((status = 200, body = Device), (status = 401, body = gatebell_core::protocol::ErrorBody),
-        (status = 422, body = gatebell_core::protocol::ErrorBody)))]
+#[utoipa::path(post, path = paths::REGISTER_DEVICE, tag = "devices", operation_id = "registerDevice",
+    security(("bearer" = [])), request_body = RegisterDeviceRequest,
+    responses((status = 200, body = Device),
+        (status = 422, description = "a bad token, or a web device without a valid, allowed subscription (or another device with one)", body = gatebell_core::protocol::ErrorBody)))]
 async fn register(
     State(state): State<AppState>,
     user: AuthUser,
@@ -125,9 +126,10 @@ async fn register(
     Ok(Json(device))
 }
 
-#[utoipa::path(delete, path = paths::REGISTER_DEVICE, tag = "devices", security(("bearer" = [])),
-    request_body = UnregisterDeviceRequest,
-    responses((status = 204), (status = 404, body = gatebell_core::protocol::ErrorBody)))]
+#[utoipa::path(delete, path = paths::REGISTER_DEVICE, tag = "devices", operation_id = "unregisterDevice",
+    security(("bearer" = [])), request_body = UnregisterDeviceRequest,
+    responses((status = 204, description = "the device is removed"),
+        (status = 404, description = "`device_not_found`: the token is not registered to you", body = gatebell_core::protocol::ErrorBody)))]
 async fn unregister(
     State(state): State<AppState>,
     user: AuthUser,
@@ -146,4 +148,17 @@ async fn unregister(
         ));
     }
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// The same as `DELETE` [`paths::REGISTER_DEVICE`], for clients that cannot send a `DELETE` body.
+#[utoipa::path(post, path = paths::UNREGISTER_DEVICE, tag = "devices", operation_id = "unregisterDeviceByPost",
+    security(("bearer" = [])), request_body = UnregisterDeviceRequest,
+    responses((status = 204, description = "the device is removed"),
+        (status = 404, description = "`device_not_found`: the token is not registered to you", body = gatebell_core::protocol::ErrorBody)))]
+async fn unregister_by_post(
+    state: State<AppState>,
+    user: AuthUser,
+    req: Json<UnregisterDeviceRequest>,
+) -> ApiResult<StatusCode> {
+    unregister(state, user, req).await
 }

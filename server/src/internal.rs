@@ -50,10 +50,12 @@ impl FromRequestParts<AppState> for Service {
     }
 }
 
-#[utoipa::path(post, path = paths::INTERNAL_NOTIFY, tag = "internal", security(("service_key" = [])),
-    request_body = InternalNotifyRequest,
-    responses((status = 202, body = InternalNotifyResponse), (status = 401, body = gatebell_core::protocol::ErrorBody),
-        (status = 422, body = gatebell_core::protocol::ErrorBody)))]
+#[utoipa::path(post, path = paths::INTERNAL_NOTIFY, tag = "internal", operation_id = "internalNotify",
+    security(("service_key" = [])), request_body = InternalNotifyRequest,
+    responses((status = 202, body = InternalNotifyResponse),
+        (status = 401, description = "no or a wrong service key", body = gatebell_core::protocol::ErrorBody),
+        (status = 404, description = "the internal API is off (the server has no --service-key)", body = gatebell_core::protocol::ErrorBody),
+        (status = 422, description = "a field is empty, too long or out of range, or names an unknown user or visit", body = gatebell_core::protocol::ErrorBody)))]
 async fn notify(
     State(state): State<AppState>,
     _: Service,

@@ -63,7 +63,7 @@ const BODY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The API's routes and their OpenAPI description, from one declaration per handler.
 pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
-    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+    let (router, mut doc) = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .merge(auth::router())
         .merge(accounts::router())
         .merge(visits::router())
@@ -71,7 +71,9 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(devices::router())
         .merge(internal::router())
         .routes(routes!(stream::stream))
-        .split_for_parts()
+        .split_for_parts();
+    openapi::add_shared_errors(&mut doc);
+    (router, doc)
 }
 
 async fn no_such_endpoint() -> ApiError {
@@ -273,6 +275,7 @@ mod tests {
             paths::NOTIFICATIONS_READ_ALL,
             paths::STREAM,
             paths::REGISTER_DEVICE,
+            paths::UNREGISTER_DEVICE,
             paths::VAPID_PUBLIC_KEY,
             paths::INTERNAL_NOTIFY,
         ];

@@ -80,17 +80,21 @@ pub async fn notify_user(tx: &mut Tx, n: NewNotification<'_>) -> ApiResult<Notif
 
 /// `GET /notifications` paging.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct PageQuery {
     /// 1–100, default 20.
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
     /// `nextCursor` of the previous page.
     pub cursor: Option<String>,
 }
 
-#[utoipa::path(get, path = paths::NOTIFICATIONS, tag = "notifications", security(("bearer" = [])),
-    params(PageQuery),
-    responses((status = 200, body = NotificationPage), (status = 401, body = gatebell_core::protocol::ErrorBody)))]
+#[utoipa::path(get, path = paths::NOTIFICATIONS, tag = "notifications", operation_id = "listNotifications",
+    security(("bearer" = [])), params(PageQuery),
+    responses((status = 200, body = NotificationPage),
+        (status = 400, description = "`cursor` is not one this API gave, or a parameter does not parse", body = gatebell_core::protocol::ErrorBody),
+        (status = 422, description = "`limit` is out of range", body = gatebell_core::protocol::ErrorBody)))]
 async fn list(
     State(state): State<AppState>,
     user: AuthUser,
@@ -125,9 +129,10 @@ async fn list(
     }))
 }
 
-#[utoipa::path(post, path = paths::NOTIFICATION_READ, tag = "notifications", security(("bearer" = [])),
-    params(("id" = String, Path, description = "notification id")),
-    responses((status = 204), (status = 404, body = gatebell_core::protocol::ErrorBody)))]
+#[utoipa::path(post, path = paths::NOTIFICATION_READ, tag = "notifications", operation_id = "markNotificationRead",
+    security(("bearer" = [])), params(("id" = String, Path, description = "notification id")),
+    responses((status = 204, description = "marked read"),
+        (status = 404, description = "no such notification of yours", body = gatebell_core::protocol::ErrorBody)))]
 async fn mark_read(
     State(state): State<AppState>,
     user: AuthUser,
@@ -143,8 +148,8 @@ async fn mark_read(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[utoipa::path(post, path = paths::NOTIFICATIONS_READ_ALL, tag = "notifications", security(("bearer" = [])),
-    responses((status = 200, body = MarkedRead)))]
+#[utoipa::path(post, path = paths::NOTIFICATIONS_READ_ALL, tag = "notifications", operation_id = "markAllNotificationsRead",
+    security(("bearer" = [])), responses((status = 200, body = MarkedRead)))]
 async fn mark_all_read(
     State(state): State<AppState>,
     user: AuthUser,

@@ -28,7 +28,9 @@ fn sse(event: &LiveEvent) -> SseEvent {
     SseEvent::default().event(name).data(data)
 }
 
-#[utoipa::path(get, path = gatebell_core::protocol::paths::STREAM, tag = "notifications", security(("bearer" = [])),
+#[utoipa::path(get, path = gatebell_core::protocol::paths::STREAM, tag = "notifications", operation_id = "streamEvents",
+    security(("bearer" = [])),
+    params(("access_token" = Option<String>, Query, description = "the bearer token, for EventSource, which cannot send an Authorization header")),
     responses((status = 200, description = "text/event-stream of `ready`, `inbox` and `visit` events (data: {\"visitId\"} for visits)", content_type = "text/event-stream")))]
 pub(crate) async fn stream(
     State(state): State<AppState>,

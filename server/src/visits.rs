@@ -64,10 +64,12 @@ fn phone(p: Option<&str>) -> ApiResult<Option<String>> {
     Ok(p)
 }
 
-#[utoipa::path(post, path = paths::VISITS, tag = "visits", security(("bearer" = [])),
-    request_body = InviteRequest,
-    responses((status = 201, body = InviteResponse), (status = 403, body = gatebell_core::protocol::ErrorBody),
-        (status = 409, body = gatebell_core::protocol::ErrorBody), (status = 422, body = gatebell_core::protocol::ErrorBody)))]
+#[utoipa::path(post, path = paths::VISITS, tag = "visits", operation_id = "inviteVisitor",
+    security(("bearer" = [])), request_body = InviteRequest,
+    responses((status = 201, body = InviteResponse),
+        (status = 403, description = "only residents invite", body = gatebell_core::protocol::ErrorBody),
+        (status = 409, description = "the resident has too many open invitations (`--max-open-invitations`)", body = gatebell_core::protocol::ErrorBody),
+        (status = 422, description = "a field is empty, too long or out of range", body = gatebell_core::protocol::ErrorBody)))]
 async fn invite(
     State(state): State<AppState>,
     user: AuthUser,
@@ -128,11 +130,15 @@ async fn invite(
     ))
 }
 
-#[utoipa::path(post, path = paths::VISIT_CHECKIN, tag = "visits", security(("bearer" = [])),
-    request_body = CheckinRequest,
-    responses((status = 200, body = Visit), (status = 404, body = gatebell_core::protocol::ErrorBody),
-        (status = 409, body = gatebell_core::protocol::ErrorBody), (status = 410, body = gatebell_core::protocol::ErrorBody),
-        (status = 429, body = gatebell_core::protocol::ErrorBody)))]
+#[utoipa::path(post, path = paths::VISIT_CHECKIN, tag = "visits", operation_id = "checkInVisitor",
+    security(("bearer" = [])), request_body = CheckinRequest,
+    responses((status = 200, body = Visit),
+        (status = 403, description = "only guards check visitors in", body = gatebell_core::protocol::ErrorBody),
+        (status = 404, description = "no invitation has this code", body = gatebell_core::protocol::ErrorBody),
+        (status = 409, description = "the code was used already", body = gatebell_core::protocol::ErrorBody),
+        (status = 410, description = "the invitation has expired", body = gatebell_core::protocol::ErrorBody),
+        (status = 422, description = "not exactly one of `otp` (six digits) or `qr`", body = gatebell_core::protocol::ErrorBody),
+        (status = 429, description = "too many wrong codes from this guard or at this gate; see `Retry-After`", body = gatebell_core::protocol::ErrorBody)))]
 async fn checkin(
     State(state): State<AppState>,
     user: AuthUser,
@@ -279,10 +285,11 @@ async fn refuse(
     Err(refusal)
 }
 
-#[utoipa::path(post, path = paths::VISIT_WALKIN, tag = "visits", security(("bearer" = [])),
-    request_body = WalkinRequest,
-    responses((status = 201, body = Visit), (status = 403, body = gatebell_core::protocol::ErrorBody),
-        (status = 422, body = gatebell_core::protocol::ErrorBody)))]
+#[utoipa::path(post, path = paths::VISIT_WALKIN, tag = "visits", operation_id = "registerWalkin",
+    security(("bearer" = [])), request_body = WalkinRequest,
+    responses((status = 201, body = Visit),
+        (status = 403, description = "only guards register walk-ins", body = gatebell_core::protocol::ErrorBody),
+        (status = 422, description = "a field is empty or too long, or `hostId` is not a resident", body = gatebell_core::protocol::ErrorBody)))]
 async fn walkin(
     State(state): State<AppState>,
     user: AuthUser,
@@ -377,10 +384,12 @@ async fn decide(
     Ok(Json(visit))
 }
 
-#[utoipa::path(post, path = paths::VISIT_APPROVE, tag = "visits", security(("bearer" = [])),
-    params(("id" = String, Path, description = "visit id")),
-    responses((status = 200, body = Visit), (status = 403, body = gatebell_core::protocol::ErrorBody),
-        (status = 404, body = gatebell_core::protocol::ErrorBody), (status = 409, body = gatebell_core::protocol::ErrorBody)))]
+#[utoipa::path(post, path = paths::VISIT_APPROVE, tag = "visits", operation_id = "approveVisit",
+    security(("bearer" = [])), params(("id" = String, Path, description = "visit id")),
+    responses((status = 200, body = Visit),
+        (status = 403, description = "only the visit's host decides", body = gatebell_core::protocol::ErrorBody),
+        (status = 404, description = "no such visit", body = gatebell_core::protocol::ErrorBody),
+        (status = 409, description = "not a walk-in, or decided already", body = gatebell_core::protocol::ErrorBody)))]
 async fn approve(
     State(state): State<AppState>,
     user: AuthUser,
@@ -389,10 +398,12 @@ async fn approve(
     decide(state, user, id, VisitStatus::Approved).await
 }
 
-#[utoipa::path(post, path = paths::VISIT_REJECT, tag = "visits", security(("bearer" = [])),
-    params(("id" = String, Path, description = "visit id")),
-    responses((status = 200, body = Visit), (status = 403, body = gatebell_core::protocol::ErrorBody),
-        (status = 404, body = gatebell_core::protocol::ErrorBody), (status = 409, body = gatebell_core::protocol::ErrorBody)))]
+#[utoipa::path(post, path = paths::VISIT_REJECT, tag = "visits", operation_id = "rejectVisit",
+    security(("bearer" = [])), params(("id" = String, Path, description = "visit id")),
+    responses((status = 200, body = Visit),
+        (status = 403, description = "only the visit's host decides", body = gatebell_core::protocol::ErrorBody),
+        (status = 404, description = "no such visit", body = gatebell_core::protocol::ErrorBody),
+        (status = 409, description = "not a walk-in, or decided already", body = gatebell_core::protocol::ErrorBody)))]
 async fn reject(
     State(state): State<AppState>,
     user: AuthUser,
@@ -401,10 +412,11 @@ async fn reject(
     decide(state, user, id, VisitStatus::Rejected).await
 }
 
-#[utoipa::path(get, path = paths::VISIT, tag = "visits", security(("bearer" = [])),
-    params(("id" = String, Path, description = "visit id")),
-    responses((status = 200, body = Visit), (status = 403, body = gatebell_core::protocol::ErrorBody),
-        (status = 404, body = gatebell_core::protocol::ErrorBody)))]
+#[utoipa::path(get, path = paths::VISIT, tag = "visits", operation_id = "getVisit",
+    security(("bearer" = [])), params(("id" = String, Path, description = "visit id")),
+    responses((status = 200, body = Visit),
+        (status = 403, description = "the visit is another resident's", body = gatebell_core::protocol::ErrorBody),
+        (status = 404, description = "no such visit", body = gatebell_core::protocol::ErrorBody)))]
 async fn get_one(
     State(state): State<AppState>,
     user: AuthUser,
@@ -419,6 +431,7 @@ async fn get_one(
 
 /// `GET /visits` filter.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct VisitQuery {
     /// `invited` or `walkin`.
@@ -427,9 +440,9 @@ pub struct VisitQuery {
     pub since: Option<i64>,
 }
 
-#[utoipa::path(get, path = paths::VISITS, tag = "visits", security(("bearer" = [])),
-    params(VisitQuery),
-    responses((status = 200, body = VisitList)))]
+#[utoipa::path(get, path = paths::VISITS, tag = "visits", operation_id = "listVisits",
+    security(("bearer" = [])), params(VisitQuery),
+    responses((status = 200, description = "a resident's own visits; the whole gate's for guards and admins", body = VisitList)))]
 async fn list(
     State(state): State<AppState>,
     user: AuthUser,
@@ -447,8 +460,10 @@ async fn list(
     Ok(Json(VisitList { items }))
 }
 
-#[utoipa::path(get, path = paths::MY_REQUESTS, tag = "visits", security(("bearer" = [])),
-    responses((status = 200, body = VisitList), (status = 403, body = gatebell_core::protocol::ErrorBody)))]
+#[utoipa::path(get, path = paths::MY_REQUESTS, tag = "visits", operation_id = "listMyRequests",
+    security(("bearer" = [])),
+    responses((status = 200, body = VisitList),
+        (status = 403, description = "only residents host visits", body = gatebell_core::protocol::ErrorBody)))]
 async fn my_requests(State(state): State<AppState>, user: AuthUser) -> ApiResult<Json<VisitList>> {
     user.require(&[Role::Resident])?;
     let items = db::visits::pending_walkins(&state.db, &user.id, now_ms()).await?;

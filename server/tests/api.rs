@@ -423,6 +423,56 @@ async fn devices_register_upsert_move_and_delete(b: Backend) {
     app.stop().await;
 }
 
+async fn post_unregister_removes_a_device_like_delete(b: Backend) {
+    let app = TestApp::start(b).await;
+    let asha = app.login(ASHA).await;
+    let bina = app.login(BINA).await;
+    let register = json!({"token": "fcm-token-post", "platform": "android"});
+    let (s, _) = app
+        .post("/api/v1/notifications/register-device", &asha, register)
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let unregister = json!({"token": "fcm-token-post"});
+    // Only its owner removes it, and only once.
+    assert_error(
+        &app.post(
+            "/api/v1/notifications/unregister-device",
+            &bina,
+            unregister.clone(),
+        )
+        .await,
+        404,
+        "device_not_found",
+    );
+    let (s, _) = app
+        .post(
+            "/api/v1/notifications/unregister-device",
+            &asha,
+            unregister.clone(),
+        )
+        .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    assert_error(
+        &app.delete("/api/v1/notifications/register-device", &asha, unregister)
+            .await,
+        404,
+        "device_not_found",
+    );
+    // No body at all is a JSON error, not a 5xx.
+    assert_error(
+        &app.call(
+            Method::POST,
+            "/api/v1/notifications/unregister-device",
+            Some(&asha),
+            None,
+        )
+        .await,
+        415,
+        "unsupported_media_type",
+    );
+    app.stop().await;
+}
+
 async fn invalid_subscriptions_are_422(b: Backend) {
     let app = TestApp::start(b).await;
     let asha = app.login(ASHA).await;
@@ -797,6 +847,7 @@ on_both_backends!(
     walkin_notifies_host_who_approves_once,
     walkin_reject_and_bad_walkins,
     devices_register_upsert_move_and_delete,
+    post_unregister_removes_a_device_like_delete,
     invalid_subscriptions_are_422,
     a_user_keeps_at_most_twenty_devices,
     inbox_pages_newest_first_and_marks_read,

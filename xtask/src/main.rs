@@ -2,6 +2,7 @@
 
 use std::process::ExitCode;
 
+mod api;
 mod fuzz;
 mod mobile;
 mod process;
@@ -27,7 +28,7 @@ const COMMANDS: &[Task] = &[
     ),
     (
         "test",
-        "[--only SUITE[,…]]   every test suite (types, rust, wasm, mobile, demo), timed",
+        "[--only SUITE[,…]]   every test suite (types, rust, api, fuzz, wasm, mobile, demo), timed",
         test::all,
     ),
     (

@@ -16,6 +16,10 @@ const SUITES: &[(&str, &str)] = &[
         "unit and integration tests: core, server on SQLite and PostgreSQL, testkit, mobile",
     ),
     (
+        "api",
+        "the served OpenAPI document is valid; schemathesis finds no 5xx or undocumented answer",
+    ),
+    (
         "fuzz",
         "a 10 s smoke run of every cargo-fuzz target (cargo xtask fuzz)",
     ),
@@ -53,6 +57,9 @@ pub fn all(args: &[String]) -> Result<(), String> {
             steps.step("rust: cargo test (core, server, testkit, mobile)", || {
                 run(cargo().args(test_args()))
             })?;
+        }
+        if wants("api") {
+            crate::api::test_steps(&mut steps)?;
         }
         if wants("fuzz") {
             steps.step("fuzz: build and 10 s per target", || {
