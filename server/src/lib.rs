@@ -98,8 +98,14 @@ pub fn router(state: AppState) -> Router {
         .layer(CatchPanicLayer::custom(|_| {
             ApiError::Internal(anyhow::anyhow!("a handler panicked")).into_response_owned()
         }))
-        .layer(TraceLayer::new_for_http())
+        .layer(TraceLayer::new_for_http().make_span_with(request_span))
         .with_state(state)
+}
+
+/// The span of a request: method and path only. The query is left out because the event
+/// stream takes its bearer token as `?access_token=` (EventSource cannot send headers).
+fn request_span<B>(req: &axum::http::Request<B>) -> tracing::Span {
+    tracing::debug_span!("request", method = %req.method(), path = %req.uri().path())
 }
 
 impl ApiError {
@@ -181,6 +187,7 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         stopping: stop.subscribe(),
         hash_pool: Arc::new(throttle::HashPool::per_core()),
         login_limits,
+        streams: throttle::StreamSlots::default(),
     };
     let listener = tokio::net::TcpListener::bind(state.config.args.listen).await?;
     let addr = listener.local_addr()?;
@@ -239,6 +246,8 @@ mod tests {
         let client_paths = [
             paths::LOGIN,
             paths::LOGOUT,
+            paths::LOGOUT_ALL,
+            paths::SESSIONS,
             paths::ME,
             paths::RESIDENTS,
             paths::VISITS,

@@ -22,7 +22,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the server.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Manage accounts.
     #[command(subcommand)]
     User(UserCommand),
@@ -72,7 +72,7 @@ async fn main() -> anyhow::Result<()> {
         )
         .init();
     match Cli::parse().command {
-        Command::Serve(args) => serve(args).await,
+        Command::Serve(args) => serve(*args).await,
         Command::Vapid(VapidCommand::Generate) => {
             let k = gatebell_server::push::webpush::VapidKeys::generate();
             println!("GATEBELL_VAPID_PRIVATE_KEY={}", k.private_key);

@@ -574,6 +574,122 @@ async fn internal_notify_needs_the_service_key_and_pushes(b: Backend) {
     app.stop().await;
 }
 
+async fn logout(app: &TestApp, token: &str, path: &str) {
+    let (s, v) = app.call(Method::POST, path, Some(token), None).await;
+    assert_eq!(s, 204, "{v}");
+}
+
+/// Runs a write statement (for setting up rows a test needs, such as an expired session).
+async fn execute(db: &Db, sql: &'static str) {
+    let mut tx = db.begin().await.unwrap();
+    match tx.conn() {
+        store::Backend::Sqlite(c) => sqlx::query(sql).execute(c).await.map(|_| ()).unwrap(),
+        store::Backend::Postgres(c) => sqlx::query(sql).execute(c).await.map(|_| ()).unwrap(),
+    }
+    tx.commit().await.unwrap();
+}
+
+async fn logout_without_unregistering_ends_delivery_to_that_sessions_devices(b: Backend) {
+    let fakes = Fakes::start().await;
+    let app = fakes.app(b, &[]).await;
+    let guard = app.login(GUARD).await;
+    let laptop = app.login(ASHA).await;
+    let phone = app.login(ASHA).await;
+    let asha_id = app.resident_id(&guard, "asha").await;
+    let laptop_browser = fakes.web.new_subscription();
+    register_web(&app, &laptop, &laptop_browser).await;
+    let phone_browser = fakes.web.new_subscription();
+    register_web(&app, &phone, &phone_browser).await;
+    // A browser registered under the laptop's session and then again under the phone's belongs
+    // to the phone's session: the laptop's logout must not drop it.
+    let moved_browser = fakes.web.new_subscription();
+    register_web(&app, &laptop, &moved_browser).await;
+    register_web(&app, &phone, &moved_browser).await;
+
+    // The laptop signs out; its unregister call never reaches the server (the network cut).
+    logout(&app, &laptop, "/api/v1/auth/logout").await;
+    assert_eq!(device_count(&app.state().db).await, 2);
+
+    walkin(&app, &guard, &asha_id, "Ravi").await;
+    fakes
+        .web
+        .wait_for(2, Duration::from_secs(10))
+        .await
+        .unwrap();
+    // Give a wrong delivery every chance to happen.
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert!(fakes.web.delivered_for(&laptop_browser.id).is_empty());
+    assert_eq!(fakes.web.received().len(), 2);
+    assert_eq!(fakes.web.delivered_for(&phone_browser.id).len(), 1);
+    assert_eq!(fakes.web.delivered_for(&moved_browser.id).len(), 1);
+    app.stop().await;
+}
+
+async fn logout_cancels_the_sessions_queued_pushes(b: Backend) {
+    let fakes = Fakes::start().await;
+    let app = fakes.app(b, &[]).await;
+    let guard = app.login(GUARD).await;
+    let asha = app.login(ASHA).await;
+    let asha_id = app.resident_id(&guard, "asha").await;
+    let browser = fakes.web.new_subscription();
+    register_web(&app, &asha, &browser).await;
+    // The first try is refused and the retry waits 2 s...
+    fakes.web.fail_subscription_with(
+        &browser.id,
+        WebPushFailure::Unavailable {
+            retry_after_secs: Some(2),
+            times: 1,
+        },
+    );
+    walkin(&app, &guard, &asha_id, "Ravi").await;
+    wait_until(
+        "the first, refused try",
+        Duration::from_secs(10),
+        async || !fakes.web.received().is_empty(),
+    )
+    .await;
+    // ...and meanwhile every session of Asha's ends.
+    logout(&app, &asha, "/api/v1/auth/logout-all").await;
+    let states = job_states(&app.state().db).await;
+    assert_eq!(states.len(), 1);
+    assert_eq!(states[0].0, "pruned", "cancelled at logout");
+    tokio::time::sleep(Duration::from_millis(3000)).await;
+    assert_eq!(fakes.web.received().len(), 1, "the retry was never sent");
+    assert_eq!(device_count(&app.state().db).await, 0);
+    app.stop().await;
+}
+
+async fn a_device_of_an_expired_session_gets_no_push(b: Backend) {
+    let fakes = Fakes::start().await;
+    let app = fakes.app(b, &[]).await;
+    let guard = app.login(GUARD).await;
+    let asha = app.login(ASHA).await;
+    let asha_id = app.resident_id(&guard, "asha").await;
+    let browser = fakes.web.new_subscription();
+    register_web(&app, &asha, &browser).await;
+    let arjun = app.login("arjun@demo.gatebell").await;
+    let other = fakes.web.new_subscription();
+    register_web(&app, &arjun, &other).await;
+    // Asha's session runs out (no cleanup has run yet).
+    execute(
+        &app.state().db,
+        "UPDATE sessions SET expires_at = 1 WHERE user_id IN (SELECT id FROM users WHERE email = 'asha@demo.gatebell')",
+    )
+    .await;
+    walkin(&app, &guard, &asha_id, "Ravi").await;
+    let arjun_id = app.resident_id(&guard, "arjun").await;
+    walkin(&app, &guard, &arjun_id, "Meera").await;
+    fakes
+        .web
+        .wait_for(1, Duration::from_secs(10))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert!(fakes.web.delivered_for(&browser.id).is_empty());
+    assert_eq!(fakes.web.delivered_for(&other.id).len(), 1);
+    app.stop().await;
+}
+
 on_both_backends!(
     walkin_reaches_every_device_with_the_expected_message,
     checkin_pushes_visitor_arrived_for_an_hour,
@@ -583,6 +699,9 @@ on_both_backends!(
     undeliverable_pushes_expire_with_their_ttl,
     internal_notify_needs_the_service_key_and_pushes,
     killed_server_delivers_every_row_after_restart,
+    logout_without_unregistering_ends_delivery_to_that_sessions_devices,
+    logout_cancels_the_sessions_queued_pushes,
+    a_device_of_an_expired_session_gets_no_push,
 );
 
 // ------------------------------------------------------------------------------------------

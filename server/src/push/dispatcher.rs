@@ -187,7 +187,7 @@ async fn send_job(
         next: NextState::Failed,
         error: None,
     };
-    let target = match outbox::target(db, &job.device_id).await {
+    let target = match outbox::target(db, &job.device_id, now).await {
         Ok(Some(t)) => t,
         Ok(None) => {
             attempt.next = NextState::Pruned;
