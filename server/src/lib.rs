@@ -5,8 +5,8 @@
 //! `error`, `config` → `db` (pools, transactions, and the per-area store functions that own
 //! the SQL) and `events` (the event bus) and `push` (outbox dispatcher and senders) → `state`
 //! ([`AppState`]) → `auth` (extractors) → the handlers per area (`accounts`, `visits`,
-//! `notifications`, `devices`, `internal`, `stream`, `health`, `site`) → this file (router,
-//! start).
+//! `notifications`, `devices`, `internal`, `stream`, `health`, `site`) and `housekeeping`
+//! (expired sessions, retention) → this file (router, start).
 
 pub mod accounts;
 pub mod auth;
@@ -18,6 +18,7 @@ pub mod error;
 pub mod events;
 pub mod headers;
 pub mod health;
+pub mod housekeeping;
 pub mod internal;
 pub mod listener;
 pub mod notifications;
@@ -122,6 +123,7 @@ pub struct Server {
     stop: watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
     dispatcher: tokio::task::JoinHandle<()>,
+    housekeeping: tokio::task::JoinHandle<()>,
 }
 
 impl Server {
@@ -139,6 +141,7 @@ impl Server {
             self.task.abort();
         }
         let _ = self.dispatcher.await;
+        let _ = self.housekeeping.await;
         self.state.db.close().await;
     }
 }
@@ -202,6 +205,7 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         },
         stop.subscribe(),
     );
+    let housekeeping = housekeeping::spawn(state.clone(), stop.subscribe());
     let app = router(state.clone());
     let limits = listener::Limits {
         max_connections: state.config.args.max_connections,
@@ -215,6 +219,7 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         stop,
         task,
         dispatcher,
+        housekeeping,
     })
 }
 

@@ -15,7 +15,7 @@ use serde_json::Value;
 use tokio::sync::broadcast;
 
 use crate::auth::AuthUser;
-use crate::db::now_ms;
+use crate::db::{self, now_ms};
 use crate::error::{ApiError, ApiResult};
 use crate::events::Audience;
 use crate::state::AppState;
@@ -58,9 +58,10 @@ pub(crate) async fn stream(
     let session = user.token_hash().to_owned();
     let left_ms = u64::try_from(user.session_expires_at - now_ms()).unwrap_or(0);
     let expires = tokio::time::Instant::now() + Duration::from_millis(left_ms);
+    let db = state.db.clone();
     let hello = futures::stream::once(async { Ok(sse(&LiveEvent::Ready)) });
     let events = futures::stream::unfold(Some((rx, slot)), move |open| {
-        let (me, session) = (me.clone(), session.clone());
+        let (me, session, db) = (me.clone(), session.clone(), db.clone());
         async move {
             let (mut rx, slot) = open?;
             loop {
@@ -77,8 +78,15 @@ pub(crate) async fn stream(
                     Ok((Audience::User(u), e)) if u == me => e,
                     Ok((Audience::Guards, e)) if watches_gate => e,
                     Ok(_) => continue,
-                    // Missed events: tell the screen to refetch everything.
-                    Err(broadcast::error::RecvError::Lagged(_)) => LiveEvent::Inbox,
+                    // Missed events, perhaps the session's end: check the session, and tell the
+                    // screen to refetch everything.
+                    Err(broadcast::error::RecvError::Lagged(_)) => {
+                        if let Ok(None) = db::accounts::session_user(&db, &session, now_ms()).await
+                        {
+                            return Some((Ok(sse(&LiveEvent::SessionEnded)), None));
+                        }
+                        LiveEvent::Inbox
+                    }
                     Err(broadcast::error::RecvError::Closed) => return None,
                 };
                 return Some((Ok(sse(&ev)), Some((rx, slot))));

@@ -8,7 +8,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Backend, TestApp, assert_error};
+use common::{Backend, TestApp, assert_error, execute};
 use gatebell_server::db::{self as store, Db};
 use gatebell_testkit::{
     FakeFcm, FakeOAuth, FakeWebPush, FcmFailure, TestSubscription, WebPushFailure,
@@ -577,16 +577,6 @@ async fn internal_notify_needs_the_service_key_and_pushes(b: Backend) {
 async fn logout(app: &TestApp, token: &str, path: &str) {
     let (s, v) = app.call(Method::POST, path, Some(token), None).await;
     assert_eq!(s, 204, "{v}");
-}
-
-/// Runs a write statement (for setting up rows a test needs, such as an expired session).
-async fn execute(db: &Db, sql: &'static str) {
-    let mut tx = db.begin().await.unwrap();
-    match tx.conn() {
-        store::Backend::Sqlite(c) => sqlx::query(sql).execute(c).await.map(|_| ()).unwrap(),
-        store::Backend::Postgres(c) => sqlx::query(sql).execute(c).await.map(|_| ()).unwrap(),
-    }
-    tx.commit().await.unwrap();
 }
 
 async fn logout_without_unregistering_ends_delivery_to_that_sessions_devices(b: Backend) {

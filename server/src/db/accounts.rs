@@ -245,9 +245,12 @@ pub enum Ending<'a> {
     One(&'a str),
     /// Every session of this user (logout-all, a disabled or deleted account).
     AllOf(&'a str),
-    /// Sessions expired by this time (cleanup), at most 500 at a time.
+    /// Sessions expired by this time (cleanup), at most [`ENDING_BATCH`] at a time.
     ExpiredBy(i64),
 }
+
+/// How many expired sessions one [`end_sessions`] call ends at most.
+pub const ENDING_BATCH: usize = 500;
 
 /// Ends sessions: drops the devices registered under them (a device registered again under
 /// another session belongs to that one now and stays), cancels those devices' queued pushes,
@@ -274,9 +277,10 @@ pub async fn end_sessions(
             }
             Ending::ExpiredBy(t) => {
                 sqlx::query_scalar(
-                    "SELECT token_hash FROM sessions WHERE expires_at <= $1 ORDER BY expires_at LIMIT 500",
+                    "SELECT token_hash FROM sessions WHERE expires_at <= $1 ORDER BY expires_at LIMIT $2",
                 )
                 .bind(t)
+                .bind(ENDING_BATCH as i64)
                 .fetch_all(&mut *c)
                 .await?
             }

@@ -211,3 +211,21 @@ pub async fn record(tx: &mut Tx, batch: &[Attempt]) -> Result<(), sqlx::Error> {
     }
     Ok(())
 }
+
+/// Deletes closed outbox rows created before `cutoff` and every attempt made before it
+/// (retention); returns how many rows went.
+pub async fn purge_before(tx: &mut Tx, cutoff: i64) -> Result<u64, sqlx::Error> {
+    per_backend!(tx.conn(), c => {
+        let attempts = sqlx::query("DELETE FROM push_attempts WHERE at < $1")
+            .bind(cutoff)
+            .execute(&mut *c)
+            .await?
+            .rows_affected();
+        let jobs = sqlx::query("DELETE FROM push_jobs WHERE created_at < $1 AND state <> 'pending'")
+            .bind(cutoff)
+            .execute(&mut *c)
+            .await?
+            .rows_affected();
+        Ok(attempts + jobs)
+    })
+}
