@@ -133,6 +133,16 @@ pub struct SessionInfo {
     pub current: bool,
 }
 
+/// Body of `PUT` [`paths::INTERNAL_USER_DISABLED`]: a disabled account cannot sign in and its
+/// sessions end.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SetDisabledRequest {
+    pub disabled: bool,
+}
+
 /// A resident a guard can pick as a walk-in's host.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
@@ -691,6 +701,10 @@ pub mod paths {
     pub const VAPID_PUBLIC_KEY: &str = "/api/v1/notifications/vapid-public-key";
     /// `POST`: the internal API for an existing backend.
     pub const INTERNAL_NOTIFY: &str = "/api/v1/internal/notify";
+    /// `PUT`: disable or re-enable an account ([`super::SetDisabledRequest`]; internal API).
+    pub const INTERNAL_USER_DISABLED: &str = "/api/v1/internal/users/{id}/disabled";
+    /// `DELETE`: delete an account's personal data, keeping its visits anonymised (internal API).
+    pub const INTERNAL_USER: &str = "/api/v1/internal/users/{id}";
     /// `GET`: this API's OpenAPI description.
     pub const OPENAPI: &str = "/api/v1/openapi.json";
 

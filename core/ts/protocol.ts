@@ -72,6 +72,12 @@ expiresAt: number,
 current: boolean, };
 
 /**
+ * Body of `PUT` [`paths::INTERNAL_USER_DISABLED`]: a disabled account cannot sign in and its
+ * sessions end.
+ */
+export type SetDisabledRequest = { disabled: boolean, };
+
+/**
  * A resident a guard can pick as a walk-in's host.
  */
 export type Resident = { id: string, name: string, unit: string, };

@@ -195,7 +195,7 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientIp {
 
 // A valid hash of a throwaway password, verified when the email is unknown so that the answer
 // takes as long as for a known email.
-const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$0vRjXcWO6hgHUKnXg5dh0dNUXxr1OO9Rs3PdcVF8m0s";
+pub(crate) const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$0vRjXcWO6hgHUKnXg5dh0dNUXxr1OO9Rs3PdcVF8m0s";
 
 #[utoipa::path(post, path = paths::LOGIN, tag = "auth", request_body = LoginRequest,
     responses((status = 200, body = LoginResponse), (status = 401, body = gatebell_core::protocol::ErrorBody),

@@ -269,6 +269,8 @@ mod tests {
             paths::REGISTER_DEVICE,
             paths::VAPID_PUBLIC_KEY,
             paths::INTERNAL_NOTIFY,
+            paths::INTERNAL_USER_DISABLED,
+            paths::INTERNAL_USER,
         ];
         for p in client_paths {
             assert!(described.contains(&p), "{p} is not in the API description");

@@ -13,6 +13,7 @@ use serde_json::json;
 const ASHA: &str = "asha@demo.gatebell";
 const ARJUN: &str = "arjun@demo.gatebell";
 const GUARD: &str = "guard@demo.gatebell";
+const SERVICE_KEY: &str = "test-service-key-0123456789";
 
 async fn post_empty(app: &TestApp, path: &str, token: &str) -> (StatusCode, serde_json::Value) {
     app.call(Method::POST, path, Some(token), None).await
@@ -306,6 +307,182 @@ async fn retention_of_zero_days_keeps_everything(b: Backend) {
     app.stop().await;
 }
 
+async fn put_disabled(
+    app: &TestApp,
+    user_id: &str,
+    body: serde_json::Value,
+) -> (StatusCode, serde_json::Value) {
+    app.call(
+        Method::PUT,
+        &format!("/api/v1/internal/users/{user_id}/disabled"),
+        Some(SERVICE_KEY),
+        Some(body),
+    )
+    .await
+}
+
+async fn a_disabled_account_cannot_sign_in_and_its_sessions_stop(b: Backend) {
+    let app = TestApp::start_with(b, &["--service-key", SERVICE_KEY]).await;
+    let guard = app.login(GUARD).await;
+    let asha = app.login(ASHA).await;
+    let asha_id = app.resident_id(&guard, "asha").await;
+    let mut stream = app.events(&asha).await;
+    let (s, v) = app
+        .post(
+            "/api/v1/notifications/register-device",
+            &asha,
+            json!({"token": "asha-phone", "platform": "android"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+
+    let (s, v) = put_disabled(&app, &asha_id, json!({"disabled": true})).await;
+    assert_eq!(s, StatusCode::NO_CONTENT, "{v}");
+    assert_error(&app.get("/api/v1/me", &asha).await, 401, "unauthorized");
+    stream.next_event("session_ended").await;
+    assert_eq!(
+        scalar(&app.state().db, "SELECT COUNT(*) FROM devices").await,
+        0
+    );
+    let refused = app
+        .call(
+            Method::POST,
+            "/api/v1/auth/login",
+            None,
+            Some(json!({"email": ASHA, "password": gatebell_server::accounts::DEMO_PASSWORD})),
+        )
+        .await;
+    assert_error(&refused, 403, "forbidden");
+    // A wrong password still gets the usual answer: the state is only told to the owner.
+    let wrong = app
+        .call(
+            Method::POST,
+            "/api/v1/auth/login",
+            None,
+            Some(json!({"email": ASHA, "password": "not-her-password"})),
+        )
+        .await;
+    assert_error(&wrong, 401, "unauthorized");
+    // A disabled resident is no walk-in host.
+    let walkin = app
+        .post(
+            "/api/v1/visits/walkin",
+            &guard,
+            json!({"visitorName": "Ravi", "hostId": asha_id, "purpose": "delivery"}),
+        )
+        .await;
+    assert_error(&walkin, 422, "validation");
+
+    let (s, v) = put_disabled(&app, &asha_id, json!({"disabled": false})).await;
+    assert_eq!(s, StatusCode::NO_CONTENT, "{v}");
+    let again = app.login(ASHA).await;
+    assert_eq!(app.get("/api/v1/me", &again).await.0, StatusCode::OK);
+
+    assert_error(
+        &put_disabled(&app, "no-such-user", json!({"disabled": true})).await,
+        404,
+        "not_found",
+    );
+    assert_error(
+        &put_disabled(&app, &asha_id, json!({"disabled": "yes"})).await,
+        422,
+        "validation",
+    );
+    let no_key = app
+        .call(
+            Method::PUT,
+            &format!("/api/v1/internal/users/{asha_id}/disabled"),
+            Some(&guard),
+            Some(json!({"disabled": true})),
+        )
+        .await;
+    assert_error(&no_key, 401, "unauthorized");
+    app.stop().await;
+}
+
+async fn deleting_an_account_keeps_its_visits_anonymised(b: Backend) {
+    let app = TestApp::start_with(b, &["--service-key", SERVICE_KEY]).await;
+    let guard = app.login(GUARD).await;
+    let asha = app.login(ASHA).await;
+    let asha_id = app.resident_id(&guard, "asha").await;
+    let (s, inv) = app
+        .post(
+            "/api/v1/visits",
+            &asha,
+            json!({"visitorName": "Priya Nair", "phone": "+91 98765 43210", "purpose": "dinner"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{inv}");
+    let otp = inv["otp"].as_str().unwrap().to_owned();
+    let (s, v) = app
+        .post(
+            "/api/v1/visits/walkin",
+            &guard,
+            json!({"visitorName": "Ravi Kumar", "hostId": asha_id, "purpose": "delivery"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let db = &app.state().db;
+    assert_eq!(scalar(db, "SELECT COUNT(*) FROM visits").await, 2);
+
+    let (s, v) = app
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/internal/users/{asha_id}"),
+            Some(SERVICE_KEY),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::NO_CONTENT, "{v}");
+    assert_error(&app.get("/api/v1/me", &asha).await, 401, "unauthorized");
+    assert_error(
+        &app.call(
+            Method::POST,
+            "/api/v1/auth/login",
+            None,
+            Some(json!({"email": ASHA, "password": gatebell_server::accounts::DEMO_PASSWORD})),
+        )
+        .await,
+        401,
+        "unauthorized",
+    );
+    // The visits stay, without the visitors' or the host's personal data.
+    assert_eq!(scalar(db, "SELECT COUNT(*) FROM visits").await, 2);
+    let personal = "SELECT COUNT(*) FROM visits WHERE visitor_name IN ('Priya Nair', 'Ravi Kumar')
+         OR phone IS NOT NULL OR purpose IS NOT NULL OR otp_hash IS NOT NULL";
+    assert_eq!(scalar(db, personal).await, 0);
+    let traces = format!(
+        "SELECT COUNT(*) FROM users WHERE id = '{asha_id}' AND (name = 'Asha Rao' OR email = '{ASHA}')"
+    );
+    assert_eq!(scalar(db, &traces).await, 0);
+    assert_eq!(
+        scalar(
+            db,
+            &format!("SELECT COUNT(*) FROM notifications WHERE user_id = '{asha_id}'")
+        )
+        .await,
+        0
+    );
+    // The invitation's code no longer lets anyone in, and she is nobody's host any more.
+    let (s, _) = app
+        .post("/api/v1/visits/checkin", &guard, json!({"otp": otp}))
+        .await;
+    assert!(s.is_client_error(), "{s}");
+    let (_, residents) = app.get("/api/v1/residents?q=asha", &guard).await;
+    assert_eq!(residents, json!([]));
+    // Deleting twice, or nobody, is a 404.
+    let again = app
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/internal/users/{asha_id}"),
+            Some(SERVICE_KEY),
+            None,
+        )
+        .await;
+    assert_error(&again, 404, "not_found");
+    app.stop().await;
+}
+
 on_both_backends!(
     sessions_list_the_callers_own_sessions_without_tokens,
     logout_all_ends_every_session_of_the_caller_only,
@@ -316,4 +493,6 @@ on_both_backends!(
     expired_sessions_are_cleaned_up_with_their_devices,
     retention_purges_rows_older_than_its_days_only,
     retention_of_zero_days_keeps_everything,
+    a_disabled_account_cannot_sign_in_and_its_sessions_stop,
+    deleting_an_account_keeps_its_visits_anonymised,
 );

@@ -52,10 +52,10 @@ pub async fn insert_user(tx: &mut Tx, u: UserRow<'_>) -> Result<(), sqlx::Error>
     })
 }
 
-/// The role of a user, if the user exists.
+/// The role of a user, if the user exists and is neither disabled nor deleted.
 pub async fn role_in_tx(tx: &mut Tx, user_id: &str) -> Result<Option<Role>, sqlx::Error> {
     let role: Option<String> = per_backend!(tx.conn(), c => {
-        sqlx::query_scalar("SELECT role FROM users WHERE id = $1")
+        sqlx::query_scalar("SELECT role FROM users WHERE id = $1 AND disabled_at IS NULL")
             .bind(user_id)
             .fetch_optional(&mut *c)
             .await?
@@ -76,7 +76,7 @@ pub async fn residents(db: &Db, pattern: &str) -> Result<Vec<Resident>, sqlx::Er
     let rows: Vec<ResidentRow> = per_backend!(db.reader(), p => {
         sqlx::query_as(
             "SELECT u.id, u.name, un.name AS unit FROM users u JOIN units un ON un.id = u.unit_id
-             WHERE u.role = 'resident' AND (LOWER(u.name) LIKE $1 OR LOWER(un.name) LIKE $1)
+             WHERE u.role = 'resident' AND u.disabled_at IS NULL AND (LOWER(u.name) LIKE $1 OR LOWER(un.name) LIKE $1)
              ORDER BY un.name, u.name LIMIT 200",
         )
         .bind(pattern)
@@ -333,13 +333,81 @@ pub async fn sessions_of(db: &Db, user_id: &str, now: i64) -> Result<Vec<Session
     })
 }
 
-/// Whether a user with this id exists.
+/// Whether a user with this id exists (and was not deleted).
 pub async fn user_exists_in_tx(tx: &mut Tx, user_id: &str) -> Result<bool, sqlx::Error> {
     let id: Option<String> = per_backend!(tx.conn(), c => {
-        sqlx::query_scalar("SELECT id FROM users WHERE id = $1")
+        sqlx::query_scalar("SELECT id FROM users WHERE id = $1 AND deleted_at IS NULL")
             .bind(user_id)
             .fetch_optional(&mut *c)
             .await?
     });
     Ok(id.is_some())
+}
+
+/// Disables (`Some(time)`) or re-enables (`None`) an account that has not been deleted; false
+/// when there is no such account. End its sessions too when disabling ([`end_sessions`]).
+pub async fn set_disabled(
+    tx: &mut Tx,
+    user_id: &str,
+    disabled_at: Option<i64>,
+) -> Result<bool, sqlx::Error> {
+    let n = per_backend!(tx.conn(), c => {
+        sqlx::query("UPDATE users SET disabled_at = $1 WHERE id = $2 AND deleted_at IS NULL")
+            .bind(disabled_at)
+            .bind(user_id)
+            .execute(&mut *c)
+            .await?
+            .rows_affected()
+    });
+    Ok(n > 0)
+}
+
+/// Deletes an account's personal data while keeping its visits as history: the user row stays
+/// as an anonymous, disabled tombstone (visits reference it), the visitors' details on the
+/// visits it hosted are blanked and their codes voided, and its notifications and devices are
+/// deleted. End its sessions first ([`end_sessions`]). False when there is no such account.
+pub async fn anonymise(
+    tx: &mut Tx,
+    user_id: &str,
+    now: i64,
+    unusable_password_hash: &str,
+) -> Result<bool, sqlx::Error> {
+    per_backend!(tx.conn(), c => {
+        let n = sqlx::query(
+            "UPDATE users SET name = 'Deleted user', email = 'deleted-' || id || '@deleted.invalid',
+             password_hash = $1, unit_id = NULL, disabled_at = COALESCE(disabled_at, $2), deleted_at = $2
+             WHERE id = $3 AND deleted_at IS NULL",
+        )
+        .bind(unusable_password_hash)
+        .bind(now)
+        .bind(user_id)
+        .execute(&mut *c)
+        .await?
+        .rows_affected();
+        if n == 0 {
+            return Ok(false);
+        }
+        sqlx::query(
+            "UPDATE visits SET visitor_name = 'Deleted', phone = NULL, purpose = NULL,
+             otp_hash = NULL, qr_hash = NULL WHERE host_id = $1",
+        )
+        .bind(user_id)
+        .execute(&mut *c)
+        .await?;
+        sqlx::query(
+            "DELETE FROM push_jobs WHERE notification_id IN (SELECT id FROM notifications WHERE user_id = $1)",
+        )
+        .bind(user_id)
+        .execute(&mut *c)
+        .await?;
+        sqlx::query("DELETE FROM notifications WHERE user_id = $1")
+            .bind(user_id)
+            .execute(&mut *c)
+            .await?;
+        sqlx::query("DELETE FROM devices WHERE user_id = $1")
+            .bind(user_id)
+            .execute(&mut *c)
+            .await?;
+        Ok(true)
+    })
 }
