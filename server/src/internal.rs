@@ -12,7 +12,7 @@ use utoipa_axum::routes;
 
 use crate::auth::end_sessions;
 use crate::db::{self, now_ms};
-use crate::error::{ApiError, ApiResult, Json, Path, required_text};
+use crate::error::{ApiError, ApiResult, Json, Path, human_text};
 use crate::notifications::{NewNotification, notify_user};
 use crate::state::AppState;
 
@@ -73,8 +73,8 @@ async fn notify(
             "type must be snake_case, at most 40 characters",
         ));
     }
-    let title = required_text("title", &req.title, 100)?;
-    let body = required_text("body", &req.body, 1000)?;
+    let title = human_text("title", &req.title, 100)?;
+    let body = human_text("body", &req.body, 1000)?;
     let ttl = req
         .ttl_seconds
         .unwrap_or(state.config.args.checkin_ttl_secs);
