@@ -242,7 +242,47 @@ async fn vapid_keys(db: &Db, configured: Option<&str>) -> anyhow::Result<VapidKe
 
 #[cfg(test)]
 mod tests {
+    use std::sync::{Arc, Mutex};
+
     use gatebell_core::protocol::paths;
+
+    /// Log lines, collected.
+    #[derive(Clone, Default)]
+    struct Lines(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Lines {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn request_logs_carry_the_path_without_the_query() {
+        let lines = Lines::default();
+        let writer = lines.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish();
+        tracing::subscriber::with_default(subscriber, || {
+            let req =
+                axum::http::Request::get(format!("{}?access_token=s3cret-token", paths::STREAM))
+                    .body(())
+                    .unwrap();
+            let span = super::request_span(&req);
+            let _entered = span.enter();
+            tracing::info!("finished processing request");
+        });
+        let text = String::from_utf8(lines.0.lock().unwrap().clone()).unwrap();
+        assert!(text.contains(paths::STREAM), "{text}");
+        assert!(!text.contains("s3cret-token"), "{text}");
+        assert!(!text.contains("access_token"), "{text}");
+    }
 
     #[test]
     fn every_client_path_is_routed_and_described() {
