@@ -114,10 +114,11 @@ impl FromRequestParts<AppState> for AuthUser {
         let found = db::accounts::session_user(&state.db, &token_hash, now)
             .await?
             .ok_or_else(|| ApiError::Unauthorized("the session is unknown or expired".into()))?;
-        if found.last_used_at.is_none_or(|t| now - t >= TOUCH_EVERY_MS) {
-            let mut tx = state.db.begin().await?;
-            db::accounts::touch_session(&mut tx, &token_hash, now).await?;
-            tx.commit().await?;
+        // Best effort: a busy writer must not fail the request over a "last used" time.
+        if found.last_used_at.is_none_or(|t| now - t >= TOUCH_EVERY_MS)
+            && let Err(e) = touch_session(state, &token_hash, now).await
+        {
+            tracing::warn!(error = %e, "could not note a session's last use");
         }
         let user = found.user;
         Ok(AuthUser {
@@ -131,6 +132,12 @@ impl FromRequestParts<AppState> for AuthUser {
             token_hash,
         })
     }
+}
+
+async fn touch_session(state: &AppState, token_hash: &str, now: i64) -> Result<(), sqlx::Error> {
+    let mut tx = state.db.begin().await?;
+    db::accounts::touch_session(&mut tx, token_hash, now).await?;
+    tx.commit().await
 }
 
 /// SHA-256 of a bearer token, hex: tokens are 256 random bits, so a fast hash is enough.
