@@ -1,6 +1,6 @@
 //! Periodic housekeeping, on every instance (each step is idempotent, so instances sharing a
 //! database may overlap): expired sessions are ended with their effects (devices dropped, queued
-//! pushes cancelled, streams closed), and with `--retention-days` above 0 visits, notifications
+//! pushes cancelled, streams closed), devices left without a session are deleted, and with `--retention-days` above 0 visits, notifications
 //! and push records older than that are purged.
 
 use std::time::Duration;
@@ -33,6 +33,7 @@ pub fn spawn(state: AppState, mut stop: watch::Receiver<bool>) -> tokio::task::J
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Swept {
     pub sessions: usize,
+    pub orphan_devices: u64,
     pub visits: u64,
     pub notifications: u64,
     pub push_rows: u64,
@@ -52,6 +53,9 @@ pub async fn run_once(state: &AppState) -> anyhow::Result<Swept> {
             break;
         }
     }
+    let mut tx = state.db.begin().await?;
+    swept.orphan_devices = db::devices::delete_orphans(&mut tx).await?;
+    tx.commit().await?;
     let days = i64::from(state.config.args.retention_days);
     if days > 0 {
         let cutoff = now - days * DAY_MS;

@@ -176,10 +176,19 @@ async fn expired_sessions_are_cleaned_up_with_their_devices(b: Backend) {
         ),
     )
     .await;
+    // A device registered as its session was being logged out is left without a session.
+    execute(
+        &app.state().db,
+        "INSERT INTO devices (id, token, platform, user_id, created_at, updated_at, last_seen_at, session_hash)
+         SELECT 'orphan', 'orphan-phone', 'android', id, 1, 1, 1, 'no-such-session' FROM users
+         WHERE email = 'asha@demo.gatebell'",
+    )
+    .await;
     let swept = gatebell_server::housekeeping::run_once(app.state())
         .await
         .unwrap();
     assert_eq!(swept.sessions, 1);
+    assert_eq!(swept.orphan_devices, 1);
     let db = &app.state().db;
     assert_eq!(
         scalar(db, "SELECT COUNT(*) FROM sessions WHERE expires_at = 1").await,

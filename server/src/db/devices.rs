@@ -91,3 +91,19 @@ pub async fn delete(tx: &mut Tx, token: &str, user_id: &str) -> Result<bool, sql
     });
     Ok(n > 0)
 }
+
+/// Deletes devices whose session is gone: one registered while its session was being ended
+/// (the registration checked the session just before the logout committed) is left behind
+/// otherwise. It never gets a push meanwhile ([`super::outbox::enqueue`] skips it). Returns how
+/// many went.
+pub async fn delete_orphans(tx: &mut Tx) -> Result<u64, sqlx::Error> {
+    per_backend!(tx.conn(), c => {
+        sqlx::query(
+            "DELETE FROM devices WHERE session_hash IS NOT NULL AND NOT EXISTS
+             (SELECT 1 FROM sessions s WHERE s.token_hash = devices.session_hash)",
+        )
+        .execute(&mut *c)
+        .await
+        .map(|r| r.rows_affected())
+    })
+}
