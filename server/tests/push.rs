@@ -680,6 +680,44 @@ async fn a_device_of_an_expired_session_gets_no_push(b: Backend) {
     app.stop().await;
 }
 
+async fn a_queued_push_is_dropped_when_its_session_expires(b: Backend) {
+    let fakes = Fakes::start().await;
+    let app = fakes.app(b, &[]).await;
+    let guard = app.login(GUARD).await;
+    let asha = app.login(ASHA).await;
+    let asha_id = app.resident_id(&guard, "asha").await;
+    let browser = fakes.web.new_subscription();
+    register_web(&app, &asha, &browser).await;
+    fakes.web.fail_subscription_with(
+        &browser.id,
+        WebPushFailure::Unavailable {
+            retry_after_secs: Some(2),
+            times: 1,
+        },
+    );
+    walkin(&app, &guard, &asha_id, "Ravi").await;
+    wait_until(
+        "the first, refused try",
+        Duration::from_secs(10),
+        async || !fakes.web.received().is_empty(),
+    )
+    .await;
+    // The session runs out while the retry waits (no cleanup has run).
+    execute(&app.state().db, "UPDATE sessions SET expires_at = 1").await;
+    wait_until(
+        "the queued push is dropped",
+        Duration::from_secs(10),
+        async || {
+            let states = job_states(&app.state().db).await;
+            states.len() == 1 && states[0].0 == "pruned"
+        },
+    )
+    .await;
+    assert_eq!(fakes.web.received().len(), 1, "the retry was never sent");
+    assert_eq!(device_count(&app.state().db).await, 0);
+    app.stop().await;
+}
+
 on_both_backends!(
     walkin_reaches_every_device_with_the_expected_message,
     checkin_pushes_visitor_arrived_for_an_hour,
@@ -692,6 +730,7 @@ on_both_backends!(
     logout_without_unregistering_ends_delivery_to_that_sessions_devices,
     logout_cancels_the_sessions_queued_pushes,
     a_device_of_an_expired_session_gets_no_push,
+    a_queued_push_is_dropped_when_its_session_expires,
 );
 
 // ------------------------------------------------------------------------------------------
