@@ -123,6 +123,34 @@ pub struct LoginResponse {
     pub expires_at: i64,
 }
 
+/// One of the caller's sign-in sessions (`GET` [`paths::SESSIONS`]); never carries the token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "camelCase")]
+pub struct SessionInfo {
+    pub id: String,
+    /// Epoch milliseconds of the sign-in.
+    pub created_at: i64,
+    /// Epoch milliseconds of the last request (kept to the minute), when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_used_at: Option<i64>,
+    /// Epoch milliseconds after which the session is refused.
+    pub expires_at: i64,
+    /// Whether this is the session making the request.
+    pub current: bool,
+}
+
+/// Body of `PUT` [`paths::INTERNAL_USER_DISABLED`]: a disabled account cannot sign in and its
+/// sessions end.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SetDisabledRequest {
+    pub disabled: bool,
+}
+
 /// A resident a guard can pick as a walk-in's host.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
@@ -728,6 +756,10 @@ pub mod paths {
     pub const LOGIN: &str = "/api/v1/auth/login";
     /// `POST`: end the session.
     pub const LOGOUT: &str = "/api/v1/auth/logout";
+    /// `POST`: end every session of the caller (and the deliveries registered under them).
+    pub const LOGOUT_ALL: &str = "/api/v1/auth/logout-all";
+    /// `GET`: the caller's sessions ([`super::SessionInfo`]).
+    pub const SESSIONS: &str = "/api/v1/auth/sessions";
     /// `GET`: the signed-in user.
     pub const ME: &str = "/api/v1/me";
     /// `GET`: residents a guard can pick as a walk-in's host.
@@ -762,6 +794,10 @@ pub mod paths {
     pub const VAPID_PUBLIC_KEY: &str = "/api/v1/notifications/vapid-public-key";
     /// `POST`: the internal API for an existing backend.
     pub const INTERNAL_NOTIFY: &str = "/api/v1/internal/notify";
+    /// `PUT`: disable or re-enable an account ([`super::SetDisabledRequest`]; internal API).
+    pub const INTERNAL_USER_DISABLED: &str = "/api/v1/internal/users/{id}/disabled";
+    /// `DELETE`: delete an account's personal data, keeping its visits anonymised (internal API).
+    pub const INTERNAL_USER: &str = "/api/v1/internal/users/{id}";
     /// `GET`: this API's OpenAPI description.
     pub const OPENAPI: &str = "/api/v1/openapi.json";
 
@@ -787,6 +823,9 @@ pub enum LiveEvent {
         #[serde(rename = "visitId")]
         visit_id: String,
     },
+    /// The stream's session ended (signed out, revoked, expired): the stream closes after it.
+    #[serde(rename = "session_ended")]
+    SessionEnded,
 }
 
 #[cfg(test)]

@@ -51,6 +51,33 @@ export type LoginResponse = { token: string, user: User,
 expiresAt: number, };
 
 /**
+ * One of the caller's sign-in sessions (`GET` [`paths::SESSIONS`]); never carries the token.
+ */
+export type SessionInfo = { id: string, 
+/**
+ * Epoch milliseconds of the sign-in.
+ */
+createdAt: number, 
+/**
+ * Epoch milliseconds of the last request (kept to the minute), when known.
+ */
+lastUsedAt?: number | null, 
+/**
+ * Epoch milliseconds after which the session is refused.
+ */
+expiresAt: number, 
+/**
+ * Whether this is the session making the request.
+ */
+current: boolean, };
+
+/**
+ * Body of `PUT` [`paths::INTERNAL_USER_DISABLED`]: a disabled account cannot sign in and its
+ * sessions end.
+ */
+export type SetDisabledRequest = { disabled: boolean, };
+
+/**
  * A resident a guard can pick as a walk-in's host.
  */
 export type Resident = { id: string, name: string, unit: string, };
@@ -250,7 +277,7 @@ tag?: string | null, actions?: Array<PushAction>, };
  * the variant's name is the server-sent event's `event:` name and its fields are the `data:`
  * JSON (`{}` for a variant without fields): `event: visit` / `data: {"visitId":"…"}`.
  */
-export type LiveEvent = "ready" | "inbox" | { "visit": { visitId: string, } };
+export type LiveEvent = "ready" | "inbox" | { "visit": { visitId: string, } } | "session_ended";
 
 /**
  * Which server call an error belongs to.

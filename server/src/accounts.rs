@@ -11,7 +11,7 @@ use utoipa_axum::routes;
 
 use crate::auth::{AuthUser, hash_password};
 use crate::db::{self, Db, is_unique_violation, new_id, now_ms};
-use crate::error::{ApiResult, Json, Query, optional_text, required_text};
+use crate::error::{ApiResult, Json, Query, human_text, optional_text, required_text};
 use crate::state::AppState;
 
 /// The routes of this module, with their OpenAPI descriptions.
@@ -46,7 +46,7 @@ pub enum CreateUserError {
 /// Creates a user (and its unit when new); returns the user's id.
 pub async fn create_user(db: &Db, new: NewUser) -> Result<String, CreateUserError> {
     let invalid = |e: crate::error::ApiError| CreateUserError::Invalid(e.to_string());
-    let name = required_text("name", &new.name, 100).map_err(invalid)?;
+    let name = human_text("name", &new.name, 100).map_err(invalid)?;
     let email = required_text("email", &new.email, 254)
         .map_err(invalid)?
         .to_lowercase();

@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use axum::http::request::Parts;
 use base64::Engine;
 use gatebell_core::protocol::paths;
-use gatebell_core::protocol::{LoginRequest, LoginResponse, Role, User};
+use gatebell_core::protocol::{LoginRequest, LoginResponse, Role, SessionInfo, User};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 use utoipa_axum::router::OpenApiRouter;
@@ -20,12 +20,16 @@ use crate::state::AppState;
 
 /// How long a session lasts.
 pub const SESSION_TTL_MS: i64 = 30 * 24 * 3600 * 1000;
+/// A session's `last_used_at` is written at most this often (one write per session a minute).
+const TOUCH_EVERY_MS: i64 = 60 * 1000;
 
 /// The routes of this module, with their OpenAPI descriptions.
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(login))
         .routes(routes!(logout))
+        .routes(routes!(logout_all))
+        .routes(routes!(sessions))
         .routes(routes!(me))
 }
 
@@ -37,6 +41,10 @@ pub struct AuthUser {
     pub email: String,
     pub role: Role,
     pub unit: Option<String>,
+    /// The public id of the session the request came with.
+    pub session_id: String,
+    /// When that session expires (epoch milliseconds).
+    pub session_expires_at: i64,
     token_hash: String,
 }
 
@@ -50,6 +58,11 @@ impl AuthUser {
             role: self.role,
             unit: self.unit.clone(),
         }
+    }
+
+    /// The token hash of the caller's session (the key of its row and of its event streams).
+    pub(crate) fn token_hash(&self) -> &str {
+        &self.token_hash
     }
 
     /// Refuses unless the caller has one of `roles`.
@@ -97,18 +110,34 @@ impl FromRequestParts<AppState> for AuthUser {
                 ApiError::Unauthorized("the Authorization header must be `Bearer <token>`".into())
             })?;
         let token_hash = hash_token(token);
-        let user = db::accounts::session_user(&state.db, &token_hash, now_ms())
+        let now = now_ms();
+        let found = db::accounts::session_user(&state.db, &token_hash, now)
             .await?
             .ok_or_else(|| ApiError::Unauthorized("the session is unknown or expired".into()))?;
+        // Best effort: a busy writer must not fail the request over a "last used" time.
+        if found.last_used_at.is_none_or(|t| now - t >= TOUCH_EVERY_MS)
+            && let Err(e) = touch_session(state, &token_hash, now).await
+        {
+            tracing::warn!(error = %e, "could not note a session's last use");
+        }
+        let user = found.user;
         Ok(AuthUser {
             id: user.id,
             name: user.name,
             email: user.email,
             role: user.role,
             unit: user.unit,
+            session_id: found.session_id,
+            session_expires_at: found.expires_at,
             token_hash,
         })
     }
+}
+
+async fn touch_session(state: &AppState, token_hash: &str, now: i64) -> Result<(), sqlx::Error> {
+    let mut tx = state.db.begin().await?;
+    db::accounts::touch_session(&mut tx, token_hash, now).await?;
+    tx.commit().await
 }
 
 /// SHA-256 of a bearer token, hex: tokens are 256 random bits, so a fast hash is enough.
@@ -173,7 +202,7 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientIp {
 
 // A valid hash of a throwaway password, verified when the email is unknown so that the answer
 // takes as long as for a known email.
-const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$0vRjXcWO6hgHUKnXg5dh0dNUXxr1OO9Rs3PdcVF8m0s";
+pub(crate) const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$0vRjXcWO6hgHUKnXg5dh0dNUXxr1OO9Rs3PdcVF8m0s";
 
 #[utoipa::path(post, path = paths::LOGIN, tag = "auth", operation_id = "login", request_body = LoginRequest,
     responses((status = 200, body = LoginResponse),
@@ -196,13 +225,16 @@ async fn login(
     let found = db::accounts::user_by_email(&state.db, &email).await?;
     let hash = found
         .as_ref()
-        .map_or(DUMMY_HASH.to_owned(), |(_, h)| h.clone());
+        .map_or(DUMMY_HASH.to_owned(), |c| c.password_hash.clone());
     let ok = state
         .hash_pool
         .run(move || verify_hash(&req.password, &hash))
         .await??;
     let user = match found {
-        Some((u, _)) if ok => u,
+        Some(c) if ok && c.disabled_at.is_some() => {
+            return Err(ApiError::forbidden("this account is disabled"));
+        }
+        Some(c) if ok => c.user,
         _ => return Err(ApiError::Unauthorized("wrong email or password".into())),
     };
     let token = random_token(32);
@@ -221,14 +253,50 @@ async fn login(
 #[utoipa::path(post, path = paths::LOGOUT, tag = "auth", operation_id = "logout", security(("bearer" = [])),
     responses((status = 204, description = "the session is ended")))]
 async fn logout(State(state): State<AppState>, user: AuthUser) -> ApiResult<StatusCode> {
-    let mut tx = state.db.begin().await?;
-    db::accounts::delete_session(&mut tx, &user.token_hash).await?;
-    tx.commit().await?;
+    end_sessions(&state, db::accounts::Ending::One(&user.token_hash)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(post, path = paths::LOGOUT_ALL, tag = "auth", operation_id = "logoutAll", security(("bearer" = [])),
+    responses((status = 204, description = "every session of the caller ended, the devices registered under them dropped"),
+        (status = 401, body = gatebell_core::protocol::ErrorBody)))]
+async fn logout_all(State(state): State<AppState>, user: AuthUser) -> ApiResult<StatusCode> {
+    end_sessions(&state, db::accounts::Ending::AllOf(&user.id)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Ends sessions with their effects: the devices registered under them are dropped, their
+/// queued pushes cancelled, and their event streams closed on every instance.
+pub async fn end_sessions(state: &AppState, which: db::accounts::Ending<'_>) -> ApiResult<usize> {
+    let mut tx = state.db.begin().await?;
+    let ended = db::accounts::end_sessions(&mut tx, which, now_ms()).await?;
+    tx.commit().await?;
+    state.after_sessions_ended(&ended);
+    Ok(ended.len())
+}
+
+#[utoipa::path(get, path = paths::SESSIONS, tag = "auth", operation_id = "listSessions", security(("bearer" = [])),
+    responses((status = 200, body = Vec<SessionInfo>), (status = 401, body = gatebell_core::protocol::ErrorBody)))]
+async fn sessions(
+    State(state): State<AppState>,
+    user: AuthUser,
+) -> ApiResult<Json<Vec<SessionInfo>>> {
+    let rows = db::accounts::sessions_of(&state.db, &user.id, now_ms()).await?;
+    Ok(Json(
+        rows.into_iter()
+            .map(|r| SessionInfo {
+                current: r.token_hash == user.token_hash,
+                id: r.id.unwrap_or_default(),
+                created_at: r.created_at,
+                last_used_at: r.last_used_at,
+                expires_at: r.expires_at,
+            })
+            .collect(),
+    ))
+}
+
 #[utoipa::path(get, path = paths::ME, tag = "auth", operation_id = "getMe", security(("bearer" = [])),
-    responses((status = 200, body = User)))]
+    responses((status = 200, body = User), (status = 401, body = gatebell_core::protocol::ErrorBody)))]
 async fn me(user: AuthUser) -> Json<User> {
     Json(user.user())
 }

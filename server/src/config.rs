@@ -127,6 +127,24 @@ pub struct ServeArgs {
     /// stored in the database when absent.
     #[arg(long, env = "GATEBELL_CODE_SECRET", hide_env_values = true)]
     pub code_secret: Option<String>,
+    /// Most event streams (`/notifications/stream`) one user may hold open on one instance;
+    /// more are refused with 429.
+    #[arg(long, env = "GATEBELL_MAX_STREAMS_PER_USER", default_value_t = 5)]
+    pub max_streams_per_user: usize,
+    /// Bearer token `/metrics` requires; open to anyone who can reach it when absent.
+    #[arg(long, env = "GATEBELL_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
+    /// Days visits, notifications and push records are kept (0: forever).
+    #[arg(long, env = "GATEBELL_RETENTION_DAYS", default_value_t = 90)]
+    pub retention_days: u32,
+    /// Seconds between housekeeping runs (expired sessions, retention).
+    #[arg(
+        long = "housekeeping-interval",
+        env = "GATEBELL_HOUSEKEEPING_INTERVAL",
+        default_value_t = 3600,
+        hide = true
+    )]
+    pub housekeeping_interval_secs: u64,
     /// How long a claimed outbox row stays reserved before another dispatcher may take it (ms).
     #[arg(
         long,
@@ -160,6 +178,12 @@ impl Config {
         }
         if args.max_connections == 0 || args.header_timeout_secs == 0 {
             anyhow::bail!("--max-connections and --header-timeout must be at least 1");
+        }
+        if args.max_streams_per_user == 0 || args.housekeeping_interval_secs == 0 {
+            anyhow::bail!("--max-streams-per-user and --housekeeping-interval must be at least 1");
+        }
+        if args.metrics_token.as_ref().is_some_and(|k| k.len() < 16) {
+            anyhow::bail!("--metrics-token must be at least 16 characters");
         }
         if args.walkin_ttl_secs == 0 || args.checkin_ttl_secs == 0 {
             anyhow::bail!("push TTLs must be at least one second");

@@ -117,6 +117,7 @@ async fn register(
             p256dh,
             auth,
             user_id: &user.id,
+            session_hash: user.token_hash(),
             now: now_ms(),
         },
         MAX_DEVICES_PER_USER,

@@ -17,6 +17,8 @@ const CHANNEL: &str = "gatebell_events";
 pub enum Audience {
     User(String),
     Guards,
+    /// The streams of one session (by token hash): only [`LiveEvent::SessionEnded`] goes here.
+    Session(String),
 }
 
 /// A `NOTIFY` payload: the event, whom it is for, and which instance sent it.
@@ -109,6 +111,13 @@ impl Events {
         self.send(Audience::Guards, event);
     }
 
+    /// Tells the streams of these sessions (token hashes) that their session ended.
+    pub fn end_sessions(&self, token_hashes: &[String]) {
+        for h in token_hashes {
+            self.send(Audience::Session(h.clone()), LiveEvent::SessionEnded);
+        }
+    }
+
     /// Listens to everything; the listener filters by audience.
     pub fn subscribe(&self) -> broadcast::Receiver<(Audience, LiveEvent)> {
         self.tx.subscribe()
@@ -141,6 +150,7 @@ mod tests {
     fn notify_payloads_round_trip() {
         for (a, e) in [
             (Audience::User("u1".into()), LiveEvent::Inbox),
+            (Audience::Session("h1".into()), LiveEvent::SessionEnded),
             (
                 Audience::Guards,
                 LiveEvent::Visit {

@@ -5,6 +5,9 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::error::ApiError;
 
 use crate::state::AppState;
 
@@ -37,18 +40,33 @@ async fn readyz(State(state): State<AppState>) -> (StatusCode, axum::Json<Value>
     }
 }
 
-/// Prometheus metrics; the outbox depth is read at each scrape.
+/// Prometheus metrics; the outbox depth is read at each scrape. With `--metrics-token` the
+/// scraper must send it as a bearer token.
 async fn metrics(
     State(state): State<AppState>,
-) -> ([(axum::http::HeaderName, &'static str); 1], String) {
+    headers: axum::http::HeaderMap,
+) -> Result<([(axum::http::HeaderName, &'static str); 1], String), ApiError> {
+    if let Some(token) = &state.config.args.metrics_token {
+        let given = headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|h| h.to_str().ok())
+            .and_then(|h| h.strip_prefix("Bearer "))
+            .ok_or_else(|| {
+                ApiError::Unauthorized("send the metrics token as a Bearer token".into())
+            })?;
+        // Comparing digests keeps the comparison's time independent of where the tokens differ.
+        if Sha256::digest(given.trim().as_bytes()) != Sha256::digest(token.as_bytes()) {
+            return Err(ApiError::Unauthorized("wrong metrics token".into()));
+        }
+    }
     if let Ok(d) = crate::db::outbox::depth(&state.db).await {
         state.metrics.outbox_depth.set(d);
     }
-    (
+    Ok((
         [(
             axum::http::header::CONTENT_TYPE,
             "text/plain; version=0.0.4",
         )],
         state.metrics.render(),
-    )
+    ))
 }

@@ -1,16 +1,18 @@
 //! The internal API for deployments beside an existing backend: `POST /internal/notify` is what
-//! that backend calls where it would have sent a push itself.
+//! that backend calls where it would have sent a push itself; `PUT /internal/users/{id}/disabled`
+//! and `DELETE /internal/users/{id}` manage accounts.
 
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use gatebell_core::protocol::paths;
-use gatebell_core::protocol::{InternalNotifyRequest, InternalNotifyResponse};
+use gatebell_core::protocol::{InternalNotifyRequest, InternalNotifyResponse, SetDisabledRequest};
 use sha2::{Digest, Sha256};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::db;
-use crate::error::{ApiError, ApiResult, Json, required_text};
+use crate::auth::end_sessions;
+use crate::db::{self, now_ms};
+use crate::error::{ApiError, ApiResult, Json, Path, human_text};
 use crate::notifications::{NewNotification, notify_user};
 use crate::state::AppState;
 
@@ -19,7 +21,10 @@ const MAX_TTL_SECONDS: u32 = 28 * 24 * 3600;
 
 /// The routes of this module, with their OpenAPI descriptions.
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(notify))
+    OpenApiRouter::new()
+        .routes(routes!(notify))
+        .routes(routes!(set_disabled))
+        .routes(routes!(delete_user))
 }
 
 /// A caller holding the service key.
@@ -70,8 +75,8 @@ async fn notify(
             "type must be snake_case, at most 40 characters",
         ));
     }
-    let title = required_text("title", &req.title, 100)?;
-    let body = required_text("body", &req.body, 1000)?;
+    let title = human_text("title", &req.title, 100)?;
+    let body = human_text("body", &req.body, 1000)?;
     let ttl = req
         .ttl_seconds
         .unwrap_or(state.config.args.checkin_ttl_secs);
@@ -110,4 +115,52 @@ async fn notify(
             devices: done.pushes,
         }),
     ))
+}
+
+#[utoipa::path(put, path = paths::INTERNAL_USER_DISABLED, tag = "internal", operation_id = "setUserDisabled", security(("service_key" = [])),
+    params(("id" = String, Path, description = "the user's id")),
+    request_body = SetDisabledRequest,
+    responses((status = 204, description = "done; disabling ended the account's sessions and dropped their devices"),
+        (status = 401, body = gatebell_core::protocol::ErrorBody), (status = 404, body = gatebell_core::protocol::ErrorBody),
+        (status = 422, body = gatebell_core::protocol::ErrorBody)))]
+async fn set_disabled(
+    State(state): State<AppState>,
+    _: Service,
+    Path(id): Path<String>,
+    Json(req): Json<SetDisabledRequest>,
+) -> ApiResult<axum::http::StatusCode> {
+    let mut tx = state.db.begin().await?;
+    let at = req.disabled.then(now_ms);
+    if !db::accounts::set_disabled(&mut tx, &id, at).await? {
+        return Err(ApiError::not_found("no such user"));
+    }
+    tx.commit().await?;
+    if req.disabled {
+        end_sessions(&state, db::accounts::Ending::AllOf(&id)).await?;
+    }
+    Ok(axum::http::StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(delete, path = paths::INTERNAL_USER, tag = "internal", operation_id = "deleteUser", security(("service_key" = [])),
+    params(("id" = String, Path, description = "the user's id")),
+    responses((status = 204, description = "the account's personal data is gone; its visits remain, anonymised"),
+        (status = 401, body = gatebell_core::protocol::ErrorBody), (status = 404, body = gatebell_core::protocol::ErrorBody)))]
+async fn delete_user(
+    State(state): State<AppState>,
+    _: Service,
+    Path(id): Path<String>,
+) -> ApiResult<axum::http::StatusCode> {
+    let ended = {
+        let mut tx = state.db.begin().await?;
+        let now = now_ms();
+        let ended =
+            db::accounts::end_sessions(&mut tx, db::accounts::Ending::AllOf(&id), now).await?;
+        if !db::accounts::anonymise(&mut tx, &id, now, crate::auth::DUMMY_HASH).await? {
+            return Err(ApiError::not_found("no such user"));
+        }
+        tx.commit().await?;
+        ended
+    };
+    state.after_sessions_ended(&ended);
+    Ok(axum::http::StatusCode::NO_CONTENT)
 }

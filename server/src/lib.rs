@@ -5,8 +5,8 @@
 //! `error`, `config`, `codes` → `db` (pools, transactions, and the per-area store functions that own
 //! the SQL) and `events` (the event bus) and `push` (outbox dispatcher and senders) → `state`
 //! ([`AppState`]) → `auth` (extractors) → the handlers per area (`accounts`, `visits`,
-//! `notifications`, `devices`, `internal`, `stream`, `health`, `site`) → this file (router,
-//! start).
+//! `notifications`, `devices`, `internal`, `stream`, `health`, `site`) and `housekeeping`
+//! (expired sessions, retention) → this file (router, start).
 
 pub mod accounts;
 pub mod auth;
@@ -19,6 +19,7 @@ pub mod error;
 pub mod events;
 pub mod headers;
 pub mod health;
+pub mod housekeeping;
 pub mod internal;
 pub mod listener;
 pub mod notifications;
@@ -101,8 +102,14 @@ pub fn router(state: AppState) -> Router {
         .layer(CatchPanicLayer::custom(|_| {
             ApiError::Internal(anyhow::anyhow!("a handler panicked")).into_response_owned()
         }))
-        .layer(TraceLayer::new_for_http())
+        .layer(TraceLayer::new_for_http().make_span_with(request_span))
         .with_state(state)
+}
+
+/// The span of a request: method and path only. The query is left out because the event
+/// stream takes its bearer token as `?access_token=` (EventSource cannot send headers).
+fn request_span<B>(req: &axum::http::Request<B>) -> tracing::Span {
+    tracing::debug_span!("request", method = %req.method(), path = %req.uri().path())
 }
 
 impl ApiError {
@@ -119,6 +126,7 @@ pub struct Server {
     stop: watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
     dispatcher: tokio::task::JoinHandle<()>,
+    housekeeping: tokio::task::JoinHandle<()>,
 }
 
 impl Server {
@@ -136,6 +144,7 @@ impl Server {
             self.task.abort();
         }
         let _ = self.dispatcher.await;
+        let _ = self.housekeeping.await;
         self.state.db.close().await;
     }
 }
@@ -186,6 +195,7 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         hash_pool: Arc::new(throttle::HashPool::per_core()),
         login_limits,
         code_key,
+        streams: throttle::StreamSlots::default(),
     };
     let listener = tokio::net::TcpListener::bind(state.config.args.listen).await?;
     let addr = listener.local_addr()?;
@@ -201,6 +211,7 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         },
         stop.subscribe(),
     );
+    let housekeeping = housekeeping::spawn(state.clone(), stop.subscribe());
     let app = router(state.clone());
     let limits = listener::Limits {
         max_connections: state.config.args.max_connections,
@@ -214,6 +225,7 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         stop,
         task,
         dispatcher,
+        housekeeping,
     })
 }
 
@@ -252,7 +264,47 @@ async fn code_key(db: &Db, configured: Option<&str>) -> anyhow::Result<codes::Co
 
 #[cfg(test)]
 mod tests {
+    use std::sync::{Arc, Mutex};
+
     use gatebell_core::protocol::paths;
+
+    /// Log lines, collected.
+    #[derive(Clone, Default)]
+    struct Lines(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Lines {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn request_logs_carry_the_path_without_the_query() {
+        let lines = Lines::default();
+        let writer = lines.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish();
+        tracing::subscriber::with_default(subscriber, || {
+            let req =
+                axum::http::Request::get(format!("{}?access_token=s3cret-token", paths::STREAM))
+                    .body(())
+                    .unwrap();
+            let span = super::request_span(&req);
+            let _entered = span.enter();
+            tracing::info!("finished processing request");
+        });
+        let text = String::from_utf8(lines.0.lock().unwrap().clone()).unwrap();
+        assert!(text.contains(paths::STREAM), "{text}");
+        assert!(!text.contains("s3cret-token"), "{text}");
+        assert!(!text.contains("access_token"), "{text}");
+    }
 
     #[test]
     fn every_client_path_is_routed_and_described() {
@@ -261,6 +313,8 @@ mod tests {
         let client_paths = [
             paths::LOGIN,
             paths::LOGOUT,
+            paths::LOGOUT_ALL,
+            paths::SESSIONS,
             paths::ME,
             paths::RESIDENTS,
             paths::VISITS,
@@ -278,6 +332,8 @@ mod tests {
             paths::UNREGISTER_DEVICE,
             paths::VAPID_PUBLIC_KEY,
             paths::INTERNAL_NOTIFY,
+            paths::INTERNAL_USER_DISABLED,
+            paths::INTERNAL_USER,
         ];
         for p in client_paths {
             assert!(described.contains(&p), "{p} is not in the API description");

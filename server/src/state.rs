@@ -12,7 +12,7 @@ use crate::db::Db;
 use crate::events::Events;
 use crate::push::PushHandle;
 use crate::push::metrics::PushMetrics;
-use crate::throttle::{HashPool, LoginLimits};
+use crate::throttle::{HashPool, LoginLimits, StreamSlots};
 
 /// What every handler shares.
 #[derive(Clone)]
@@ -34,6 +34,8 @@ pub struct AppState {
     pub login_limits: LoginLimits,
     /// The keyed hash invitation codes are stored and looked up by.
     pub code_key: CodeKey,
+    /// Open event streams per user.
+    pub streams: StreamSlots,
 }
 
 impl AppState {
@@ -41,5 +43,11 @@ impl AppState {
     pub fn after_notify(&self, user_id: &str) {
         self.push.wake();
         self.events.publish(user_id, LiveEvent::Inbox);
+    }
+
+    /// After committed [`crate::db::accounts::end_sessions`]: close those sessions' streams
+    /// (on every instance) and let the dispatcher see the cancelled pushes.
+    pub fn after_sessions_ended(&self, token_hashes: &[String]) {
+        self.events.end_sessions(token_hashes);
     }
 }

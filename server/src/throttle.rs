@@ -125,6 +125,48 @@ impl LoginLimits {
     }
 }
 
+/// Open event streams per user on this instance, so that one account cannot hold an unbounded
+/// number of long-lived connections (and broadcast receivers).
+#[derive(Debug, Clone, Default)]
+pub struct StreamSlots {
+    open: Arc<std::sync::Mutex<std::collections::HashMap<String, usize>>>,
+}
+
+/// One open stream; dropping it (the client went away, the stream ended) frees the slot.
+#[derive(Debug)]
+pub struct StreamSlot {
+    slots: StreamSlots,
+    user_id: String,
+}
+
+impl StreamSlots {
+    /// A slot for one more stream of `user_id`, unless `max` are open already.
+    pub fn acquire(&self, user_id: &str, max: usize) -> Option<StreamSlot> {
+        let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        let n = open.entry(user_id.to_owned()).or_insert(0);
+        if *n >= max {
+            return None;
+        }
+        *n += 1;
+        Some(StreamSlot {
+            slots: self.clone(),
+            user_id: user_id.to_owned(),
+        })
+    }
+}
+
+impl Drop for StreamSlot {
+    fn drop(&mut self) {
+        let mut open = self.slots.open.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = open.get_mut(&self.user_id) {
+            *n -= 1;
+            if *n == 0 {
+                open.remove(&self.user_id);
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -194,5 +236,16 @@ mod tests {
         release.send(()).unwrap();
         tokio::time::sleep(Duration::from_millis(50)).await;
         assert_eq!(pool.run(|| 1).await, Ok(1));
+    }
+
+    #[test]
+    fn stream_slots_are_capped_per_user_and_freed_on_drop() {
+        let slots = StreamSlots::default();
+        let a = slots.acquire("u1", 2).unwrap();
+        let _b = slots.acquire("u1", 2).unwrap();
+        assert!(slots.acquire("u1", 2).is_none());
+        assert!(slots.acquire("u2", 2).is_some());
+        drop(a);
+        assert!(slots.acquire("u1", 2).is_some());
     }
 }

@@ -17,7 +17,10 @@ use crate::auth::{AuthUser, random_token};
 use crate::db::checkin_attempts::Outcome;
 use crate::db::visits::{Code, NewInvitation, NewWalkin};
 use crate::db::{self, Tx, new_id, now_ms};
-use crate::error::{ApiError, ApiResult, Json, Path, Query, optional_text, required_text};
+use crate::error::{
+    ApiError, ApiResult, Json, Path, Query, human_text, optional_human_text, optional_text,
+    required_text,
+};
 use crate::notifications::{NewNotification, notify_user};
 use crate::state::AppState;
 
@@ -76,9 +79,9 @@ async fn invite(
     Json(req): Json<InviteRequest>,
 ) -> ApiResult<(axum::http::StatusCode, Json<InviteResponse>)> {
     user.require(&[Role::Resident])?;
-    let name = required_text("visitorName", &req.visitor_name, 100)?;
+    let name = human_text("visitorName", &req.visitor_name, 100)?;
     let phone = phone(req.phone.as_deref())?;
-    let purpose = optional_text("purpose", req.purpose.as_deref(), 200)?;
+    let purpose = optional_human_text("purpose", req.purpose.as_deref(), 200)?;
     let minutes = req.valid_for_minutes.unwrap_or(DEFAULT_VALID_MINUTES);
     if !(1..=MAX_VALID_MINUTES).contains(&minutes) {
         return Err(ApiError::validation(format!(
@@ -296,8 +299,8 @@ async fn walkin(
     Json(req): Json<WalkinRequest>,
 ) -> ApiResult<(axum::http::StatusCode, Json<Visit>)> {
     user.require(&[Role::Guard])?;
-    let name = required_text("visitorName", &req.visitor_name, 100)?;
-    let purpose = required_text("purpose", &req.purpose, 200)?;
+    let name = human_text("visitorName", &req.visitor_name, 100)?;
+    let purpose = human_text("purpose", &req.purpose, 200)?;
     let phone = phone(req.phone.as_deref())?;
     let host_id = required_text("hostId", &req.host_id, 64)?;
     let now = now_ms();

@@ -67,6 +67,11 @@ const MATRIX: &[(&str, [u16; 7])] = &[
     ("unregisterDeviceByPost",   [401,  204,  404,  404,  404,  404,  401]),
     ("getVapidPublicKey",        [200,  200,  200,  200,  200,  200,  200]),
     ("internalNotify",           [401,  401,  401,  401,  401,  401,  202]),
+    ("listSessions",             [401,  200,  200,  200,  200,  200,  401]),
+    ("setUserDisabled",          [401,  401,  401,  401,  401,  401,  204]),
+    ("deleteUser",               [401,  401,  401,  401,  401,  401,  204]),
+    // Last: it ends every session of the caller, the shared ones included.
+    ("logoutAll",                [401,  204,  204,  204,  204,  204,  401]),
 ];
 
 /// Signed-in sessions of the demo accounts, and Asha's user id.
@@ -129,6 +134,22 @@ async fn device_of_asha(app: &TestApp, s: &Sessions, cell: usize) -> String {
         .await;
     assert_eq!(status, StatusCode::OK, "{v}");
     token
+}
+
+/// A resident of B-202 made for one cell, so disabling or deleting them touches no caller.
+async fn someone(app: &TestApp, cell: usize) -> String {
+    gatebell_server::accounts::create_user(
+        &app.state().db,
+        gatebell_server::accounts::NewUser {
+            name: format!("Resident {cell}"),
+            email: format!("resident-{cell}@matrix.test"),
+            password: "matrix-password".into(),
+            role: gatebell_core::protocol::Role::Resident,
+            unit: Some("B-202".into()),
+        },
+    )
+    .await
+    .expect("create a resident")
 }
 
 /// The request of `operation` for one cell, with the resources it needs made fresh.
@@ -200,6 +221,18 @@ async fn request(
             paths::INTERNAL_NOTIFY,
             json!({"userId": s.asha_id, "type": "parcel_arrived", "title": "Parcel", "body": "At the gate."}),
         ),
+        "listSessions" => get(paths::SESSIONS),
+        "setUserDisabled" => (
+            Method::PUT,
+            paths::INTERNAL_USER_DISABLED.replace("{id}", &someone(app, cell).await),
+            Some(json!({"disabled": true})),
+        ),
+        "deleteUser" => (
+            Method::DELETE,
+            paths::INTERNAL_USER.replace("{id}", &someone(app, cell).await),
+            None,
+        ),
+        "logoutAll" => (Method::POST, paths::LOGOUT_ALL.to_owned(), None),
         other => panic!("the matrix has no request for {other}"),
     }
 }

@@ -1,6 +1,6 @@
 //! Hardening over a real socket, on SQLite and on PostgreSQL: bounded sign-in work, input
 //! PostgreSQL cannot store, single-use codes and single decisions under concurrency, security
-//! headers.
+//! headers, names that cannot hide or reorder text, a protected `/metrics`.
 
 mod common;
 
@@ -245,10 +245,124 @@ async fn responses_carry_security_headers(b: Backend) {
     app.stop().await;
 }
 
+async fn names_are_nfc_and_refuse_bidi_and_invisible_characters(b: Backend) {
+    let app = TestApp::start_with(b, &["--service-key", SERVICE_KEY]).await;
+    let asha = app.login(ASHA).await;
+    let guard = app.login(GUARD).await;
+    let asha_id = app.resident_id(&guard, "asha").await;
+    // Decomposed "é" (e + U+0301) is stored precomposed.
+    let (s, inv) = app
+        .post(
+            "/api/v1/visits",
+            &asha,
+            json!({"visitorName": "Rene\u{301}e", "purpose": "Cafe\u{301}"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{inv}");
+    assert_eq!(inv["visit"]["visitorName"], "Ren\u{e9}e");
+    assert_eq!(inv["visit"]["purpose"], "Caf\u{e9}");
+    // "Ravi" + RIGHT-TO-LEFT OVERRIDE would show the rest of the line reversed; zero-width
+    // and BOM characters would make two names look alike.
+    for bad in [
+        "Ravi\u{202E}gnp.exe",
+        "Ra\u{200B}vi",
+        "\u{2066}Ravi\u{2069}",
+        "Ravi\u{FEFF}",
+    ] {
+        assert_error(
+            &app.post("/api/v1/visits", &asha, json!({"visitorName": bad}))
+                .await,
+            422,
+            "validation",
+        );
+        assert_error(
+            &app.post(
+                "/api/v1/visits/walkin",
+                &guard,
+                json!({"visitorName": bad, "hostId": asha_id, "purpose": "delivery"}),
+            )
+            .await,
+            422,
+            "validation",
+        );
+        assert_error(
+            &app.post(
+                "/api/v1/visits/walkin",
+                &guard,
+                json!({"visitorName": "Ravi", "hostId": asha_id, "purpose": bad}),
+            )
+            .await,
+            422,
+            "validation",
+        );
+        assert_error(
+            &app.call(
+                Method::POST,
+                "/api/v1/internal/notify",
+                Some(SERVICE_KEY),
+                Some(json!({"userId": asha_id, "type": "custom", "title": bad, "body": "b"})),
+            )
+            .await,
+            422,
+            "validation",
+        );
+    }
+    // Account names go through the same check.
+    let new = gatebell_server::accounts::NewUser {
+        name: "Mallory\u{202E}".into(),
+        email: "mallory@demo.gatebell".into(),
+        password: "long-enough-password".into(),
+        role: gatebell_core::protocol::Role::Guard,
+        unit: None,
+    };
+    let err = gatebell_server::accounts::create_user(&app.state().db, new)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, gatebell_server::accounts::CreateUserError::Invalid(_)),
+        "{err}"
+    );
+    app.stop().await;
+}
+
+async fn metrics_need_the_token_when_one_is_set(b: Backend) {
+    const TOKEN: &str = "metrics-token-0123456789";
+    let app = TestApp::start_with(b, &["--metrics-token", TOKEN]).await;
+    let url = format!("{}/metrics", app.url);
+    let none = app.http.get(&url).send().await.unwrap();
+    assert_eq!(none.status(), StatusCode::UNAUTHORIZED);
+    let body: Value = none.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "unauthorized");
+    let wrong = app
+        .http
+        .get(&url)
+        .bearer_auth("metrics-token-wrong")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+    let ok = app.http.get(&url).bearer_auth(TOKEN).send().await.unwrap();
+    assert_eq!(ok.status(), StatusCode::OK);
+    assert!(ok.text().await.unwrap().contains("gatebell_"));
+    app.stop().await;
+    // Without the flag, /metrics stays open (for scrapers on a private network).
+    let open = TestApp::start(b).await;
+    let r = open
+        .http
+        .get(format!("{}/metrics", open.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    open.stop().await;
+}
+
 on_both_backends!(
     sign_in_attempts_past_the_quota_get_429_with_retry_after,
     nul_characters_get_4xx_never_500,
     one_code_checks_in_once_under_concurrency,
     one_walkin_is_decided_once_under_concurrency,
     responses_carry_security_headers,
+    names_are_nfc_and_refuse_bidi_and_invisible_characters,
+    metrics_need_the_token_when_one_is_set,
 );

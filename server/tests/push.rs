@@ -8,7 +8,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Backend, TestApp, assert_error};
+use common::{Backend, TestApp, assert_error, execute};
 use gatebell_server::db::{self as store, Db};
 use gatebell_testkit::{
     FakeFcm, FakeOAuth, FakeWebPush, FcmFailure, Outage, TestSubscription, WebPushFailure,
@@ -612,14 +612,14 @@ async fn a_failing_token_endpoint_holds_back_no_web_push(b: Backend) {
         // FCM's jobs are retried, never pruned or failed: the key may be fixed in time.
         wait_until(
             "FCM attempts recorded",
-            Duration::from_secs(15),
+            Duration::from_secs(20),
             async || {
                 count(
                     &app.state().db,
                     "SELECT COUNT(*) FROM push_attempts WHERE provider = 'fcm'",
                 )
                 .await
-                    >= 12
+                    >= 2
             },
         )
         .await;
@@ -661,14 +661,15 @@ async fn shutdown_hands_back_sends_a_provider_never_answers(b: Backend) {
     )
     .await;
 
-    let database_url = app.database_url.clone();
+    let mut app = app;
+    let server = app.server.take().unwrap();
     let stopping = Instant::now();
-    app.stop().await;
+    server.shutdown().await;
     let took = stopping.elapsed();
     // The grace period (1 s) plus closing; the provider's own timeout (10 s) is not waited for.
     assert!(took < Duration::from_secs(5), "shutdown took {took:?}");
     // The row is handed back: pending, unclaimed, due now rather than when the lease ends.
-    let db = Db::connect(&database_url).await.unwrap();
+    let db = Db::connect(&app.database_url).await.unwrap();
     let now = store::now_ms();
     const SQL: &str = "SELECT state, claim, due_at FROM push_jobs";
     let rows: Vec<(String, Option<String>, i64)> = match db.reader() {
@@ -726,6 +727,150 @@ async fn pruning_stops_when_most_answers_say_gone(b: Backend) {
     app.stop().await;
 }
 
+async fn logout(app: &TestApp, token: &str, path: &str) {
+    let (s, v) = app.call(Method::POST, path, Some(token), None).await;
+    assert_eq!(s, 204, "{v}");
+}
+
+async fn logout_without_unregistering_ends_delivery_to_that_sessions_devices(b: Backend) {
+    let fakes = Fakes::start().await;
+    let app = fakes.app(b, &[]).await;
+    let guard = app.login(GUARD).await;
+    let laptop = app.login(ASHA).await;
+    let phone = app.login(ASHA).await;
+    let asha_id = app.resident_id(&guard, "asha").await;
+    let laptop_browser = fakes.web.new_subscription();
+    register_web(&app, &laptop, &laptop_browser).await;
+    let phone_browser = fakes.web.new_subscription();
+    register_web(&app, &phone, &phone_browser).await;
+    // A browser registered under the laptop's session and then again under the phone's belongs
+    // to the phone's session: the laptop's logout must not drop it.
+    let moved_browser = fakes.web.new_subscription();
+    register_web(&app, &laptop, &moved_browser).await;
+    register_web(&app, &phone, &moved_browser).await;
+
+    // The laptop signs out; its unregister call never reaches the server (the network cut).
+    logout(&app, &laptop, "/api/v1/auth/logout").await;
+    assert_eq!(device_count(&app.state().db).await, 2);
+
+    walkin(&app, &guard, &asha_id, "Ravi").await;
+    fakes
+        .web
+        .wait_for(2, Duration::from_secs(10))
+        .await
+        .unwrap();
+    // Give a wrong delivery every chance to happen.
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert!(fakes.web.delivered_for(&laptop_browser.id).is_empty());
+    assert_eq!(fakes.web.received().len(), 2);
+    assert_eq!(fakes.web.delivered_for(&phone_browser.id).len(), 1);
+    assert_eq!(fakes.web.delivered_for(&moved_browser.id).len(), 1);
+    app.stop().await;
+}
+
+async fn logout_cancels_the_sessions_queued_pushes(b: Backend) {
+    let fakes = Fakes::start().await;
+    let app = fakes.app(b, &[]).await;
+    let guard = app.login(GUARD).await;
+    let asha = app.login(ASHA).await;
+    let asha_id = app.resident_id(&guard, "asha").await;
+    let browser = fakes.web.new_subscription();
+    register_web(&app, &asha, &browser).await;
+    // The first try is refused and the retry waits 2 s...
+    fakes.web.fail_subscription_with(
+        &browser.id,
+        WebPushFailure::Unavailable {
+            retry_after_secs: Some(2),
+            times: 1,
+        },
+    );
+    walkin(&app, &guard, &asha_id, "Ravi").await;
+    wait_until(
+        "the first, refused try",
+        Duration::from_secs(10),
+        async || !fakes.web.received().is_empty(),
+    )
+    .await;
+    // ...and meanwhile every session of Asha's ends.
+    logout(&app, &asha, "/api/v1/auth/logout-all").await;
+    let states = job_states(&app.state().db).await;
+    assert_eq!(states.len(), 1);
+    assert_eq!(states[0].0, "pruned", "cancelled at logout");
+    tokio::time::sleep(Duration::from_millis(3000)).await;
+    assert_eq!(fakes.web.received().len(), 1, "the retry was never sent");
+    assert_eq!(device_count(&app.state().db).await, 0);
+    app.stop().await;
+}
+
+async fn a_device_of_an_expired_session_gets_no_push(b: Backend) {
+    let fakes = Fakes::start().await;
+    let app = fakes.app(b, &[]).await;
+    let guard = app.login(GUARD).await;
+    let asha = app.login(ASHA).await;
+    let asha_id = app.resident_id(&guard, "asha").await;
+    let browser = fakes.web.new_subscription();
+    register_web(&app, &asha, &browser).await;
+    let arjun = app.login("arjun@demo.gatebell").await;
+    let other = fakes.web.new_subscription();
+    register_web(&app, &arjun, &other).await;
+    // Asha's session runs out (no cleanup has run yet).
+    execute(
+        &app.state().db,
+        "UPDATE sessions SET expires_at = 1 WHERE user_id IN (SELECT id FROM users WHERE email = 'asha@demo.gatebell')",
+    )
+    .await;
+    walkin(&app, &guard, &asha_id, "Ravi").await;
+    let arjun_id = app.resident_id(&guard, "arjun").await;
+    walkin(&app, &guard, &arjun_id, "Meera").await;
+    fakes
+        .web
+        .wait_for(1, Duration::from_secs(10))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert!(fakes.web.delivered_for(&browser.id).is_empty());
+    assert_eq!(fakes.web.delivered_for(&other.id).len(), 1);
+    app.stop().await;
+}
+
+async fn a_queued_push_is_dropped_when_its_session_expires(b: Backend) {
+    let fakes = Fakes::start().await;
+    let app = fakes.app(b, &[]).await;
+    let guard = app.login(GUARD).await;
+    let asha = app.login(ASHA).await;
+    let asha_id = app.resident_id(&guard, "asha").await;
+    let browser = fakes.web.new_subscription();
+    register_web(&app, &asha, &browser).await;
+    fakes.web.fail_subscription_with(
+        &browser.id,
+        WebPushFailure::Unavailable {
+            retry_after_secs: Some(2),
+            times: 1,
+        },
+    );
+    walkin(&app, &guard, &asha_id, "Ravi").await;
+    wait_until(
+        "the first, refused try",
+        Duration::from_secs(10),
+        async || !fakes.web.received().is_empty(),
+    )
+    .await;
+    // The session runs out while the retry waits (no cleanup has run).
+    execute(&app.state().db, "UPDATE sessions SET expires_at = 1").await;
+    wait_until(
+        "the queued push is dropped",
+        Duration::from_secs(10),
+        async || {
+            let states = job_states(&app.state().db).await;
+            states.len() == 1 && states[0].0 == "pruned"
+        },
+    )
+    .await;
+    assert_eq!(fakes.web.received().len(), 1, "the retry was never sent");
+    assert_eq!(device_count(&app.state().db).await, 0);
+    app.stop().await;
+}
+
 on_both_backends!(
     walkin_reaches_every_device_with_the_expected_message,
     checkin_pushes_visitor_arrived_for_an_hour,
@@ -738,6 +883,10 @@ on_both_backends!(
     a_failing_token_endpoint_holds_back_no_web_push,
     shutdown_hands_back_sends_a_provider_never_answers,
     pruning_stops_when_most_answers_say_gone,
+    logout_without_unregistering_ends_delivery_to_that_sessions_devices,
+    logout_cancels_the_sessions_queued_pushes,
+    a_device_of_an_expired_session_gets_no_push,
+    a_queued_push_is_dropped_when_its_session_expires,
 );
 
 // ------------------------------------------------------------------------------------------

@@ -52,10 +52,10 @@ pub async fn insert_user(tx: &mut Tx, u: UserRow<'_>) -> Result<(), sqlx::Error>
     })
 }
 
-/// The role of a user, if the user exists.
+/// The role of a user, if the user exists and is neither disabled nor deleted.
 pub async fn role_in_tx(tx: &mut Tx, user_id: &str) -> Result<Option<Role>, sqlx::Error> {
     let role: Option<String> = per_backend!(tx.conn(), c => {
-        sqlx::query_scalar("SELECT role FROM users WHERE id = $1")
+        sqlx::query_scalar("SELECT role FROM users WHERE id = $1 AND disabled_at IS NULL")
             .bind(user_id)
             .fetch_optional(&mut *c)
             .await?
@@ -76,7 +76,7 @@ pub async fn residents(db: &Db, pattern: &str) -> Result<Vec<Resident>, sqlx::Er
     let rows: Vec<ResidentRow> = per_backend!(db.reader(), p => {
         sqlx::query_as(
             "SELECT u.id, u.name, un.name AS unit FROM users u JOIN units un ON un.id = u.unit_id
-             WHERE u.role = 'resident' AND (LOWER(u.name) LIKE $1 OR LOWER(un.name) LIKE $1)
+             WHERE u.role = 'resident' AND u.disabled_at IS NULL AND (LOWER(u.name) LIKE $1 OR LOWER(un.name) LIKE $1)
              ORDER BY un.name, u.name LIMIT 200",
         )
         .bind(pattern)
@@ -101,6 +101,15 @@ struct UserWithHash {
     role: String,
     unit: Option<String>,
     password_hash: String,
+    disabled_at: Option<i64>,
+}
+
+/// A user found by email, for sign-in.
+pub struct Credentials {
+    pub user: User,
+    pub password_hash: String,
+    /// Set when the account is disabled.
+    pub disabled_at: Option<i64>,
 }
 
 fn user(
@@ -119,33 +128,64 @@ fn user(
     })
 }
 
-/// The user signed in by the session with this token hash, unless it expired by `now`.
+/// A live session and its user.
+pub struct SessionUser {
+    pub user: User,
+    /// The session's public id.
+    pub session_id: String,
+    pub expires_at: i64,
+    pub last_used_at: Option<i64>,
+}
+
+type SessionUserRow = (
+    String,
+    String,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    i64,
+    Option<i64>,
+);
+
+/// The user signed in by the session with this token hash, unless the session expired by `now`
+/// or the account is disabled.
 pub async fn session_user(
     db: &Db,
     token_hash: &str,
     now: i64,
-) -> Result<Option<User>, sqlx::Error> {
-    let row: Option<(String, String, String, String, Option<String>)> = per_backend!(db.reader(), p => {
+) -> Result<Option<SessionUser>, sqlx::Error> {
+    let row: Option<SessionUserRow> = per_backend!(db.reader(), p => {
         sqlx::query_as(
-            "SELECT u.id, u.name, u.email, u.role, un.name AS unit
+            "SELECT u.id, u.name, u.email, u.role, un.name AS unit, s.id, s.expires_at, s.last_used_at
              FROM sessions s JOIN users u ON u.id = s.user_id
              LEFT JOIN units un ON un.id = u.unit_id
-             WHERE s.token_hash = $1 AND s.expires_at > $2",
+             WHERE s.token_hash = $1 AND s.expires_at > $2 AND u.disabled_at IS NULL",
         )
         .bind(token_hash)
         .bind(now)
         .fetch_optional(p)
         .await?
     });
-    row.map(|(id, name, email, role, unit)| user(id, name, email, role, unit))
-        .transpose()
+    row.map(
+        |(id, name, email, role, unit, session_id, expires_at, last_used_at)| {
+            Ok(SessionUser {
+                user: user(id, name, email, role, unit)?,
+                // Every session has an id since migration 0003 (older ones got one there).
+                session_id: session_id.unwrap_or_default(),
+                expires_at,
+                last_used_at,
+            })
+        },
+    )
+    .transpose()
 }
 
 /// The user with this (lowercase) email and their password hash.
-pub async fn user_by_email(db: &Db, email: &str) -> Result<Option<(User, String)>, sqlx::Error> {
+pub async fn user_by_email(db: &Db, email: &str) -> Result<Option<Credentials>, sqlx::Error> {
     let row: Option<UserWithHash> = per_backend!(db.reader(), p => {
         sqlx::query_as(
-            "SELECT u.id, u.name, u.email, u.role, un.name AS unit, u.password_hash
+            "SELECT u.id, u.name, u.email, u.role, un.name AS unit, u.password_hash, u.disabled_at
              FROM users u LEFT JOIN units un ON un.id = u.unit_id WHERE u.email = $1",
         )
         .bind(email)
@@ -153,10 +193,11 @@ pub async fn user_by_email(db: &Db, email: &str) -> Result<Option<(User, String)
         .await?
     });
     row.map(|r| {
-        Ok((
-            user(r.id, r.name, r.email, r.role, r.unit)?,
-            r.password_hash,
-        ))
+        Ok(Credentials {
+            user: user(r.id, r.name, r.email, r.role, r.unit)?,
+            password_hash: r.password_hash,
+            disabled_at: r.disabled_at,
+        })
     })
     .transpose()
 }
@@ -170,21 +211,26 @@ pub async fn insert_session(
     expires_at: i64,
 ) -> Result<(), sqlx::Error> {
     per_backend!(tx.conn(), c => {
-        sqlx::query("INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
-            .bind(token_hash)
-            .bind(user_id)
-            .bind(now)
-            .bind(expires_at)
-            .execute(&mut *c)
-            .await?;
+        sqlx::query(
+            "INSERT INTO sessions (token_hash, id, user_id, created_at, expires_at, last_used_at)
+             VALUES ($1, $2, $3, $4, $5, $4)",
+        )
+        .bind(token_hash)
+        .bind(super::new_id())
+        .bind(user_id)
+        .bind(now)
+        .bind(expires_at)
+        .execute(&mut *c)
+        .await?;
     });
     Ok(())
 }
 
-/// Ends a session.
-pub async fn delete_session(tx: &mut Tx, token_hash: &str) -> Result<(), sqlx::Error> {
+/// Notes that a session was used at `now`.
+pub async fn touch_session(tx: &mut Tx, token_hash: &str, now: i64) -> Result<(), sqlx::Error> {
     per_backend!(tx.conn(), c => {
-        sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
+        sqlx::query("UPDATE sessions SET last_used_at = $1 WHERE token_hash = $2")
+            .bind(now)
             .bind(token_hash)
             .execute(&mut *c)
             .await?;
@@ -192,13 +238,176 @@ pub async fn delete_session(tx: &mut Tx, token_hash: &str) -> Result<(), sqlx::E
     Ok(())
 }
 
-/// Whether a user with this id exists.
+/// Which sessions to end.
+#[derive(Debug, Clone, Copy)]
+pub enum Ending<'a> {
+    /// The session with this token hash (logout).
+    One(&'a str),
+    /// Every session of this user (logout-all, a disabled or deleted account).
+    AllOf(&'a str),
+    /// Sessions expired by this time (cleanup), at most [`ENDING_BATCH`] at a time.
+    ExpiredBy(i64),
+}
+
+/// How many expired sessions one [`end_sessions`] call ends at most.
+pub const ENDING_BATCH: usize = 500;
+
+/// Ends sessions: drops the devices registered under them (a device registered again under
+/// another session belongs to that one now and stays), cancels those devices' queued pushes,
+/// and deletes the sessions. Returns the token hashes of the sessions ended, for closing their
+/// event streams.
+pub async fn end_sessions(
+    tx: &mut Tx,
+    which: Ending<'_>,
+    now: i64,
+) -> Result<Vec<String>, sqlx::Error> {
+    per_backend!(tx.conn(), c => {
+        let hashes: Vec<String> = match which {
+            Ending::One(hash) => {
+                sqlx::query_scalar("SELECT token_hash FROM sessions WHERE token_hash = $1")
+                    .bind(hash)
+                    .fetch_all(&mut *c)
+                    .await?
+            }
+            Ending::AllOf(user_id) => {
+                sqlx::query_scalar("SELECT token_hash FROM sessions WHERE user_id = $1")
+                    .bind(user_id)
+                    .fetch_all(&mut *c)
+                    .await?
+            }
+            Ending::ExpiredBy(t) => {
+                sqlx::query_scalar(
+                    "SELECT token_hash FROM sessions WHERE expires_at <= $1 ORDER BY expires_at LIMIT $2",
+                )
+                .bind(t)
+                .bind(ENDING_BATCH as i64)
+                .fetch_all(&mut *c)
+                .await?
+            }
+        };
+        for hash in &hashes {
+            // The claim is cleared too: a send in flight cannot record its outcome over this.
+            sqlx::query(
+                "UPDATE push_jobs SET state = 'pruned', claim = NULL, updated_at = $1,
+                 last_error = 'the session the device was registered under ended'
+                 WHERE state = 'pending' AND device_id IN (SELECT id FROM devices WHERE session_hash = $2)",
+            )
+            .bind(now)
+            .bind(hash)
+            .execute(&mut *c)
+            .await?;
+            sqlx::query("DELETE FROM devices WHERE session_hash = $1")
+                .bind(hash)
+                .execute(&mut *c)
+                .await?;
+            sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
+                .bind(hash)
+                .execute(&mut *c)
+                .await?;
+        }
+        Ok(hashes)
+    })
+}
+
+/// One of a user's sessions, for the sessions list.
+#[derive(Debug, sqlx::FromRow)]
+pub struct SessionRow {
+    pub token_hash: String,
+    pub id: Option<String>,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub last_used_at: Option<i64>,
+}
+
+/// A user's live sessions, newest first.
+pub async fn sessions_of(db: &Db, user_id: &str, now: i64) -> Result<Vec<SessionRow>, sqlx::Error> {
+    per_backend!(db.reader(), p => {
+        sqlx::query_as(
+            "SELECT token_hash, id, created_at, expires_at, last_used_at FROM sessions
+             WHERE user_id = $1 AND expires_at > $2 ORDER BY created_at DESC",
+        )
+        .bind(user_id)
+        .bind(now)
+        .fetch_all(p)
+        .await
+    })
+}
+
+/// Whether a user with this id exists (and was not deleted).
 pub async fn user_exists_in_tx(tx: &mut Tx, user_id: &str) -> Result<bool, sqlx::Error> {
     let id: Option<String> = per_backend!(tx.conn(), c => {
-        sqlx::query_scalar("SELECT id FROM users WHERE id = $1")
+        sqlx::query_scalar("SELECT id FROM users WHERE id = $1 AND deleted_at IS NULL")
             .bind(user_id)
             .fetch_optional(&mut *c)
             .await?
     });
     Ok(id.is_some())
+}
+
+/// Disables (`Some(time)`) or re-enables (`None`) an account that has not been deleted; false
+/// when there is no such account. End its sessions too when disabling ([`end_sessions`]).
+pub async fn set_disabled(
+    tx: &mut Tx,
+    user_id: &str,
+    disabled_at: Option<i64>,
+) -> Result<bool, sqlx::Error> {
+    let n = per_backend!(tx.conn(), c => {
+        sqlx::query("UPDATE users SET disabled_at = $1 WHERE id = $2 AND deleted_at IS NULL")
+            .bind(disabled_at)
+            .bind(user_id)
+            .execute(&mut *c)
+            .await?
+            .rows_affected()
+    });
+    Ok(n > 0)
+}
+
+/// Deletes an account's personal data while keeping its visits as history: the user row stays
+/// as an anonymous, disabled tombstone (visits reference it), the visitors' details on the
+/// visits it hosted are blanked and their codes voided, and its notifications and devices are
+/// deleted. End its sessions first ([`end_sessions`]). False when there is no such account.
+pub async fn anonymise(
+    tx: &mut Tx,
+    user_id: &str,
+    now: i64,
+    unusable_password_hash: &str,
+) -> Result<bool, sqlx::Error> {
+    per_backend!(tx.conn(), c => {
+        let n = sqlx::query(
+            "UPDATE users SET name = 'Deleted user', email = 'deleted-' || id || '@deleted.invalid',
+             password_hash = $1, unit_id = NULL, disabled_at = COALESCE(disabled_at, $2), deleted_at = $2
+             WHERE id = $3 AND deleted_at IS NULL",
+        )
+        .bind(unusable_password_hash)
+        .bind(now)
+        .bind(user_id)
+        .execute(&mut *c)
+        .await?
+        .rows_affected();
+        if n == 0 {
+            return Ok(false);
+        }
+        sqlx::query(
+            "UPDATE visits SET visitor_name = 'Deleted', phone = NULL, purpose = NULL,
+             otp_hash = NULL, qr_hash = NULL WHERE host_id = $1",
+        )
+        .bind(user_id)
+        .execute(&mut *c)
+        .await?;
+        sqlx::query(
+            "DELETE FROM push_jobs WHERE notification_id IN (SELECT id FROM notifications WHERE user_id = $1)",
+        )
+        .bind(user_id)
+        .execute(&mut *c)
+        .await?;
+        sqlx::query("DELETE FROM notifications WHERE user_id = $1")
+            .bind(user_id)
+            .execute(&mut *c)
+            .await?;
+        sqlx::query("DELETE FROM devices WHERE user_id = $1")
+            .bind(user_id)
+            .execute(&mut *c)
+            .await?;
+        Ok(true)
+    })
 }

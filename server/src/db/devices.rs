@@ -12,6 +12,8 @@ pub struct DeviceRow<'a> {
     pub p256dh: Option<&'a str>,
     pub auth: Option<&'a str>,
     pub user_id: &'a str,
+    /// The token hash of the session registering it: the device lives as long as that session.
+    pub session_hash: &'a str,
     pub now: i64,
 }
 
@@ -29,18 +31,20 @@ struct Row {
 /// `keep`. The same user's token keeps its id and created_at. A token seen under another user
 /// moves to this one (a shared phone changed hands) as a new device, with a new id: pushes
 /// still queued for the old id were meant for the previous owner, and the dispatcher drops
-/// them as "device removed" instead of delivering them to the new one.
+/// them as "device removed" instead of delivering them to the new one. The device belongs to
+/// the session that registered it last.
 pub async fn upsert(tx: &mut Tx, d: DeviceRow<'_>, keep: i64) -> Result<Device, sqlx::Error> {
     let row: Row = per_backend!(tx.conn(), c => {
         let row = sqlx::query_as(
-            "INSERT INTO devices (id, token, platform, endpoint, p256dh, auth, user_id, created_at, updated_at, last_seen_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $8)
+            "INSERT INTO devices (id, token, platform, endpoint, p256dh, auth, user_id, created_at, updated_at, last_seen_at, session_hash)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $8, $9)
              ON CONFLICT (token) DO UPDATE SET
                id = CASE WHEN devices.user_id = excluded.user_id THEN devices.id ELSE excluded.id END,
                created_at = CASE WHEN devices.user_id = excluded.user_id THEN devices.created_at ELSE excluded.created_at END,
                platform = excluded.platform, endpoint = excluded.endpoint,
                p256dh = excluded.p256dh, auth = excluded.auth, user_id = excluded.user_id,
-               updated_at = excluded.updated_at, last_seen_at = excluded.last_seen_at
+               updated_at = excluded.updated_at, last_seen_at = excluded.last_seen_at,
+               session_hash = excluded.session_hash
              RETURNING id, token, platform, created_at, updated_at, last_seen_at",
         )
         .bind(super::new_id())
@@ -51,6 +55,7 @@ pub async fn upsert(tx: &mut Tx, d: DeviceRow<'_>, keep: i64) -> Result<Device, 
         .bind(d.auth)
         .bind(d.user_id)
         .bind(d.now)
+        .bind(d.session_hash)
         .fetch_one(&mut *c)
         .await?;
         sqlx::query(
@@ -85,4 +90,20 @@ pub async fn delete(tx: &mut Tx, token: &str, user_id: &str) -> Result<bool, sql
             .rows_affected()
     });
     Ok(n > 0)
+}
+
+/// Deletes devices whose session is gone: one registered while its session was being ended
+/// (the registration checked the session just before the logout committed) is left behind
+/// otherwise. It never gets a push meanwhile ([`super::outbox::enqueue`] skips it). Returns how
+/// many went.
+pub async fn delete_orphans(tx: &mut Tx) -> Result<u64, sqlx::Error> {
+    per_backend!(tx.conn(), c => {
+        sqlx::query(
+            "DELETE FROM devices WHERE session_hash IS NOT NULL AND NOT EXISTS
+             (SELECT 1 FROM sessions s WHERE s.token_hash = devices.session_hash)",
+        )
+        .execute(&mut *c)
+        .await
+        .map(|r| r.rows_affected())
+    })
 }

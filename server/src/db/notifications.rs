@@ -129,3 +129,24 @@ pub async fn mark_visit_read(
     });
     Ok(())
 }
+
+/// Deletes notifications created before `cutoff` (retention), with their outbox rows; returns
+/// how many notifications went.
+pub async fn purge_before(tx: &mut Tx, cutoff: i64) -> Result<u64, sqlx::Error> {
+    per_backend!(tx.conn(), c => {
+        // Explicit rather than through ON DELETE CASCADE alone, which SQLite only honours with
+        // foreign keys on.
+        sqlx::query(
+            "DELETE FROM push_jobs WHERE notification_id IN
+             (SELECT id FROM notifications WHERE created_at < $1)",
+        )
+        .bind(cutoff)
+        .execute(&mut *c)
+        .await?;
+        sqlx::query("DELETE FROM notifications WHERE created_at < $1")
+            .bind(cutoff)
+            .execute(&mut *c)
+            .await
+            .map(|r| r.rows_affected())
+    })
+}

@@ -8,7 +8,7 @@
 
 use super::{Backend, Db, Tx, new_id};
 
-/// Queues one push per device of `user_id`; returns how many.
+/// Queues one push per device of `user_id` whose session is live; returns how many.
 pub async fn enqueue(
     tx: &mut Tx,
     notification_id: &str,
@@ -24,7 +24,8 @@ pub async fn enqueue(
              SELECT $1 || '-' || d.id, $2, d.id,
                     CASE WHEN d.platform = 'web' THEN 'webpush' ELSE 'fcm' END,
                     $3, 'pending', 0, $4, $5, $4, $4
-             FROM devices d WHERE d.user_id = $6",
+             FROM devices d WHERE d.user_id = $6 AND (d.session_hash IS NULL OR EXISTS
+               (SELECT 1 FROM sessions s WHERE s.token_hash = d.session_hash AND s.expires_at > $4))",
         )
         .bind(notification_id)
         .bind(notification_id)
@@ -100,13 +101,19 @@ pub async fn claim(
     })
 }
 
-/// The device a job goes to, if it still exists.
-pub async fn target(db: &Db, device_id: &str) -> Result<Option<Target>, sqlx::Error> {
+/// The device a job goes to, if it still exists and the session it was registered under is
+/// live at `now` (a device of an expired session is treated as removed, and pruned).
+pub async fn target(db: &Db, device_id: &str, now: i64) -> Result<Option<Target>, sqlx::Error> {
     per_backend!(db.reader(), p => {
-        sqlx::query_as("SELECT platform, token, endpoint, p256dh, auth FROM devices WHERE id = $1")
-            .bind(device_id)
-            .fetch_optional(p)
-            .await
+        sqlx::query_as(
+            "SELECT platform, token, endpoint, p256dh, auth FROM devices d WHERE d.id = $1
+             AND (d.session_hash IS NULL OR EXISTS
+               (SELECT 1 FROM sessions s WHERE s.token_hash = d.session_hash AND s.expires_at > $2))",
+        )
+        .bind(device_id)
+        .bind(now)
+        .fetch_optional(p)
+        .await
     })
 }
 
@@ -230,4 +237,22 @@ pub async fn record(tx: &mut Tx, batch: &[Attempt]) -> Result<(), sqlx::Error> {
         });
     }
     Ok(())
+}
+
+/// Deletes closed outbox rows created before `cutoff` and every attempt made before it
+/// (retention); returns how many rows went.
+pub async fn purge_before(tx: &mut Tx, cutoff: i64) -> Result<u64, sqlx::Error> {
+    per_backend!(tx.conn(), c => {
+        let attempts = sqlx::query("DELETE FROM push_attempts WHERE at < $1")
+            .bind(cutoff)
+            .execute(&mut *c)
+            .await?
+            .rows_affected();
+        let jobs = sqlx::query("DELETE FROM push_jobs WHERE created_at < $1 AND state <> 'pending'")
+            .bind(cutoff)
+            .execute(&mut *c)
+            .await?
+            .rows_affected();
+        Ok(attempts + jobs)
+    })
 }

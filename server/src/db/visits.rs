@@ -309,3 +309,19 @@ pub async fn decide(
     });
     Ok(n == 1)
 }
+
+/// Deletes visits created before `cutoff` that are no longer open (an invitation still valid
+/// then stays) and that no remaining notification points at (retention: purge notifications
+/// first); returns how many went.
+pub async fn purge_before(tx: &mut Tx, cutoff: i64) -> Result<u64, sqlx::Error> {
+    per_backend!(tx.conn(), c => {
+        sqlx::query(
+            "DELETE FROM visits WHERE created_at < $1 AND COALESCE(valid_until, 0) < $1
+             AND NOT EXISTS (SELECT 1 FROM notifications n WHERE n.visit_id = visits.id)",
+        )
+        .bind(cutoff)
+        .execute(&mut *c)
+        .await
+        .map(|r| r.rows_affected())
+    })
+}

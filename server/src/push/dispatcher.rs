@@ -248,7 +248,7 @@ async fn send_job(lane: &Lane, job: Job) -> Attempt {
         next: NextState::Failed,
         error: None,
     };
-    let target = match outbox::target(db, &job.device_id).await {
+    let target = match outbox::target(db, &job.device_id, now).await {
         Ok(Some(t)) => t,
         Ok(None) => {
             attempt.next = NextState::Pruned;

@@ -176,6 +176,12 @@ impl TestApp {
 
     /// Opens the event stream and waits for its `ready` event.
     pub async fn events(&self, token: &str) -> EventStream {
+        self.try_events(token).await.expect("the stream opens")
+    }
+
+    /// Opens the event stream and waits for its `ready` event; a refusal is returned as the
+    /// status and JSON body.
+    pub async fn try_events(&self, token: &str) -> Result<EventStream, (StatusCode, Value)> {
         let resp = self
             .http
             .get(format!("{}/api/v1/notifications/stream", self.url))
@@ -183,13 +189,16 @@ impl TestApp {
             .send()
             .await
             .unwrap();
-        assert_eq!(resp.status(), 200);
+        if resp.status() != 200 {
+            let status = resp.status();
+            return Err((status, resp.json().await.expect("a JSON error body")));
+        }
         let mut s = EventStream {
             resp,
             buf: String::new(),
         };
         s.next_event("ready").await;
-        s
+        Ok(s)
     }
 
     /// Stops the server.
@@ -197,6 +206,40 @@ impl TestApp {
         if let Some(s) = self.server.take() {
             s.shutdown().await;
         }
+    }
+}
+
+/// Runs a write statement (to set up rows a test needs, such as an expired session).
+pub async fn execute(db: &gatebell_server::db::Db, sql: &str) {
+    use gatebell_server::db::Backend as B;
+    let mut tx = db.begin().await.unwrap();
+    match tx.conn() {
+        B::Sqlite(c) => sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()))
+            .execute(c)
+            .await
+            .map(|_| ())
+            .unwrap(),
+        B::Postgres(c) => sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()))
+            .execute(c)
+            .await
+            .map(|_| ())
+            .unwrap(),
+    }
+    tx.commit().await.unwrap();
+}
+
+/// Runs a `SELECT COUNT(*) …` (or any one BIGINT) on the read side.
+pub async fn scalar(db: &gatebell_server::db::Db, sql: &str) -> i64 {
+    use gatebell_server::db::Backend as B;
+    match db.reader() {
+        B::Sqlite(p) => sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_owned()))
+            .fetch_one(p)
+            .await
+            .unwrap(),
+        B::Postgres(p) => sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_owned()))
+            .fetch_one(p)
+            .await
+            .unwrap(),
     }
 }
 
@@ -221,6 +264,20 @@ pub struct EventStream {
 }
 
 impl EventStream {
+    /// Waits (5 s at most) for the server to end the stream, skipping what comes before.
+    pub async fn ends(&mut self) {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+        loop {
+            let chunk = tokio::time::timeout_at(deadline, self.resp.chunk())
+                .await
+                .expect("the stream ends within 5 s");
+            match chunk {
+                Ok(Some(c)) => self.buf.push_str(&String::from_utf8_lossy(&c)),
+                Ok(None) | Err(_) => return,
+            }
+        }
+    }
+
     /// Waits (5 s at most) for the next event named `name`; returns its data.
     pub async fn next_event(&mut self, name: &str) -> String {
         let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);

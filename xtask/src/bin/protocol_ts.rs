@@ -32,7 +32,7 @@ fn main() -> std::process::ExitCode {
     let cfg = Config::new().with_large_int("number");
     let generated = declarations![&cfg;
         ErrorBody, ErrorDetail,
-        Role, LoginRequest, User, LoginResponse, Resident,
+        Role, LoginRequest, User, LoginResponse, SessionInfo, SetDisabledRequest, Resident,
         VisitKind, VisitStatus, Visit, InviteRequest, InviteResponse, CheckinRequest,
         WalkinRequest, VisitList,
         Notification, NotificationPage, MarkedRead,
