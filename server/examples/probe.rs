@@ -479,7 +479,10 @@ async fn postgres_races() {
                 json!({"visitorName": "Race", "hostId": asha_id}),
             )
             .await;
-        let id = walkin["id"].as_str().unwrap().to_owned();
+        let id = walkin["id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("walk-in: {walkin}"))
+            .to_owned();
         let tries = (0..8).map(|i| {
             let (g, asha, id) = (g.clone(), asha.clone(), id.clone());
             tokio::spawn(async move {

@@ -38,6 +38,22 @@ impl Resolve for PublicResolver {
     }
 }
 
+/// An error with its causes (`reqwest`'s own text omits them, and the cause is what says
+/// "resolved to a non-public address"), joined by `: `.
+pub fn chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let more = c.to_string();
+        if !text.contains(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        cause = c.source();
+    }
+    text
+}
+
 /// Whether an address is on the public internet: not loopback, private, link-local, shared,
 /// multicast, documentation, benchmarking, reserved or unspecified, also when an IPv6 address
 /// embeds an IPv4 one (mapped, NAT64).
@@ -208,7 +224,13 @@ mod tests {
         let (addr, hits) = server(201, None).await;
         let url = format!("http://localhost:{}/push", addr.port());
         let refused = client_builder().build().unwrap().post(&url).send().await;
-        assert!(refused.is_err(), "the guarded client reached localhost");
+        let error = refused.expect_err("the guarded client reached localhost");
+        // The outbox records why, so an operator can tell it from an outage.
+        assert!(
+            chain(&error).contains("no public address"),
+            "{}",
+            chain(&error)
+        );
         assert_eq!(hits.load(Ordering::SeqCst), 0);
         // Control: a client without the resolver does reach it.
         let reached = reqwest::Client::new().post(&url).send().await.unwrap();

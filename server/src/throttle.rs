@@ -14,6 +14,20 @@ use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use tokio::sync::Semaphore;
 
+/// Makes the allocator hand Argon2's 19 MiB blocks back to the OS when they are freed. glibc
+/// raises its mmap threshold after the first large block is freed; from then on such blocks
+/// come from the arena of whichever thread hashes, and each arena keeps its block: measured,
+/// 64 failed sign-ins left the process 190 MB larger for good. A fixed threshold keeps large
+/// blocks mmapped (released on free) and turns the dynamic adjustment off. Call it first in
+/// `main`, before threads start.
+pub fn release_large_blocks() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets an allocator parameter; no pointer is involved.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
+    }
+}
+
 /// Why a login was not attempted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Refused {

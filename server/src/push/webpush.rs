@@ -181,7 +181,7 @@ impl WebPushSender {
         match req.body(payload.content).send().await {
             Err(e) => SendOutcome::Retry {
                 status: None,
-                error: format!("push service unreachable: {e}"),
+                error: format!("push service unreachable: {}", crate::egress::chain(&e)),
                 retry_after_ms: None,
             },
             Ok(r) => {
@@ -200,6 +200,10 @@ pub fn classify(status: u16, retry_after_ms: Option<i64>, body: &str) -> SendOut
     match status {
         200..=299 => SendOutcome::Delivered { status },
         404 | 410 => SendOutcome::Prune { status, error },
+        300..=399 => SendOutcome::Failed {
+            status: Some(status),
+            error: format!("the push service answered {status}; redirects are not followed"),
+        },
         429 | 500..=599 => SendOutcome::Retry {
             status: Some(status),
             error,
