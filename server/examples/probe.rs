@@ -476,7 +476,7 @@ async fn postgres_races() {
             .post(
                 "/api/v1/visits/walkin",
                 Some(&guard),
-                json!({"visitorName": "Race", "hostId": asha_id}),
+                json!({"visitorName": "Race", "hostId": asha_id, "purpose": "race"}),
             )
             .await;
         let id = walkin["id"]
@@ -571,7 +571,7 @@ async fn provider_outage(outage: Outage) {
         g.post(
             "/api/v1/visits/walkin",
             Some(&guard),
-            json!({"visitorName": format!("Visitor {i}"), "hostId": asha_id}),
+            json!({"visitorName": format!("Visitor {i}"), "hostId": asha_id, "purpose": "probe"}),
         )
         .await;
     }
