@@ -16,6 +16,7 @@ use utoipa_axum::routes;
 
 use crate::db::{self, now_ms};
 use crate::error::{ApiError, ApiResult, Json};
+use crate::jwt;
 use crate::state::AppState;
 
 /// How long a session lasts.
@@ -33,7 +34,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(me))
 }
 
-/// The caller, from a valid bearer session.
+/// The caller, from a valid bearer session or, when configured, an existing backend's JWT.
 #[derive(Debug, Clone)]
 pub struct AuthUser {
     pub id: String,
@@ -102,13 +103,24 @@ impl FromRequestParts<AppState> for AuthUser {
                 ));
             }
         };
+        let malformed =
+            || ApiError::Unauthorized("the Authorization header must be `Bearer <token>`".into());
         let token = token
             .as_deref()
             .map(str::trim)
-            .filter(|t| !t.is_empty() && t.len() <= 128)
-            .ok_or_else(|| {
-                ApiError::Unauthorized("the Authorization header must be `Bearer <token>`".into())
-            })?;
+            .filter(|t| !t.is_empty())
+            .ok_or_else(malformed)?;
+        // Session tokens have no dots, so a JWT-shaped token is never a session's.
+        if let Some(verifier) = &state.jwt
+            && jwt::looks_like_jwt(token)
+            && token.len() <= jwt::MAX_TOKEN_LEN
+        {
+            let claims = verifier.verify(token).await?;
+            return external_user(state, claims).await;
+        }
+        if token.len() > 128 {
+            return Err(malformed());
+        }
         let token_hash = hash_token(token);
         let now = now_ms();
         let found = db::accounts::session_user(&state.db, &token_hash, now)
@@ -132,6 +144,105 @@ impl FromRequestParts<AppState> for AuthUser {
             token_hash,
         })
     }
+}
+
+/// A refreshed external session is pushed this far ahead, and written again once it is this
+/// much shorter: at most one write a day per user for it.
+const EXTERNAL_SESSION_REFRESH_MS: i64 = 24 * 3600 * 1000;
+
+/// The user a verified JWT names: their row is made on first sight and updated when the
+/// token's name, role or unit changed. Each such user has one session row (key
+/// [`db::accounts::external_session_hash`]), which the devices they register belong to; it is
+/// extended while they keep coming, and logging out ends it (and drops those devices) like
+/// any session.
+async fn external_user(state: &AppState, claims: jwt::Claims) -> ApiResult<AuthUser> {
+    let now = now_ms();
+    let mut found = db::accounts::external_user(&state.db, &claims.sub, now).await?;
+    let current = |f: &db::accounts::ExternalUser| {
+        f.user.role == claims.role
+            && f.user.unit == claims.unit
+            && f.user.name == claims.name
+            && f.session.as_ref().is_some_and(|(_, expires_at, _)| {
+                *expires_at - now > SESSION_TTL_MS - EXTERNAL_SESSION_REFRESH_MS
+            })
+    };
+    match &found {
+        Some(f) if f.disabled => return Err(ApiError::forbidden("this account is disabled")),
+        Some(f) if current(f) => {}
+        _ => {
+            // Two first requests at once may both insert: the loser's unique violation means
+            // the row is there now, and the second try updates it.
+            let mut tries = 0;
+            loop {
+                tries += 1;
+                match save_external_user(state, &claims, now).await {
+                    Err(ApiError::Internal(e)) if tries < 2 && is_unique_violation(&e) => {}
+                    r => break r?,
+                }
+            }
+            found = db::accounts::external_user(&state.db, &claims.sub, now).await?;
+        }
+    }
+    let found =
+        found.ok_or_else(|| anyhow::anyhow!("an external user vanished as it was saved"))?;
+    if found.disabled {
+        return Err(ApiError::forbidden("this account is disabled"));
+    }
+    let (session_id, session_expires_at, last_used_at) = found
+        .session
+        .ok_or_else(|| anyhow::anyhow!("an external session vanished as it was saved"))?;
+    let user = found.user;
+    let token_hash = db::accounts::external_session_hash(&user.id);
+    if last_used_at.is_none_or(|t| now - t >= TOUCH_EVERY_MS)
+        && let Err(e) = touch_session(state, &token_hash, now).await
+    {
+        tracing::warn!(error = %e, "could not note a session's last use");
+    }
+    Ok(AuthUser {
+        id: user.id,
+        name: user.name,
+        email: user.email,
+        role: user.role,
+        unit: user.unit,
+        session_id,
+        // The event stream ends when the token does; the client reconnects with a fresh one.
+        session_expires_at: session_expires_at.min(claims.expires_at_ms),
+        token_hash,
+    })
+}
+
+fn is_unique_violation(e: &anyhow::Error) -> bool {
+    e.downcast_ref::<sqlx::Error>()
+        .is_some_and(db::is_unique_violation)
+}
+
+/// Writes an external user as the token describes them, and extends their session.
+async fn save_external_user(state: &AppState, claims: &jwt::Claims, now: i64) -> ApiResult<()> {
+    let mut tx = state.db.begin().await?;
+    let id = db::new_id();
+    // The other backend's email when no account here has it; else one that cannot clash.
+    let email = match &claims.email {
+        Some(e) if !db::accounts::email_taken_in_tx(&mut tx, e).await? => e.clone(),
+        _ => format!("{id}@external.invalid"),
+    };
+    let id = db::accounts::upsert_external_user(
+        &mut tx,
+        db::accounts::ExternalUserUpdate {
+            id_if_new: &id,
+            external_id: &claims.sub,
+            name: &claims.name,
+            email: &email,
+            role: claims.role,
+            unit: claims.unit.as_deref(),
+            unusable_password_hash: DUMMY_HASH,
+            now,
+        },
+    )
+    .await?;
+    let hash = db::accounts::external_session_hash(&id);
+    db::accounts::upsert_session(&mut tx, &hash, &id, now, now + SESSION_TTL_MS).await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 async fn touch_session(state: &AppState, token_hash: &str, now: i64) -> Result<(), sqlx::Error> {

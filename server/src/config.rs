@@ -137,6 +137,38 @@ pub struct ServeArgs {
     /// Days visits, notifications and push records are kept (0: forever).
     #[arg(long, env = "GATEBELL_RETENTION_DAYS", default_value_t = 90)]
     pub retention_days: u32,
+    /// JWKS URL of an existing backend whose JWT bearer tokens (RS256 or ES256) are accepted
+    /// beside Gatebell's own sessions; needs --jwt-issuer and --jwt-audience.
+    #[arg(long, env = "GATEBELL_JWT_JWKS_URL")]
+    pub jwt_jwks_url: Option<String>,
+    /// Shared secret of an existing backend's HS256 JWT bearer tokens (at least 32 characters),
+    /// instead of --jwt-jwks-url; needs --jwt-issuer and --jwt-audience.
+    #[arg(long, env = "GATEBELL_JWT_HS256_SECRET", hide_env_values = true)]
+    pub jwt_hs256_secret: Option<String>,
+    /// The `iss` a JWT must carry.
+    #[arg(long, env = "GATEBELL_JWT_ISSUER")]
+    pub jwt_issuer: Option<String>,
+    /// The `aud` a JWT must carry (one of its values).
+    #[arg(long, env = "GATEBELL_JWT_AUDIENCE")]
+    pub jwt_audience: Option<String>,
+    /// The JWT claim holding the user's role: resident, guard or admin.
+    #[arg(long, env = "GATEBELL_JWT_ROLE_CLAIM", default_value = "role")]
+    pub jwt_role_claim: String,
+    /// The JWT claim holding the user's unit (created when new).
+    #[arg(long, env = "GATEBELL_JWT_UNIT_CLAIM", default_value = "unit")]
+    pub jwt_unit_claim: String,
+    /// Fetch the JWKS over plain http and from private addresses (only for tests against a
+    /// local key server).
+    #[arg(long, env = "GATEBELL_JWT_JWKS_ALLOW_PRIVATE", hide = true)]
+    pub jwt_jwks_allow_private: bool,
+    /// Least time between two JWKS fetches caused by unknown `kid`s (ms).
+    #[arg(
+        long,
+        env = "GATEBELL_JWT_JWKS_MIN_REFETCH_MS",
+        default_value_t = 60_000,
+        hide = true
+    )]
+    pub jwt_jwks_min_refetch_ms: u64,
     /// Seconds between housekeeping runs (expired sessions, retention).
     #[arg(
         long = "housekeeping-interval",
@@ -208,10 +240,16 @@ impl Config {
                 crate::codes::MIN_SECRET_LEN
             );
         }
+        check_jwt(&args)?;
         Ok(Config {
             allow_list: AllowList::new(hosts, args.push_allow_http),
             args,
         })
+    }
+
+    /// Whether JWT bearer tokens are accepted.
+    pub fn jwt_enabled(&self) -> bool {
+        self.args.jwt_jwks_url.is_some() || self.args.jwt_hs256_secret.is_some()
     }
 
     /// Walk-in push TTL in milliseconds.
@@ -228,4 +266,43 @@ impl Config {
     pub fn checkin_ttl_ms(&self) -> i64 {
         i64::from(self.args.checkin_ttl_secs) * 1000
     }
+}
+
+/// The JWT flags go together: one key source, and both the issuer and the audience, since a
+/// token minted for another service of the same backend must not sign in here.
+fn check_jwt(args: &ServeArgs) -> anyhow::Result<()> {
+    let on = match (&args.jwt_jwks_url, &args.jwt_hs256_secret) {
+        (Some(_), Some(_)) => {
+            anyhow::bail!("give either --jwt-jwks-url or --jwt-hs256-secret, not both")
+        }
+        (Some(url), None) => {
+            let parsed = url::Url::parse(url)
+                .map_err(|e| anyhow::anyhow!("--jwt-jwks-url is not a URL: {e}"))?;
+            if parsed.scheme() != "https" && !args.jwt_jwks_allow_private {
+                anyhow::bail!("--jwt-jwks-url must be an https: URL");
+            }
+            true
+        }
+        (None, Some(secret)) => {
+            if secret.len() < 32 {
+                anyhow::bail!("--jwt-hs256-secret must be at least 32 characters");
+            }
+            true
+        }
+        (None, None) => false,
+    };
+    let blank = |v: &Option<String>| v.as_deref().is_none_or(|v| v.trim().is_empty());
+    if on && (blank(&args.jwt_issuer) || blank(&args.jwt_audience)) {
+        anyhow::bail!(
+            "JWT sign-in (--jwt-jwks-url or --jwt-hs256-secret) needs both --jwt-issuer and \
+             --jwt-audience"
+        );
+    }
+    if !on && (args.jwt_issuer.is_some() || args.jwt_audience.is_some()) {
+        anyhow::bail!("--jwt-issuer and --jwt-audience need --jwt-jwks-url or --jwt-hs256-secret");
+    }
+    if args.jwt_role_claim.trim().is_empty() || args.jwt_unit_claim.trim().is_empty() {
+        anyhow::bail!("--jwt-role-claim and --jwt-unit-claim must not be empty");
+    }
+    Ok(())
 }

@@ -21,6 +21,7 @@ pub mod headers;
 pub mod health;
 pub mod housekeeping;
 pub mod internal;
+pub mod jwt;
 pub mod listener;
 pub mod notifications;
 pub mod openapi;
@@ -179,6 +180,7 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         config.args.login_per_ip_per_minute,
         config.args.login_per_account_per_minute,
     );
+    let jwt = jwt::JwtAuth::from_config(&config)?.map(Arc::new);
     let (stop, stopped) = watch::channel(false);
     let state = AppState {
         db: db.clone(),
@@ -196,6 +198,7 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         login_limits,
         code_key,
         streams: throttle::StreamSlots::default(),
+        jwt,
     };
     let listener = tokio::net::TcpListener::bind(state.config.args.listen).await?;
     let addr = listener.local_addr()?;

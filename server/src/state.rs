@@ -36,6 +36,8 @@ pub struct AppState {
     pub code_key: CodeKey,
     /// Open event streams per user.
     pub streams: StreamSlots,
+    /// The verifier of an existing backend's JWTs, when `--jwt-*` turns them on.
+    pub jwt: Option<Arc<crate::jwt::JwtAuth>>,
 }
 
 impl AppState {

@@ -19,22 +19,8 @@ pub struct UserRow<'a> {
 /// Inserts a user, and its unit when new. A taken email is a unique violation
 /// ([`super::is_unique_violation`]).
 pub async fn insert_user(tx: &mut Tx, u: UserRow<'_>) -> Result<(), sqlx::Error> {
+    let unit_id = unit_id(tx, u.unit, u.created_at).await?;
     per_backend!(tx.conn(), c => {
-        let unit_id: Option<String> = match u.unit {
-            None => None,
-            Some(unit) => {
-                sqlx::query("INSERT INTO units (id, name, created_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING")
-                    .bind(super::new_id())
-                    .bind(unit)
-                    .bind(u.created_at)
-                    .execute(&mut *c)
-                    .await?;
-                sqlx::query_scalar("SELECT id FROM units WHERE name = $1")
-                    .bind(unit)
-                    .fetch_optional(&mut *c)
-                    .await?
-            }
-        };
         sqlx::query(
             "INSERT INTO users (id, name, email, password_hash, role, unit_id, created_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -50,6 +36,180 @@ pub async fn insert_user(tx: &mut Tx, u: UserRow<'_>) -> Result<(), sqlx::Error>
         .await
         .map(|_| ())
     })
+}
+
+/// The id of the unit with this name, created when new.
+async fn unit_id(tx: &mut Tx, unit: Option<&str>, now: i64) -> Result<Option<String>, sqlx::Error> {
+    let Some(unit) = unit else {
+        return Ok(None);
+    };
+    per_backend!(tx.conn(), c => {
+        sqlx::query("INSERT INTO units (id, name, created_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING")
+            .bind(super::new_id())
+            .bind(unit)
+            .bind(now)
+            .execute(&mut *c)
+            .await?;
+        sqlx::query_scalar("SELECT id FROM units WHERE name = $1")
+            .bind(unit)
+            .fetch_optional(&mut *c)
+            .await
+    })
+}
+
+/// The key of an external user's one session row. Not a [`crate::auth::hash_token`] output
+/// (those are 64 hex digits), so no bearer token can ever match it; the SQL of
+/// [`external_user`] builds the same string.
+pub fn external_session_hash(user_id: &str) -> String {
+    format!("jwt:{user_id}")
+}
+
+/// A user an external JWT names, with their session row when it is live.
+pub struct ExternalUser {
+    pub user: User,
+    pub disabled: bool,
+    /// The session's public id, expiry and last use.
+    pub session: Option<(String, i64, Option<i64>)>,
+}
+
+type ExternalUserRow = (
+    String,
+    String,
+    String,
+    String,
+    Option<String>,
+    Option<i64>,
+    Option<String>,
+    Option<i64>,
+    Option<i64>,
+);
+
+/// The user with this external id (`sub`), and their session row unless it expired by `now`.
+pub async fn external_user(
+    db: &Db,
+    external_id: &str,
+    now: i64,
+) -> Result<Option<ExternalUser>, sqlx::Error> {
+    let row: Option<ExternalUserRow> = per_backend!(db.reader(), p => {
+        sqlx::query_as(
+            "SELECT u.id, u.name, u.email, u.role, un.name AS unit, u.disabled_at, s.id, s.expires_at, s.last_used_at
+             FROM users u LEFT JOIN units un ON un.id = u.unit_id
+             LEFT JOIN sessions s ON s.token_hash = 'jwt:' || u.id AND s.expires_at > $2
+             WHERE u.external_id = $1",
+        )
+        .bind(external_id)
+        .bind(now)
+        .fetch_optional(p)
+        .await?
+    });
+    row.map(
+        |(id, name, email, role, unit, disabled_at, session_id, expires_at, last_used_at)| {
+            Ok(ExternalUser {
+                user: user(id, name, email, role, unit)?,
+                disabled: disabled_at.is_some(),
+                session: session_id
+                    .zip(expires_at)
+                    .map(|(s, e)| (s, e, last_used_at)),
+            })
+        },
+    )
+    .transpose()
+}
+
+/// An external user as their latest token describes them.
+pub struct ExternalUserUpdate<'a> {
+    /// The id a new user gets.
+    pub id_if_new: &'a str,
+    pub external_id: &'a str,
+    pub name: &'a str,
+    /// Used when the user is new; the caller picks one no other account has.
+    pub email: &'a str,
+    pub role: Role,
+    /// Created when new.
+    pub unit: Option<&'a str>,
+    /// Stored as the password hash: external users do not sign in with a password.
+    pub unusable_password_hash: &'a str,
+    pub now: i64,
+}
+
+/// Whether an account has this email.
+pub async fn email_taken_in_tx(tx: &mut Tx, email: &str) -> Result<bool, sqlx::Error> {
+    let id: Option<String> = per_backend!(tx.conn(), c => {
+        sqlx::query_scalar("SELECT id FROM users WHERE email = $1")
+            .bind(email)
+            .fetch_optional(&mut *c)
+            .await?
+    });
+    Ok(id.is_some())
+}
+
+/// Makes or updates (name, role, unit) the user with this external id; returns their id.
+pub async fn upsert_external_user(
+    tx: &mut Tx,
+    u: ExternalUserUpdate<'_>,
+) -> Result<String, sqlx::Error> {
+    let unit_id = unit_id(tx, u.unit, u.now).await?;
+    per_backend!(tx.conn(), c => {
+        let existing: Option<String> = sqlx::query_scalar("SELECT id FROM users WHERE external_id = $1")
+            .bind(u.external_id)
+            .fetch_optional(&mut *c)
+            .await?;
+        match existing {
+            Some(id) => {
+                sqlx::query("UPDATE users SET name = $1, role = $2, unit_id = $3 WHERE id = $4")
+                    .bind(u.name)
+                    .bind(u.role.as_str())
+                    .bind(unit_id)
+                    .bind(&id)
+                    .execute(&mut *c)
+                    .await?;
+                Ok(id)
+            }
+            None => {
+                let id = u.id_if_new.to_owned();
+                sqlx::query(
+                    "INSERT INTO users (id, name, email, password_hash, role, unit_id, created_at, external_id)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                )
+                .bind(&id)
+                .bind(u.name)
+                .bind(u.email)
+                .bind(u.unusable_password_hash)
+                .bind(u.role.as_str())
+                .bind(unit_id)
+                .bind(u.now)
+                .bind(u.external_id)
+                .execute(&mut *c)
+                .await?;
+                Ok(id)
+            }
+        }
+    })
+}
+
+/// Starts or extends a session row (`token_hash` is its key) to `expires_at`.
+pub async fn upsert_session(
+    tx: &mut Tx,
+    token_hash: &str,
+    user_id: &str,
+    now: i64,
+    expires_at: i64,
+) -> Result<(), sqlx::Error> {
+    per_backend!(tx.conn(), c => {
+        sqlx::query(
+            "INSERT INTO sessions (token_hash, id, user_id, created_at, expires_at, last_used_at)
+             VALUES ($1, $2, $3, $4, $5, $4)
+             ON CONFLICT (token_hash) DO UPDATE SET expires_at = excluded.expires_at, last_used_at = excluded.last_used_at",
+        )
+        .bind(token_hash)
+        .bind(super::new_id())
+        .bind(user_id)
+        .bind(now)
+        .bind(expires_at)
+        .execute(&mut *c)
+        .await?;
+    });
+    Ok(())
 }
 
 /// The role of a user, if the user exists and is neither disabled nor deleted.
@@ -375,7 +535,7 @@ pub async fn anonymise(
     per_backend!(tx.conn(), c => {
         let n = sqlx::query(
             "UPDATE users SET name = 'Deleted user', email = 'deleted-' || id || '@deleted.invalid',
-             password_hash = $1, unit_id = NULL, disabled_at = COALESCE(disabled_at, $2), deleted_at = $2
+             password_hash = $1, unit_id = NULL, external_id = NULL, disabled_at = COALESCE(disabled_at, $2), deleted_at = $2
              WHERE id = $3 AND deleted_at IS NULL",
         )
         .bind(unusable_password_hash)
