@@ -393,7 +393,73 @@ async fn hs256_secret_tokens_sign_in_and_others_do_not(b: Backend) {
     assert_eq!(app.get("/api/v1/me", &guard).await.0, StatusCode::OK);
 }
 
+async fn a_jwt_users_session_ends_like_any_other(b: Backend) {
+    const SERVICE_KEY: &str = "test-service-key-0123456789";
+    let rsa = Key::rsa("rsa-1");
+    let jwks = KeyServer::start(&[&rsa]).await;
+    let app = start_with_jwks(b, &jwks, &["--service-key", SERVICE_KEY]).await;
+    let token = rsa.sign(&claims("ext-5", "resident", Some("D-404")));
+
+    // Several first requests at once make one user, with one session.
+    let calls: Vec<_> = (0..4).map(|_| app.get("/api/v1/me", &token)).collect();
+    for (s, me) in futures::future::join_all(calls).await {
+        assert_eq!(s, StatusCode::OK, "{me}");
+    }
+    let db = &app.state().db;
+    let users = "SELECT COUNT(*) FROM users WHERE external_id = 'ext-5'";
+    assert_eq!(scalar(db, users).await, 1);
+    let sessions = "SELECT COUNT(*) FROM sessions s JOIN users u ON u.id = s.user_id
+                    WHERE u.external_id = 'ext-5'";
+    assert_eq!(scalar(db, sessions).await, 1);
+    let (_, list) = app.get("/api/v1/auth/sessions", &token).await;
+    assert_eq!(list[0]["current"], true, "{list}");
+    let first_session = list[0]["id"].clone();
+
+    // The event stream takes the JWT too (as ?access_token= in a browser).
+    drop(app.events(&token).await);
+
+    // Logging out drops the devices registered under the session; the next token starts one.
+    let (s, d) = app
+        .post(
+            "/api/v1/notifications/register-device",
+            &token,
+            json!({"token": "fcm-ext-5", "platform": "android"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{d}");
+    let devices = "SELECT COUNT(*) FROM devices WHERE token = 'fcm-ext-5'";
+    assert_eq!(scalar(db, devices).await, 1);
+    let (s, _) = app
+        .call(
+            reqwest::Method::POST,
+            "/api/v1/auth/logout",
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    assert_eq!(scalar(db, devices).await, 0);
+    let (s, list) = app.get("/api/v1/auth/sessions", &token).await;
+    assert_eq!(s, StatusCode::OK, "{list}");
+    assert_ne!(list[0]["id"], first_session, "{list}");
+
+    // A disabled account is refused whatever its tokens say.
+    let (_, me) = app.get("/api/v1/me", &token).await;
+    let id = me["id"].as_str().unwrap();
+    let (s, v) = app
+        .call(
+            reqwest::Method::PUT,
+            &format!("/api/v1/internal/users/{id}/disabled"),
+            Some(SERVICE_KEY),
+            Some(json!({"disabled": true})),
+        )
+        .await;
+    assert!(s.is_success(), "{s}: {v}");
+    assert_error(&app.get("/api/v1/me", &token).await, 403, "forbidden");
+}
+
 on_both_backends!(
+    a_jwt_users_session_ends_like_any_other,
     jwks_tokens_sign_in_and_use_the_api,
     bad_tokens_are_refused_with_401,
     a_role_gatebell_does_not_know_is_refused,
