@@ -109,31 +109,24 @@ impl Gatebell {
         v["token"].as_str().unwrap().to_owned()
     }
 
+    /// A GET's JSON answer.
+    async fn get_json(&self, path: &str, bearer: Option<&str>) -> Value {
+        let mut r = self.http.get(format!("{}{path}", self.url));
+        if let Some(b) = bearer {
+            r = r.bearer_auth(b);
+        }
+        r.send().await.unwrap().json().await.unwrap()
+    }
+
     async fn user_id(&self, token: &str) -> String {
-        let v: Value = self
-            .http
-            .get(format!("{}/api/v1/me", self.url))
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let v = self.get_json("/api/v1/me", Some(token)).await;
         v["id"].as_str().unwrap().to_owned()
     }
 
     async fn resident_id(&self, guard: &str, name: &str) -> String {
-        let v: Value = self
-            .http
-            .get(format!("{}/api/v1/residents?q={name}", self.url))
-            .bearer_auth(guard)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let v = self
+            .get_json(&format!("/api/v1/residents?q={name}"), Some(guard))
+            .await;
         v[0]["id"].as_str().unwrap().to_owned()
     }
 
@@ -538,15 +531,9 @@ async fn provider_outage(outage: Outage) {
             "--push-allow-http",
         ],
     );
-    let vapid: Value = g
-        .http
-        .get(format!("{}/api/v1/notifications/vapid-public-key", g.url))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let vapid = g
+        .get_json("/api/v1/notifications/vapid-public-key", None)
+        .await;
     web.expect_vapid_key(vapid["publicKey"].as_str().unwrap());
     let asha = g.login("asha@demo.gatebell").await;
     let guard = g.login("guard@demo.gatebell").await;

@@ -768,7 +768,9 @@ async fn logout_without_unregistering_ends_delivery_to_that_sessions_devices(b: 
     app.stop().await;
 }
 
-async fn logout_cancels_the_sessions_queued_pushes(b: Backend) {
+/// Asha's browser whose first push (a walk-in) was refused with a 2 s `Retry-After`: its
+/// retry is queued when this returns. Gives the fakes, the app and Asha's session token.
+async fn a_retry_waiting(b: Backend) -> (Fakes, TestApp, String) {
     let fakes = Fakes::start().await;
     let app = fakes.app(b, &[]).await;
     let guard = app.login(GUARD).await;
@@ -776,7 +778,6 @@ async fn logout_cancels_the_sessions_queued_pushes(b: Backend) {
     let asha_id = app.resident_id(&guard, "asha").await;
     let browser = fakes.web.new_subscription();
     register_web(&app, &asha, &browser).await;
-    // The first try is refused and the retry waits 2 s...
     fakes.web.fail_subscription_with(
         &browser.id,
         WebPushFailure::Unavailable {
@@ -791,6 +792,12 @@ async fn logout_cancels_the_sessions_queued_pushes(b: Backend) {
         async || !fakes.web.received().is_empty(),
     )
     .await;
+    (fakes, app, asha)
+}
+
+async fn logout_cancels_the_sessions_queued_pushes(b: Backend) {
+    // The first try is refused and the retry waits 2 s...
+    let (fakes, app, asha) = a_retry_waiting(b).await;
     // ...and meanwhile every session of Asha's ends.
     logout(&app, &asha, "/api/v1/auth/logout-all").await;
     let states = job_states(&app.state().db).await;
@@ -834,27 +841,7 @@ async fn a_device_of_an_expired_session_gets_no_push(b: Backend) {
 }
 
 async fn a_queued_push_is_dropped_when_its_session_expires(b: Backend) {
-    let fakes = Fakes::start().await;
-    let app = fakes.app(b, &[]).await;
-    let guard = app.login(GUARD).await;
-    let asha = app.login(ASHA).await;
-    let asha_id = app.resident_id(&guard, "asha").await;
-    let browser = fakes.web.new_subscription();
-    register_web(&app, &asha, &browser).await;
-    fakes.web.fail_subscription_with(
-        &browser.id,
-        WebPushFailure::Unavailable {
-            retry_after_secs: Some(2),
-            times: 1,
-        },
-    );
-    walkin(&app, &guard, &asha_id, "Ravi").await;
-    wait_until(
-        "the first, refused try",
-        Duration::from_secs(10),
-        async || !fakes.web.received().is_empty(),
-    )
-    .await;
+    let (fakes, app, _asha) = a_retry_waiting(b).await;
     // The session runs out while the retry waits (no cleanup has run).
     execute(&app.state().db, "UPDATE sessions SET expires_at = 1").await;
     wait_until(
