@@ -242,6 +242,9 @@ pub struct Visit {
     /// Name of whoever approved or rejected.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub decided_by: Option<String>,
+    /// The existing backend's id for a visit it handed over ([`InternalVisitRequest`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_id: Option<String>,
 }
 
 /// `POST /visits`: a resident invites a visitor.
@@ -387,6 +390,45 @@ pub struct VisitList {
     pub items: Vec<Visit>,
 }
 
+/// A host's answer to a walk-in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "lowercase")]
+pub enum Decision {
+    Approve,
+    Reject,
+}
+
+impl Decision {
+    /// `approve` or `reject`: also the notification's action id ([`ACTION_APPROVE`]).
+    pub fn as_str(self) -> &'static str {
+        wire_name(&self)
+    }
+
+    /// The status a visit moves to.
+    pub fn status(self) -> VisitStatus {
+        match self {
+            Decision::Approve => VisitStatus::Approved,
+            Decision::Reject => VisitStatus::Rejected,
+        }
+    }
+}
+
+/// `POST` [`paths::VISIT_DECISION`]: a decision carried by the action token a walk-in's push
+/// brought, with no session (a backend's JWT may have expired by the time the button is
+/// pressed).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DecisionRequest {
+    pub decision: Decision,
+    /// The push's [`PushPayload::action_token`].
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 128))]
+    pub action_token: String,
+}
+
 // ---------------------------------------------------------------------------------------------
 // Notifications
 
@@ -398,6 +440,9 @@ pub enum NotificationType {
     WalkinPending,
     /// An invited visitor checked in at the gate.
     VisitorArrived,
+    /// A walk-in was decided or expired: replaces the walk-in's notification (same tag) on the
+    /// devices of everyone it asked, with the outcome ("Approved by Asha").
+    WalkinResolved,
     /// Any other kind.
     Other(String),
 }
@@ -408,6 +453,7 @@ impl NotificationType {
         match self {
             NotificationType::WalkinPending => "walkin_pending",
             NotificationType::VisitorArrived => "visitor_arrived",
+            NotificationType::WalkinResolved => "walkin_resolved",
             NotificationType::Other(s) => s,
         }
     }
@@ -417,6 +463,7 @@ impl NotificationType {
         match s {
             "walkin_pending" => NotificationType::WalkinPending,
             "visitor_arrived" => NotificationType::VisitorArrived,
+            "walkin_resolved" => NotificationType::WalkinResolved,
             other => NotificationType::Other(other.to_owned()),
         }
     }
@@ -447,7 +494,7 @@ impl utoipa::PartialSchema for NotificationType {
         utoipa::openapi::ObjectBuilder::new()
             .schema_type(utoipa::openapi::schema::Type::String)
             .description(Some(
-                "`walkin_pending`, `visitor_arrived`, or a backend-defined snake_case kind",
+                "`walkin_pending`, `visitor_arrived`, `walkin_resolved`, or a backend-defined snake_case kind",
             ))
             .into()
     }
@@ -658,6 +705,147 @@ pub struct InternalNotifyResponse {
     pub devices: u32,
 }
 
+/// `PUT` [`paths::INTERNAL_USER`]: the existing backend creates or updates one of its users
+/// (the path names them by the backend's own id).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(optional_fields = nullable))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct InternalUserRequest {
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 100,
+            pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$"
+        )
+    )]
+    pub name: String,
+    /// Kept when given and no other account has it.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_length = 254))]
+    pub email: Option<String>,
+    /// E.164: `+` and 8 to 15 digits.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(pattern = r"^\+[1-9][0-9]{7,14}$"))]
+    pub phone: Option<String>,
+    pub role: Role,
+    /// The flat; required for residents.
+    #[serde(default)]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 32,
+            pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$"
+        )
+    )]
+    pub unit: Option<String>,
+}
+
+/// A user the existing backend manages, as Gatebell keeps them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "camelCase")]
+pub struct InternalUser {
+    /// Gatebell's id.
+    pub id: String,
+    /// The backend's id (`sub` of its JWTs).
+    pub external_id: String,
+    pub name: String,
+    pub email: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
+    pub role: Role,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit: Option<String>,
+}
+
+/// `POST` [`paths::INTERNAL_WALKINS`] and [`paths::INTERNAL_CHECKINS`]: a visitor the existing
+/// backend registered; creating one twice with the same `externalVisitId` is a no-op.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(optional_fields = nullable))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct InternalVisitRequest {
+    /// The backend's id for the visit.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(min_length = 1, max_length = 64, pattern = "^[A-Za-z0-9_.:-]+$")
+    )]
+    pub external_visit_id: String,
+    /// The host's id in the backend (a user made by `PUT /internal/users/{id}` or a JWT).
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 255))]
+    pub host_external_id: String,
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 100,
+            pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$"
+        )
+    )]
+    pub visitor_name: String,
+    #[serde(default)]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 200,
+            pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$"
+        )
+    )]
+    pub purpose: Option<String>,
+    #[serde(default)]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(max_length = 32, pattern = r"^[0-9 +()-]*$")
+    )]
+    pub phone: Option<String>,
+}
+
+/// The body of a webhook Gatebell sends to `--webhook-url`, in the Standard Webhooks shape
+/// (`type`, `timestamp`, `data`); signed in the `webhook-signature` header.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "camelCase")]
+pub struct WebhookEvent {
+    /// `visit.approved`, `visit.rejected` or `visit.expired`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// When it happened, RFC 3339.
+    pub timestamp: String,
+    pub data: VisitDecided,
+}
+
+/// What a `visit.*` webhook says.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "camelCase")]
+pub struct VisitDecided {
+    pub visit_id: String,
+    /// The backend's id for the visit, when the backend created it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_visit_id: Option<String>,
+    pub status: VisitStatus,
+    /// Epoch milliseconds of the decision (or of the expiry).
+    pub decided_at: i64,
+    /// Gatebell's id of whoever decided; absent for `visit.expired`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decided_by_id: Option<String>,
+    /// The backend's id of whoever decided, when it manages them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decided_by_external_id: Option<String>,
+    /// The name of whoever decided; absent for `visit.expired`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decided_by_name: Option<String>,
+}
+
 // ---------------------------------------------------------------------------------------------
 // Push payload
 
@@ -691,6 +879,10 @@ pub struct PushPayload {
     pub tag: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub actions: Vec<PushAction>,
+    /// On a walk-in's push: the recipient's single-use token for `POST`
+    /// [`paths::VISIT_DECISION`], so Approve / Reject work without a valid sign-in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub action_token: Option<String>,
 }
 
 impl PushPayload {
@@ -725,7 +917,14 @@ impl PushPayload {
             body,
             tag,
             actions,
+            action_token: None,
         }
+    }
+
+    /// The payload with the recipient's action token ([`PushPayload::action_token`]).
+    pub fn with_action_token(mut self, token: Option<String>) -> PushPayload {
+        self.action_token = token;
+        self
     }
 
     /// The FCM `data` map: `type` and `visitId` (and the notification id), all strings.
@@ -736,6 +935,9 @@ impl PushPayload {
         }
         if let Some(n) = &self.notification_id {
             pairs.push(("notificationId", n.clone()));
+        }
+        if let Some(t) = &self.action_token {
+            pairs.push(("actionToken", t.clone()));
         }
         pairs
     }
@@ -776,6 +978,9 @@ pub mod paths {
     pub const VISIT_APPROVE: &str = "/api/v1/visits/{id}/approve";
     /// `POST`: the host turns a walk-in away.
     pub const VISIT_REJECT: &str = "/api/v1/visits/{id}/reject";
+    /// `POST` ([`super::DecisionRequest`]): approve or reject with a push's action token, no
+    /// session needed.
+    pub const VISIT_DECISION: &str = "/api/v1/visits/{id}/decision";
     /// `GET`: the host's walk-ins awaiting a decision.
     pub const MY_REQUESTS: &str = "/api/v1/dashboard/my-requests";
     /// `GET`: the inbox.
@@ -796,14 +1001,24 @@ pub mod paths {
     pub const INTERNAL_NOTIFY: &str = "/api/v1/internal/notify";
     /// `PUT`: disable or re-enable an account ([`super::SetDisabledRequest`]; internal API).
     pub const INTERNAL_USER_DISABLED: &str = "/api/v1/internal/users/{id}/disabled";
+    /// `PUT`: create or update a user the backend manages, named by its id there;
     /// `DELETE`: delete an account's personal data, keeping its visits anonymised (internal API).
     pub const INTERNAL_USER: &str = "/api/v1/internal/users/{id}";
+    /// `POST`: the backend hands over a walk-in awaiting the host's decision.
+    pub const INTERNAL_WALKINS: &str = "/api/v1/internal/walkins";
+    /// `POST`: the backend reports a visitor who checked in.
+    pub const INTERNAL_CHECKINS: &str = "/api/v1/internal/checkins";
     /// `GET`: this API's OpenAPI description.
     pub const OPENAPI: &str = "/api/v1/openapi.json";
 
     /// The API's path for a visit action (`approve` or `reject`, see [`super::ACTION_APPROVE`]).
     pub fn visit_action(visit_id: &str, action: &str) -> String {
         format!("/api/v1/visits/{visit_id}/{action}")
+    }
+
+    /// [`VISIT_DECISION`] for one visit.
+    pub fn visit_decision(visit_id: &str) -> String {
+        VISIT_DECISION.replace("{id}", visit_id)
     }
 }
 

@@ -7,7 +7,9 @@
 
 use serde::Serialize;
 
-use crate::protocol::{ACTION_APPROVE, ACTION_REJECT, NotificationType, PushPayload};
+use crate::protocol::{
+    ACTION_APPROVE, ACTION_REJECT, Decision, DecisionRequest, NotificationType, PushPayload, paths,
+};
 
 /// Longest visit id accepted (ours are 36-character UUIDs; the slack is for other backends).
 pub const MAX_VISIT_ID_LEN: usize = 64;
@@ -28,6 +30,18 @@ pub enum Route {
     Reject { visit_id: String },
     /// Open the inbox: the fallback for anything that names no (valid) visit.
     Inbox,
+}
+
+/// Longest action token accepted (ours are 43 characters).
+pub const MAX_ACTION_TOKEN_LEN: usize = 128;
+
+/// An Approve / Reject answered with a push's action token: `POST` `body` (as JSON) to `path`,
+/// with no `Authorization` header.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct DecisionCall {
+    pub path: String,
+    pub body: DecisionRequest,
 }
 
 /// True when `id` is safe to put into a path: 1 to 64 characters of `[A-Za-z0-9_-]`.
@@ -127,6 +141,29 @@ impl Route {
         }
     }
 
+    /// For Approve / Reject, the session-free call that answers the walk-in with the action
+    /// token its push carried ([`paths::VISIT_DECISION`]); `None` for other routes and for a
+    /// token that is empty, too long or not base64url (it came from outside).
+    pub fn decision_call(&self, action_token: &str) -> Option<DecisionCall> {
+        let token_ok = !action_token.is_empty()
+            && action_token.len() <= MAX_ACTION_TOKEN_LEN
+            && action_token
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        let (id, decision) = match self.url_parts()? {
+            (id, Some(ACTION_APPROVE)) => (id, Decision::Approve),
+            (id, Some(_)) => (id, Decision::Reject),
+            (_, None) => return None,
+        };
+        token_ok.then(|| DecisionCall {
+            path: paths::visit_decision(id),
+            body: DecisionRequest {
+                decision,
+                action_token: action_token.to_owned(),
+            },
+        })
+    }
+
     /// The id and action to put into a URL. The variants' fields are public, so a route built
     /// by hand is checked again here: an invalid id never reaches a URL, it falls back to Inbox.
     fn url_parts(&self) -> Option<(&str, Option<&'static str>)> {
@@ -177,6 +214,61 @@ mod tests {
         assert_eq!(route(&p, None), visit("v-1"));
         // Service workers report a tap on the body as the empty action.
         assert_eq!(route(&p, Some("")), visit("v-1"));
+    }
+
+    #[test]
+    fn an_outcome_push_only_opens_the_visit() {
+        // A stale Approve press on the replaced notification must not act.
+        let p = payload(NotificationType::WalkinResolved, Some("v-1"));
+        assert_eq!(route(&p, Some(ACTION_APPROVE)), visit("v-1"));
+        assert_eq!(
+            route_data(
+                [("type", "walkin_resolved"), ("visitId", "v-1")],
+                Some("reject")
+            ),
+            visit("v-1")
+        );
+    }
+
+    #[test]
+    fn a_decision_call_carries_the_token_to_the_decision_path() {
+        let approve = Route::Approve {
+            visit_id: "v-1".into(),
+        };
+        let call = approve.decision_call("tok_en-1").unwrap();
+        assert_eq!(call.path, "/api/v1/visits/v-1/decision");
+        assert_eq!(call.body.decision, Decision::Approve);
+        assert_eq!(call.body.action_token, "tok_en-1");
+        let reject = Route::Reject {
+            visit_id: "v-1".into(),
+        };
+        assert_eq!(
+            reject.decision_call("t").unwrap().body.decision,
+            Decision::Reject
+        );
+        assert_eq!(
+            serde_json::to_value(&call.body).unwrap(),
+            serde_json::json!({"decision": "approve", "actionToken": "tok_en-1"})
+        );
+    }
+
+    #[test]
+    fn no_decision_call_without_a_decision_or_a_plausible_token() {
+        assert_eq!(visit("v-1").decision_call("t"), None);
+        assert_eq!(Route::Inbox.decision_call("t"), None);
+        let approve = Route::Approve {
+            visit_id: "v-1".into(),
+        };
+        assert_eq!(approve.decision_call(""), None);
+        assert_eq!(approve.decision_call("a/b"), None);
+        assert_eq!(approve.decision_call("a.b"), None);
+        assert_eq!(approve.decision_call(&"a".repeat(129)), None);
+        assert!(approve.decision_call(&"a".repeat(128)).is_some());
+        // A hand-built route with an id unfit for a path never reaches one.
+        let bad = Route::Approve {
+            visit_id: "../x".into(),
+        };
+        assert_eq!(bad.decision_call("t"), None);
     }
 
     #[test]

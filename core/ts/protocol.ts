@@ -3,10 +3,11 @@
 // this file is stale.
 
 /**
- * What a notification is about: `walkin_pending`, `visitor_arrived`, or a kind an existing
- * backend defines (serialised as its plain snake_case name).
+ * What a notification is about: `walkin_pending`, `visitor_arrived`, `walkin_resolved` (a
+ * walk-in's outcome, replacing its notification), or a kind an existing backend defines
+ * (serialised as its plain snake_case name).
  */
-export type NotificationType = "walkin_pending" | "visitor_arrived" | (string & {});
+export type NotificationType = "walkin_pending" | "visitor_arrived" | "walkin_resolved" | (string & {});
 
 /**
  * The body of every error answer: `{ "error": { "code", "message" } }`.
@@ -107,7 +108,11 @@ validUntil?: number | null, checkedInAt?: number | null, decidedAt?: number | nu
 /**
  * Name of whoever approved or rejected.
  */
-decidedBy?: string | null, };
+decidedBy?: string | null, 
+/**
+ * The existing backend's id for a visit it handed over ([`InternalVisitRequest`]).
+ */
+externalId?: string | null, };
 
 /**
  * `POST /visits`: a resident invites a visitor.
@@ -149,6 +154,22 @@ hostId: string, purpose: string, phone?: string | null, };
  * A list of visits.
  */
 export type VisitList = { items: Array<Visit>, };
+
+/**
+ * A host's answer to a walk-in.
+ */
+export type Decision = "approve" | "reject";
+
+/**
+ * `POST` [`paths::VISIT_DECISION`]: a decision carried by the action token a walk-in's push
+ * brought, with no session (a backend's JWT may have expired by the time the button is
+ * pressed).
+ */
+export type DecisionRequest = { decision: Decision, 
+/**
+ * The push's [`PushPayload::action_token`].
+ */
+actionToken: string, };
 
 /**
  * One entry of the in-app inbox.
@@ -255,6 +276,90 @@ export type InternalNotifyResponse = { notificationId: string,
 devices: number, };
 
 /**
+ * `PUT` [`paths::INTERNAL_USER`]: the existing backend creates or updates one of its users
+ * (the path names them by the backend's own id).
+ */
+export type InternalUserRequest = { name: string, 
+/**
+ * Kept when given and no other account has it.
+ */
+email?: string | null, 
+/**
+ * E.164: `+` and 8 to 15 digits.
+ */
+phone?: string | null, role: Role, 
+/**
+ * The flat; required for residents.
+ */
+unit?: string | null, };
+
+/**
+ * A user the existing backend manages, as Gatebell keeps them.
+ */
+export type InternalUser = { 
+/**
+ * Gatebell's id.
+ */
+id: string, 
+/**
+ * The backend's id (`sub` of its JWTs).
+ */
+externalId: string, name: string, email: string, phone?: string | null, role: Role, unit?: string | null, };
+
+/**
+ * `POST` [`paths::INTERNAL_WALKINS`] and [`paths::INTERNAL_CHECKINS`]: a visitor the existing
+ * backend registered; creating one twice with the same `externalVisitId` is a no-op.
+ */
+export type InternalVisitRequest = { 
+/**
+ * The backend's id for the visit.
+ */
+externalVisitId: string, 
+/**
+ * The host's id in the backend (a user made by `PUT /internal/users/{id}` or a JWT).
+ */
+hostExternalId: string, visitorName: string, purpose?: string | null, phone?: string | null, };
+
+/**
+ * The body of a webhook Gatebell sends to `--webhook-url`, in the Standard Webhooks shape
+ * (`type`, `timestamp`, `data`); signed in the `webhook-signature` header.
+ */
+export type WebhookEvent = { 
+/**
+ * `visit.approved`, `visit.rejected` or `visit.expired`.
+ */
+type: string, 
+/**
+ * When it happened, RFC 3339.
+ */
+timestamp: string, data: VisitDecided, };
+
+/**
+ * What a `visit.*` webhook says.
+ */
+export type VisitDecided = { visitId: string, 
+/**
+ * The backend's id for the visit, when the backend created it.
+ */
+externalVisitId?: string | null, status: VisitStatus, 
+/**
+ * Epoch milliseconds of the decision (or of the expiry).
+ */
+decidedAt: number, 
+/**
+ * Gatebell's id of whoever decided; absent for `visit.expired`.
+ */
+decidedById?: string | null, 
+/**
+ * The backend's id of whoever decided, when it manages them.
+ */
+decidedByExternalId?: string | null, 
+/**
+ * The name of whoever decided; absent for `visit.expired`.
+ */
+decidedByName?: string | null, };
+
+/**
  * A button on a notification.
  */
 export type PushAction = { 
@@ -270,7 +375,12 @@ export type PushPayload = { type: NotificationType, visitId?: string | null, not
 /**
  * Notifications with the same tag replace each other: one per visit.
  */
-tag?: string | null, actions?: Array<PushAction>, };
+tag?: string | null, actions?: Array<PushAction>, 
+/**
+ * On a walk-in's push: the recipient's single-use token for `POST`
+ * [`paths::VISIT_DECISION`], so Approve / Reject work without a valid sign-in.
+ */
+actionToken?: string | null, };
 
 /**
  * An event on the stream at [`paths::STREAM`]. Serialised the serde way (externally tagged),
@@ -330,3 +440,9 @@ pendingUnregisters: number, lastError: LastError | null, };
  * Where the app should go after a notification was tapped.
  */
 export type Route = { "route": "visit", visitId: string, } | { "route": "approve", visitId: string, } | { "route": "reject", visitId: string, } | { "route": "inbox" };
+
+/**
+ * An Approve / Reject answered with a push's action token: `POST` `body` (as JSON) to `path`,
+ * with no `Authorization` header.
+ */
+export type DecisionCall = { path: string, body: DecisionRequest, };

@@ -58,3 +58,51 @@ pub fn route_deep_link(route: Route, scheme: String) -> String {
 pub fn route_api_path(route: Route) -> Option<String> {
     core::Route::from(route).api_call()
 }
+
+/// An Approve / Reject answered with the action token a walk-in's push carried (its `data`
+/// map's `actionToken`): `POST` `body` to `path` with no `Authorization`, so it works after the
+/// app's sign-in (a backend's short-lived JWT) has expired.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct DecisionCall {
+    pub path: String,
+    /// The JSON body.
+    pub body: String,
+}
+
+/// The session-free call for Approve / Reject with `action_token`; none for other routes or a
+/// token that is not plausible.
+#[uniffi::export]
+pub fn route_decision_call(route: Route, action_token: String) -> Option<DecisionCall> {
+    let call = core::Route::from(route).decision_call(&action_token)?;
+    Some(DecisionCall {
+        path: call.path,
+        body: serde_json::to_string(&call.body).ok()?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_decision_call_carries_the_token_as_json() {
+        let call = route_decision_call(
+            Route::Reject {
+                visit_id: "v-1".into(),
+            },
+            "tok".into(),
+        )
+        .unwrap();
+        assert_eq!(call.path, "/api/v1/visits/v-1/decision");
+        assert_eq!(call.body, r#"{"decision":"reject","actionToken":"tok"}"#);
+        assert_eq!(
+            route_decision_call(
+                Route::Visit {
+                    visit_id: "v-1".into()
+                },
+                "tok".into()
+            ),
+            None
+        );
+    }
+}

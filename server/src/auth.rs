@@ -378,10 +378,30 @@ async fn logout_all(State(state): State<AppState>, user: AuthUser) -> ApiResult<
 
 /// Ends sessions with their effects: the devices registered under them are dropped, their
 /// queued pushes cancelled, and their event streams closed on every instance.
+///
+/// On PostgreSQL it can deadlock with the push recorder closing the same outbox rows (each
+/// locks them in its own order); the database aborts one of the two, and this one is tried
+/// again rather than answered with a 500.
 pub async fn end_sessions(state: &AppState, which: db::accounts::Ending<'_>) -> ApiResult<usize> {
-    let mut tx = state.db.begin().await?;
-    let ended = db::accounts::end_sessions(&mut tx, which, now_ms()).await?;
-    tx.commit().await?;
+    let mut tries = 0;
+    let ended = loop {
+        tries += 1;
+        let attempt = async {
+            let mut tx = state.db.begin().await?;
+            let ended = db::accounts::end_sessions(&mut tx, which, now_ms()).await?;
+            tx.commit().await?;
+            Ok::<_, sqlx::Error>(ended)
+        };
+        match attempt.await {
+            Err(e) if tries < 5 && db::is_deadlock(&e) => {
+                tracing::info!(error = %e, "ending sessions met a deadlock; trying again");
+                // Apart from the other side's own retry, so the two do not meet again.
+                let pause = rand::Rng::gen_range(&mut rand::thread_rng(), 20..200);
+                tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
+            }
+            r => break r?,
+        }
+    };
     state.after_sessions_ended(&ended);
     Ok(ended.len())
 }

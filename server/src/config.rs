@@ -60,6 +60,14 @@ pub struct ServeArgs {
         default_value_t = 180
     )]
     pub walkin_ttl_secs: u32,
+    /// Seconds a walk-in waits for a decision; then it is `EXPIRED`, the guard is told and the
+    /// residents' notifications say so.
+    #[arg(
+        long = "walkin-expiry",
+        env = "GATEBELL_WALKIN_EXPIRY",
+        default_value_t = 180
+    )]
+    pub walkin_expiry_secs: u32,
     /// How long a check-in's push may still be delivered, in seconds.
     #[arg(
         long = "checkin-ttl",
@@ -169,6 +177,28 @@ pub struct ServeArgs {
         hide = true
     )]
     pub jwt_jwks_min_refetch_ms: u64,
+    /// Seconds of clock skew allowed when checking a JWT's `exp` and `nbf`.
+    #[arg(long = "jwt-leeway", env = "GATEBELL_JWT_LEEWAY", default_value_t = 60)]
+    pub jwt_leeway_secs: u64,
+    /// URL that receives signed webhooks (`visit.approved`, `visit.rejected`) when a resident
+    /// decides; needs --webhook-secret.
+    #[arg(long, env = "GATEBELL_WEBHOOK_URL")]
+    pub webhook_url: Option<String>,
+    /// Standard Webhooks signing secret, `whsec_` and base64 of at least 24 bytes.
+    #[arg(long, env = "GATEBELL_WEBHOOK_SECRET", hide_env_values = true)]
+    pub webhook_secret: Option<String>,
+    /// Longest wait between two tries of a webhook the receiver did not take, in seconds
+    /// (tries back off from one second; a webhook is given up a day after it was made).
+    #[arg(
+        long = "webhook-retry-max",
+        env = "GATEBELL_WEBHOOK_RETRY_MAX",
+        default_value_t = 600
+    )]
+    pub webhook_retry_max_secs: u64,
+    /// Comma-separated origins (`https://app.example.com`) whose browser apps may call the API
+    /// from another origin (CORS); none when absent.
+    #[arg(long, env = "GATEBELL_CORS_ORIGINS", value_delimiter = ',')]
+    pub cors_origins: Vec<String>,
     /// Seconds between housekeeping runs (expired sessions, retention).
     #[arg(
         long = "housekeeping-interval",
@@ -220,6 +250,9 @@ impl Config {
         if args.walkin_ttl_secs == 0 || args.checkin_ttl_secs == 0 {
             anyhow::bail!("push TTLs must be at least one second");
         }
+        if args.walkin_expiry_secs == 0 {
+            anyhow::bail!("--walkin-expiry must be at least one second");
+        }
         if args.otp_failures_per_guard == 0
             || args.otp_failures_per_gate == 0
             || args.otp_failure_window_secs == 0
@@ -241,6 +274,10 @@ impl Config {
             );
         }
         check_jwt(&args)?;
+        check_webhook(&args)?;
+        for origin in &args.cors_origins {
+            check_origin(origin)?;
+        }
         Ok(Config {
             allow_list: AllowList::new(hosts, args.push_allow_http),
             args,
@@ -257,6 +294,11 @@ impl Config {
         i64::from(self.args.walkin_ttl_secs) * 1000
     }
 
+    /// How long a walk-in waits for a decision, in milliseconds.
+    pub fn walkin_expiry_ms(&self) -> i64 {
+        i64::from(self.args.walkin_expiry_secs) * 1000
+    }
+
     /// The window of the wrong-code limits in milliseconds.
     pub fn otp_failure_window_ms(&self) -> i64 {
         i64::from(self.args.otp_failure_window_secs) * 1000
@@ -266,6 +308,61 @@ impl Config {
     pub fn checkin_ttl_ms(&self) -> i64 {
         i64::from(self.args.checkin_ttl_secs) * 1000
     }
+}
+
+/// A webhook URL needs a secret in the Standard Webhooks form; the URL is the operator's own
+/// (it may be on a private network), but must be http(s).
+fn check_webhook(args: &ServeArgs) -> anyhow::Result<()> {
+    match (&args.webhook_url, &args.webhook_secret) {
+        (None, None) => Ok(()),
+        (Some(url), Some(secret)) => {
+            let parsed = url::Url::parse(url)
+                .map_err(|e| anyhow::anyhow!("--webhook-url is not a URL: {e}"))?;
+            if !matches!(parsed.scheme(), "http" | "https") {
+                anyhow::bail!("--webhook-url must be an http: or https: URL");
+            }
+            webhook_key(secret)?;
+            if args.webhook_retry_max_secs == 0 {
+                anyhow::bail!("--webhook-retry-max must be at least 1");
+            }
+            Ok(())
+        }
+        _ => anyhow::bail!("--webhook-url and --webhook-secret go together"),
+    }
+}
+
+/// The key of a Standard Webhooks secret: `whsec_` and base64 of at least 24 bytes (the
+/// shortest the Standard Webhooks libraries generate).
+pub fn webhook_key(secret: &str) -> anyhow::Result<Vec<u8>> {
+    use base64::Engine;
+    let encoded = secret
+        .strip_prefix("whsec_")
+        .ok_or_else(|| anyhow::anyhow!("--webhook-secret must start with whsec_"))?;
+    let key = base64::engine::general_purpose::STANDARD
+        .decode(encoded)
+        .map_err(|_| anyhow::anyhow!("--webhook-secret: whsec_ must be followed by base64"))?;
+    if key.len() < 24 {
+        anyhow::bail!("--webhook-secret must hold at least 24 bytes");
+    }
+    Ok(key)
+}
+
+/// An origin is a scheme, a host and an optional port: what a browser sends in `Origin`.
+fn check_origin(origin: &str) -> anyhow::Result<()> {
+    let bad = || {
+        anyhow::anyhow!(
+            "--cors-origins: {origin:?} is not an origin such as https://app.example.com \
+             (no wildcard, path or trailing slash)"
+        )
+    };
+    let parsed = url::Url::parse(origin).map_err(|_| bad())?;
+    if origin.contains('*')
+        || !matches!(parsed.scheme(), "http" | "https")
+        || parsed.origin().ascii_serialization() != origin
+    {
+        return Err(bad());
+    }
+    Ok(())
 }
 
 /// The JWT flags go together: one key source, and both the issuer and the audience, since a

@@ -62,6 +62,9 @@ async fn metrics(
     if let Ok(d) = crate::db::outbox::depth(&state.db).await {
         state.metrics.outbox_depth.set(d);
     }
+    if let Ok(d) = crate::db::webhooks::depth(&state.db).await {
+        state.metrics.webhook_outbox_depth.set(d);
+    }
     Ok((
         [(
             axum::http::header::CONTENT_TYPE,

@@ -1,7 +1,8 @@
 //! Periodic housekeeping, on every instance (each step is idempotent, so instances sharing a
 //! database may overlap): expired sessions are ended with their effects (devices dropped, queued
-//! pushes cancelled, streams closed), devices left without a session are deleted, and with `--retention-days` above 0 visits, notifications
-//! and push records older than that are purged.
+//! pushes cancelled, streams closed), devices left without a session and expired action tokens
+//! are deleted, and with `--retention-days` above 0 visits, notifications, push records and
+//! closed webhooks older than that are purged.
 
 use std::time::Duration;
 
@@ -34,9 +35,11 @@ pub fn spawn(state: AppState, mut stop: watch::Receiver<bool>) -> tokio::task::J
 pub struct Swept {
     pub sessions: usize,
     pub orphan_devices: u64,
+    pub action_tokens: u64,
     pub visits: u64,
     pub notifications: u64,
     pub push_rows: u64,
+    pub webhooks: u64,
 }
 
 /// One round: ends expired sessions, then purges rows past retention.
@@ -55,12 +58,14 @@ pub async fn run_once(state: &AppState) -> anyhow::Result<Swept> {
     }
     let mut tx = state.db.begin().await?;
     swept.orphan_devices = db::devices::delete_orphans(&mut tx).await?;
+    swept.action_tokens = db::action_tokens::purge_expired(&mut tx, now).await?;
     tx.commit().await?;
     let days = i64::from(state.config.args.retention_days);
     if days > 0 {
         let cutoff = now - days * DAY_MS;
         let mut tx = state.db.begin().await?;
         swept.push_rows = db::outbox::purge_before(&mut tx, cutoff).await?;
+        swept.webhooks = db::webhooks::purge_before(&mut tx, cutoff).await?;
         swept.notifications = db::notifications::purge_before(&mut tx, cutoff).await?;
         swept.visits = db::visits::purge_before(&mut tx, cutoff).await?;
         tx.commit().await?;

@@ -1,18 +1,32 @@
-//! The internal API for deployments beside an existing backend: `POST /internal/notify` is what
-//! that backend calls where it would have sent a push itself; `PUT /internal/users/{id}/disabled`
-//! and `DELETE /internal/users/{id}` manage accounts.
+//! The internal API for deployments beside an existing backend, behind the service key:
+//!
+//! - `PUT /internal/users/{id}` makes or updates one of the backend's users (named by the
+//!   backend's id, the `sub` of its JWTs); `PUT …/disabled` and `DELETE` manage accounts;
+//! - `POST /internal/walkins` and `/internal/checkins` hand over visitors the backend
+//!   registered (idempotent on its visit id), notifying the host as Gatebell's own would;
+//! - `POST /internal/notify` is what it calls where it would have sent a push itself.
+//!
+//! Wherever this API names a user, the backend's id is looked up first and a Gatebell id
+//! second (so standalone accounts stay reachable).
 
 use axum::extract::{FromRequestParts, State};
+use axum::http::StatusCode;
 use axum::http::request::Parts;
 use gatebell_core::protocol::paths;
-use gatebell_core::protocol::{InternalNotifyRequest, InternalNotifyResponse, SetDisabledRequest};
+use gatebell_core::protocol::{
+    InternalNotifyRequest, InternalNotifyResponse, InternalUser, InternalUserRequest,
+    InternalVisitRequest, LiveEvent, Role, SetDisabledRequest, Visit,
+};
 use sha2::{Digest, Sha256};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::auth::end_sessions;
-use crate::db::{self, now_ms};
-use crate::error::{ApiError, ApiResult, Json, Path, human_text};
+use crate::db::visits::NewWalkin;
+use crate::db::{self, Tx, new_id, now_ms};
+use crate::error::{
+    ApiError, ApiResult, Json, Path, human_text, optional_human_text, optional_text, required_text,
+};
 use crate::notifications::{NewNotification, notify_user};
 use crate::state::AppState;
 
@@ -24,7 +38,9 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(notify))
         .routes(routes!(set_disabled))
-        .routes(routes!(delete_user))
+        .routes(routes!(put_user, delete_user))
+        .routes(routes!(walkin))
+        .routes(routes!(checkin))
 }
 
 /// A caller holding the service key.
@@ -86,9 +102,9 @@ async fn notify(
         )));
     }
     let mut tx = state.db.begin().await?;
-    if !db::accounts::user_exists_in_tx(&mut tx, &req.user_id).await? {
-        return Err(ApiError::validation("userId is not a known user"));
-    }
+    let user_id = db::accounts::resolve_in_tx(&mut tx, &req.user_id)
+        .await?
+        .ok_or_else(|| ApiError::validation("userId is not a known user"))?;
     if let Some(v) = &req.visit_id
         && !db::visits::exists_in_tx(&mut tx, v).await?
     {
@@ -97,17 +113,18 @@ async fn notify(
     let done = notify_user(
         &mut tx,
         NewNotification {
-            user_id: &req.user_id,
+            user_id: &user_id,
             kind: req.kind.clone(),
             title,
             body,
             visit_id: req.visit_id.as_deref(),
             ttl_ms: i64::from(ttl) * 1000,
+            action_token: None,
         },
     )
     .await?;
     tx.commit().await?;
-    state.after_notify(&req.user_id);
+    state.after_notify(&user_id);
     Ok((
         axum::http::StatusCode::ACCEPTED,
         Json(InternalNotifyResponse {
@@ -118,7 +135,7 @@ async fn notify(
 }
 
 #[utoipa::path(put, path = paths::INTERNAL_USER_DISABLED, tag = "internal", operation_id = "setUserDisabled", security(("service_key" = [])),
-    params(("id" = String, Path, description = "the user's id")),
+    params(("id" = String, Path, description = "the user's id in the backend (or Gatebell's id)")),
     request_body = SetDisabledRequest,
     responses((status = 204, description = "done; disabling ended the account's sessions and dropped their devices"),
         (status = 401, body = gatebell_core::protocol::ErrorBody), (status = 404, body = gatebell_core::protocol::ErrorBody),
@@ -130,6 +147,7 @@ async fn set_disabled(
     Json(req): Json<SetDisabledRequest>,
 ) -> ApiResult<axum::http::StatusCode> {
     let mut tx = state.db.begin().await?;
+    let id = user_named(&mut tx, &id).await?;
     let at = req.disabled.then(now_ms);
     if !db::accounts::set_disabled(&mut tx, &id, at).await? {
         return Err(ApiError::not_found("no such user"));
@@ -142,8 +160,8 @@ async fn set_disabled(
 }
 
 #[utoipa::path(delete, path = paths::INTERNAL_USER, tag = "internal", operation_id = "deleteUser", security(("service_key" = [])),
-    params(("id" = String, Path, description = "the user's id")),
-    responses((status = 204, description = "the account's personal data is gone; its visits remain, anonymised"),
+    params(("id" = String, Path, description = "the user's id in the backend (or Gatebell's id)")),
+    responses((status = 204, description = "the account's sessions are revoked, its devices and queued pushes gone, its personal data erased; its visits remain, anonymised"),
         (status = 401, body = gatebell_core::protocol::ErrorBody), (status = 404, body = gatebell_core::protocol::ErrorBody)))]
 async fn delete_user(
     State(state): State<AppState>,
@@ -152,6 +170,7 @@ async fn delete_user(
 ) -> ApiResult<axum::http::StatusCode> {
     let ended = {
         let mut tx = state.db.begin().await?;
+        let id = user_named(&mut tx, &id).await?;
         let now = now_ms();
         let ended =
             db::accounts::end_sessions(&mut tx, db::accounts::Ending::AllOf(&id), now).await?;
@@ -163,4 +182,277 @@ async fn delete_user(
     };
     state.after_sessions_ended(&ended);
     Ok(axum::http::StatusCode::NO_CONTENT)
+}
+
+/// The Gatebell id of the user the internal API names by `key` (see the module doc).
+async fn user_named(tx: &mut Tx, key: &str) -> ApiResult<String> {
+    db::accounts::resolve_in_tx(tx, key)
+        .await?
+        .ok_or_else(|| ApiError::not_found("no such user"))
+}
+
+/// An email address as given, lowercased; refused unless it looks like one.
+fn email(e: Option<&str>) -> ApiResult<Option<String>> {
+    let Some(e) = optional_text("email", e, 254)? else {
+        return Ok(None);
+    };
+    let e = e.to_lowercase();
+    match e.split_once('@') {
+        Some((local, domain)) if !local.is_empty() && domain.contains('.') && !e.contains(' ') => {
+            Ok(Some(e))
+        }
+        _ => Err(ApiError::validation("email is not an email address")),
+    }
+}
+
+/// A phone number in E.164: `+`, a non-zero digit, then 7 to 14 more digits.
+pub(crate) fn e164(p: Option<&str>) -> ApiResult<Option<String>> {
+    let Some(p) = p.map(str::trim).filter(|p| !p.is_empty()) else {
+        return Ok(None);
+    };
+    let digits = p.strip_prefix('+').unwrap_or("");
+    let ok = (8..=15).contains(&digits.len())
+        && digits.bytes().all(|b| b.is_ascii_digit())
+        && !digits.starts_with('0');
+    if !ok {
+        return Err(ApiError::validation(
+            "phone must be in E.164 form: + and 8 to 15 digits, such as +919876543210",
+        ));
+    }
+    Ok(Some(p.to_owned()))
+}
+
+#[utoipa::path(put, path = paths::INTERNAL_USER, tag = "internal", operation_id = "putUser", security(("service_key" = [])),
+    params(("id" = String, Path, description = "the user's id in the backend (the `sub` of its JWTs)")),
+    request_body = InternalUserRequest,
+    responses((status = 200, description = "updated", body = InternalUser),
+        (status = 201, description = "created", body = InternalUser),
+        (status = 401, body = gatebell_core::protocol::ErrorBody), (status = 404, body = gatebell_core::protocol::ErrorBody),
+        (status = 409, description = "another account has this email", body = gatebell_core::protocol::ErrorBody),
+        (status = 422, description = "a field is empty, too long or malformed, or a resident has no unit", body = gatebell_core::protocol::ErrorBody)))]
+async fn put_user(
+    State(state): State<AppState>,
+    _: Service,
+    Path(external_id): Path<String>,
+    Json(req): Json<InternalUserRequest>,
+) -> ApiResult<(StatusCode, Json<InternalUser>)> {
+    let external_id = required_text("id", &external_id, 255)?;
+    let name = human_text("name", &req.name, 100)?;
+    let email = email(req.email.as_deref())?;
+    let phone = e164(req.phone.as_deref())?;
+    let unit = optional_human_text("unit", req.unit.as_deref(), 32)?;
+    if req.role == Role::Resident && unit.is_none() {
+        return Err(ApiError::validation("a resident needs a unit"));
+    }
+    // Two first PUTs at once may both insert: the loser's unique violation means the row is
+    // there now, and the second try updates it.
+    let mut tries = 0;
+    let (created, user) = loop {
+        tries += 1;
+        let now = now_ms();
+        let mut tx = state.db.begin().await?;
+        if let Some(e) = &email
+            && db::accounts::email_taken_by_other_in_tx(&mut tx, e, &external_id).await?
+        {
+            return Err(ApiError::Conflict("another account has this email".into()));
+        }
+        let saved = db::accounts::put_external_user(
+            &mut tx,
+            db::accounts::PutExternalUser {
+                id_if_new: &new_id(),
+                external_id: &external_id,
+                name: &name,
+                email: email.as_deref(),
+                phone: phone.as_deref(),
+                role: req.role,
+                unit: unit.as_deref(),
+                unusable_password_hash: crate::auth::DUMMY_HASH,
+                now,
+            },
+        )
+        .await;
+        let (_, created) = match saved {
+            Err(e) if tries < 2 && db::is_unique_violation(&e) => continue,
+            Err(e) if db::is_unique_violation(&e) => {
+                return Err(ApiError::Conflict("another account has this email".into()));
+            }
+            r => r?,
+        };
+        let user = db::accounts::internal_user_in_tx(&mut tx, &external_id)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("a user vanished as it was saved"))?;
+        tx.commit().await?;
+        break (created, user);
+    };
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(user)))
+}
+
+/// What the backend hands over.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Handover {
+    Walkin,
+    Checkin,
+}
+
+/// Validates a handed-over visit, creates it with its notification and pushes in one
+/// transaction, or returns the visit made the first time this `externalVisitId` came.
+async fn hand_over(
+    state: &AppState,
+    req: InternalVisitRequest,
+    what: Handover,
+) -> ApiResult<(StatusCode, Json<Visit>)> {
+    let external_id = required_text("externalVisitId", &req.external_visit_id, 64)?;
+    if !external_id
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"_.:-".contains(&b))
+    {
+        return Err(ApiError::validation(
+            "externalVisitId may hold only letters, digits and _ . : -",
+        ));
+    }
+    let host_key = required_text("hostExternalId", &req.host_external_id, 255)?;
+    let name = human_text("visitorName", &req.visitor_name, 100)?;
+    let purpose = optional_human_text("purpose", req.purpose.as_deref(), 200)?;
+    let phone = crate::visits::phone(req.phone.as_deref())?;
+    let now = now_ms();
+    let mut tx = state.db.begin().await?;
+    if let Some(id) = db::visits::by_external_id_in_tx(&mut tx, &external_id).await? {
+        return same_visit(&mut tx, &id, what).await;
+    }
+    let host = db::accounts::resolve_in_tx(&mut tx, &host_key)
+        .await?
+        .ok_or_else(|| ApiError::validation("hostExternalId is not a known user"))?;
+    if db::accounts::role_in_tx(&mut tx, &host).await? != Some(Role::Resident) {
+        return Err(ApiError::validation(
+            "hostExternalId must be a resident whose account is enabled",
+        ));
+    }
+    let id = new_id();
+    let row = NewWalkin {
+        id: &id,
+        visitor_name: &name,
+        phone: phone.as_deref(),
+        purpose: purpose.as_deref(),
+        host_id: &host,
+        // The host stands for the backend that registered the visit (as for invitations).
+        created_by: &host,
+        external_id: Some(&external_id),
+        now,
+    };
+    let inserted = match what {
+        Handover::Walkin => db::visits::insert_walkin(&mut tx, row).await?,
+        Handover::Checkin => db::visits::insert_checked_in(&mut tx, row).await?,
+    };
+    if !inserted {
+        // The same visit, handed over concurrently, was committed first.
+        let id = db::visits::by_external_id_in_tx(&mut tx, &external_id)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("a visit clashed on its external id, then vanished"))?;
+        return same_visit(&mut tx, &id, what).await;
+    }
+    let visit = db::visits::get_in_tx(&mut tx, &id, now)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("a visit vanished as it was made"))?;
+    let told = match what {
+        Handover::Walkin => crate::visits::announce_walkin(&mut tx, state, &visit, now).await?,
+        Handover::Checkin => {
+            crate::visits::announce_arrival(&mut tx, state, &visit).await?;
+            vec![host]
+        }
+    };
+    tx.commit().await?;
+    for user_id in &told {
+        state.after_notify(user_id);
+    }
+    if what == Handover::Walkin {
+        state
+            .events
+            .publish_guards(LiveEvent::Visit { visit_id: id });
+    }
+    Ok((StatusCode::CREATED, Json(visit)))
+}
+
+/// The answer to a repeated hand-over: the visit as it stands, unless the id was used for the
+/// other kind.
+async fn same_visit(tx: &mut Tx, id: &str, what: Handover) -> ApiResult<(StatusCode, Json<Visit>)> {
+    let visit = db::visits::get_in_tx(tx, id, now_ms())
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("a visit vanished as it was read"))?;
+    let walkin = visit.kind == gatebell_core::protocol::VisitKind::Walkin;
+    if walkin != (what == Handover::Walkin) {
+        return Err(ApiError::Conflict(
+            "this externalVisitId names another kind of visit".into(),
+        ));
+    }
+    Ok((StatusCode::OK, Json(visit)))
+}
+
+#[utoipa::path(post, path = paths::INTERNAL_WALKINS, tag = "internal", operation_id = "handOverWalkin",
+    security(("service_key" = [])), request_body = InternalVisitRequest,
+    responses((status = 201, description = "created; the host is notified and asked to decide", body = Visit),
+        (status = 200, description = "this externalVisitId was handed over before: the visit as it stands", body = Visit),
+        (status = 401, body = gatebell_core::protocol::ErrorBody), (status = 404, body = gatebell_core::protocol::ErrorBody),
+        (status = 409, description = "this externalVisitId names a check-in", body = gatebell_core::protocol::ErrorBody),
+        (status = 422, description = "a field is empty, too long or malformed, or the host is not a resident", body = gatebell_core::protocol::ErrorBody)))]
+async fn walkin(
+    State(state): State<AppState>,
+    _: Service,
+    Json(req): Json<InternalVisitRequest>,
+) -> ApiResult<(StatusCode, Json<Visit>)> {
+    hand_over(&state, req, Handover::Walkin).await
+}
+
+#[utoipa::path(post, path = paths::INTERNAL_CHECKINS, tag = "internal", operation_id = "handOverCheckin",
+    security(("service_key" = [])), request_body = InternalVisitRequest,
+    responses((status = 201, description = "created; the host is told the visitor arrived", body = Visit),
+        (status = 200, description = "this externalVisitId was handed over before: the visit as it stands", body = Visit),
+        (status = 401, body = gatebell_core::protocol::ErrorBody), (status = 404, body = gatebell_core::protocol::ErrorBody),
+        (status = 409, description = "this externalVisitId names a walk-in", body = gatebell_core::protocol::ErrorBody),
+        (status = 422, description = "a field is empty, too long or malformed, or the host is not a resident", body = gatebell_core::protocol::ErrorBody)))]
+async fn checkin(
+    State(state): State<AppState>,
+    _: Service,
+    Json(req): Json<InternalVisitRequest>,
+) -> ApiResult<(StatusCode, Json<Visit>)> {
+    hand_over(&state, req, Handover::Checkin).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn phones_must_be_e164() {
+        assert_eq!(
+            e164(Some("+919876543210")).unwrap().as_deref(),
+            Some("+919876543210")
+        );
+        assert_eq!(e164(None).unwrap(), None);
+        assert_eq!(e164(Some("  ")).unwrap(), None);
+        for bad in [
+            "919876543210",
+            "+0123456789",
+            "+1234567",
+            "+1234567890123456",
+            "+91 98765 43210",
+        ] {
+            assert!(e164(Some(bad)).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn emails_are_lowercased_and_checked() {
+        assert_eq!(
+            email(Some("Asha@Example.com")).unwrap().as_deref(),
+            Some("asha@example.com")
+        );
+        for bad in ["asha", "@example.com", "asha@localhost", "a b@example.com"] {
+            assert!(email(Some(bad)).is_err(), "{bad}");
+        }
+    }
 }

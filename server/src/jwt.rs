@@ -43,6 +43,7 @@ pub struct JwtAuth {
     audience: String,
     role_claim: String,
     unit_claim: String,
+    leeway_secs: u64,
 }
 
 enum Keys {
@@ -103,6 +104,7 @@ impl JwtAuth {
             audience: args.jwt_audience.clone().unwrap_or_default(),
             role_claim: args.jwt_role_claim.clone(),
             unit_claim: args.jwt_unit_claim.clone(),
+            leeway_secs: args.jwt_leeway_secs,
         }))
     }
 
@@ -139,6 +141,7 @@ impl JwtAuth {
         validation.set_audience(&[&self.audience]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
         validation.validate_nbf = true;
+        validation.leeway = self.leeway_secs;
         let data = jsonwebtoken::decode::<Map<String, Value>>(token, &key, &validation)
             .map_err(|e| unauthorized(rejection(e.kind())))?;
         self.claims(&data.claims)

@@ -3,10 +3,12 @@
 //!
 //! Layers, bottom to top; nothing imports from a layer above it:
 //! `error`, `config`, `codes` → `db` (pools, transactions, and the per-area store functions that own
-//! the SQL) and `events` (the event bus) and `push` (outbox dispatcher and senders) → `state`
+//! the SQL) and `events` (the event bus) and `push` (outbox dispatcher and senders) and
+//! `webhooks` (the backend's signed webhooks and their sender) → `state`
 //! ([`AppState`]) → `auth` (extractors) → the handlers per area (`accounts`, `visits`,
 //! `notifications`, `devices`, `internal`, `stream`, `health`, `site`) and `housekeeping`
-//! (expired sessions, retention) → this file (router, start).
+//! (expired sessions, retention) and `expiry` (walk-ins nobody answered) → this file (router,
+//! start).
 
 pub mod accounts;
 pub mod auth;
@@ -17,6 +19,7 @@ pub mod devices;
 pub mod egress;
 pub mod error;
 pub mod events;
+pub mod expiry;
 pub mod headers;
 pub mod health;
 pub mod housekeeping;
@@ -31,6 +34,7 @@ pub mod state;
 pub mod stream;
 pub mod throttle;
 pub mod visits;
+pub mod webhooks;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -85,9 +89,12 @@ async fn no_such_endpoint() -> ApiError {
 /// The whole HTTP app.
 pub fn router(state: AppState) -> Router {
     let (api, doc) = api();
-    let api = api.method_not_allowed_fallback(|| async {
+    let mut api = api.method_not_allowed_fallback(|| async {
         ApiError::MethodNotAllowed("this endpoint does not take that method".into())
     });
+    if let Some(cors) = cors(&state.config.args.cors_origins) {
+        api = api.layer(cors);
+    }
     Router::new()
         .merge(api)
         // Unknown paths under the API answer in JSON; everything else is the web demo.
@@ -105,6 +112,24 @@ pub fn router(state: AppState) -> Router {
         }))
         .layer(TraceLayer::new_for_http().make_span_with(request_span))
         .with_state(state)
+}
+
+/// CORS for the API, for browser apps on the listed origins (exact matches, checked by
+/// [`Config::from_args`]); none when no origin is listed. Bearer tokens travel in
+/// `Authorization`, so no credentials (cookies) are allowed.
+fn cors(origins: &[String]) -> Option<tower_http::cors::CorsLayer> {
+    use axum::http::{HeaderValue, Method, header};
+    if origins.is_empty() {
+        return None;
+    }
+    let origins: Vec<HeaderValue> = origins.iter().filter_map(|o| o.parse().ok()).collect();
+    Some(
+        tower_http::cors::CorsLayer::new()
+            .allow_origin(origins)
+            .allow_methods([Method::GET, Method::POST, Method::PUT, Method::DELETE])
+            .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+            .max_age(Duration::from_secs(600)),
+    )
 }
 
 /// The span of a request: method and path only. The query is left out because the event
@@ -127,7 +152,9 @@ pub struct Server {
     stop: watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
     dispatcher: tokio::task::JoinHandle<()>,
+    webhooks: Option<tokio::task::JoinHandle<()>>,
     housekeeping: tokio::task::JoinHandle<()>,
+    expiry: tokio::task::JoinHandle<()>,
 }
 
 impl Server {
@@ -145,7 +172,11 @@ impl Server {
             self.task.abort();
         }
         let _ = self.dispatcher.await;
+        if let Some(webhooks) = self.webhooks {
+            let _ = webhooks.await;
+        }
         let _ = self.housekeeping.await;
+        let _ = self.expiry.await;
         self.state.db.close().await;
     }
 }
@@ -214,7 +245,15 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         },
         stop.subscribe(),
     );
+    let webhooks = webhooks::spawn(
+        state.db.clone(),
+        &state.config,
+        &state.push,
+        state.metrics.clone(),
+        stop.subscribe(),
+    )?;
     let housekeeping = housekeeping::spawn(state.clone(), stop.subscribe());
+    let expiry = expiry::spawn(state.clone(), stop.subscribe());
     let app = router(state.clone());
     let limits = listener::Limits {
         max_connections: state.config.args.max_connections,
@@ -228,7 +267,9 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         stop,
         task,
         dispatcher,
+        webhooks,
         housekeeping,
+        expiry,
     })
 }
 
@@ -326,6 +367,7 @@ mod tests {
             paths::VISIT,
             paths::VISIT_APPROVE,
             paths::VISIT_REJECT,
+            paths::VISIT_DECISION,
             paths::MY_REQUESTS,
             paths::NOTIFICATIONS,
             paths::NOTIFICATION_READ,
@@ -337,6 +379,8 @@ mod tests {
             paths::INTERNAL_NOTIFY,
             paths::INTERNAL_USER_DISABLED,
             paths::INTERNAL_USER,
+            paths::INTERNAL_WALKINS,
+            paths::INTERNAL_CHECKINS,
         ];
         for p in client_paths {
             assert!(described.contains(&p), "{p} is not in the API description");

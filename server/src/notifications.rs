@@ -26,6 +26,32 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(mark_all_read))
 }
 
+/// Queues a push about an existing notification of `user_id` (the outcome of a walk-in it
+/// asked about) on every device of theirs, inside `tx`; returns how many. With the visit's tag
+/// (Web Push `Topic`, FCM collapse key, APNs collapse id) it replaces the earlier push on the
+/// device, and at the push service when that one is still waiting.
+pub async fn push_about(
+    tx: &mut Tx,
+    user_id: &str,
+    notification_id: &str,
+    payload: &PushPayload,
+    ttl_ms: i64,
+) -> ApiResult<u32> {
+    let now = now_ms();
+    let json = push::payload::encode(payload).map_err(ApiError::validation)?;
+    let n = db::outbox::enqueue(
+        tx,
+        &new_id(),
+        notification_id,
+        user_id,
+        &json,
+        now,
+        now + ttl_ms,
+    )
+    .await?;
+    Ok(n)
+}
+
 /// A notification to record and push.
 pub struct NewNotification<'a> {
     pub user_id: &'a str,
@@ -35,6 +61,8 @@ pub struct NewNotification<'a> {
     pub visit_id: Option<&'a str>,
     /// How long its pushes may still be delivered.
     pub ttl_ms: i64,
+    /// The recipient's action token, carried by the push ([`PushPayload::action_token`]).
+    pub action_token: Option<String>,
 }
 
 /// What [`notify_user`] recorded.
@@ -55,7 +83,8 @@ pub async fn notify_user(tx: &mut Tx, n: NewNotification<'_>) -> ApiResult<Notif
         n.visit_id.map(str::to_owned),
         n.title.clone(),
         n.body.clone(),
-    );
+    )
+    .with_action_token(n.action_token);
     let payload_json = push::payload::encode(&payload).map_err(ApiError::validation)?;
     db::notifications::insert(
         tx,
@@ -71,7 +100,7 @@ pub async fn notify_user(tx: &mut Tx, n: NewNotification<'_>) -> ApiResult<Notif
     )
     .await?;
     let pushes =
-        db::outbox::enqueue(tx, &id, n.user_id, &payload_json, now, now + n.ttl_ms).await?;
+        db::outbox::enqueue(tx, &id, &id, n.user_id, &payload_json, now, now + n.ttl_ms).await?;
     Ok(Notified {
         notification_id: id,
         pushes,

@@ -4,8 +4,8 @@
 use axum::extract::State;
 use gatebell_core::protocol::paths;
 use gatebell_core::protocol::{
-    CheckinRequest, InviteRequest, InviteResponse, LiveEvent, NotificationType, Role, Visit,
-    VisitKind, VisitList, VisitStatus, WalkinRequest,
+    CheckinRequest, DecisionRequest, InviteRequest, InviteResponse, LiveEvent, NotificationType,
+    PushPayload, Role, Visit, VisitDecided, VisitKind, VisitList, VisitStatus, WalkinRequest,
 };
 use rand::Rng;
 use serde::Deserialize;
@@ -13,7 +13,7 @@ use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::auth::{AuthUser, random_token};
+use crate::auth::{AuthUser, hash_token, random_token};
 use crate::db::checkin_attempts::Outcome;
 use crate::db::visits::{Code, NewInvitation, NewWalkin};
 use crate::db::{self, Tx, new_id, now_ms};
@@ -21,7 +21,7 @@ use crate::error::{
     ApiError, ApiResult, Json, Path, Query, human_text, optional_human_text, optional_text,
     required_text,
 };
-use crate::notifications::{NewNotification, notify_user};
+use crate::notifications::{NewNotification, notify_user, push_about};
 use crate::state::AppState;
 
 /// Default validity of an invitation's codes.
@@ -38,6 +38,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_one))
         .routes(routes!(approve))
         .routes(routes!(reject))
+        .routes(routes!(decision))
         .routes(routes!(my_requests))
 }
 
@@ -47,15 +48,19 @@ async fn load_visit(tx: &mut Tx, id: &str) -> ApiResult<Visit> {
         .ok_or_else(|| ApiError::not_found("no such visit"))
 }
 
-fn visible_to(visit: &Visit, user: &AuthUser) -> ApiResult<()> {
+/// Guards and admins see every visit; a resident the visits they host and the walk-ins that
+/// asked their household.
+async fn visible_to(state: &AppState, visit: &Visit, user: &AuthUser) -> ApiResult<()> {
     match user.role {
         Role::Guard | Role::Admin => Ok(()),
         Role::Resident if visit.host_id == user.id => Ok(()),
+        Role::Resident if db::visits::asked(&state.db, &visit.id, &user.id).await? => Ok(()),
         Role::Resident => Err(ApiError::forbidden("this visit is for another resident")),
     }
 }
 
-fn phone(p: Option<&str>) -> ApiResult<Option<String>> {
+/// A visitor's phone number: digits, spaces and `+ - ( )`.
+pub(crate) fn phone(p: Option<&str>) -> ApiResult<Option<String>> {
     let p = optional_text("phone", p, 32)?;
     if let Some(p) = &p
         && !p.chars().all(|c| c.is_ascii_digit() || " +-()".contains(c))
@@ -213,8 +218,20 @@ async fn checkin(
     db::checkin_attempts::record(&mut tx, &user.id, now, Outcome::CheckedIn, kind, Some(&id))
         .await?;
     let visit = load_visit(&mut tx, &id).await?;
+    announce_arrival(&mut tx, &state, &visit).await?;
+    tx.commit().await?;
+    state.after_notify(&visit.host_id);
+    Ok(Json(visit))
+}
+
+/// Tells an arrived visitor's host, inside `tx`: the inbox entry and its pushes.
+pub(crate) async fn announce_arrival(
+    tx: &mut Tx,
+    state: &AppState,
+    visit: &Visit,
+) -> ApiResult<()> {
     notify_user(
-        &mut tx,
+        tx,
         NewNotification {
             user_id: &visit.host_id,
             kind: NotificationType::VisitorArrived,
@@ -222,12 +239,89 @@ async fn checkin(
             body: format!("{} has checked in.", visit.visitor_name),
             visit_id: Some(&visit.id),
             ttl_ms: state.config.checkin_ttl_ms(),
+            action_token: None,
         },
     )
     .await?;
-    tx.commit().await?;
-    state.after_notify(&visit.host_id);
-    Ok(Json(visit))
+    Ok(())
+}
+
+/// Asks a walk-in's household to decide, inside `tx`: the host and (per the unit's setting)
+/// every other resident of the unit get the inbox entry and its pushes, each push carrying that
+/// recipient's single-use action token (valid until the walk-in expires). Returns who was
+/// asked, for [`AppState::after_notify`].
+pub(crate) async fn announce_walkin(
+    tx: &mut Tx,
+    state: &AppState,
+    visit: &Visit,
+    now: i64,
+) -> ApiResult<Vec<String>> {
+    let body = match &visit.purpose {
+        Some(purpose) => format!(
+            "{} is at the gate ({purpose}). Approve or reject?",
+            visit.visitor_name
+        ),
+        None => format!("{} is at the gate. Approve or reject?", visit.visitor_name),
+    };
+    let asked = db::visits::household_in_tx(tx, &visit.host_id).await?;
+    for user_id in &asked {
+        let token = random_token(32);
+        db::action_tokens::insert(
+            tx,
+            &hash_token(&token),
+            &visit.id,
+            user_id,
+            now + state.config.walkin_expiry_ms(),
+        )
+        .await?;
+        notify_user(
+            tx,
+            NewNotification {
+                user_id,
+                kind: NotificationType::WalkinPending,
+                title: "Visitor at the gate".into(),
+                body: body.clone(),
+                visit_id: Some(&visit.id),
+                ttl_ms: state.config.walkin_ttl_ms(),
+                action_token: Some(token),
+            },
+        )
+        .await?;
+    }
+    Ok(asked)
+}
+
+/// Tells everyone a walk-in asked how it ended, inside `tx`: their inbox entry shows
+/// `outcome` (and is marked read), and a push with the visit's tag replaces the walk-in's
+/// notification on each of their devices. Returns who was told.
+pub(crate) async fn resolve_walkin(
+    tx: &mut Tx,
+    state: &AppState,
+    visit: &Visit,
+    outcome: &str,
+) -> ApiResult<Vec<String>> {
+    let body = format!("{}: {outcome}", visit.visitor_name);
+    let entries = db::notifications::resolve_walkin(tx, &visit.id, &body).await?;
+    let mut told = Vec::with_capacity(entries.len());
+    for (notification_id, user_id) in entries {
+        let payload = PushPayload::new(
+            NotificationType::WalkinResolved,
+            Some(notification_id.clone()),
+            Some(visit.id.clone()),
+            "Visitor at the gate".into(),
+            body.clone(),
+        );
+        push_about(
+            tx,
+            &user_id,
+            &notification_id,
+            &payload,
+            state.config.walkin_ttl_ms(),
+        )
+        .await?;
+        told.push(user_id);
+    }
+    Ok(told)
 }
 
 /// Whether a wrong-code limit holds check-ins back: the refusal, and which limit it is. The
@@ -317,32 +411,106 @@ async fn walkin(
             id: &id,
             visitor_name: &name,
             phone: phone.as_deref(),
-            purpose: &purpose,
+            purpose: Some(&purpose),
             host_id: &host_id,
             created_by: &user.id,
+            external_id: None,
             now,
         },
     )
     .await?;
     let visit = load_visit(&mut tx, &id).await?;
-    notify_user(
-        &mut tx,
-        NewNotification {
-            user_id: &host_id,
-            kind: NotificationType::WalkinPending,
-            title: "Visitor at the gate".into(),
-            body: format!("{name} is at the gate ({purpose}). Approve or reject?"),
-            visit_id: Some(&id),
-            ttl_ms: state.config.walkin_ttl_ms(),
-        },
-    )
-    .await?;
+    let asked = announce_walkin(&mut tx, &state, &visit, now).await?;
     tx.commit().await?;
-    state.after_notify(&host_id);
+    for user_id in &asked {
+        state.after_notify(user_id);
+    }
     state
         .events
         .publish_guards(LiveEvent::Visit { visit_id: id });
     Ok((axum::http::StatusCode::CREATED, Json(visit)))
+}
+
+/// Records `by`'s decision on a pending walk-in inside `tx`, with its effects: everyone the
+/// walk-in asked is told the outcome (inbox entry and a replacing push), the backend's webhook
+/// is queued. The first decision wins: a later one is a 409 naming the outcome and who decided.
+/// Call [`after_decision`] once committed.
+async fn record_decision(
+    tx: &mut Tx,
+    state: &AppState,
+    id: &str,
+    to: VisitStatus,
+    by: &str,
+    now: i64,
+) -> ApiResult<Decided> {
+    let visit = load_visit(tx, id).await?;
+    if visit.kind != VisitKind::Walkin {
+        return Err(ApiError::Conflict(
+            "only walk-ins are approved or rejected".into(),
+        ));
+    }
+    let decided_already = |v: &Visit| {
+        let who = v
+            .decided_by
+            .as_deref()
+            .map(|n| format!(" by {n}"))
+            .unwrap_or_default();
+        ApiError::Conflict(format!(
+            "this visit was decided already: it is {}{who}",
+            v.status.as_str()
+        ))
+    };
+    if visit.status != VisitStatus::Pending {
+        return Err(decided_already(&visit));
+    }
+    if !db::visits::decide(tx, id, to, by, now).await? {
+        // A concurrent decision won (PostgreSQL): report it as it now stands.
+        let now_visit = load_visit(tx, id).await?;
+        return Err(decided_already(&now_visit));
+    }
+    // The decider's entries about it are answered.
+    db::notifications::mark_visit_read(tx, id, by).await?;
+    let visit = load_visit(tx, id).await?;
+    let (name, external_id) = db::accounts::name_and_external_id_in_tx(tx, by)
+        .await?
+        .unwrap_or_default();
+    let verb = match to {
+        VisitStatus::Approved => "Approved",
+        _ => "Rejected",
+    };
+    let told = resolve_walkin(tx, state, &visit, &format!("{verb} by {name}")).await?;
+    crate::webhooks::enqueue_decision(
+        tx,
+        &state.config,
+        VisitDecided {
+            visit_id: visit.id.clone(),
+            external_visit_id: visit.external_id.clone(),
+            status: visit.status,
+            decided_at: now,
+            decided_by_id: Some(by.to_owned()),
+            decided_by_external_id: external_id,
+            decided_by_name: Some(name),
+        },
+        now,
+    )
+    .await?;
+    Ok(Decided { visit, told })
+}
+
+/// A recorded decision: the visit as it now stands, and who was told the outcome.
+struct Decided {
+    visit: Visit,
+    told: Vec<String>,
+}
+
+/// After a committed decision or expiry: the screens of everyone told, the guards' screens,
+/// and the push dispatcher and webhook sender.
+pub(crate) fn after_resolution(state: &AppState, told: &[String], visit_id: String) {
+    for user_id in told {
+        state.events.publish(user_id, LiveEvent::Inbox);
+    }
+    state.events.publish_guards(LiveEvent::Visit { visit_id });
+    state.push.wake();
 }
 
 async fn decide(
@@ -353,46 +521,63 @@ async fn decide(
 ) -> ApiResult<Json<Visit>> {
     if user.role != Role::Resident {
         return Err(ApiError::forbidden(
-            "only the visit's host can approve or reject it",
+            "only the visit's household can approve or reject it",
         ));
     }
     let now = now_ms();
     let mut tx = state.db.begin().await?;
     let visit = load_visit(&mut tx, &id).await?;
-    if visit.host_id != user.id {
-        return Err(ApiError::forbidden("this visit is for another resident"));
+    if visit.host_id != user.id && !db::visits::asked_in_tx(&mut tx, &id, &user.id).await? {
+        return Err(ApiError::forbidden("this visit is for another household"));
     }
-    if visit.kind != VisitKind::Walkin {
-        return Err(ApiError::Conflict(
-            "only walk-ins are approved or rejected".into(),
+    let decided = record_decision(&mut tx, &state, &id, to, &user.id, now).await?;
+    tx.commit().await?;
+    after_resolution(&state, &decided.told, id);
+    Ok(Json(decided.visit))
+}
+
+#[utoipa::path(post, path = paths::VISIT_DECISION, tag = "visits", operation_id = "decideWithActionToken",
+    params(("id" = String, Path, description = "visit id")), request_body = DecisionRequest,
+    responses((status = 200, body = Visit),
+        (status = 403, description = "the action token is unknown, used, expired, for another visit, or its recipient's account is disabled", body = gatebell_core::protocol::ErrorBody),
+        (status = 409, description = "decided already (the message names the outcome and who decided)", body = gatebell_core::protocol::ErrorBody),
+        (status = 422, description = "the body is not a decision and a token", body = gatebell_core::protocol::ErrorBody)))]
+async fn decision(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Json(req): Json<DecisionRequest>,
+) -> ApiResult<Json<Visit>> {
+    if req.action_token.is_empty() || req.action_token.len() > 128 {
+        return Err(ApiError::validation(
+            "actionToken must be 1 to 128 characters",
         ));
     }
-    if visit.status != VisitStatus::Pending {
-        return Err(ApiError::Conflict(format!(
-            "this visit was decided already: it is {}",
-            visit.status.as_str()
-        )));
+    let refused = || {
+        ApiError::forbidden(
+            "this action token cannot decide this visit: it is used, expired or another visit's; \
+             open the app to decide",
+        )
+    };
+    let now = now_ms();
+    let mut tx = state.db.begin().await?;
+    let by = db::action_tokens::consume(&mut tx, &hash_token(&req.action_token), &id, now)
+        .await?
+        .ok_or_else(refused)?;
+    if db::accounts::role_in_tx(&mut tx, &by).await?.is_none() {
+        return Err(ApiError::forbidden("this account is disabled"));
     }
-    if !db::visits::decide(&mut tx, &id, to, &user.id, now).await? {
-        return Err(ApiError::Conflict("this visit was decided already".into()));
-    }
-    // The inbox entry is answered: mark it read so it no longer asks for a decision.
-    db::notifications::mark_visit_read(&mut tx, &id, &user.id).await?;
-    let visit = load_visit(&mut tx, &id).await?;
+    let decided = record_decision(&mut tx, &state, &id, req.decision.status(), &by, now).await?;
     tx.commit().await?;
-    state.events.publish(&user.id, LiveEvent::Inbox);
-    state
-        .events
-        .publish_guards(LiveEvent::Visit { visit_id: id });
-    Ok(Json(visit))
+    after_resolution(&state, &decided.told, id);
+    Ok(Json(decided.visit))
 }
 
 #[utoipa::path(post, path = paths::VISIT_APPROVE, tag = "visits", operation_id = "approveVisit",
     security(("bearer" = [])), params(("id" = String, Path, description = "visit id")),
     responses((status = 200, body = Visit),
-        (status = 403, description = "only the visit's host decides", body = gatebell_core::protocol::ErrorBody),
+        (status = 403, description = "only the residents the walk-in asked (the host and, per the unit's setting, the household) decide", body = gatebell_core::protocol::ErrorBody),
         (status = 404, description = "no such visit", body = gatebell_core::protocol::ErrorBody),
-        (status = 409, description = "not a walk-in, or decided already", body = gatebell_core::protocol::ErrorBody)))]
+        (status = 409, description = "not a walk-in, or decided already or expired (the message names the outcome and who decided)", body = gatebell_core::protocol::ErrorBody)))]
 async fn approve(
     State(state): State<AppState>,
     user: AuthUser,
@@ -404,9 +589,9 @@ async fn approve(
 #[utoipa::path(post, path = paths::VISIT_REJECT, tag = "visits", operation_id = "rejectVisit",
     security(("bearer" = [])), params(("id" = String, Path, description = "visit id")),
     responses((status = 200, body = Visit),
-        (status = 403, description = "only the visit's host decides", body = gatebell_core::protocol::ErrorBody),
+        (status = 403, description = "only the residents the walk-in asked (the host and, per the unit's setting, the household) decide", body = gatebell_core::protocol::ErrorBody),
         (status = 404, description = "no such visit", body = gatebell_core::protocol::ErrorBody),
-        (status = 409, description = "not a walk-in, or decided already", body = gatebell_core::protocol::ErrorBody)))]
+        (status = 409, description = "not a walk-in, or decided already or expired (the message names the outcome and who decided)", body = gatebell_core::protocol::ErrorBody)))]
 async fn reject(
     State(state): State<AppState>,
     user: AuthUser,
@@ -428,7 +613,7 @@ async fn get_one(
     let visit = db::visits::get(&state.db, &id, now_ms())
         .await?
         .ok_or_else(|| ApiError::not_found("no such visit"))?;
-    visible_to(&visit, &user)?;
+    visible_to(&state, &visit, &user).await?;
     Ok(Json(visit))
 }
 

@@ -54,9 +54,10 @@ const MATRIX: &[(&str, [u16; 7])] = &[
     ("listVisits",               [401,  200,  200,  200,  200,  200,  401]),
     ("checkInVisitor",           [401,  403,  403,  403,  200,  403,  401]),
     ("registerWalkin",           [401,  403,  403,  403,  201,  403,  401]),
-    ("getVisit",                 [401,  200,  403,  403,  200,  200,  401]),
-    ("approveVisit",             [401,  200,  403,  403,  403,  403,  401]),
-    ("rejectVisit",              [401,  200,  403,  403,  403,  403,  401]),
+    // A walk-in asks the host's household (the unit's default): Arjun of A-101 sees and decides.
+    ("getVisit",                 [401,  200,  200,  403,  200,  200,  401]),
+    ("approveVisit",             [401,  200,  200,  403,  403,  403,  401]),
+    ("rejectVisit",              [401,  200,  200,  403,  403,  403,  401]),
     ("listMyRequests",           [401,  200,  200,  200,  403,  403,  401]),
     ("listNotifications",        [401,  200,  200,  200,  200,  200,  401]),
     ("markNotificationRead",     [401,  204,  404,  404,  404,  404,  401]),
@@ -70,6 +71,11 @@ const MATRIX: &[(&str, [u16; 7])] = &[
     ("listSessions",             [401,  200,  200,  200,  200,  200,  401]),
     ("setUserDisabled",          [401,  401,  401,  401,  401,  401,  204]),
     ("deleteUser",               [401,  401,  401,  401,  401,  401,  204]),
+    ("putUser",                  [401,  401,  401,  401,  401,  401,  201]),
+    ("handOverWalkin",           [401,  401,  401,  401,  401,  401,  201]),
+    ("handOverCheckin",          [401,  401,  401,  401,  401,  401,  201]),
+    // Only the push's action token decides here: no session stands in for it (a made-up one).
+    ("decideWithActionToken",    [403,  403,  403,  403,  403,  403,  403]),
     // Last: it ends every session of the caller, the shared ones included.
     ("logoutAll",                [401,  204,  204,  204,  204,  204,  401]),
 ];
@@ -232,6 +238,23 @@ async fn request(
             paths::INTERNAL_USER.replace("{id}", &someone(app, cell).await),
             None,
         ),
+        "putUser" => (
+            Method::PUT,
+            paths::INTERNAL_USER.replace("{id}", &format!("ext-{cell}")),
+            Some(json!({"name": "Backend user", "role": "guard"})),
+        ),
+        "handOverWalkin" | "handOverCheckin" => post(
+            if operation == "handOverWalkin" {
+                paths::INTERNAL_WALKINS
+            } else {
+                paths::INTERNAL_CHECKINS
+            },
+            json!({"externalVisitId": format!("matrix-{cell}"), "hostExternalId": s.asha_id, "visitorName": "Ravi"}),
+        ),
+        "decideWithActionToken" => post(
+            &paths::visit_decision(&walkin_for_asha(app, s).await),
+            json!({"decision": "approve", "actionToken": "not-a-token-anyone-was-given"}),
+        ),
         "logoutAll" => (Method::POST, paths::LOGOUT_ALL.to_owned(), None),
         other => panic!("the matrix has no request for {other}"),
     }
@@ -266,6 +289,8 @@ async fn send(
 }
 
 async fn every_operation_answers_each_caller_as_the_matrix_says(b: Backend) {
+    // An unexpected 500 logs its cause here.
+    let _ = tracing_subscriber::fmt().with_test_writer().try_init();
     let app = TestApp::start_with(
         b,
         &[

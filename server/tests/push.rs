@@ -4,15 +4,12 @@
 mod common;
 
 use std::collections::HashSet;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::process::Process;
 use common::{Backend, TestApp, assert_error, execute};
 use gatebell_server::db::{self as store, Db};
-use gatebell_testkit::{
-    FakeFcm, FakeOAuth, FakeWebPush, FcmFailure, Outage, TestSubscription, WebPushFailure,
-};
+use gatebell_testkit::{FakeFcm, FakeOAuth, FakeWebPush, FcmFailure, Outage, WebPushFailure};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -67,16 +64,7 @@ impl Fakes {
         flags.extend(extra.iter().map(|s| s.to_string()));
         let refs: Vec<&str> = flags.iter().map(String::as_str).collect();
         let app = TestApp::start_with(b, &refs).await;
-        // Pin the server's VAPID key: a push signed with any other key is refused.
-        let (_, k) = app
-            .call(
-                Method::GET,
-                "/api/v1/notifications/vapid-public-key",
-                None,
-                None,
-            )
-            .await;
-        self.web.expect_vapid_key(k["publicKey"].as_str().unwrap());
+        app.pin_vapid_key(&self.web).await;
         app
     }
 }
@@ -94,15 +82,6 @@ async fn register(app: &TestApp, token: &str, platform: &str) {
 
 fn platform_token(platform: &str) -> String {
     format!("{platform}-device-token")
-}
-
-async fn register_web(app: &TestApp, token: &str, sub: &TestSubscription) {
-    let body =
-        json!({"token": sub.endpoint(), "platform": "web", "subscription": sub.subscription});
-    let (s, v) = app
-        .post("/api/v1/notifications/register-device", token, body)
-        .await;
-    assert_eq!(s, 200, "{v}");
 }
 
 async fn walkin(app: &TestApp, guard: &str, host_id: &str, name: &str) -> String {
@@ -154,7 +133,7 @@ async fn walkin_reaches_every_device_with_the_expected_message(b: Backend) {
     register(&app, &asha, "android").await;
     register(&app, &asha, "ios").await;
     let browser = fakes.web.new_subscription();
-    register_web(&app, &asha, &browser).await;
+    app.register_browser(&asha, &browser).await;
 
     let visit = walkin(&app, &guard, &asha_id, "Ravi").await;
     fakes
@@ -178,8 +157,15 @@ async fn walkin_reaches_every_device_with_the_expected_message(b: Backend) {
             m["notification"],
             json!({"title": "Visitor at the gate", "body": "Ravi is at the gate (delivery). Approve or reject?"})
         );
+        let mut data = m["data"].clone();
+        let token = data
+            .as_object_mut()
+            .unwrap()
+            .remove("actionToken")
+            .expect("a walk-in's push carries an action token");
+        assert!(token.as_str().is_some_and(|t| t.len() >= 32), "{token}");
         assert_eq!(
-            m["data"],
+            data,
             json!({"type": "walkin_pending", "visitId": visit, "notificationId": notification_id})
         );
         assert_eq!(m["android"]["priority"], "high");
@@ -200,8 +186,11 @@ async fn walkin_reaches_every_device_with_the_expected_message(b: Backend) {
     }
     let shown = fakes.web.delivered_for(&browser.id);
     assert_eq!(shown.len(), 1);
+    let mut payload = shown[0].json().unwrap();
+    let token = payload.as_object_mut().unwrap().remove("actionToken");
+    assert!(token.is_some_and(|t| t.as_str().is_some_and(|t| t.len() >= 32)));
     assert_eq!(
-        shown[0].json().unwrap(),
+        payload,
         json!({
             "type": "walkin_pending",
             "visitId": visit,
@@ -261,7 +250,7 @@ async fn checkin_pushes_visitor_arrived_for_an_hour(b: Backend) {
     let asha = app.login(ASHA).await;
     register(&app, &asha, "android").await;
     let browser = fakes.web.new_subscription();
-    register_web(&app, &asha, &browser).await;
+    app.register_browser(&asha, &browser).await;
     let (_, inv) = app
         .post("/api/v1/visits", &asha, json!({"visitorName": "Meera"}))
         .await;
@@ -303,7 +292,7 @@ async fn dead_tokens_are_pruned_and_never_retried(b: Backend) {
     register(&app, &asha, "android").await;
     register(&app, &asha, "ios").await;
     let browser = fakes.web.new_subscription();
-    register_web(&app, &asha, &browser).await;
+    app.register_browser(&asha, &browser).await;
     fakes
         .fcm
         .fail_token_with(&platform_token("android"), FcmFailure::Unregistered);
@@ -355,7 +344,7 @@ async fn retry_after_is_honoured_then_delivered(b: Backend) {
     let asha_id = app.resident_id(&guard, "asha").await;
     register(&app, &asha, "android").await;
     let browser = fakes.web.new_subscription();
-    register_web(&app, &asha, &browser).await;
+    app.register_browser(&asha, &browser).await;
     fakes.fcm.fail_token_with(
         &platform_token("android"),
         FcmFailure::Unavailable {
@@ -598,7 +587,7 @@ async fn a_failing_token_endpoint_holds_back_no_web_push(b: Backend) {
         let asha_id = app.resident_id(&guard, "asha").await;
         register_phones(&app, &asha, 6).await;
         let browser = fakes.web.new_subscription();
-        register_web(&app, &asha, &browser).await;
+        app.register_browser(&asha, &browser).await;
         fakes.oauth.set_outage(outage);
 
         walkin(&app, &guard, &asha_id, "Ravi").await;
@@ -696,7 +685,7 @@ async fn pruning_stops_when_most_answers_say_gone(b: Backend) {
         fakes
             .web
             .fail_subscription_with(&browser.id, WebPushFailure::Gone);
-        register_web(&app, &asha, &browser).await;
+        app.register_browser(&asha, &browser).await;
     }
     walkin(&app, &guard, &asha_id, "Ravi").await;
     wait_until(
@@ -740,14 +729,14 @@ async fn logout_without_unregistering_ends_delivery_to_that_sessions_devices(b: 
     let phone = app.login(ASHA).await;
     let asha_id = app.resident_id(&guard, "asha").await;
     let laptop_browser = fakes.web.new_subscription();
-    register_web(&app, &laptop, &laptop_browser).await;
+    app.register_browser(&laptop, &laptop_browser).await;
     let phone_browser = fakes.web.new_subscription();
-    register_web(&app, &phone, &phone_browser).await;
+    app.register_browser(&phone, &phone_browser).await;
     // A browser registered under the laptop's session and then again under the phone's belongs
     // to the phone's session: the laptop's logout must not drop it.
     let moved_browser = fakes.web.new_subscription();
-    register_web(&app, &laptop, &moved_browser).await;
-    register_web(&app, &phone, &moved_browser).await;
+    app.register_browser(&laptop, &moved_browser).await;
+    app.register_browser(&phone, &moved_browser).await;
 
     // The laptop signs out; its unregister call never reaches the server (the network cut).
     logout(&app, &laptop, "/api/v1/auth/logout").await;
@@ -777,7 +766,7 @@ async fn a_retry_waiting(b: Backend) -> (Fakes, TestApp, String) {
     let asha = app.login(ASHA).await;
     let asha_id = app.resident_id(&guard, "asha").await;
     let browser = fakes.web.new_subscription();
-    register_web(&app, &asha, &browser).await;
+    app.register_browser(&asha, &browser).await;
     fakes.web.fail_subscription_with(
         &browser.id,
         WebPushFailure::Unavailable {
@@ -816,16 +805,18 @@ async fn a_device_of_an_expired_session_gets_no_push(b: Backend) {
     let asha = app.login(ASHA).await;
     let asha_id = app.resident_id(&guard, "asha").await;
     let browser = fakes.web.new_subscription();
-    register_web(&app, &asha, &browser).await;
+    app.register_browser(&asha, &browser).await;
     let arjun = app.login("arjun@demo.gatebell").await;
     let other = fakes.web.new_subscription();
-    register_web(&app, &arjun, &other).await;
+    app.register_browser(&arjun, &other).await;
     // Asha's session runs out (no cleanup has run yet).
     execute(
         &app.state().db,
         "UPDATE sessions SET expires_at = 1 WHERE user_id IN (SELECT id FROM users WHERE email = 'asha@demo.gatebell')",
     )
     .await;
+    // Each walk-in asks its host only, so each device has one push it should get or not.
+    execute(&app.state().db, "UPDATE units SET notify = 'host'").await;
     walkin(&app, &guard, &asha_id, "Ravi").await;
     let arjun_id = app.resident_id(&guard, "arjun").await;
     walkin(&app, &guard, &arjun_id, "Meera").await;
@@ -879,60 +870,12 @@ on_both_backends!(
 // ------------------------------------------------------------------------------------------
 // Real processes: a crash, and two instances sharing one PostgreSQL database.
 
-/// A `gatebell serve` process.
-struct Process {
-    child: Child,
-    url: String,
-}
-
-impl Process {
-    fn spawn(database_url: &str, flags: &[String]) -> Process {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_gatebell"))
-            .arg("serve")
-            .args([
-                "--listen",
-                "127.0.0.1:0",
-                "--database-url",
-                database_url,
-                "--demo",
-            ])
-            .args(flags)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("start gatebell");
-        let stdout = child.stdout.take().unwrap();
-        let mut lines = BufReader::new(stdout).lines();
-        let url = loop {
-            let line = lines.next().expect("gatebell printed its address").unwrap();
-            if let Some(u) = line.strip_prefix("Gatebell listening on ") {
-                break u.to_owned();
-            }
-        };
-        // Keep draining stdout so the child never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines {});
-        Process { child, url }
-    }
-
-    fn app(&self, database_url: &str) -> ProcessClient {
-        ProcessClient {
-            url: self.url.clone(),
-            http: reqwest::Client::new(),
-            database_url: database_url.to_owned(),
-        }
-    }
-
-    fn kill(mut self) {
-        // SIGKILL: no graceful shutdown, in-flight claims are abandoned.
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-    }
-}
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+/// A client of a [`Process`] and its database.
+fn client(p: &Process, database_url: &str) -> ProcessClient {
+    ProcessClient {
+        url: p.url.clone(),
+        http: reqwest::Client::new(),
+        database_url: database_url.to_owned(),
     }
 }
 
@@ -979,7 +922,7 @@ async fn killed_server_delivers_every_row_after_restart(b: Backend) {
     // The provider hangs: rows are claimed and in flight when the process dies.
     fakes.fcm.set_response_delay(Duration::from_secs(30));
     let first = Process::spawn(&url, &flags);
-    let c = first.app(&url);
+    let c = client(&first, &url);
     let guard = c.login(GUARD).await;
     let asha = c.login(ASHA).await;
     let (_, me) = c
@@ -1074,7 +1017,7 @@ async fn two_instances_on_one_postgres_deliver_each_push_exactly_once() {
     Db::connect(&url).await.unwrap().close().await;
     let a = Process::spawn(&url, &flags);
     let b = Process::spawn(&url, &flags);
-    let (ca, cb) = (a.app(&url), b.app(&url));
+    let (ca, cb) = (client(&a, &url), client(&b, &url));
     let asha = ca.login(ASHA).await;
     let (_, me) = ca
         .post(

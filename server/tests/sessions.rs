@@ -209,6 +209,8 @@ async fn expired_sessions_are_cleaned_up_with_their_devices(b: Backend) {
 /// A walk-in for Asha with her phone registered (FCM is not configured, so its push fails at
 /// once): one visit, one notification, one outbox row and one attempt, once all are closed.
 async fn walkin_with_push_rows(app: &TestApp, guard: &str, name: &str) -> String {
+    // The host alone is asked: one notification and one push row per walk-in.
+    execute(&app.state().db, "UPDATE units SET notify = 'host'").await;
     let asha_id = app.resident_id(guard, "asha").await;
     let (s, v) = app
         .post(

@@ -186,7 +186,7 @@ async fn decide(
     payload: &PushPayload,
     route: &Route,
 ) -> Result<(), GatebellError> {
-    let outcome = answer_walkin(route).await;
+    let outcome = answer_walkin(route, payload.action_token.as_deref()).await;
     let body = match &outcome {
         Ok(text) | Err(text) => text.as_str(),
     };
@@ -205,9 +205,11 @@ struct DecidedVisit {
     visitor_name: String,
 }
 
-/// Sends an Approve / Reject with the stored session; returns the text to show: the outcome
-/// (`Approved — Ravi may enter`, `Rejected`) or why it failed.
-pub async fn answer_walkin(route: &Route) -> Result<String, String> {
+/// Sends an Approve / Reject: with the push's action token when it carried one (no session
+/// needed, so it works after a backend's short-lived JWT has expired), else with the stored
+/// session. Returns the text to show: the outcome (`Approved — Ravi may enter`, `Rejected`) or
+/// why it failed.
+pub async fn answer_walkin(route: &Route, action_token: Option<&str>) -> Result<String, String> {
     let verb = match route {
         Route::Approve { .. } => "approve",
         _ => "reject",
@@ -224,14 +226,28 @@ pub async fn answer_walkin(route: &Route) -> Result<String, String> {
         Ok(None) => return Err(format!("Sign in to Gatebell to {verb}")),
         Err(e) => return Err(format!("Could not {verb}: {}", e.message)),
     };
-    let url = http::url(&session.api_base, &path);
-    let answer = http::send(&url, "POST", Some(&session.session_token), None)
-        .await
-        .map_err(|_| format!("Could not {verb}: no connection"))?;
+    let call = action_token.and_then(|t| route.decision_call(t));
+    let sent = match &call {
+        Some(call) => {
+            let body = crate::to_js(&call.body)
+                .ok()
+                .and_then(|v| js_sys::JSON::stringify(&v).ok())
+                .and_then(|s| s.as_string());
+            let url = http::url(&session.api_base, &call.path);
+            http::send(&url, "POST", None, body.as_deref()).await
+        }
+        None => {
+            let url = http::url(&session.api_base, &path);
+            http::send(&url, "POST", Some(&session.session_token), None).await
+        }
+    };
+    let answer = sent.map_err(|_| format!("Could not {verb}: no connection"))?;
     if !answer.ok() {
         let error = http::answer_error(&answer);
         return Err(match answer.status {
             401 => format!("Sign in to Gatebell again to {verb}"),
+            // A used or expired token: the app (with a fresh sign-in) can still decide.
+            403 if call.is_some() => format!("Open Gatebell to {verb}: {}", error.message),
             _ => format!("Could not {verb}: {}", error.message),
         });
     }

@@ -21,7 +21,7 @@ fn script_fetch(status: u16, body: &str) {
         "status, body",
         "globalThis.fetch = async (req) => {
            globalThis.last = { method: req.method, url: req.url,
-                               auth: req.headers.get('authorization') };
+                               auth: req.headers.get('authorization'), body: await req.text() };
            return new Response(body, { status });
          };",
     )
@@ -53,7 +53,7 @@ async fn approve_posts_with_the_stored_session() {
         r#"{"id":"v-1","visitorName":"Ravi","hostId":"u-1","hostName":"Asha","kind":"walkin",
             "status":"APPROVED","createdAt":1}"#,
     );
-    let text = answer_walkin(&approve("v-1")).await;
+    let text = answer_walkin(&approve("v-1"), None).await;
     assert_eq!(text.as_deref(), Ok("Approved — Ravi may enter"));
     let last = get(&js_sys::global(), "last");
     assert_eq!(get(&last, "method").as_string().as_deref(), Some("POST"));
@@ -68,12 +68,56 @@ async fn approve_posts_with_the_stored_session() {
 }
 
 #[wasm_bindgen_test]
+async fn with_an_action_token_the_decision_goes_without_the_session() {
+    store_session().await;
+    script_fetch(
+        200,
+        r#"{"id":"v-6","visitorName":"Ravi","hostId":"u-1","hostName":"Asha","kind":"walkin",
+            "status":"APPROVED","createdAt":1}"#,
+    );
+    let text = answer_walkin(&approve("v-6"), Some("tok-6")).await;
+    assert_eq!(text.as_deref(), Ok("Approved — Ravi may enter"));
+    let last = get(&js_sys::global(), "last");
+    assert_eq!(
+        get(&last, "url").as_string().as_deref(),
+        Some("https://gate.example/api/v1/visits/v-6/decision")
+    );
+    assert_eq!(get(&last, "auth"), JsValue::NULL);
+    let body = js_sys::JSON::parse(&get(&last, "body").as_string().unwrap()).unwrap();
+    assert_eq!(
+        get(&body, "decision").as_string().as_deref(),
+        Some("approve")
+    );
+    assert_eq!(
+        get(&body, "actionToken").as_string().as_deref(),
+        Some("tok-6")
+    );
+}
+
+#[wasm_bindgen_test]
+async fn a_refused_action_token_sends_the_resident_to_the_app() {
+    store_session().await;
+    script_fetch(
+        403,
+        r#"{"error":{"code":"forbidden","message":"the token is used"}}"#,
+    );
+    let text = answer_walkin(&approve("v-7"), Some("tok-7")).await;
+    assert_eq!(
+        text,
+        Err("Open Gatebell to approve: the token is used".to_owned())
+    );
+}
+
+#[wasm_bindgen_test]
 async fn reject_shows_rejected() {
     store_session().await;
     script_fetch(200, "{}");
-    let text = answer_walkin(&Route::Reject {
-        visit_id: "v-2".into(),
-    })
+    let text = answer_walkin(
+        &Route::Reject {
+            visit_id: "v-2".into(),
+        },
+        None,
+    )
     .await;
     assert_eq!(text.as_deref(), Ok("Rejected"));
 }
@@ -85,7 +129,7 @@ async fn a_refused_decision_shows_the_server_message() {
         409,
         r#"{"error":{"code":"conflict","message":"already decided"}}"#,
     );
-    let text = answer_walkin(&approve("v-3")).await;
+    let text = answer_walkin(&approve("v-3"), None).await;
     assert_eq!(text, Err("Could not approve: already decided".to_owned()));
 }
 
@@ -93,7 +137,7 @@ async fn a_refused_decision_shows_the_server_message() {
 async fn without_a_session_the_resident_is_asked_to_sign_in() {
     let store = Store::open().await.expect("open");
     store.delete(KEY_SESSION).await.expect("delete");
-    let text = answer_walkin(&approve("v-4")).await;
+    let text = answer_walkin(&approve("v-4"), None).await;
     assert_eq!(text, Err("Sign in to Gatebell to approve".to_owned()));
 }
 

@@ -59,7 +59,16 @@ pub fn test_steps(steps: &mut Steps) -> Result<(), String> {
         "--exclude-operation-id",
         "internalNotify",
     ];
-    let internal_ops = ["--include-operation-id", "internalNotify"];
+    let internal_ops = [
+        "--include-operation-id",
+        "internalNotify",
+        "--include-operation-id",
+        "putUser",
+        "--include-operation-id",
+        "handOverWalkin",
+        "--include-operation-id",
+        "handOverCheckin",
+    ];
     for (who, token, filter) in [
         ("a resident", resident.as_str(), &user_ops[..]),
         ("the guard", guard.as_str(), &user_ops[..]),

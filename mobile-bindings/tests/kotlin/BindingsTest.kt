@@ -11,6 +11,7 @@ import app.gatebell.mobile.PushClient
 import app.gatebell.mobile.PushClientListener
 import app.gatebell.mobile.Route
 import app.gatebell.mobile.routeApiPath
+import app.gatebell.mobile.routeDecisionCall
 import app.gatebell.mobile.routeFor
 import kotlinx.coroutines.runBlocking
 
@@ -85,5 +86,8 @@ fun main() = runBlocking {
     val route = routeFor(mapOf("type" to "walkin_pending", "visitId" to "v-1"), "approve")
     check(route == Route.Approve("v-1"), "a tapped walk-in with Approve routes to approve")
     check(routeApiPath(route) == "/api/v1/visits/v-1/approve", "the approve call's path")
+    val call = routeDecisionCall(route, "tok-1")!!
+    check(call.path == "/api/v1/visits/v-1/decision", "the token decision's path")
+    check(call.body == "{\"decision\":\"approve\",\"actionToken\":\"tok-1\"}", "the token decision's body")
     println("$passed passed, 0 failed")
 }

@@ -10,6 +10,7 @@ import {
   PushClient,
   Route,
   routeApiPath,
+  routeDecisionCall,
   routeDeepLink,
   routeFor,
   type HttpRequest,
@@ -121,6 +122,9 @@ test("a tapped walk-in routes to approve", () => {
   assert.equal(route.inner.visitId, "0190-visit");
   assert.equal(routeDeepLink(route, "gatebell"), "gatebell://visits/0190-visit?action=approve");
   assert.equal(routeApiPath(route), "/api/v1/visits/0190-visit/approve");
+  const call = routeDecisionCall(route, "tok-1");
+  assert.equal(call?.path, "/api/v1/visits/0190-visit/decision");
+  assert.deepEqual(JSON.parse(call!.body), { decision: "approve", actionToken: "tok-1" });
   assert.ok(Route.Visit.instanceOf(routeFor(data, undefined)));
   assert.ok(Route.Inbox.instanceOf(routeFor(new Map(), undefined)));
 });

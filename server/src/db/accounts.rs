@@ -1,6 +1,6 @@
 //! Users, units and sign-in sessions.
 
-use gatebell_core::protocol::{Resident, Role, User};
+use gatebell_core::protocol::{InternalUser, Resident, Role, User};
 
 use super::{Db, Tx, bad_value};
 
@@ -184,6 +184,156 @@ pub async fn upsert_external_user(
                 Ok(id)
             }
         }
+    })
+}
+
+/// A user as the backend's `PUT /internal/users/{id}` describes them.
+pub struct PutExternalUser<'a> {
+    /// The id a new user gets.
+    pub id_if_new: &'a str,
+    pub external_id: &'a str,
+    pub name: &'a str,
+    /// Replaces the stored email when given; a new user without one gets a placeholder.
+    pub email: Option<&'a str>,
+    pub phone: Option<&'a str>,
+    pub role: Role,
+    pub unit: Option<&'a str>,
+    pub unusable_password_hash: &'a str,
+    pub now: i64,
+}
+
+/// Whether an account other than the one with `external_id` has this email.
+pub async fn email_taken_by_other_in_tx(
+    tx: &mut Tx,
+    email: &str,
+    external_id: &str,
+) -> Result<bool, sqlx::Error> {
+    let id: Option<String> = per_backend!(tx.conn(), c => {
+        sqlx::query_scalar(
+            "SELECT id FROM users WHERE email = $1 AND (external_id IS NULL OR external_id <> $2)",
+        )
+        .bind(email)
+        .bind(external_id)
+        .fetch_optional(&mut *c)
+        .await?
+    });
+    Ok(id.is_some())
+}
+
+/// Makes or updates the user with this external id from the backend's description; returns
+/// their id and whether they are new. A deleted (anonymised) user has no external id any
+/// more, so the same id makes a new user.
+pub async fn put_external_user(
+    tx: &mut Tx,
+    u: PutExternalUser<'_>,
+) -> Result<(String, bool), sqlx::Error> {
+    let unit_id = unit_id(tx, u.unit, u.now).await?;
+    per_backend!(tx.conn(), c => {
+        let existing: Option<String> = sqlx::query_scalar("SELECT id FROM users WHERE external_id = $1")
+            .bind(u.external_id)
+            .fetch_optional(&mut *c)
+            .await?;
+        match existing {
+            Some(id) => {
+                sqlx::query(
+                    "UPDATE users SET name = $1, role = $2, unit_id = $3, phone = $4,
+                     email = COALESCE($5, email) WHERE id = $6",
+                )
+                .bind(u.name)
+                .bind(u.role.as_str())
+                .bind(unit_id)
+                .bind(u.phone)
+                .bind(u.email)
+                .bind(&id)
+                .execute(&mut *c)
+                .await?;
+                Ok((id, false))
+            }
+            None => {
+                let id = u.id_if_new.to_owned();
+                let email = u.email.map_or_else(|| format!("{id}@external.invalid"), str::to_owned);
+                sqlx::query(
+                    "INSERT INTO users (id, name, email, password_hash, role, unit_id, created_at, external_id, phone)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                )
+                .bind(&id)
+                .bind(u.name)
+                .bind(&email)
+                .bind(u.unusable_password_hash)
+                .bind(u.role.as_str())
+                .bind(unit_id)
+                .bind(u.now)
+                .bind(u.external_id)
+                .bind(u.phone)
+                .execute(&mut *c)
+                .await?;
+                Ok((id, true))
+            }
+        }
+    })
+}
+
+/// The user with this external id, as the internal API shows them.
+pub async fn internal_user_in_tx(
+    tx: &mut Tx,
+    external_id: &str,
+) -> Result<Option<InternalUser>, sqlx::Error> {
+    type Row = (
+        String,
+        String,
+        String,
+        String,
+        Option<String>,
+        String,
+        Option<String>,
+    );
+    let row: Option<Row> = per_backend!(tx.conn(), c => {
+        sqlx::query_as(
+            "SELECT u.id, u.external_id, u.name, u.email, u.phone, u.role, un.name
+             FROM users u LEFT JOIN units un ON un.id = u.unit_id WHERE u.external_id = $1",
+        )
+        .bind(external_id)
+        .fetch_optional(&mut *c)
+        .await?
+    });
+    row.map(|(id, external_id, name, email, phone, role, unit)| {
+        Ok(InternalUser {
+            role: Role::parse(&role).ok_or_else(|| bad_value("role", &role))?,
+            id,
+            external_id,
+            name,
+            email,
+            phone,
+            unit,
+        })
+    })
+    .transpose()
+}
+
+/// The id of the user the internal API names by `key`: the user with that external id, else
+/// the (local) user with that Gatebell id; never a deleted one.
+pub async fn resolve_in_tx(tx: &mut Tx, key: &str) -> Result<Option<String>, sqlx::Error> {
+    per_backend!(tx.conn(), c => {
+        sqlx::query_scalar(
+            "SELECT id FROM users WHERE (external_id = $1 OR id = $1) AND deleted_at IS NULL
+             ORDER BY CASE WHEN external_id = $1 THEN 0 ELSE 1 END LIMIT 1",
+        )
+        .bind(key)
+        .fetch_optional(&mut *c)
+        .await
+    })
+}
+
+/// A user's name and external id (for a webhook naming who decided).
+pub async fn name_and_external_id_in_tx(
+    tx: &mut Tx,
+    user_id: &str,
+) -> Result<Option<(String, Option<String>)>, sqlx::Error> {
+    per_backend!(tx.conn(), c => {
+        sqlx::query_as("SELECT name, external_id FROM users WHERE id = $1")
+            .bind(user_id)
+            .fetch_optional(&mut *c)
+            .await
     })
 }
 
@@ -535,7 +685,7 @@ pub async fn anonymise(
     per_backend!(tx.conn(), c => {
         let n = sqlx::query(
             "UPDATE users SET name = 'Deleted user', email = 'deleted-' || id || '@deleted.invalid',
-             password_hash = $1, unit_id = NULL, external_id = NULL, disabled_at = COALESCE(disabled_at, $2), deleted_at = $2
+             password_hash = $1, unit_id = NULL, external_id = NULL, phone = NULL, disabled_at = COALESCE(disabled_at, $2), deleted_at = $2
              WHERE id = $3 AND deleted_at IS NULL",
         )
         .bind(unusable_password_hash)
@@ -560,6 +710,10 @@ pub async fn anonymise(
         .bind(user_id)
         .execute(&mut *c)
         .await?;
+        sqlx::query("DELETE FROM action_tokens WHERE user_id = $1")
+            .bind(user_id)
+            .execute(&mut *c)
+            .await?;
         sqlx::query("DELETE FROM notifications WHERE user_id = $1")
             .bind(user_id)
             .execute(&mut *c)

@@ -1,8 +1,8 @@
 //! The database layer: SQLite by default, PostgreSQL for several instances.
 //!
 //! Handlers never touch SQL or pools. Each area has a store module here (`accounts`, `visits`,
-//! `checkin_attempts`, `notifications`, `devices`, `outbox`, `settings`) of plain async
-//! functions that own their SQL for both backends:
+//! `checkin_attempts`, `notifications`, `devices`, `outbox`, `settings`, `action_tokens`,
+//! `webhooks`) of plain async functions that own their SQL for both backends:
 //!
 //! - a function that only reads takes `&Db` and runs on [`Db::reader`]: SQLite's read pool, or
 //!   the one PostgreSQL pool;
@@ -44,12 +44,14 @@ macro_rules! per_backend {
 }
 
 pub mod accounts;
+pub mod action_tokens;
 pub mod checkin_attempts;
 pub mod devices;
 pub mod notifications;
 pub mod outbox;
 pub mod settings;
 pub mod visits;
+pub mod webhooks;
 
 static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
 
@@ -220,6 +222,12 @@ pub fn new_id() -> String {
 /// Whether the error is a unique-constraint violation (mapped to 409 by callers).
 pub fn is_unique_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
+}
+
+/// Whether the database aborted the transaction to break a deadlock or a serialization
+/// conflict (PostgreSQL `40P01`, `40001`): trying the whole transaction again is safe.
+pub fn is_deadlock(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(d) if matches!(d.code().as_deref(), Some("40P01" | "40001")))
 }
 
 /// A text column that should hold one of an enum's names but does not.

@@ -114,6 +114,25 @@ pub async fn mark_all_read(tx: &mut Tx, user_id: &str) -> Result<u64, sqlx::Erro
     })
 }
 
+/// Puts a walk-in's outcome into the inbox entry of everyone it asked: their `walkin_pending`
+/// entry's body becomes `outcome` and it is marked read. Returns each entry's id and user.
+pub async fn resolve_walkin(
+    tx: &mut Tx,
+    visit_id: &str,
+    outcome: &str,
+) -> Result<Vec<(String, String)>, sqlx::Error> {
+    per_backend!(tx.conn(), c => {
+        sqlx::query_as(
+            "UPDATE notifications SET body = $2, read = TRUE
+             WHERE visit_id = $1 AND type = 'walkin_pending' RETURNING id, user_id",
+        )
+        .bind(visit_id)
+        .bind(outcome)
+        .fetch_all(&mut *c)
+        .await
+    })
+}
+
 /// Marks a user's notifications about a visit read.
 pub async fn mark_visit_read(
     tx: &mut Tx,

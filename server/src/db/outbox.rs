@@ -8,9 +8,12 @@
 
 use super::{Backend, Db, Tx, new_id};
 
-/// Queues one push per device of `user_id` whose session is live; returns how many.
+/// Queues one push per device of `user_id` whose session is live; returns how many. Each row's
+/// id is `job_prefix` and the device id: a notification's first pushes use its own id, a later
+/// push about it (a walk-in's outcome) a new one.
 pub async fn enqueue(
     tx: &mut Tx,
+    job_prefix: &str,
     notification_id: &str,
     user_id: &str,
     payload_json: &str,
@@ -27,7 +30,7 @@ pub async fn enqueue(
              FROM devices d WHERE d.user_id = $6 AND (d.session_hash IS NULL OR EXISTS
                (SELECT 1 FROM sessions s WHERE s.token_hash = d.session_hash AND s.expires_at > $4))",
         )
-        .bind(notification_id)
+        .bind(job_prefix)
         .bind(notification_id)
         .bind(payload_json)
         .bind(now)

@@ -7,10 +7,17 @@ use super::{Db, Tx, bad_value};
 const VISIT_COLUMNS: &str =
     "SELECT v.id, v.visitor_name, v.phone, v.purpose, v.host_id, h.name AS host_name,
     un.name AS unit, v.kind, v.status, v.created_at, v.valid_until, v.checked_in_at, v.decided_at,
-    d.name AS decided_by
+    d.name AS decided_by, v.external_id
     FROM visits v JOIN users h ON h.id = v.host_id
     LEFT JOIN units un ON un.id = h.unit_id
     LEFT JOIN users d ON d.id = v.decided_by";
+
+/// Whether the resident in `$3` was asked about visit `v` (got its `walkin_pending`).
+const ASKED: &str = "EXISTS (SELECT 1 FROM notifications n
+    WHERE n.visit_id = v.id AND n.user_id = $3 AND n.type = 'walkin_pending')";
+/// [`ASKED`] for the resident in `$1`.
+const ASKED_1: &str = "EXISTS (SELECT 1 FROM notifications n
+    WHERE n.visit_id = v.id AND n.user_id = $1 AND n.type = 'walkin_pending')";
 
 #[derive(sqlx::FromRow)]
 struct VisitRow {
@@ -28,6 +35,7 @@ struct VisitRow {
     checked_in_at: Option<i64>,
     decided_at: Option<i64>,
     decided_by: Option<String>,
+    external_id: Option<String>,
 }
 
 impl VisitRow {
@@ -54,6 +62,7 @@ impl VisitRow {
             checked_in_at: self.checked_in_at,
             decided_at: self.decided_at,
             decided_by: self.decided_by,
+            external_id: self.external_id,
         })
     }
 }
@@ -88,8 +97,8 @@ pub async fn exists_in_tx(tx: &mut Tx, id: &str) -> Result<bool, sqlx::Error> {
     Ok(found.is_some())
 }
 
-/// Visits created at or after `since`, optionally of one kind and one host; newest first, at
-/// most 200.
+/// Visits created at or after `since`, optionally of one kind and of one resident (the visits
+/// they host or a walk-in asked them about); newest first, at most 200.
 pub async fn list(
     db: &Db,
     since: i64,
@@ -99,7 +108,7 @@ pub async fn list(
 ) -> Result<Vec<Visit>, sqlx::Error> {
     let sql = format!(
         "{VISIT_COLUMNS} WHERE v.created_at >= $1 AND ($2 IS NULL OR v.kind = $2)
-         AND ($3 IS NULL OR v.host_id = $3) ORDER BY v.created_at DESC LIMIT 200"
+         AND ($3 IS NULL OR v.host_id = $3 OR {ASKED}) ORDER BY v.created_at DESC LIMIT 200"
     );
     let rows: Vec<VisitRow> = per_backend!(db.reader(), p => {
         sqlx::query_as(sqlx::AssertSqlSafe(sql))
@@ -112,11 +121,12 @@ pub async fn list(
     into_visits(rows, now)
 }
 
-/// A host's walk-ins awaiting a decision, newest first, at most 100.
+/// The walk-ins awaiting a resident's decision (hosted by them, or asking their household),
+/// newest first, at most 100.
 pub async fn pending_walkins(db: &Db, host_id: &str, now: i64) -> Result<Vec<Visit>, sqlx::Error> {
     let sql = format!(
-        "{VISIT_COLUMNS} WHERE v.host_id = $1 AND v.kind = 'walkin' AND v.status = 'PENDING'
-         ORDER BY v.created_at DESC LIMIT 100"
+        "{VISIT_COLUMNS} WHERE v.kind = 'walkin' AND v.status = 'PENDING'
+         AND (v.host_id = $1 OR {ASKED_1}) ORDER BY v.created_at DESC LIMIT 100"
     );
     let rows: Vec<VisitRow> = per_backend!(db.reader(), p => {
         sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(host_id).fetch_all(p).await?
@@ -195,30 +205,70 @@ pub struct NewWalkin<'a> {
     pub id: &'a str,
     pub visitor_name: &'a str,
     pub phone: Option<&'a str>,
-    pub purpose: &'a str,
+    pub purpose: Option<&'a str>,
     pub host_id: &'a str,
     pub created_by: &'a str,
+    /// The backend's id for it, when the backend handed it over.
+    pub external_id: Option<&'a str>,
     pub now: i64,
 }
 
-/// Inserts a walk-in.
-pub async fn insert_walkin(tx: &mut Tx, v: NewWalkin<'_>) -> Result<(), sqlx::Error> {
-    per_backend!(tx.conn(), c => {
+/// Inserts a walk-in, pending; false when a visit with its `external_id` exists already (on
+/// PostgreSQL a concurrent insert of the same one is waited for, then this one does nothing).
+pub async fn insert_walkin(tx: &mut Tx, v: NewWalkin<'_>) -> Result<bool, sqlx::Error> {
+    insert_arrival(tx, v, "walkin", VisitStatus::Pending, None).await
+}
+
+/// Inserts a visitor the backend reports as checked in (an invitation that ended at the gate,
+/// with no codes here); false as for [`insert_walkin`].
+pub async fn insert_checked_in(tx: &mut Tx, v: NewWalkin<'_>) -> Result<bool, sqlx::Error> {
+    let now = v.now;
+    insert_arrival(tx, v, "invited", VisitStatus::CheckedIn, Some(now)).await
+}
+
+async fn insert_arrival(
+    tx: &mut Tx,
+    v: NewWalkin<'_>,
+    kind: &str,
+    status: VisitStatus,
+    checked_in_at: Option<i64>,
+) -> Result<bool, sqlx::Error> {
+    let n = per_backend!(tx.conn(), c => {
         sqlx::query(
-            "INSERT INTO visits (id, visitor_name, phone, purpose, host_id, kind, status, created_by, created_at)
-             VALUES ($1, $2, $3, $4, $5, 'walkin', 'PENDING', $6, $7)",
+            "INSERT INTO visits (id, visitor_name, phone, purpose, host_id, kind, status, created_by,
+             created_at, checked_in_at, external_id)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+             ON CONFLICT DO NOTHING",
         )
         .bind(v.id)
         .bind(v.visitor_name)
         .bind(v.phone)
         .bind(v.purpose)
         .bind(v.host_id)
+        .bind(kind)
+        .bind(status.as_str())
         .bind(v.created_by)
         .bind(v.now)
+        .bind(checked_in_at)
+        .bind(v.external_id)
         .execute(&mut *c)
-        .await?;
+        .await?
+        .rows_affected()
     });
-    Ok(())
+    Ok(n == 1)
+}
+
+/// The id of the visit the backend knows by `external_id`.
+pub async fn by_external_id_in_tx(
+    tx: &mut Tx,
+    external_id: &str,
+) -> Result<Option<String>, sqlx::Error> {
+    per_backend!(tx.conn(), c => {
+        sqlx::query_scalar("SELECT id FROM visits WHERE external_id = $1")
+            .bind(external_id)
+            .fetch_optional(&mut *c)
+            .await
+    })
 }
 
 /// Which code a guard typed or scanned.
@@ -323,5 +373,76 @@ pub async fn purge_before(tx: &mut Tx, cutoff: i64) -> Result<u64, sqlx::Error> 
         .execute(&mut *c)
         .await
         .map(|r| r.rows_affected())
+    })
+}
+
+/// Who a walk-in for `host_id` asks: the host, then (when the unit's setting is `household`)
+/// every other enabled resident of the host's unit.
+pub async fn household_in_tx(tx: &mut Tx, host_id: &str) -> Result<Vec<String>, sqlx::Error> {
+    let others: Vec<String> = per_backend!(tx.conn(), c => {
+        sqlx::query_scalar(
+            "SELECT m.id FROM users h JOIN units un ON un.id = h.unit_id
+             JOIN users m ON m.unit_id = h.unit_id
+             WHERE h.id = $1 AND un.notify = 'household' AND m.id <> h.id
+               AND m.role = 'resident' AND m.disabled_at IS NULL AND m.deleted_at IS NULL
+             ORDER BY m.name, m.id",
+        )
+        .bind(host_id)
+        .fetch_all(&mut *c)
+        .await?
+    });
+    Ok(std::iter::once(host_id.to_owned()).chain(others).collect())
+}
+
+/// Whether a walk-in asked `user_id` to decide (they got its `walkin_pending`).
+pub async fn asked_in_tx(tx: &mut Tx, visit_id: &str, user_id: &str) -> Result<bool, sqlx::Error> {
+    let found: Option<i32> = per_backend!(tx.conn(), c => {
+        sqlx::query_scalar(
+            "SELECT 1 FROM notifications WHERE visit_id = $1 AND user_id = $2 AND type = 'walkin_pending' LIMIT 1",
+        )
+        .bind(visit_id)
+        .bind(user_id)
+        .fetch_optional(&mut *c)
+        .await?
+    });
+    Ok(found.is_some())
+}
+
+/// [`asked_in_tx`] on the read side.
+pub async fn asked(db: &Db, visit_id: &str, user_id: &str) -> Result<bool, sqlx::Error> {
+    let found: Option<i32> = per_backend!(db.reader(), p => {
+        sqlx::query_scalar(
+            "SELECT 1 FROM notifications WHERE visit_id = $1 AND user_id = $2 AND type = 'walkin_pending' LIMIT 1",
+        )
+        .bind(visit_id)
+        .bind(user_id)
+        .fetch_optional(p)
+        .await?
+    });
+    Ok(found.is_some())
+}
+
+/// Marks walk-ins pending since before `cutoff` expired (at most `limit`, oldest first) and
+/// returns their ids. The outer `status` check makes a concurrent decision (or another
+/// instance's sweep) win: a row it changed first is skipped, never expired over.
+pub async fn expire_walkins(
+    tx: &mut Tx,
+    cutoff: i64,
+    now: i64,
+    limit: i64,
+) -> Result<Vec<String>, sqlx::Error> {
+    per_backend!(tx.conn(), c => {
+        sqlx::query_scalar(
+            "UPDATE visits SET status = 'EXPIRED', decided_at = $2
+             WHERE status = 'PENDING' AND id IN (SELECT id FROM visits
+               WHERE kind = 'walkin' AND status = 'PENDING' AND created_at <= $1
+               ORDER BY created_at LIMIT $3)
+             RETURNING id",
+        )
+        .bind(cutoff)
+        .bind(now)
+        .bind(limit)
+        .fetch_all(&mut *c)
+        .await
     })
 }

@@ -223,6 +223,9 @@ async fn record_loop(db: Db, mut rx: mpsc::UnboundedReceiver<Attempt>, handle: P
             .any(|a| matches!(a.next, NextState::RetryAt(_)));
         // A failed write is retried: losing an outcome would resend a delivered push later.
         let mut delay = Duration::from_millis(50);
+        // Rows in one order (by id) in every batch: two writers never wait on each other's
+        // rows in a cycle.
+        batch.sort_unstable_by(|a, b| a.job_id.cmp(&b.job_id));
         while let Err(e) = record(&db, &batch).await {
             tracing::warn!(error = %e, n = batch.len(), "recording push outcomes failed; retrying");
             tokio::time::sleep(delay).await;

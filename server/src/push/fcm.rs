@@ -23,6 +23,9 @@ pub struct FcmSender {
     next: AtomicUsize,
     url: String,
     auth: Arc<gcp_auth::CustomServiceAccount>,
+    /// One token request at a time: `gcp_auth` caches the token, but sends that start together
+    /// before it is cached would each fetch one (the token endpoint saw a burst at start-up).
+    token_lock: tokio::sync::Mutex<()>,
 }
 
 impl FcmSender {
@@ -65,6 +68,7 @@ impl FcmSender {
                 endpoint.trim_end_matches('/')
             ),
             auth: Arc::new(auth),
+            token_lock: tokio::sync::Mutex::new(()),
         })
     }
 
@@ -77,7 +81,11 @@ impl FcmSender {
         now_ms: i64,
     ) -> SendOutcome {
         // A token endpoint that hangs must not hold a send slot: bounded, and retried later.
-        let access = match tokio::time::timeout(TOKEN_TIMEOUT, self.auth.token(&[SCOPE])).await {
+        let fetch = async {
+            let _one_at_a_time = self.token_lock.lock().await;
+            self.auth.token(&[SCOPE]).await
+        };
+        let access = match tokio::time::timeout(TOKEN_TIMEOUT, fetch).await {
             Ok(Ok(t)) => t,
             Ok(Err(e)) => {
                 return SendOutcome::Retry {

@@ -17,6 +17,10 @@ pub struct PushMetrics {
     pub outbox_depth: IntGauge,
     /// 1 while a provider's prune breaker is open (see [`super::breaker`]): alert on it.
     pub pruning_suspended: IntGaugeVec,
+    /// Webhooks by event (`sent`, `delivered`, `retried`, `expired`).
+    pub webhooks: IntCounterVec,
+    /// Pending webhooks, refreshed at each scrape.
+    pub webhook_outbox_depth: IntGauge,
 }
 
 impl Default for PushMetrics {
@@ -63,7 +67,26 @@ impl Default for PushMetrics {
         registry
             .register(Box::new(outbox_depth.clone()))
             .expect("unique metric");
+        let webhooks = IntCounterVec::new(
+            Opts::new(
+                "gatebell_webhooks_total",
+                "Webhook attempts and outcomes by event",
+            ),
+            &["event"],
+        )
+        .expect("valid metric");
+        let webhook_outbox_depth =
+            IntGauge::new("gatebell_webhook_outbox_depth", "Pending webhooks")
+                .expect("valid metric");
+        registry
+            .register(Box::new(webhooks.clone()))
+            .expect("unique metric");
+        registry
+            .register(Box::new(webhook_outbox_depth.clone()))
+            .expect("unique metric");
         PushMetrics {
+            webhooks,
+            webhook_outbox_depth,
             registry,
             pushes,
             dispatch_latency,

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod pg;
+pub mod process;
 
 use clap::Parser;
 use gatebell_server::config::{Config, ServeArgs};
@@ -201,6 +202,30 @@ impl TestApp {
         Ok(s)
     }
 
+    /// Makes `push` refuse every push not signed with this server's VAPID key, as a browser's
+    /// subscription made with its `applicationServerKey` does.
+    pub async fn pin_vapid_key(&self, push: &gatebell_testkit::FakeWebPush) {
+        let (_, k) = self
+            .call(
+                Method::GET,
+                "/api/v1/notifications/vapid-public-key",
+                None,
+                None,
+            )
+            .await;
+        push.expect_vapid_key(k["publicKey"].as_str().expect("a VAPID key"));
+    }
+
+    /// Registers a browser's push subscription under the session or JWT `token`.
+    pub async fn register_browser(&self, token: &str, sub: &gatebell_testkit::TestSubscription) {
+        let body =
+            json!({"token": sub.endpoint(), "platform": "web", "subscription": sub.subscription});
+        let (s, v) = self
+            .post("/api/v1/notifications/register-device", token, body)
+            .await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+    }
+
     /// Stops the server.
     pub async fn stop(mut self) {
         if let Some(s) = self.server.take() {
@@ -241,6 +266,14 @@ pub async fn scalar(db: &gatebell_server::db::Db, sql: &str) -> i64 {
             .await
             .unwrap(),
     }
+}
+
+/// Asserts a 409 whose message names `what` (the outcome, who decided).
+#[track_caller]
+pub fn assert_conflict_naming(got: &(StatusCode, Value), what: &str) {
+    assert_error(got, 409, "conflict");
+    let message = got.1["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains(what), "{what} not in {message}");
 }
 
 /// Asserts an error answer: status and the JSON error code.

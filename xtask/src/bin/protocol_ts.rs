@@ -5,14 +5,14 @@
 
 use gatebell_core::client::{LastError, Operation, Status};
 use gatebell_core::protocol::*;
-use gatebell_core::routing::Route;
+use gatebell_core::routing::{DecisionCall, Route};
 use ts_rs::{Config, TS};
 
 /// Wire types whose serde is written by hand, so ts-rs cannot see their JSON: each has its
 /// TypeScript here, kept beside the one place that lists every exported type.
 const HAND_WRITTEN: &[(&str, &str)] = &[(
     "NotificationType",
-    "/**\n * What a notification is about: `walkin_pending`, `visitor_arrived`, or a kind an existing\n * backend defines (serialised as its plain snake_case name).\n */\nexport type NotificationType = \"walkin_pending\" | \"visitor_arrived\" | (string & {});\n",
+    "/**\n * What a notification is about: `walkin_pending`, `visitor_arrived`, `walkin_resolved` (a\n * walk-in's outcome, replacing its notification), or a kind an existing backend defines\n * (serialised as its plain snake_case name).\n */\nexport type NotificationType = \"walkin_pending\" | \"visitor_arrived\" | \"walkin_resolved\" | (string & {});\n",
 )];
 
 /// `export type X = …;` with X's doc comment, as ts-rs writes a single exported type.
@@ -34,15 +34,16 @@ fn main() -> std::process::ExitCode {
         ErrorBody, ErrorDetail,
         Role, LoginRequest, User, LoginResponse, SessionInfo, SetDisabledRequest, Resident,
         VisitKind, VisitStatus, Visit, InviteRequest, InviteResponse, CheckinRequest,
-        WalkinRequest, VisitList,
+        WalkinRequest, VisitList, Decision, DecisionRequest,
         Notification, NotificationPage, MarkedRead,
         Platform, WebPushKeys, WebPushSubscription, RegisterDeviceRequest,
         UnregisterDeviceRequest, Device, VapidPublicKey, InternalNotifyRequest,
-        InternalNotifyResponse,
+        InternalNotifyResponse, InternalUserRequest, InternalUser, InternalVisitRequest,
+        WebhookEvent, VisitDecided,
         PushAction, PushPayload,
         LiveEvent,
         // The client's state and tap routing, as the web package hands them to pages.
-        Operation, LastError, Status, Route,
+        Operation, LastError, Status, Route, DecisionCall,
     ];
 
     let listed: Vec<&str> = generated

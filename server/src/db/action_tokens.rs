@@ -1,0 +1,61 @@
+//! Action tokens: single-use, per visit and recipient, stored as hashes (see
+//! `migrations/0006_alongside.sql`).
+
+use super::Tx;
+
+/// Stores a token's hash for `user_id`'s decision on `visit_id`, valid until `expires_at`.
+pub async fn insert(
+    tx: &mut Tx,
+    token_hash: &str,
+    visit_id: &str,
+    user_id: &str,
+    expires_at: i64,
+) -> Result<(), sqlx::Error> {
+    per_backend!(tx.conn(), c => {
+        sqlx::query(
+            "INSERT INTO action_tokens (token_hash, visit_id, user_id, expires_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(token_hash)
+        .bind(visit_id)
+        .bind(user_id)
+        .bind(expires_at)
+        .execute(&mut *c)
+        .await?;
+    });
+    Ok(())
+}
+
+/// Uses a token on `visit_id`: marks it used and returns whose it is, or None when it is
+/// unknown, for another visit, used already or expired at `now`. One statement, so two uses
+/// at once cannot both succeed (on PostgreSQL the second waits for the first, then finds it
+/// used).
+pub async fn consume(
+    tx: &mut Tx,
+    token_hash: &str,
+    visit_id: &str,
+    now: i64,
+) -> Result<Option<String>, sqlx::Error> {
+    per_backend!(tx.conn(), c => {
+        sqlx::query_scalar(
+            "UPDATE action_tokens SET used_at = $1
+             WHERE token_hash = $2 AND visit_id = $3 AND used_at IS NULL AND expires_at > $1
+             RETURNING user_id",
+        )
+        .bind(now)
+        .bind(token_hash)
+        .bind(visit_id)
+        .fetch_optional(&mut *c)
+        .await
+    })
+}
+
+/// Deletes tokens that expired before `cutoff` (housekeeping); returns how many.
+pub async fn purge_expired(tx: &mut Tx, cutoff: i64) -> Result<u64, sqlx::Error> {
+    per_backend!(tx.conn(), c => {
+        sqlx::query("DELETE FROM action_tokens WHERE expires_at < $1")
+            .bind(cutoff)
+            .execute(&mut *c)
+            .await
+            .map(|r| r.rows_affected())
+    })
+}

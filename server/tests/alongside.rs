@@ -1,0 +1,831 @@
+//! Gatebell beside an existing backend, end to end against real processes: the Python example
+//! backend (`examples/python-backend`) issues JWTs from its own key set, hands over walk-ins and
+//! check-ins, and verifies the decisions' webhooks with the `standardwebhooks` package from
+//! PyPI; a fake push service decrypts the push; the Approve action goes through the core's
+//! routing with the push's action token after the JWT has expired. On SQLite and PostgreSQL.
+//!
+//! The backend runs in a Python venv made from its `requirements.txt` on first use and cached
+//! (`~/.cache/gatebell/python-backend-<hash>`), so these tests need `python3` and, once, PyPI.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use common::process::Process;
+use common::{Backend, TestApp, assert_conflict_naming, assert_error, scalar};
+use gatebell_core::protocol::PushPayload;
+use gatebell_core::routing;
+use gatebell_testkit::FakeWebPush;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+const SERVICE_KEY: &str = "alongside-service-key-0123456789";
+const WEBHOOK_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
+/// The venv's python, made from the example's requirements on first use and kept in the tool
+/// cache; a stamp holding the requirements it was made from tells when to make it again.
+fn python() -> &'static Path {
+    static PYTHON: OnceLock<PathBuf> = OnceLock::new();
+    PYTHON.get_or_init(|| {
+        let requirements = example_dir().join("requirements.txt");
+        let wanted = std::fs::read_to_string(&requirements).unwrap();
+        let cache = std::env::var_os("GATEBELL_CACHE_DIR")
+            .map(PathBuf::from)
+            .or_else(|| {
+                std::env::var_os("XDG_CACHE_HOME").map(|d| PathBuf::from(d).join("gatebell"))
+            })
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/gatebell")))
+            .expect("HOME is set");
+        let venv = cache.join("python-backend");
+        let stamp = venv.join(".gatebell-requirements");
+        if std::fs::read_to_string(&stamp).ok().as_deref() != Some(wanted.as_str()) {
+            // Made aside and renamed into place, so a half-made venv is never used.
+            let building = cache.join(format!("python-backend.{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&building);
+            let ok = |c: &mut Command| assert!(c.status().expect("runs").success(), "{c:?} failed");
+            ok(Command::new("python3").arg("-m").arg("venv").arg(&building));
+            ok(Command::new(building.join("bin/pip"))
+                .args(["install", "--quiet", "--disable-pip-version-check", "-r"])
+                .arg(&requirements));
+            std::fs::write(building.join(".gatebell-requirements"), &wanted).unwrap();
+            let _ = std::fs::remove_dir_all(&venv);
+            // Its python finds its packages from where it is run (`pyvenv.cfg` beside it); only
+            // the pip script's shebang keeps the old folder, and it is not used again.
+            std::fs::rename(&building, &venv).unwrap();
+        }
+        venv.join("bin/python")
+    })
+}
+
+fn example_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/python-backend")
+}
+
+/// A port nothing listens on now.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The example backend, as a process.
+struct PyBackend {
+    child: Child,
+    url: String,
+    http: reqwest::Client,
+}
+
+impl PyBackend {
+    fn start(port: u16, gatebell: &str, jwt_ttl: u64, sync: bool) -> PyBackend {
+        let mut cmd = Command::new(python());
+        cmd.arg(example_dir().join("backend.py"))
+            .args(["--port", &port.to_string(), "--gatebell", gatebell])
+            .args([
+                "--service-key",
+                SERVICE_KEY,
+                "--webhook-secret",
+                WEBHOOK_SECRET,
+            ])
+            .args(["--jwt-ttl", &jwt_ttl.to_string()])
+            .stdout(Stdio::piped());
+        if !sync {
+            cmd.arg("--no-sync");
+        }
+        let mut child = cmd.spawn().expect("start the Python backend");
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let line = lines
+            .next()
+            .expect("the backend printed its address or died")
+            .unwrap();
+        assert!(line.starts_with("backend listening on "), "{line}");
+        std::thread::spawn(move || for _ in lines {});
+        PyBackend {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        let resp = self
+            .http
+            .post(format!("{}{path}", self.url))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn login(&self, user: &str) -> String {
+        let (s, v) = self.post("/login", json!({"userId": user})).await;
+        assert_eq!(s, 200, "{v}");
+        v["token"].as_str().unwrap().to_owned()
+    }
+
+    /// The webhooks the backend received and `standardwebhooks` verified.
+    async fn events(&self) -> Vec<Value> {
+        let v: Value = self
+            .http
+            .get(format!("{}/events", self.url))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        v.as_array().unwrap().clone()
+    }
+
+    /// Waits for a verified webhook about `visit_id`.
+    async fn wait_for_event(&self, visit_id: &str, timeout: Duration) -> Value {
+        let start = Instant::now();
+        loop {
+            let found = self
+                .events()
+                .await
+                .into_iter()
+                .find(|e| e["event"]["data"]["visitId"] == visit_id);
+            if let Some(e) = found {
+                return e;
+            }
+            assert!(
+                start.elapsed() < timeout,
+                "no verified webhook for {visit_id} within {timeout:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    fn kill(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+}
+
+impl Drop for PyBackend {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `gatebell serve` flags for a server beside the backend on `port`.
+fn flags(port: u16) -> Vec<String> {
+    let backend = format!("http://127.0.0.1:{port}");
+    [
+        "--service-key",
+        SERVICE_KEY,
+        "--jwt-jwks-url",
+        &format!("{backend}/.well-known/jwks.json"),
+        "--jwt-jwks-allow-private",
+        "--jwt-issuer",
+        "https://backend.example",
+        "--jwt-audience",
+        "gatebell",
+        "--jwt-leeway",
+        "0",
+        "--webhook-url",
+        &format!("{backend}/webhooks/gatebell"),
+        "--webhook-secret",
+        WEBHOOK_SECRET,
+        "--webhook-retry-max",
+        "1",
+        "--push-allow-hosts",
+        "127.0.0.1",
+        "--push-allow-http",
+    ]
+    .map(str::to_owned)
+    .to_vec()
+}
+
+async fn app(b: Backend, port: u16) -> TestApp {
+    let flags = flags(port);
+    let refs: Vec<&str> = flags.iter().map(String::as_str).collect();
+    TestApp::start_with(b, &refs).await
+}
+
+async fn the_whole_story(b: Backend) {
+    let port = free_port();
+    let push = FakeWebPush::start().await;
+    let app = app(b, port).await;
+    app.pin_vapid_key(&push).await;
+    let backend = PyBackend::start(port, &app.url, 4, true);
+
+    // The backend's JWT signs in; the user it PUT is the one the token names.
+    let jwt = backend.login("res-asha").await;
+    let (s, me) = app.get("/api/v1/me", &jwt).await;
+    assert_eq!(s, 200, "{me}");
+    assert_eq!(me["name"], "Asha Rao");
+    assert_eq!(me["unit"], "A-101");
+    let sub = push.new_subscription();
+    app.register_browser(&jwt, &sub).await;
+
+    // The backend's gate desk hands over a walk-in; handing it over again changes nothing.
+    let walkin = json!({"visitId": "desk-visit-1", "hostId": "res-asha",
+                        "visitorName": "Vikram", "purpose": "courier"});
+    let (s, visit) = backend.post("/walkins", walkin.clone()).await;
+    assert_eq!(s, 201, "{visit}");
+    assert_eq!(visit["externalId"], "desk-visit-1");
+    assert_eq!(visit["status"], "PENDING");
+    let visit_id = visit["id"].as_str().unwrap().to_owned();
+    let notifications = format!("SELECT COUNT(*) FROM notifications WHERE visit_id = '{visit_id}'");
+    let asked = scalar(&app.state().db, &notifications).await;
+    assert!(asked >= 1);
+    let (s, again) = backend.post("/walkins", walkin).await;
+    assert_eq!(s, 200, "{again}");
+    assert_eq!(again["id"], visit["id"]);
+    assert_eq!(scalar(&app.state().db, &notifications).await, asked);
+
+    // The push, as the browser decrypts it, carries the action token.
+    push.wait_for(1, Duration::from_secs(10)).await.unwrap();
+    let received = push.delivered_for(&sub.id);
+    assert_eq!(received.len(), 1);
+    let payload: PushPayload = serde_json::from_slice(&received[0].plaintext).unwrap();
+    assert_eq!(payload.visit_id.as_deref(), Some(visit_id.as_str()));
+    let token = payload.action_token.clone().expect("an action token");
+
+    // The JWT expires (4 s, no leeway) before the resident presses Approve.
+    let start = Instant::now();
+    while app.get("/api/v1/me", &jwt).await.0 != StatusCode::UNAUTHORIZED {
+        assert!(
+            start.elapsed() < Duration::from_secs(15),
+            "the JWT never expired"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+
+    // Approve, routed as the service worker routes it: no session, the push's token.
+    let route = routing::route(&payload, Some(gatebell_core::protocol::ACTION_APPROVE));
+    let call = route.decision_call(&token).expect("a decision call");
+    let (s, decided) = app
+        .call(
+            Method::POST,
+            &call.path,
+            None,
+            Some(serde_json::to_value(&call.body).unwrap()),
+        )
+        .await;
+    assert_eq!(s, 200, "{decided}");
+    assert_eq!(decided["status"], "APPROVED");
+    assert_eq!(decided["decidedBy"], "Asha Rao");
+    // Single use: the same token again is refused.
+    let again = app
+        .call(
+            Method::POST,
+            &call.path,
+            None,
+            Some(serde_json::to_value(&call.body).unwrap()),
+        )
+        .await;
+    assert_error(&again, 403, "forbidden");
+
+    // The backend hears of it, verified by standardwebhooks.
+    let event = backend
+        .wait_for_event(&visit_id, Duration::from_secs(10))
+        .await;
+    assert_eq!(event["event"]["type"], "visit.approved");
+    let data = &event["event"]["data"];
+    assert_eq!(data["externalVisitId"], "desk-visit-1");
+    assert_eq!(data["status"], "APPROVED");
+    assert_eq!(data["decidedByExternalId"], "res-asha");
+    assert!(event["id"].as_str().is_some_and(|id| !id.is_empty()));
+
+    // The receiver really verifies: a forged signature is refused.
+    let forged = reqwest::Client::new()
+        .post(format!("{}/webhooks/gatebell", backend.url))
+        .header("webhook-id", "msg_forged")
+        .header(
+            "webhook-timestamp",
+            (gatebell_server::db::now_ms() / 1000).to_string(),
+        )
+        .header(
+            "webhook-signature",
+            "v1,AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+        )
+        .body(r#"{"type":"visit.approved"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 400);
+
+    // A check-in handed over notifies the host; its id cannot be reused for a walk-in.
+    let (s, arrived) = backend
+        .post(
+            "/checkins",
+            json!({"visitId": "desk-visit-2", "hostId": "res-asha", "visitorName": "Meera"}),
+        )
+        .await;
+    assert_eq!(s, 201, "{arrived}");
+    assert_eq!(arrived["status"], "CHECKED_IN");
+    let clash = backend
+        .post(
+            "/walkins",
+            json!({"visitId": "desk-visit-2", "hostId": "res-asha", "visitorName": "Meera"}),
+        )
+        .await;
+    assert_eq!(clash.0, 409, "{}", clash.1);
+    let start = Instant::now();
+    let arrival = loop {
+        let found = push
+            .delivered_for(&sub.id)
+            .iter()
+            .filter_map(|r| r.json())
+            .find(|p| p["type"] == "visitor_arrived");
+        if let Some(p) = found {
+            break p;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "no visitor_arrived push"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(arrival["visitId"], arrived["id"]);
+    assert!(arrival.get("actionToken").is_none(), "{arrival}");
+}
+
+/// A second walk-in for Asha through the internal API; returns its id and the push's token.
+async fn internal_walkin(app: &TestApp, external_id: &str, host: &str) -> (StatusCode, Value) {
+    app.call(
+        Method::POST,
+        "/api/v1/internal/walkins",
+        Some(SERVICE_KEY),
+        Some(
+            json!({"externalVisitId": external_id, "hostExternalId": host, "visitorName": "Ravi"}),
+        ),
+    )
+    .await
+}
+
+async fn put_user(app: &TestApp, id: &str, body: Value) -> (StatusCode, Value) {
+    app.call(
+        Method::PUT,
+        &format!("/api/v1/internal/users/{id}"),
+        Some(SERVICE_KEY),
+        Some(body),
+    )
+    .await
+}
+
+async fn users_and_visits_from_the_backend(b: Backend) {
+    let app = app(b, free_port()).await;
+    // Create, then update; the answer says which.
+    let asha = json!({"name": "Asha", "email": "Asha@Backend.example", "phone": "+919800000001",
+                      "role": "resident", "unit": "B-7"});
+    let (s, made) = put_user(&app, "ext-asha", asha.clone()).await;
+    assert_eq!(s, 201, "{made}");
+    assert_eq!(made["externalId"], "ext-asha");
+    assert_eq!(made["email"], "asha@backend.example");
+    assert_eq!(made["phone"], "+919800000001");
+    let (s, updated) = put_user(
+        &app,
+        "ext-asha",
+        json!({"name": "Asha Rao", "role": "resident", "unit": "B-8"}),
+    )
+    .await;
+    assert_eq!(s, 200, "{updated}");
+    assert_eq!(updated["id"], made["id"]);
+    assert_eq!(updated["unit"], "B-8");
+    assert_eq!(
+        updated["email"], "asha@backend.example",
+        "an absent email is kept"
+    );
+    assert!(updated.get("phone").is_none(), "{updated}");
+    // Bad input is a 4xx with a message.
+    let bad_phone = put_user(
+        &app,
+        "x",
+        json!({"name": "X", "role": "guard", "phone": "98000"}),
+    )
+    .await;
+    assert_error(&bad_phone, 422, "validation");
+    let no_unit = put_user(&app, "x", json!({"name": "X", "role": "resident"})).await;
+    assert_error(&no_unit, 422, "validation");
+    let taken = put_user(
+        &app,
+        "x",
+        json!({"name": "X", "role": "guard", "email": "asha@backend.example"}),
+    )
+    .await;
+    assert_error(&taken, 409, "conflict");
+    let unknown_field = put_user(
+        &app,
+        "x",
+        json!({"name": "X", "role": "guard", "admin": true}),
+    )
+    .await;
+    assert_eq!(unknown_field.0.as_u16(), 422, "{}", unknown_field.1);
+    let no_key = app
+        .call(
+            Method::PUT,
+            "/api/v1/internal/users/x",
+            None,
+            Some(json!({"name": "X", "role": "guard"})),
+        )
+        .await;
+    assert_error(&no_key, 401, "unauthorized");
+
+    // Walk-ins: an unknown or non-resident host is refused; the same id twice at once makes one.
+    assert_error(
+        &internal_walkin(&app, "v-1", "nobody").await,
+        422,
+        "validation",
+    );
+    put_user(&app, "ext-guard", json!({"name": "Gate", "role": "guard"})).await;
+    assert_error(
+        &internal_walkin(&app, "v-1", "ext-guard").await,
+        422,
+        "validation",
+    );
+    assert_error(
+        &internal_walkin(&app, "bad id!", "ext-asha").await,
+        422,
+        "validation",
+    );
+    let (a, b2) = tokio::join!(
+        internal_walkin(&app, "v-2", "ext-asha"),
+        internal_walkin(&app, "v-2", "ext-asha")
+    );
+    assert_eq!(a.1["id"], b2.1["id"], "{} {}", a.1, b2.1);
+    let mut codes = [a.0.as_u16(), b2.0.as_u16()];
+    codes.sort();
+    assert_eq!(codes, [200, 201]);
+    let db = &app.state().db;
+    assert_eq!(
+        scalar(db, "SELECT COUNT(*) FROM visits WHERE external_id = 'v-2'").await,
+        1
+    );
+    assert_eq!(
+        scalar(db, "SELECT COUNT(*) FROM action_tokens a JOIN visits v ON v.id = a.visit_id WHERE v.external_id = 'v-2'").await,
+        1
+    );
+    // A standalone account is still reachable by its Gatebell id.
+    let guard = app.login("guard@demo.gatebell").await;
+    let resident = app.resident_id(&guard, "asha").await;
+    let (s, v) = internal_walkin(&app, "v-3", &resident).await;
+    assert_eq!(s, 201, "{v}");
+
+    // Deleting by the backend's id revokes everything the user had.
+    let uid = made["id"].as_str().unwrap();
+    let del = app
+        .call(
+            Method::DELETE,
+            "/api/v1/internal/users/ext-asha",
+            Some(SERVICE_KEY),
+            None,
+        )
+        .await;
+    assert_eq!(del.0, 204, "{}", del.1);
+    assert_eq!(
+        scalar(
+            db,
+            &format!("SELECT COUNT(*) FROM action_tokens WHERE user_id = '{uid}'")
+        )
+        .await,
+        0
+    );
+    assert_eq!(
+        scalar(
+            db,
+            &format!("SELECT COUNT(*) FROM notifications WHERE user_id = '{uid}'")
+        )
+        .await,
+        0
+    );
+    assert_eq!(scalar(db, &format!("SELECT COUNT(*) FROM push_jobs j JOIN notifications n ON n.id = j.notification_id WHERE n.user_id = '{uid}'")).await, 0);
+    let again = app
+        .call(
+            Method::DELETE,
+            "/api/v1/internal/users/ext-asha",
+            Some(SERVICE_KEY),
+            None,
+        )
+        .await;
+    assert_error(&again, 404, "not_found");
+}
+
+async fn action_tokens_are_single_use_scoped_and_lose_to_the_first_answer(b: Backend) {
+    let push = FakeWebPush::start().await;
+    let app = app(b, free_port()).await;
+    app.pin_vapid_key(&push).await;
+    // A demo resident with a browser, and two walk-ins for her.
+    let asha = app.login("asha@demo.gatebell").await;
+    let sub = push.new_subscription();
+    app.register_browser(&asha, &sub).await;
+    let guard = app.login("guard@demo.gatebell").await;
+    let host = app.resident_id(&guard, "asha").await;
+    let mut visits = Vec::new();
+    for name in ["Ravi", "Meera"] {
+        let (s, v) = app
+            .post(
+                "/api/v1/visits/walkin",
+                &guard,
+                json!({"visitorName": name, "hostId": host, "purpose": "visit"}),
+            )
+            .await;
+        assert_eq!(s, 201, "{v}");
+        visits.push(v["id"].as_str().unwrap().to_owned());
+    }
+    push.wait_for(2, Duration::from_secs(10)).await.unwrap();
+    let token_of = |visit: &str| -> String {
+        push.delivered_for(&sub.id)
+            .iter()
+            .filter_map(|r| r.json())
+            .find(|p| p["visitId"] == visit)
+            .and_then(|p| p["actionToken"].as_str().map(str::to_owned))
+            .expect("a token")
+    };
+    let (t0, t1) = (token_of(&visits[0]), token_of(&visits[1]));
+    let decide = |visit: &str, token: &str, decision: &str| {
+        let path = format!("/api/v1/visits/{visit}/decision");
+        let body = json!({"decision": decision, "actionToken": token});
+        let app = &app;
+        async move { app.call(Method::POST, &path, None, Some(body)).await }
+    };
+    // Another visit's token, a made-up one, a malformed body: refused.
+    assert_error(&decide(&visits[0], &t1, "approve").await, 403, "forbidden");
+    assert_error(
+        &decide(&visits[0], "made-up", "approve").await,
+        403,
+        "forbidden",
+    );
+    assert_error(&decide(&visits[0], "", "approve").await, 422, "validation");
+    let bad = app
+        .call(
+            Method::POST,
+            &format!("/api/v1/visits/{}/decision", visits[0]),
+            None,
+            Some(json!({"decision": "maybe", "actionToken": t0})),
+        )
+        .await;
+    assert_eq!(bad.0, 422, "{}", bad.1);
+    // Decided in the app first: the token then gets 409 naming the outcome, and stays unused.
+    let (s, v) = app
+        .post(
+            &format!("/api/v1/visits/{}/reject", visits[0]),
+            &asha,
+            json!({}),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    assert_conflict_naming(&decide(&visits[0], &t0, "approve").await, "REJECTED");
+    // An expired token is refused.
+    common::execute(
+        &app.state().db,
+        &format!(
+            "UPDATE action_tokens SET expires_at = 1 WHERE visit_id = '{}'",
+            visits[1]
+        ),
+    )
+    .await;
+    assert_error(&decide(&visits[1], &t1, "reject").await, 403, "forbidden");
+}
+
+on_both_backends!(
+    the_whole_story,
+    users_and_visits_from_the_backend,
+    action_tokens_are_single_use_scoped_and_lose_to_the_first_answer,
+);
+
+/// The receiver is down for 30 s: the webhook is retried until it is up, then arrives once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_webhook_waits_for_its_receiver() {
+    let port = free_port();
+    let app = app(Backend::Sqlite, port).await;
+    let backend = PyBackend::start(port, &app.url, 600, true);
+    let jwt = backend.login("res-asha").await;
+    // Gatebell fetches the backend's key set on the JWT's first use, while it is up.
+    assert_eq!(app.get("/api/v1/me", &jwt).await.0, 200);
+    let (s, visit) = backend
+        .post(
+            "/walkins",
+            json!({"visitId": "w-1", "hostId": "res-asha", "visitorName": "Ravi"}),
+        )
+        .await;
+    assert_eq!(s, 201, "{visit}");
+    let visit_id = visit["id"].as_str().unwrap().to_owned();
+    backend.kill();
+    let (s, v) = app
+        .post(
+            &format!("/api/v1/visits/{visit_id}/approve"),
+            &jwt,
+            json!({}),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    tokio::time::sleep(Duration::from_secs(30)).await;
+    let db = &app.state().db;
+    let tries = scalar(db, "SELECT attempts FROM webhook_jobs").await;
+    assert!(
+        tries >= 3,
+        "retried while the receiver was down: {tries} tries"
+    );
+    assert_eq!(
+        scalar(
+            db,
+            "SELECT COUNT(*) FROM webhook_jobs WHERE state = 'pending'"
+        )
+        .await,
+        1
+    );
+    let backend = PyBackend::start(port, &app.url, 600, false);
+    let event = backend
+        .wait_for_event(&visit_id, Duration::from_secs(10))
+        .await;
+    assert_eq!(event["event"]["type"], "visit.approved");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(backend.events().await.len(), 1);
+    assert_eq!(
+        scalar(
+            db,
+            "SELECT COUNT(*) FROM webhook_jobs WHERE state = 'delivered'"
+        )
+        .await,
+        1
+    );
+    let metrics = reqwest::get(format!("{}/metrics", app.url))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("gatebell_webhooks_total{event=\"delivered\"} 1"),
+        "{metrics}"
+    );
+}
+
+/// `kill -9` between the decision and the webhook: it arrives after the restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_webhook_survives_kill_9() {
+    let port = free_port();
+    let dir = tempfile::tempdir().unwrap();
+    let url = common::database_url(Backend::Sqlite, dir.path()).await;
+    let flags = flags(port);
+    let first = Process::spawn(&url, &flags);
+    let http = reqwest::Client::new();
+    let post = |base: String, path: &str, token: &str, body: Value| {
+        let req = http
+            .post(format!("{base}{path}"))
+            .bearer_auth(token)
+            .json(&body);
+        async move {
+            let resp = req.send().await.unwrap();
+            (
+                resp.status().as_u16(),
+                resp.json::<Value>().await.unwrap_or(Value::Null),
+            )
+        }
+    };
+    let login = |email: &str| {
+        let req = http
+            .post(format!("{}/api/v1/auth/login", first.url))
+            .json(&json!({"email": email, "password": "gatebell-demo"}));
+        async move {
+            req.send().await.unwrap().json::<Value>().await.unwrap()["token"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        }
+    };
+    let guard = login("guard@demo.gatebell").await;
+    let asha = login("asha@demo.gatebell").await;
+    let residents: Value = http
+        .get(format!("{}/api/v1/residents?q=asha", first.url))
+        .bearer_auth(&guard)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let host = residents[0]["id"].as_str().unwrap().to_owned();
+    let (s, v) = post(
+        first.url.clone(),
+        "/api/v1/visits/walkin",
+        &guard,
+        json!({"visitorName": "Ravi", "hostId": host, "purpose": "visit"}),
+    )
+    .await;
+    assert_eq!(s, 201, "{v}");
+    let visit_id = v["id"].as_str().unwrap().to_owned();
+    let (s, v) = post(
+        first.url.clone(),
+        &format!("/api/v1/visits/{visit_id}/approve"),
+        &asha,
+        json!({}),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    first.kill();
+    // The receiver comes up while Gatebell is down; Gatebell restarts on the same database.
+    let backend = PyBackend::start(port, "http://127.0.0.1:9", 600, false);
+    let _second = Process::spawn(&url, &flags);
+    let event = backend
+        .wait_for_event(&visit_id, Duration::from_secs(45))
+        .await;
+    assert_eq!(event["event"]["type"], "visit.approved");
+    assert!(
+        event["event"]["data"].get("externalVisitId").is_none(),
+        "{event}"
+    );
+}
+
+/// Browser apps on a listed origin may call the API; others get no CORS grant.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cors_admits_only_listed_origins() {
+    let app = TestApp::start_with(
+        Backend::Sqlite,
+        &[
+            "--cors-origins",
+            "https://app.example,http://localhost:3000",
+        ],
+    )
+    .await;
+    let preflight = |origin: &'static str| {
+        app.http
+            .request(Method::OPTIONS, format!("{}/api/v1/me", app.url))
+            .header("Origin", origin)
+            .header("Access-Control-Request-Method", "GET")
+            .header("Access-Control-Request-Headers", "authorization")
+            .send()
+    };
+    let ok = preflight("https://app.example").await.unwrap();
+    assert!(ok.status().is_success(), "{}", ok.status());
+    let h = ok.headers();
+    assert_eq!(h["access-control-allow-origin"], "https://app.example");
+    assert!(
+        h["access-control-allow-headers"]
+            .to_str()
+            .unwrap()
+            .to_lowercase()
+            .contains("authorization")
+    );
+    assert!(h.get("access-control-allow-credentials").is_none());
+    let other = preflight("https://evil.example").await.unwrap();
+    assert!(other.headers().get("access-control-allow-origin").is_none());
+    // A real request from a listed origin is granted too.
+    let token = app.login("asha@demo.gatebell").await;
+    let got = app
+        .http
+        .get(format!("{}/api/v1/me", app.url))
+        .header("Origin", "http://localhost:3000")
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(got.status(), 200);
+    assert_eq!(
+        got.headers()["access-control-allow-origin"],
+        "http://localhost:3000"
+    );
+    // Without --cors-origins, no grant at all.
+    let plain = TestApp::start(Backend::Sqlite).await;
+    let r = plain
+        .http
+        .request(Method::OPTIONS, format!("{}/api/v1/me", plain.url))
+        .header("Origin", "https://app.example")
+        .header("Access-Control-Request-Method", "GET")
+        .send()
+        .await
+        .unwrap();
+    assert!(r.headers().get("access-control-allow-origin").is_none());
+}
+
+/// Origins are exact: a wildcard, a path or a trailing slash is refused at start.
+#[test]
+fn cors_origins_must_be_origins() {
+    use clap::Parser;
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        serve: gatebell_server::config::ServeArgs,
+    }
+    for bad in [
+        "*",
+        "https://app.example/",
+        "https://app.example/path",
+        "app.example",
+        "https://*.example",
+    ] {
+        let args = Cli::try_parse_from(["gatebell", "--cors-origins", bad])
+            .unwrap()
+            .serve;
+        assert!(
+            gatebell_server::config::Config::from_args(args).is_err(),
+            "{bad}"
+        );
+    }
+    let args = Cli::try_parse_from(["gatebell", "--cors-origins", "https://app.example:8443"])
+        .unwrap()
+        .serve;
+    assert!(gatebell_server::config::Config::from_args(args).is_ok());
+}
