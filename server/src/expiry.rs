@@ -44,7 +44,7 @@ pub async fn run_once(state: &AppState) -> anyhow::Result<usize> {
         let visit = db::visits::get_in_tx(&mut tx, &id, now)
             .await?
             .ok_or_else(|| anyhow::anyhow!("an expired walk-in vanished"))?;
-        let users = resolve_walkin(&mut tx, state, &visit, "Expired — no one answered")
+        let users = resolve_walkin(&mut tx, state, &visit, "Expired — no one answered", None)
             .await
             .map_err(|e| anyhow::anyhow!("telling the household: {e}"))?;
         crate::webhooks::enqueue_decision(

@@ -291,17 +291,19 @@ pub(crate) async fn announce_walkin(
     Ok(asked)
 }
 
-/// Tells everyone a walk-in asked how it ended, inside `tx`: their inbox entry shows
-/// `outcome` (and is marked read), and a push with the visit's tag replaces the walk-in's
-/// notification on each of their devices. Returns who was told.
+/// Tells everyone a walk-in asked how it ended, but `decider` (whose own device already shows
+/// the answer they gave), inside `tx`: their inbox entry shows `outcome` (and is marked read),
+/// and a push with the visit's tag replaces the walk-in's notification on each of their
+/// devices. Returns who was told.
 pub(crate) async fn resolve_walkin(
     tx: &mut Tx,
     state: &AppState,
     visit: &Visit,
     outcome: &str,
+    decider: Option<&str>,
 ) -> ApiResult<Vec<String>> {
     let body = format!("{}: {outcome}", visit.visitor_name);
-    let entries = db::notifications::resolve_walkin(tx, &visit.id, &body).await?;
+    let entries = db::notifications::resolve_walkin(tx, &visit.id, &body, decider).await?;
     let mut told = Vec::with_capacity(entries.len());
     for (notification_id, user_id) in entries {
         let payload = PushPayload::new(
@@ -478,7 +480,10 @@ async fn record_decision(
         VisitStatus::Approved => "Approved",
         _ => "Rejected",
     };
-    let told = resolve_walkin(tx, state, &visit, &format!("{verb} by {name}")).await?;
+    let mut told =
+        resolve_walkin(tx, state, &visit, &format!("{verb} by {name}"), Some(by)).await?;
+    // The decider's inbox changed too (their entry is read).
+    told.push(by.to_owned());
     crate::webhooks::enqueue_decision(
         tx,
         &state.config,
