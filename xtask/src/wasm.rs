@@ -181,7 +181,7 @@ fn ensure_wasm_bindgen(version: &str) -> Result<(), String> {
     if current.as_deref().map(str::trim) == Some(&format!("wasm-bindgen {version}")) {
         return Ok(());
     }
-    println!("installing wasm-bindgen-cli {version} (about 6 minutes)…");
+    println!("installing wasm-bindgen-cli {version} (about 3 minutes)…");
     run(Command::new(cargo()).args(["install", "wasm-bindgen-cli", "--version", version]))
 }
 
