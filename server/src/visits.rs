@@ -564,8 +564,14 @@ async fn decision(
         )
     };
     let now = now_ms();
+    let token_hash = hash_token(&req.action_token);
+    // No session guards this endpoint: a token that cannot work is refused from the read side,
+    // so guessing never queues for SQLite's one writer.
+    if !db::action_tokens::usable(&state.db, &token_hash, &id, now).await? {
+        return Err(refused());
+    }
     let mut tx = state.db.begin().await?;
-    let by = db::action_tokens::consume(&mut tx, &hash_token(&req.action_token), &id, now)
+    let by = db::action_tokens::consume(&mut tx, &token_hash, &id, now)
         .await?
         .ok_or_else(refused)?;
     if db::accounts::role_in_tx(&mut tx, &by).await?.is_none() {

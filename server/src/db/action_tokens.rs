@@ -1,7 +1,7 @@
 //! Action tokens: single-use, per visit and recipient, stored as hashes (see
 //! `migrations/0006_alongside.sql`).
 
-use super::Tx;
+use super::{Db, Tx};
 
 /// Stores a token's hash for `user_id`'s decision on `visit_id`, valid until `expires_at`.
 pub async fn insert(
@@ -23,6 +23,29 @@ pub async fn insert(
         .await?;
     });
     Ok(())
+}
+
+/// Whether a token could decide `visit_id` now (known, for that visit, unused, unexpired), on
+/// the read side: an unauthenticated caller with a made-up token is answered without taking
+/// the writer. [`consume`] decides for real.
+pub async fn usable(
+    db: &Db,
+    token_hash: &str,
+    visit_id: &str,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
+    let found: Option<i32> = per_backend!(db.reader(), p => {
+        sqlx::query_scalar(
+            "SELECT 1 FROM action_tokens
+             WHERE token_hash = $1 AND visit_id = $2 AND used_at IS NULL AND expires_at > $3",
+        )
+        .bind(token_hash)
+        .bind(visit_id)
+        .bind(now)
+        .fetch_optional(p)
+        .await?
+    });
+    Ok(found.is_some())
 }
 
 /// Uses a token on `visit_id`: marks it used and returns whose it is, or None when it is
