@@ -1,6 +1,7 @@
 //! A push as a service worker or a phone receives it: JSON (Web Push) or FCM's string map,
-//! then routed with any pressed action. Nothing may panic, and a route only ever names a
-//! valid visit id and a same-origin path.
+//! then routed with any pressed action. Nothing may panic, a route only ever names a valid
+//! visit id and a same-origin path, and the session-free decision call carries the payload's
+//! action token only to the visit's own decision path.
 #![no_main]
 
 use std::collections::HashMap;
@@ -27,7 +28,15 @@ fuzz_target!(|data: &[u8]| {
         None => (None, data),
     };
     if let Ok(payload) = serde_json::from_slice::<PushPayload>(rest) {
-        check(&routing::route(&payload, action));
+        let route = routing::route(&payload, action);
+        check(&route);
+        if let (Some(token), Some(id)) = (payload.action_token.as_deref(), route.visit_id())
+            && let Some(call) = route.decision_call(token)
+        {
+            assert_eq!(call.path, format!("/api/v1/visits/{id}/decision"));
+            assert_eq!(call.body.action_token, token);
+            assert!(token.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_".contains(&b)));
+        }
         // What the server would send back out parses to the same payload.
         let again: PushPayload = serde_json::to_string(&payload)
             .ok()

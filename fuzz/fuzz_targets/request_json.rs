@@ -3,7 +3,8 @@
 #![no_main]
 
 use gatebell_core::protocol::{
-    CheckinRequest, InternalNotifyRequest, InviteRequest, LoginRequest, RegisterDeviceRequest,
+    CheckinRequest, DecisionRequest, InternalNotifyRequest, InternalUserRequest,
+    InternalVisitRequest, InviteRequest, LoginRequest, RegisterDeviceRequest, SetDisabledRequest,
     UnregisterDeviceRequest, WalkinRequest, WebPushSubscription,
 };
 use libfuzzer_sys::fuzz_target;
@@ -27,4 +28,8 @@ fuzz_target!(|data: &[u8]| {
     round_trip::<UnregisterDeviceRequest>(data);
     round_trip::<WebPushSubscription>(data);
     round_trip::<InternalNotifyRequest>(data);
+    round_trip::<InternalUserRequest>(data);
+    round_trip::<InternalVisitRequest>(data);
+    round_trip::<SetDisabledRequest>(data);
+    round_trip::<DecisionRequest>(data);
 });

@@ -25,6 +25,9 @@ use serde_json::{Value, json};
 
 const SERVICE_KEY: &str = "alongside-service-key-0123456789";
 const WEBHOOK_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+/// The whole story's JWTs live this long: enough to register and hand over a walk-in on a busy
+/// machine, short enough to wait out before Approve.
+const JWT_TTL_SECS: u64 = 8;
 
 /// The venv's python, made from the example's requirements on first use and kept in the tool
 /// cache; a stamp holding the requirements it was made from tells when to make it again.
@@ -217,7 +220,7 @@ async fn the_whole_story(b: Backend) {
     let push = FakeWebPush::start().await;
     let app = app(b, port).await;
     app.pin_vapid_key(&push).await;
-    let backend = PyBackend::start(port, &app.url, 4, true);
+    let backend = PyBackend::start(port, &app.url, JWT_TTL_SECS, true);
 
     // The backend's JWT signs in; the user it PUT is the one the token names.
     let jwt = backend.login("res-asha").await;
