@@ -151,6 +151,60 @@ pub struct SetDisabledRequest {
     pub disabled: bool,
 }
 
+/// Whom a walk-in for a unit's resident asks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "lowercase")]
+pub enum HouseholdSetting {
+    /// Every resident of the unit (the default): the first answer wins.
+    Household,
+    /// The host alone.
+    Host,
+}
+
+impl HouseholdSetting {
+    /// The lowercase name used in JSON and in the database.
+    pub fn as_str(self) -> &'static str {
+        wire_name(&self)
+    }
+
+    /// Parses the lowercase name.
+    pub fn parse(s: &str) -> Option<HouseholdSetting> {
+        from_wire_name(s)
+    }
+}
+
+/// `GET` [`paths::PREFERENCES`]: the caller's own settings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "camelCase")]
+pub struct Preferences {
+    /// The caller's phone, E.164.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
+    /// Whom a walk-in for the caller's unit asks; absent for users without a unit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub household: Option<HouseholdSetting>,
+}
+
+/// `PUT` [`paths::PREFERENCES`]: what to change; an absent field stays as it is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", ts(optional_fields = nullable))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PreferencesUpdate {
+    /// E.164 (`+` and 8 to 15 digits); an empty string removes it.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(pattern = r"^(\+[1-9][0-9]{7,14})?$"))]
+    pub phone: Option<String>,
+    /// The unit's setting, shared by all its residents; residents only.
+    #[serde(default)]
+    pub household: Option<HouseholdSetting>,
+}
+
 /// A resident a guard can pick as a walk-in's host.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
@@ -964,6 +1018,8 @@ pub mod paths {
     pub const SESSIONS: &str = "/api/v1/auth/sessions";
     /// `GET`: the signed-in user.
     pub const ME: &str = "/api/v1/me";
+    /// `GET`, `PUT`: the caller's preferences ([`super::Preferences`]).
+    pub const PREFERENCES: &str = "/api/v1/me/preferences";
     /// `GET`: residents a guard can pick as a walk-in's host.
     pub const RESIDENTS: &str = "/api/v1/residents";
     /// `POST`: invite; `GET`: list.

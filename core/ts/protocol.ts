@@ -84,6 +84,37 @@ export type SetDisabledRequest = { disabled: boolean, };
 export type Resident = { id: string, name: string, unit: string, };
 
 /**
+ * Whom a walk-in for a unit's resident asks.
+ */
+export type HouseholdSetting = "household" | "host";
+
+/**
+ * `GET` [`paths::PREFERENCES`]: the caller's own settings.
+ */
+export type Preferences = { 
+/**
+ * The caller's phone, E.164.
+ */
+phone?: string | null, 
+/**
+ * Whom a walk-in for the caller's unit asks; absent for users without a unit.
+ */
+household?: HouseholdSetting | null, };
+
+/**
+ * `PUT` [`paths::PREFERENCES`]: what to change; an absent field stays as it is.
+ */
+export type PreferencesUpdate = { 
+/**
+ * E.164 (`+` and 8 to 15 digits); an empty string removes it.
+ */
+phone?: string | null, 
+/**
+ * The unit's setting, shared by all its residents; residents only.
+ */
+household?: HouseholdSetting | null, };
+
+/**
  * How a visit began.
  */
 export type VisitKind = "invited" | "walkin";

@@ -1,9 +1,9 @@
-//! Accounts: creating users (the `gatebell user add` command and the demo seed), units, and the
-//! residents list guards pick a host from.
+//! Accounts: creating users (the `gatebell user add` command and the demo seed), units, the
+//! residents list guards pick a host from, and each user's preferences.
 
 use axum::extract::State;
 use gatebell_core::protocol::paths;
-use gatebell_core::protocol::{Resident, Role};
+use gatebell_core::protocol::{Preferences, PreferencesUpdate, Resident, Role};
 use serde::Deserialize;
 use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
@@ -11,12 +11,16 @@ use utoipa_axum::routes;
 
 use crate::auth::{AuthUser, hash_password};
 use crate::db::{self, Db, is_unique_violation, new_id, now_ms};
-use crate::error::{ApiResult, Json, Query, human_text, optional_text, required_text};
+use crate::error::{
+    ApiError, ApiResult, Json, Query, e164, human_text, optional_text, required_text,
+};
 use crate::state::AppState;
 
 /// The routes of this module, with their OpenAPI descriptions.
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(residents))
+    OpenApiRouter::new()
+        .routes(routes!(residents))
+        .routes(routes!(get_preferences, put_preferences))
 }
 
 /// A user to create.
@@ -190,4 +194,45 @@ pub async fn seed_demo(db: &Db) -> Result<usize, CreateUserError> {
         }
     }
     Ok(created)
+}
+
+#[utoipa::path(get, path = paths::PREFERENCES, tag = "auth", operation_id = "getPreferences",
+    security(("bearer" = [])),
+    responses((status = 200, body = Preferences), (status = 401, body = gatebell_core::protocol::ErrorBody)))]
+async fn get_preferences(
+    State(state): State<AppState>,
+    user: AuthUser,
+) -> ApiResult<Json<Preferences>> {
+    Ok(Json(db::accounts::preferences(&state.db, &user.id).await?))
+}
+
+#[utoipa::path(put, path = paths::PREFERENCES, tag = "auth", operation_id = "putPreferences",
+    security(("bearer" = [])), request_body = PreferencesUpdate,
+    responses((status = 200, description = "the preferences as they now stand", body = Preferences),
+        (status = 401, body = gatebell_core::protocol::ErrorBody),
+        (status = 403, description = "only a resident sets their unit's household setting", body = gatebell_core::protocol::ErrorBody),
+        (status = 422, description = "the phone is not E.164", body = gatebell_core::protocol::ErrorBody)))]
+async fn put_preferences(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Json(req): Json<PreferencesUpdate>,
+) -> ApiResult<Json<Preferences>> {
+    if req.household.is_some() && (user.role != Role::Resident || user.unit.is_none()) {
+        return Err(ApiError::forbidden(
+            "only a resident sets their unit's household setting",
+        ));
+    }
+    let phone = match req.phone.as_deref() {
+        None => None,
+        Some(p) => Some(e164(Some(p))?),
+    };
+    let mut tx = state.db.begin().await?;
+    if let Some(phone) = &phone {
+        db::accounts::set_phone(&mut tx, &user.id, phone.as_deref()).await?;
+    }
+    if let Some(setting) = req.household {
+        db::accounts::set_household(&mut tx, &user.id, setting).await?;
+    }
+    tx.commit().await?;
+    Ok(Json(db::accounts::preferences(&state.db, &user.id).await?))
 }

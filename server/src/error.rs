@@ -334,9 +334,45 @@ pub fn optional_text(field: &str, value: Option<&str>, max: usize) -> ApiResult<
     }
 }
 
+/// A phone number in E.164: `+`, a non-zero digit, then 7 to 14 more digits.
+pub fn e164(p: Option<&str>) -> ApiResult<Option<String>> {
+    let Some(p) = p.map(str::trim).filter(|p| !p.is_empty()) else {
+        return Ok(None);
+    };
+    let digits = p.strip_prefix('+').unwrap_or("");
+    let ok = (8..=15).contains(&digits.len())
+        && digits.bytes().all(|b| b.is_ascii_digit())
+        && !digits.starts_with('0');
+    if !ok {
+        return Err(ApiError::validation(
+            "phone must be in E.164 form: + and 8 to 15 digits, such as +919876543210",
+        ));
+    }
+    Ok(Some(p.to_owned()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn phones_must_be_e164() {
+        assert_eq!(
+            e164(Some("+919876543210")).unwrap().as_deref(),
+            Some("+919876543210")
+        );
+        assert_eq!(e164(None).unwrap(), None);
+        assert_eq!(e164(Some("  ")).unwrap(), None);
+        for bad in [
+            "919876543210",
+            "+0123456789",
+            "+1234567",
+            "+1234567890123456",
+            "+91 98765 43210",
+        ] {
+            assert!(e164(Some(bad)).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn human_text_is_nfc() {

@@ -360,6 +360,7 @@ mod tests {
             paths::LOGOUT_ALL,
             paths::SESSIONS,
             paths::ME,
+            paths::PREFERENCES,
             paths::RESIDENTS,
             paths::VISITS,
             paths::VISIT_CHECKIN,

@@ -76,6 +76,9 @@ const MATRIX: &[(&str, [u16; 7])] = &[
     ("handOverCheckin",          [401,  401,  401,  401,  401,  401,  201]),
     // Only the push's action token decides here: no session stands in for it (a made-up one).
     ("decideWithActionToken",    [403,  403,  403,  403,  403,  403,  403]),
+    ("getPreferences",           [401,  200,  200,  200,  200,  200,  401]),
+    // The unit's setting is a resident's (set to what it is, so no later cell changes).
+    ("putPreferences",           [401,  200,  200,  200,  403,  403,  401]),
     // Last: it ends every session of the caller, the shared ones included.
     ("logoutAll",                [401,  204,  204,  204,  204,  204,  401]),
 ];
@@ -254,6 +257,12 @@ async fn request(
         "decideWithActionToken" => post(
             &paths::visit_decision(&walkin_for_asha(app, s).await),
             json!({"decision": "approve", "actionToken": "not-a-token-anyone-was-given"}),
+        ),
+        "getPreferences" => get(paths::PREFERENCES),
+        "putPreferences" => (
+            Method::PUT,
+            paths::PREFERENCES.to_owned(),
+            Some(json!({"household": "household"})),
         ),
         "logoutAll" => (Method::POST, paths::LOGOUT_ALL.to_owned(), None),
         other => panic!("the matrix has no request for {other}"),

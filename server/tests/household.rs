@@ -6,7 +6,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{Backend, TestApp, assert_conflict_naming, assert_error, execute, scalar};
+use common::{Backend, TestApp, assert_conflict_naming, assert_error, scalar};
 use gatebell_testkit::{FakeWebPush, TestSubscription};
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -148,14 +148,57 @@ async fn a_walkin_rings_the_household_and_the_first_answer_wins(b: Backend) {
 
 async fn a_host_only_unit_asks_only_the_host(b: Backend) {
     let (app, push) = app_with_push(b, &[]).await;
-    execute(
-        &app.state().db,
-        "UPDATE units SET notify = 'host' WHERE name = 'A-101'",
-    )
-    .await;
-    let (_, asha_sub) = browser(&app, &push, ASHA).await;
+    let (asha, asha_sub) = browser(&app, &push, ASHA).await;
     let (arjun, arjun_sub) = browser(&app, &push, ARJUN).await;
+    // Asha sets A-101 to ask the host only; Arjun sees the unit's setting change.
+    let (s, prefs) = app.get("/api/v1/me/preferences", &arjun).await;
+    assert_eq!(s, 200, "{prefs}");
+    assert_eq!(prefs["household"], "household");
+    let (s, prefs) = app
+        .call(
+            Method::PUT,
+            "/api/v1/me/preferences",
+            Some(&asha),
+            Some(json!({"household": "host", "phone": "+919800000001"})),
+        )
+        .await;
+    assert_eq!(s, 200, "{prefs}");
+    assert_eq!(
+        prefs,
+        json!({"household": "host", "phone": "+919800000001"})
+    );
+    let (_, prefs) = app.get("/api/v1/me/preferences", &arjun).await;
+    assert_eq!(prefs["household"], "host");
+    assert!(prefs.get("phone").is_none(), "{prefs}");
+    // Bad input, and a guard (no unit), are refused.
+    let bad = app
+        .call(
+            Method::PUT,
+            "/api/v1/me/preferences",
+            Some(&asha),
+            Some(json!({"phone": "12345"})),
+        )
+        .await;
+    assert_error(&bad, 422, "validation");
     let guard = app.login(GUARD).await;
+    let refused = app
+        .call(
+            Method::PUT,
+            "/api/v1/me/preferences",
+            Some(&guard),
+            Some(json!({"household": "host"})),
+        )
+        .await;
+    assert_error(&refused, 403, "forbidden");
+    let cleared = app
+        .call(
+            Method::PUT,
+            "/api/v1/me/preferences",
+            Some(&asha),
+            Some(json!({"phone": ""})),
+        )
+        .await;
+    assert_eq!(cleared.1, json!({"household": "host"}));
     let visit = walkin_for_asha(&app, &guard).await;
     wait_for_pushes(&push, &asha_sub, 1).await;
     tokio::time::sleep(Duration::from_millis(300)).await;

@@ -1,6 +1,6 @@
 //! Users, units and sign-in sessions.
 
-use gatebell_core::protocol::{InternalUser, Resident, Role, User};
+use gatebell_core::protocol::{HouseholdSetting, InternalUser, Preferences, Resident, Role, User};
 
 use super::{Db, Tx, bad_value};
 
@@ -724,4 +724,55 @@ pub async fn anonymise(
             .await?;
         Ok(true)
     })
+}
+
+/// A user's preferences: their phone and their unit's household setting.
+pub async fn preferences(db: &Db, user_id: &str) -> Result<Preferences, sqlx::Error> {
+    let row: Option<(Option<String>, Option<String>)> = per_backend!(db.reader(), p => {
+        sqlx::query_as(
+            "SELECT u.phone, un.notify FROM users u LEFT JOIN units un ON un.id = u.unit_id
+             WHERE u.id = $1",
+        )
+        .bind(user_id)
+        .fetch_optional(p)
+        .await?
+    });
+    let (phone, notify) = row.unwrap_or_default();
+    Ok(Preferences {
+        phone,
+        household: notify
+            .map(|n| HouseholdSetting::parse(&n).ok_or_else(|| bad_value("units.notify", &n)))
+            .transpose()?,
+    })
+}
+
+/// Sets a user's phone (`Some("")`: none).
+pub async fn set_phone(tx: &mut Tx, user_id: &str, phone: Option<&str>) -> Result<(), sqlx::Error> {
+    per_backend!(tx.conn(), c => {
+        sqlx::query("UPDATE users SET phone = $1 WHERE id = $2")
+            .bind(phone)
+            .bind(user_id)
+            .execute(&mut *c)
+            .await?;
+    });
+    Ok(())
+}
+
+/// Sets the household setting of the user's unit; false when the user has no unit.
+pub async fn set_household(
+    tx: &mut Tx,
+    user_id: &str,
+    setting: HouseholdSetting,
+) -> Result<bool, sqlx::Error> {
+    let n = per_backend!(tx.conn(), c => {
+        sqlx::query(
+            "UPDATE units SET notify = $1 WHERE id = (SELECT unit_id FROM users WHERE id = $2)",
+        )
+        .bind(setting.as_str())
+        .bind(user_id)
+        .execute(&mut *c)
+        .await?
+        .rows_affected()
+    });
+    Ok(n == 1)
 }

@@ -33,6 +33,7 @@ fn main() -> std::process::ExitCode {
     let generated = declarations![&cfg;
         ErrorBody, ErrorDetail,
         Role, LoginRequest, User, LoginResponse, SessionInfo, SetDisabledRequest, Resident,
+        HouseholdSetting, Preferences, PreferencesUpdate,
         VisitKind, VisitStatus, Visit, InviteRequest, InviteResponse, CheckinRequest,
         WalkinRequest, VisitList, Decision, DecisionRequest,
         Notification, NotificationPage, MarkedRead,
