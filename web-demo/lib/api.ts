@@ -4,11 +4,14 @@
 // `cargo xtask types`): a renamed field there fails this build until the pages follow.
 export type {
   CheckinRequest,
+  HouseholdSetting,
   InviteRequest,
   InviteResponse,
   LoginRequest,
   LoginResponse,
   NotificationPage,
+  Preferences,
+  PreferencesUpdate,
   Resident,
   UnregisterDeviceRequest,
   Visit,

@@ -343,3 +343,25 @@ test('an invited visitor gets an OTP and a QR code; the guard checks them in; th
   await rp.getByTestId('inbox').locator('li.note.unread', { hasText: 'Meera Iyer' }).waitFor();
   assert.deepEqual([...resident.errors, ...guard.errors].filter((e) => !e.includes('/no-such-page') && !/404 \(Not Found\)$/.test(e)), []);
 });
+
+test('a resident chooses who in the flat is asked at the gate', async () => {
+  const rp = resident.page;
+  await rp.goto(`${gatebell.url}/resident`);
+  const household = rp.getByRole('region', { name: 'When a visitor comes for you' });
+  const everyone = household.getByLabel(/Everyone in A-101/);
+  const onlyHost = household.getByLabel(/Only the resident/);
+  await until('the setting loaded', () => everyone.isChecked());
+  const stored = () => rp.evaluate(async () => {
+    const { token } = JSON.parse(localStorage.getItem('gatebell.session'));
+    const res = await fetch('/api/v1/me/preferences', { headers: { authorization: `Bearer ${token}` } });
+    return (await res.json()).household;
+  });
+  // The radios show what the server keeps: a click asks, the answer checks.
+  await onlyHost.click();
+  await until('the server to keep “host”', async () => (await stored()) === 'host');
+  await until('the radio to follow', () => onlyHost.isChecked());
+  // Back to the default, so the flat is asked as a whole again.
+  await everyone.click();
+  await until('the server to keep “household”', async () => (await stored()) === 'household');
+  await until('the radio to follow', () => everyone.isChecked());
+});

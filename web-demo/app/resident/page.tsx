@@ -9,10 +9,13 @@ import {
   api,
   errorText,
   timeOf,
+  type HouseholdSetting,
   type InboxItem,
   type InviteRequest,
   type InviteResponse,
   type NotificationPage,
+  type Preferences,
+  type PreferencesUpdate,
   type Visit,
   type VisitList,
 } from '@/lib/api';
@@ -44,6 +47,7 @@ export default function ResidentPage() {
           </div>
           <div className="col">
             <NotifySwitch session={session} />
+            <Household session={session} />
             <Invite session={session} />
           </div>
         </main>
@@ -229,6 +233,45 @@ function Invite({ session }: { session: Session }) {
           <QrCode value={made.qr} label={`QR code for ${made.visit.visitorName}`} />
         </div>
       )}
+    </section>
+  );
+}
+
+/** Whom a walk-in for this flat asks: everyone living there (first answer wins) or the host. */
+function Household({ session }: { session: Session }) {
+  const prefs = useLoader(() => api<Preferences>('/me/preferences', { token: session.token }));
+  const [failure, setFailure] = useState<string | null>(null);
+  const [saving, setSaving] = useState(false);
+  async function choose(household: HouseholdSetting) {
+    setSaving(true);
+    setFailure(null);
+    try {
+      const body: PreferencesUpdate = { household };
+      await api<Preferences>('/me/preferences', { method: 'PUT', token: session.token, body });
+    } catch (e) {
+      setFailure(errorText(e));
+    } finally {
+      setSaving(false);
+      prefs.reload();
+    }
+  }
+  const current = prefs.data?.household;
+  const unit = session.user.unit ?? 'your flat';
+  return (
+    <section className="card" aria-labelledby="household-h" data-testid="household">
+      <h2 id="household-h">When a visitor comes for you</h2>
+      {(prefs.error || failure) && <p className="error" role="alert">{prefs.error ?? failure}</p>}
+      <fieldset disabled={saving || !current}>
+        <legend className="muted">Who is asked at the gate</legend>
+        <label>
+          <input type="radio" name="household" checked={current === 'household'} onChange={() => choose('household')} />
+          {' '}Everyone in {unit} (the first answer counts)
+        </label>
+        <label>
+          <input type="radio" name="household" checked={current === 'host'} onChange={() => choose('host')} />
+          {' '}Only the resident the visitor asks for
+        </label>
+      </fieldset>
     </section>
   );
 }
