@@ -136,6 +136,12 @@ async fn a_walkin_rings_the_household_and_the_first_answer_wins(b: Backend) {
         entry["body"].as_str().unwrap().contains("Approved by Asha"),
         "{entry}"
     );
+    // Sent pushes keep no payload: no action token lies in the outbox unhashed.
+    let db = &app.state().db;
+    let closed = "SELECT COUNT(*) FROM push_jobs WHERE state = 'delivered'";
+    assert!(scalar(db, closed).await >= 2);
+    let kept = "SELECT COUNT(*) FROM push_jobs WHERE state <> 'pending' AND payload <> ''";
+    assert_eq!(scalar(db, kept).await, 0);
     // Bina of B-202 was never asked.
     let bina = app.login("bina@demo.gatebell").await;
     let (s, _) = app.get(&format!("/api/v1/visits/{visit}"), &bina).await;

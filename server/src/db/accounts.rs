@@ -598,7 +598,7 @@ pub async fn end_sessions(
         for hash in &hashes {
             // The claim is cleared too: a send in flight cannot record its outcome over this.
             sqlx::query(
-                "UPDATE push_jobs SET state = 'pruned', claim = NULL, updated_at = $1,
+                "UPDATE push_jobs SET state = 'pruned', claim = NULL, updated_at = $1, payload = '',
                  last_error = 'the session the device was registered under ended'
                  WHERE state = 'pending' AND device_id IN (SELECT id FROM devices WHERE session_hash = $2)",
             )

@@ -4,7 +4,8 @@
 //! A claim does not change a row's state: it stamps a claim id and moves `due_at` a lease into
 //! the future. A dispatcher that dies mid-send leaves the row to be claimed again once the lease
 //! runs out, so no row is lost (delivery is at least once; a crash between a provider's 2xx and
-//! the write of the outcome re-sends that one message).
+//! the write of the outcome re-sends that one message). A row's payload is kept only while it
+//! may still be sent: closing it blanks the payload (a walk-in's carries an action token).
 
 use super::{Backend, Db, Tx, new_id};
 
@@ -203,10 +204,13 @@ pub async fn record(tx: &mut Tx, batch: &[Attempt]) -> Result<(), sqlx::Error> {
         };
         per_backend!(tx.conn(), c => {
             // Only the claim holder may close the row: a row re-claimed after its lease ran out
-            // belongs to the newer claim.
+            // belongs to the newer claim. A closed row keeps no payload: a walk-in's holds the
+            // recipient's action token, which is stored nowhere else unhashed.
             sqlx::query(
                 "UPDATE push_jobs SET state = $1, due_at = COALESCE($2, due_at), claim = NULL,
-                 updated_at = $3, last_error = $4 WHERE id = $5 AND claim = $6",
+                 updated_at = $3, last_error = $4,
+                 payload = CASE WHEN $1 = 'pending' THEN payload ELSE '' END
+                 WHERE id = $5 AND claim = $6",
             )
             .bind(state)
             .bind(due)
