@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Every test of the wasm package: wasm-bindgen tests in Node, headless Chromium and a service
-# worker, then the end-to-end browser test against a real `gatebell serve`. Installs what is
-# missing (wasm32 target, wasm-bindgen-cli at the pinned version, npm packages, Chromium).
+# Every test of the wasm package: the packed tarball installed and type-checked in a fresh
+# project, wasm-bindgen tests in Node, headless Chromium and a service worker, then the
+# browser tests (against a real `gatebell serve`, inside an app's own worker, and Firefox ESR
+# decrypting real pushes). Installs what is missing (wasm32 target, wasm-bindgen-cli at the
+# pinned version, npm packages, Chromium, Firefox ESR).
 # Honours CARGO_TARGET_DIR.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -11,20 +13,43 @@ cd "$root"
 if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   rustup target add wasm32-unknown-unknown
 fi
-if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
+if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ] || [ ! -x /usr/bin/firefox-esr ]; then
   apt-get update
-  apt-get install -y chromium chromium-driver
+  apt-get install -y chromium chromium-driver firefox-esr
 fi
 (cd "$here" && npm ci --no-audit --no-fund)
 
 # Builds wasm/pkg, installing the wasm-bindgen CLI (and its test runner) of the pinned version.
 cargo xtask wasm
 
+echo "== the packed tarball installs into a fresh project and type-checks (tsc --strict)"
+version="$(node -p "require('$here/pkg/package.json').version")"
+fresh="$(mktemp -d)"
+cp "$here"/tests/packed/*.ts "$fresh/"
+(
+  cd "$fresh"
+  echo '{"name": "fresh-app", "private": true, "type": "module"}' > package.json
+  npm install --no-audit --no-fund --offline "$here/pkg/gatebell-push-$version.tgz" >/dev/null
+  tsc="$here/node_modules/.bin/tsc"
+  flags=(--strict --noEmit --module esnext --moduleResolution bundler --target es2022)
+  "$tsc" "${flags[@]}" --lib esnext,dom page.ts
+  "$tsc" "${flags[@]}" --lib esnext,webworker worker.ts
+)
+rm -rf "$fresh"
+
 export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner
 export CHROMEDRIVER=/usr/bin/chromedriver
 export WASM_BINDGEN_TEST_TIMEOUT=${WASM_BINDGEN_TEST_TIMEOUT:-60}
 echo "== wasm-bindgen tests (Node, Chromium, service worker)"
-cargo test -p gatebell-wasm --target wasm32-unknown-unknown
+# The runner drives Chromium through ChromeDriver, which now and then never sees the page load
+# on a busy machine ("Failed to detect test as having been run", wasm-bindgen issue #882). A
+# failing suite runs once more, loudly; a real failure fails twice.
+for suite in node browser service_worker; do
+  if ! cargo test -p gatebell-wasm --target wasm32-unknown-unknown --test "$suite"; then
+    echo "!! wasm-bindgen suite '$suite' failed; running it once more"
+    cargo test -p gatebell-wasm --target wasm32-unknown-unknown --test "$suite"
+  fi
+done
 
 echo "== browser end-to-end test"
 cargo build --workspace --exclude gatebell-wasm --lib --bins --tests
@@ -32,4 +57,5 @@ target_dir="${CARGO_TARGET_DIR:-$root/target}"
 case "$target_dir" in /*) ;; *) target_dir="$root/$target_dir" ;; esac
 export GATEBELL_BIN="$target_dir/debug/gatebell"
 cd "$here"
-node --test --test-reporter=spec tests/browser/push.test.mjs
+node --test --test-reporter=spec tests/browser/push.test.mjs tests/browser/worker.test.mjs \
+  tests/browser/firefox.test.mjs

@@ -1,4 +1,4 @@
-import { dirname } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -9,8 +9,9 @@ const nextConfig = {
   output: 'export',
   reactStrictMode: true,
   devIndicators: false,
-  // This folder is the project root, whatever lockfiles lie above it.
-  turbopack: { root: here },
+  // The repository is the project root: @gatebell/push is linked from ../wasm/pkg
+  // ("file:../wasm/pkg"), and the bundler must read it there.
+  turbopack: { root: resolve(here, '..') },
   // The build shares 2 cores with other builds.
   experimental: { cpus: 1, workerThreads: false },
   // `npm run build` type-checks with `tsc --noEmit` first (prebuild), against the wire types

@@ -13,6 +13,11 @@ if [ ! -x /usr/bin/chromium ]; then
   apt-get update
   apt-get install -y chromium
 fi
+# The package the demo depends on ("@gatebell/push": "file:../wasm/pkg"), built before npm
+# links it; its service-worker files are copied into public/ before building.
+if [ ! -f wasm/pkg/gatebell_push_bg.wasm ] || [ ! -f wasm/pkg/worker.js ]; then
+  cargo xtask wasm
+fi
 # npm ci only when node_modules was not installed from this package-lock.json (the stamp is the
 # one xtask's npm_ci writes, so `cargo xtask run` and this script share it).
 if ! cmp -s "$here/package-lock.json" "$here/node_modules/.gatebell-package-lock.json"; then
@@ -20,10 +25,6 @@ if ! cmp -s "$here/package-lock.json" "$here/node_modules/.gatebell-package-lock
   cp "$here/package-lock.json" "$here/node_modules/.gatebell-package-lock.json"
 fi
 
-# The package the demo loads (and copies into public/ before building).
-if [ ! -f wasm/pkg/gatebell_push_bg.wasm ] || [ ! -f wasm/pkg/sw.js ]; then
-  cargo xtask wasm
-fi
 echo "== web-demo: tsc --noEmit, then next build (static export)"
 (cd "$here" && npm run build)
 

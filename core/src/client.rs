@@ -27,13 +27,16 @@
 //! - On sign-out send [`Event::SigningOut`] *before* revoking the session on the server, and
 //!   revoke it only once [`Status::pending_unregisters`] is 0 (or after a short timeout):
 //!   the unregister must use a session that still works.
+//! - When the user turns notifications off, send [`Event::NotificationsDisabled`] (then drop
+//!   the platform token: unsubscribe, delete the FCM token); the choice is persisted and
+//!   later tokens are ignored until [`Event::NotificationsEnabled`].
 
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
 use crate::protocol::{
-    ERROR_DEVICE_NOT_FOUND, Platform, RegisterDeviceRequest, UnregisterDeviceRequest,
+    ERROR_DEVICE_NOT_FOUND, Platform, RegisterDeviceRequest, UnregisterDeviceRequest, WebPushKeys,
     WebPushSubscription,
 };
 
@@ -103,6 +106,10 @@ pub enum Event {
         platform: Platform,
         #[serde(default)]
         subscription: Option<WebPushSubscription>,
+        /// Android and iOS: the app's key pair for encrypted payloads (see
+        /// [`RegisterDeviceRequest::keys`]); `None` keeps clear-text payloads.
+        #[serde(default)]
+        keys: Option<WebPushKeys>,
     },
     /// The user is signing out; the session must still be valid (see the module docs).
     SigningOut { now_ms: i64 },
@@ -119,6 +126,12 @@ pub enum Event {
     /// Another call told the shell the server does not know this device
     /// (`device_not_found`): register again.
     DeviceUnknown { now_ms: i64 },
+    /// The user turned notifications off on this device: the token is unregistered (and the
+    /// shell unsubscribes it), and tokens issued later are ignored, across restarts, until
+    /// [`Event::NotificationsEnabled`].
+    NotificationsDisabled { now_ms: i64 },
+    /// The user turned notifications back on; send the platform's token next.
+    NotificationsEnabled { now_ms: i64 },
 }
 
 impl Event {
@@ -131,7 +144,9 @@ impl Event {
             | Event::SigningOut { now_ms }
             | Event::HttpResponse { now_ms, .. }
             | Event::TimerFired { now_ms }
-            | Event::DeviceUnknown { now_ms } => *now_ms,
+            | Event::DeviceUnknown { now_ms }
+            | Event::NotificationsDisabled { now_ms }
+            | Event::NotificationsEnabled { now_ms } => *now_ms,
         }
     }
 }
@@ -248,6 +263,8 @@ pub struct Status {
     /// Tokens of signed-out sessions or refreshed tokens still to be removed from the server.
     pub pending_unregisters: u32,
     pub last_error: Option<LastError>,
+    /// The user turned notifications off on this device ([`Event::NotificationsDisabled`]).
+    pub notifications_disabled: bool,
 }
 
 /// Everything the client must remember across restarts; see the module docs on storage.
@@ -266,6 +283,9 @@ pub struct PersistedState {
     register_calls: Vec<i64>,
     pending_unregisters: Vec<PendingUnregister>,
     last_error: Option<LastError>,
+    /// The user turned notifications off here: no token is kept or registered until they turn
+    /// them on again.
+    notifications_disabled: bool,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -295,6 +315,8 @@ struct DeviceToken {
     token: String,
     platform: Platform,
     subscription: Option<WebPushSubscription>,
+    #[serde(default)]
+    keys: Option<WebPushKeys>,
 }
 
 /// The last successful registration: this device, for this user, at this time.
@@ -412,6 +434,7 @@ impl PushClient {
             last_registered_at_ms: registration.map(|r| r.at_ms),
             pending_unregisters: s.pending_unregisters.len() as u32,
             last_error: s.last_error.clone(),
+            notifications_disabled: s.notifications_disabled,
         }
     }
 
@@ -437,11 +460,13 @@ impl PushClient {
                 token,
                 platform,
                 subscription,
+                keys,
                 ..
             } => self.token_issued(DeviceToken {
                 token,
                 platform,
                 subscription,
+                keys,
             }),
             Event::SigningOut { .. } => self.sign_out(),
             Event::HttpResponse {
@@ -463,6 +488,8 @@ impl PushClient {
                     self.reset_register_retry();
                 }
             }
+            Event::NotificationsDisabled { .. } => self.disable_notifications(),
+            Event::NotificationsEnabled { .. } => self.state.notifications_disabled = false,
         }
         let request = self.next_request(now);
         self.effects(now, request, session_ended)
@@ -484,7 +511,9 @@ impl PushClient {
     }
 
     fn token_issued(&mut self, device: DeviceToken) {
-        if self.state.device.as_ref() == Some(&device) {
+        // Turned off: a token the platform still hands out (a subscription the browser kept,
+        // a refresh) must not register the device again.
+        if self.state.notifications_disabled || self.state.device.as_ref() == Some(&device) {
             return;
         }
         if let Some(old) = self.state.device.take()
@@ -506,6 +535,19 @@ impl PushClient {
         // platform hands that earlier token out again later.
         self.state.registration = None;
         self.state.device = Some(device);
+        self.reset_register_retry();
+    }
+
+    fn disable_notifications(&mut self) {
+        self.state.notifications_disabled = true;
+        // As a sign-out does for the token, but the session stays.
+        if let Some(device) = self.state.device.take()
+            && let Some(session) = &self.state.session
+        {
+            let session_token = session.token.clone();
+            self.queue_unregister(device.token, session_token);
+        }
+        self.state.registration = None;
         self.reset_register_retry();
     }
 
@@ -879,6 +921,7 @@ impl Op {
                     token: device.token.clone(),
                     platform: device.platform,
                     subscription: device.subscription.clone(),
+                    keys: device.keys.clone(),
                 }),
             },
             Op::Unregister {

@@ -21,6 +21,12 @@ pub const MAX_FCM_PAYLOAD: usize = 4096;
 pub const ACTION_APPROVE: &str = "approve";
 /// Action id of the Reject button on a walk-in notification.
 pub const ACTION_REJECT: &str = "reject";
+/// The Android notification channel Gatebell's FCM messages name (`android.notification.channel_id`)
+/// and the app creates with high importance, so a visitor comes as a heads-up banner.
+pub const ANDROID_CHANNEL_ID: &str = "visitors";
+/// The iOS notification category of a walk-in (`aps.category`): the app registers it with the
+/// Approve and Reject actions ([`ACTION_APPROVE`], [`ACTION_REJECT`]).
+pub const IOS_WALKIN_CATEGORY: &str = "WALKIN_PENDING";
 
 // ---------------------------------------------------------------------------------------------
 // Errors
@@ -187,6 +193,114 @@ pub struct Preferences {
     /// Whom a walk-in for the caller's unit asks; absent for users without a unit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub household: Option<HouseholdSetting>,
+    /// Which channels carry each kind of event to the caller.
+    pub channels: ChannelPreferences,
+    /// When no SMS is sent; absent: any time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quiet_hours: Option<QuietHours>,
+}
+
+/// Which channels carry one kind of event. Push reaches the caller's registered devices; SMS
+/// needs a phone in the preferences; email goes to the account's address. For a walk-in, SMS
+/// and email are the escalation: sent only when nobody in the household answered in time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(deny_unknown_fields)]
+pub struct Channels {
+    pub push: bool,
+    pub sms: bool,
+    pub email: bool,
+}
+
+/// Channels per event type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ChannelPreferences {
+    /// A walk-in asking for a decision (default: push, then SMS and email if nobody answers).
+    pub walkin_pending: Channels,
+    /// An invited visitor checked in (default: push only).
+    pub visitor_arrived: Channels,
+}
+
+impl Default for ChannelPreferences {
+    fn default() -> Self {
+        ChannelPreferences {
+            walkin_pending: Channels {
+                push: true,
+                sms: true,
+                email: true,
+            },
+            visitor_arrived: Channels {
+                push: true,
+                sms: false,
+                email: false,
+            },
+        }
+    }
+}
+
+impl ChannelPreferences {
+    /// The channels of one event type; other types go by push alone.
+    pub fn of(&self, kind: NotificationType) -> Channels {
+        match kind {
+            NotificationType::WalkinPending => self.walkin_pending,
+            NotificationType::VisitorArrived => self.visitor_arrived,
+            _ => Channels {
+                push: true,
+                sms: false,
+                email: false,
+            },
+        }
+    }
+}
+
+/// A daily window in which no SMS is sent, in the user's time zone; it may wrap midnight
+/// (`22:00`–`07:00`). Start and end are `HH:MM`, 24-hour; the start is in the window, the end
+/// is not.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct QuietHours {
+    #[cfg_attr(
+        feature = "openapi",
+        schema(pattern = r"^([01][0-9]|2[0-3]):[0-5][0-9]$", example = "22:00")
+    )]
+    pub start: String,
+    #[cfg_attr(
+        feature = "openapi",
+        schema(pattern = r"^([01][0-9]|2[0-3]):[0-5][0-9]$", example = "07:00")
+    )]
+    pub end: String,
+    /// An IANA time zone name.
+    #[cfg_attr(feature = "openapi", schema(example = "Asia/Kolkata"))]
+    pub time_zone: String,
+}
+
+/// Minutes since midnight of an `HH:MM` 24-hour time.
+pub fn minute_of_day(hhmm: &str) -> Option<u16> {
+    let (h, m) = hhmm.split_once(':')?;
+    if h.len() != 2 || m.len() != 2 || !h.bytes().chain(m.bytes()).all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let (h, m): (u16, u16) = (h.parse().ok()?, m.parse().ok()?);
+    (h < 24 && m < 60).then_some(h * 60 + m)
+}
+
+impl QuietHours {
+    /// Whether the local minute of the day `minute` (0–1439) falls in the window. A window
+    /// whose start equals its end is empty. None when a time is not `HH:MM`.
+    pub fn contains(&self, minute: u16) -> Option<bool> {
+        let (start, end) = (minute_of_day(&self.start)?, minute_of_day(&self.end)?);
+        Some(if start <= end {
+            (start..end).contains(&minute)
+        } else {
+            minute >= start || minute < end
+        })
+    }
 }
 
 /// `PUT` [`paths::PREFERENCES`]: what to change; an absent field stays as it is.
@@ -203,6 +317,20 @@ pub struct PreferencesUpdate {
     /// The unit's setting, shared by all its residents; residents only.
     #[serde(default)]
     pub household: Option<HouseholdSetting>,
+    #[serde(default)]
+    pub channels: Option<ChannelPreferences>,
+    /// `null` removes them.
+    #[serde(default, deserialize_with = "present")]
+    #[cfg_attr(feature = "openapi", schema(nullable))]
+    #[cfg_attr(feature = "ts", ts(as = "Option<QuietHours>"))]
+    pub quiet_hours: Option<Option<QuietHours>>,
+}
+
+/// A field that is present: `null` is `Some(None)`, and absence (`#[serde(default)]`) `None`.
+fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
 }
 
 /// A resident a guard can pick as a walk-in's host.
@@ -299,6 +427,23 @@ pub struct Visit {
     /// The existing backend's id for a visit it handed over ([`InternalVisitRequest`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub external_id: Option<String>,
+    /// A walk-in nobody answered in time was escalated by SMS and email.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub escalation: Option<Escalation>,
+}
+
+/// What escalating a walk-in queued.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "camelCase")]
+pub struct Escalation {
+    /// Epoch milliseconds.
+    pub at: i64,
+    /// Texts queued.
+    pub sms: u32,
+    /// Emails queued.
+    pub email: u32,
 }
 
 /// `POST /visits`: a resident invites a visitor.
@@ -669,7 +814,17 @@ pub struct RegisterDeviceRequest {
     /// Required when `platform` is `web`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subscription: Option<WebPushSubscription>,
+    /// `android` and `ios` only, optional: the app's P-256 public key and auth secret. With
+    /// them the server encrypts every FCM payload to the device (RFC 8291 `aes128gcm`, as Web
+    /// Push does) into the `data` key [`ENCRYPTED_DATA_KEY`], so FCM sees no visitor names;
+    /// without them the payload travels in clear text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keys: Option<WebPushKeys>,
 }
+
+/// The FCM `data` key of an encrypted payload: the base64url (unpadded) RFC 8291 `aes128gcm`
+/// body whose plaintext is the [`PushPayload`] JSON.
+pub const ENCRYPTED_DATA_KEY: &str = "encrypted";
 
 /// `POST /notifications/unregister-device` (or `DELETE /notifications/register-device`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -913,12 +1068,20 @@ pub struct PushAction {
     pub title: String,
 }
 
+/// The value of a Gatebell payload's `gatebell` field; payloads without it are another
+/// provider's.
+pub const PAYLOAD_FORMAT: u32 = 1;
+
 /// What every push carries: the Web Push plaintext, and the FCM `data` (as strings).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct PushPayload {
+    /// The marker of a Gatebell push ([`PAYLOAD_FORMAT`]): a service worker shared with other
+    /// push providers shows only payloads that carry it and leaves the rest to the app.
+    #[serde(rename = "gatebell", default)]
+    pub format: u32,
     #[serde(rename = "type")]
     #[cfg_attr(feature = "ts", ts(type = "NotificationType"))]
     pub kind: NotificationType,
@@ -964,6 +1127,7 @@ impl PushPayload {
             Vec::new()
         };
         PushPayload {
+            format: PAYLOAD_FORMAT,
             kind,
             visit_id,
             notification_id,
@@ -1136,6 +1300,64 @@ mod tests {
     use super::*;
 
     #[test]
+    fn quiet_hours_may_wrap_midnight_and_exclude_their_end() {
+        let q = |start: &str, end: &str| QuietHours {
+            start: start.into(),
+            end: end.into(),
+            time_zone: "Asia/Kolkata".into(),
+        };
+        let night = q("22:00", "07:00");
+        assert_eq!(night.contains(22 * 60), Some(true));
+        assert_eq!(night.contains(23 * 60 + 59), Some(true));
+        assert_eq!(night.contains(0), Some(true));
+        assert_eq!(night.contains(6 * 60 + 59), Some(true));
+        assert_eq!(night.contains(7 * 60), Some(false));
+        assert_eq!(night.contains(12 * 60), Some(false));
+        let lunch = q("13:00", "14:30");
+        assert_eq!(lunch.contains(13 * 60), Some(true));
+        assert_eq!(lunch.contains(14 * 60 + 30), Some(false));
+        assert_eq!(lunch.contains(12 * 60 + 59), Some(false));
+        assert_eq!(q("09:00", "09:00").contains(9 * 60), Some(false));
+        assert_eq!(q("24:00", "07:00").contains(0), None);
+        assert_eq!(q("7:00", "08:00").contains(0), None);
+    }
+
+    #[test]
+    fn times_are_two_digit_hours_and_minutes() {
+        assert_eq!(minute_of_day("00:00"), Some(0));
+        assert_eq!(minute_of_day("23:59"), Some(1439));
+        for bad in [
+            "24:00", "12:60", "1:00", "12:5", "ab:cd", "+1:00", "12-00", "",
+        ] {
+            assert_eq!(minute_of_day(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn channels_default_to_push_and_escalate_walkins_only() {
+        let c = ChannelPreferences::default();
+        let w = c.of(NotificationType::WalkinPending);
+        assert!(w.push && w.sms && w.email);
+        let a = c.of(NotificationType::VisitorArrived);
+        assert!(a.push && !a.sms && !a.email);
+        let other = c.of(NotificationType::WalkinResolved);
+        assert!(other.push && !other.sms && !other.email);
+    }
+
+    #[test]
+    fn quiet_hours_update_tells_null_from_absent() {
+        let u: PreferencesUpdate = serde_json::from_str("{}").unwrap();
+        assert_eq!(u.quiet_hours, None);
+        let u: PreferencesUpdate = serde_json::from_str(r#"{"quietHours":null}"#).unwrap();
+        assert_eq!(u.quiet_hours, Some(None));
+        let u: PreferencesUpdate = serde_json::from_str(
+            r#"{"quietHours":{"start":"22:00","end":"07:00","timeZone":"Asia/Kolkata"}}"#,
+        )
+        .unwrap();
+        assert_eq!(u.quiet_hours.unwrap().unwrap().start, "22:00");
+    }
+
+    #[test]
     fn walkin_payload_has_approve_and_reject_and_a_visit_tag() {
         let p = PushPayload::new(
             NotificationType::WalkinPending,
@@ -1145,6 +1367,7 @@ mod tests {
             "Ravi is at the gate. Approve or reject?".into(),
         );
         let json = serde_json::to_value(&p).unwrap();
+        assert_eq!(json["gatebell"], 1, "the marker a shared worker looks for");
         assert_eq!(json["type"], "walkin_pending");
         assert_eq!(json["visitId"], "v1");
         assert_eq!(json["tag"], "visit-v1");

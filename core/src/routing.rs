@@ -44,6 +44,108 @@ pub struct DecisionCall {
     pub body: DecisionRequest,
 }
 
+/// Longest route template accepted.
+pub const MAX_ROUTE_TEMPLATE_LEN: usize = 256;
+/// The placeholder a visit template must hold once.
+pub const VISIT_ID_PLACEHOLDER: &str = "{visitId}";
+
+/// The app's own paths for a tap: where a visit is shown and where the inbox is. Web apps
+/// name their pages differently (`/visits/{visitId}`, `/app/visit?id={visitId}`, …), so the
+/// package takes templates instead of hard-coding the demo's.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "camelCase")]
+pub struct RoutePaths {
+    /// A same-origin path holding `{visitId}` once; Approve / Reject add `action=…` to its
+    /// query.
+    pub visit: String,
+    /// A same-origin path.
+    pub inbox: String,
+}
+
+impl Default for RoutePaths {
+    fn default() -> Self {
+        RoutePaths {
+            visit: "/visits/{visitId}".to_owned(),
+            inbox: "/".to_owned(),
+        }
+    }
+}
+
+/// Why route templates were refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvalidRoutePaths(pub String);
+
+impl std::fmt::Display for InvalidRoutePaths {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for InvalidRoutePaths {}
+
+/// A template must stay on the app's origin: it starts with one `/` (not `//` or `/\`, which
+/// browsers read as another host), and holds no whitespace, control characters or `#`.
+fn check_template(name: &str, template: &str) -> Result<(), InvalidRoutePaths> {
+    let bad = |why: &str| Err(InvalidRoutePaths(format!("routes.{name} {why}")));
+    if template.len() > MAX_ROUTE_TEMPLATE_LEN {
+        return bad("is too long");
+    }
+    if !template.starts_with('/') || template[1..].starts_with(['/', '\\']) {
+        return bad("must be a path on the app's origin, starting with a single /");
+    }
+    if template
+        .chars()
+        .any(|c| c.is_whitespace() || c.is_control() || c == '#' || c == '\\')
+    {
+        return bad("must not hold spaces, control characters, \\ or #");
+    }
+    Ok(())
+}
+
+impl RoutePaths {
+    /// Checks both templates (see [`RoutePaths`]); `None` keeps the default of that one.
+    pub fn new(visit: Option<String>, inbox: Option<String>) -> Result<Self, InvalidRoutePaths> {
+        let default = RoutePaths::default();
+        let paths = RoutePaths {
+            visit: visit.unwrap_or(default.visit),
+            inbox: inbox.unwrap_or(default.inbox),
+        };
+        paths.check()?;
+        Ok(paths)
+    }
+
+    /// Whether both templates are acceptable (a stored copy is checked again before use).
+    pub fn check(&self) -> Result<(), InvalidRoutePaths> {
+        check_template("visit", &self.visit)?;
+        check_template("inbox", &self.inbox)?;
+        if self.visit.matches(VISIT_ID_PLACEHOLDER).count() != 1 {
+            return Err(InvalidRoutePaths(format!(
+                "routes.visit must hold {VISIT_ID_PLACEHOLDER} exactly once"
+            )));
+        }
+        Ok(())
+    }
+
+    /// The path a route leads to. Visit ids are checked ([`is_valid_visit_id`]) so they need
+    /// no escaping; Approve / Reject add `action=approve|reject` to the query.
+    pub fn path(&self, route: &Route) -> String {
+        match route.url_parts() {
+            Some((id, action)) => {
+                let path = self.visit.replacen(VISIT_ID_PLACEHOLDER, id, 1);
+                match action {
+                    Some(action) => {
+                        let joiner = if path.contains('?') { '&' } else { '?' };
+                        format!("{path}{joiner}action={action}")
+                    }
+                    None => path,
+                }
+            }
+            None => self.inbox.clone(),
+        }
+    }
+}
+
 /// True when `id` is safe to put into a path: 1 to 64 characters of `[A-Za-z0-9_-]`.
 pub fn is_valid_visit_id(id: &str) -> bool {
     !id.is_empty()
@@ -113,13 +215,10 @@ impl Route {
         }
     }
 
-    /// The web app's path: `/visits/{id}`, `/visits/{id}?action=approve|reject`, or `/`.
+    /// The web app's path with the default [`RoutePaths`]: `/visits/{id}`,
+    /// `/visits/{id}?action=approve|reject`, or `/`.
     pub fn path(&self) -> String {
-        match self.url_parts() {
-            Some((id, Some(action))) => format!("/visits/{id}?action={action}"),
-            Some((id, None)) => format!("/visits/{id}"),
-            None => "/".to_owned(),
-        }
+        RoutePaths::default().path(self)
     }
 
     /// The mobile deep link: `{scheme}://visits/{id}`, `…?action=approve|reject`, or
@@ -402,6 +501,70 @@ mod tests {
             route_data(data.iter().map(|(k, v)| (k, v)), Some(ACTION_APPROVE)),
             visit("v-1")
         );
+    }
+
+    fn templates(visit: &str, inbox: &str) -> Result<RoutePaths, InvalidRoutePaths> {
+        RoutePaths::new(Some(visit.into()), Some(inbox.into()))
+    }
+
+    #[test]
+    fn route_templates_place_the_visit_and_the_action() {
+        let paths = templates("/app/visit?id={visitId}", "/notifications").unwrap();
+        let visit = Route::Visit {
+            visit_id: "v-1".into(),
+        };
+        let approve = Route::Approve {
+            visit_id: "v-1".into(),
+        };
+        assert_eq!(paths.path(&visit), "/app/visit?id=v-1");
+        assert_eq!(paths.path(&approve), "/app/visit?id=v-1&action=approve");
+        assert_eq!(paths.path(&Route::Inbox), "/notifications");
+        let paths = templates("/v/{visitId}/detail", "/").unwrap();
+        assert_eq!(
+            paths.path(&Route::Reject {
+                visit_id: "v-2".into()
+            }),
+            "/v/v-2/detail?action=reject"
+        );
+        // A hand-built route with a bad id still never reaches the URL.
+        let bad = Route::Visit {
+            visit_id: "../x".into(),
+        };
+        assert_eq!(paths.path(&bad), "/");
+    }
+
+    #[test]
+    fn missing_templates_keep_the_defaults() {
+        let paths = RoutePaths::new(None, Some("/inbox".into())).unwrap();
+        assert_eq!(paths.visit, "/visits/{visitId}");
+        assert_eq!(paths.path(&Route::Inbox), "/inbox");
+        assert_eq!(RoutePaths::new(None, None).unwrap(), RoutePaths::default());
+    }
+
+    #[test]
+    fn route_templates_stay_on_the_origin() {
+        for (visit, inbox) in [
+            ("https://evil.example/{visitId}", "/"),
+            ("//evil.example/{visitId}", "/"),
+            ("/\\evil.example/{visitId}", "/"),
+            ("visits/{visitId}", "/"),
+            ("/visits/{visitId}", "//evil.example"),
+            ("/visits/{visitId}", "javascript:alert(1)"),
+            ("/visits/{visitId}#x", "/"),
+            ("/visits/ {visitId}", "/"),
+            ("/visits/\n{visitId}", "/"),
+        ] {
+            assert!(templates(visit, inbox).is_err(), "{visit} {inbox}");
+        }
+        let long = format!("/{}{{visitId}}", "a".repeat(MAX_ROUTE_TEMPLATE_LEN));
+        assert!(templates(&long, "/").is_err());
+    }
+
+    #[test]
+    fn the_visit_template_names_the_visit_once() {
+        let err = templates("/visits", "/").unwrap_err();
+        assert!(err.0.contains("{visitId}"), "{err}");
+        assert!(templates("/visits/{visitId}/{visitId}", "/").is_err());
     }
 
     #[test]

@@ -99,7 +99,15 @@ phone?: string | null,
 /**
  * Whom a walk-in for the caller's unit asks; absent for users without a unit.
  */
-household?: HouseholdSetting | null, };
+household?: HouseholdSetting | null, 
+/**
+ * Which channels carry each kind of event to the caller.
+ */
+channels: ChannelPreferences, 
+/**
+ * When no SMS is sent; absent: any time.
+ */
+quietHours?: QuietHours | null, };
 
 /**
  * `PUT` [`paths::PREFERENCES`]: what to change; an absent field stays as it is.
@@ -112,7 +120,42 @@ phone?: string | null,
 /**
  * The unit's setting, shared by all its residents; residents only.
  */
-household?: HouseholdSetting | null, };
+household?: HouseholdSetting | null, channels?: ChannelPreferences | null, 
+/**
+ * `null` removes them.
+ */
+quietHours?: QuietHours | null, };
+
+/**
+ * Which channels carry one kind of event. Push reaches the caller's registered devices; SMS
+ * needs a phone in the preferences; email goes to the account's address. For a walk-in, SMS
+ * and email are the escalation: sent only when nobody in the household answered in time.
+ */
+export type Channels = { push: boolean, sms: boolean, email: boolean, };
+
+/**
+ * Channels per event type.
+ */
+export type ChannelPreferences = { 
+/**
+ * A walk-in asking for a decision (default: push, then SMS and email if nobody answers).
+ */
+walkinPending: Channels, 
+/**
+ * An invited visitor checked in (default: push only).
+ */
+visitorArrived: Channels, };
+
+/**
+ * A daily window in which no SMS is sent, in the user's time zone; it may wrap midnight
+ * (`22:00`–`07:00`). Start and end are `HH:MM`, 24-hour; the start is in the window, the end
+ * is not.
+ */
+export type QuietHours = { start: string, end: string, 
+/**
+ * An IANA time zone name.
+ */
+timeZone: string, };
 
 /**
  * How a visit began.
@@ -143,7 +186,28 @@ decidedBy?: string | null,
 /**
  * The existing backend's id for a visit it handed over ([`InternalVisitRequest`]).
  */
-externalId?: string | null, };
+externalId?: string | null, 
+/**
+ * A walk-in nobody answered in time was escalated by SMS and email.
+ */
+escalation?: Escalation | null, };
+
+/**
+ * What escalating a walk-in queued.
+ */
+export type Escalation = { 
+/**
+ * Epoch milliseconds.
+ */
+at: number, 
+/**
+ * Texts queued.
+ */
+sms: number, 
+/**
+ * Emails queued.
+ */
+email: number, };
 
 /**
  * `POST /visits`: a resident invites a visitor.
@@ -263,7 +327,14 @@ token: string, platform: Platform,
 /**
  * Required when `platform` is `web`.
  */
-subscription?: WebPushSubscription | null, };
+subscription?: WebPushSubscription | null, 
+/**
+ * `android` and `ios` only, optional: the app's P-256 public key and auth secret. With
+ * them the server encrypts every FCM payload to the device (RFC 8291 `aes128gcm`, as Web
+ * Push does) into the `data` key [`ENCRYPTED_DATA_KEY`], so FCM sees no visitor names;
+ * without them the payload travels in clear text.
+ */
+keys?: WebPushKeys | null, };
 
 /**
  * `POST /notifications/unregister-device` (or `DELETE /notifications/register-device`).
@@ -402,7 +473,12 @@ action: string, title: string, };
 /**
  * What every push carries: the Web Push plaintext, and the FCM `data` (as strings).
  */
-export type PushPayload = { type: NotificationType, visitId?: string | null, notificationId?: string | null, title: string, body: string, 
+export type PushPayload = { 
+/**
+ * The marker of a Gatebell push ([`PAYLOAD_FORMAT`]): a service worker shared with other
+ * push providers shows only payloads that carry it and leaves the rest to the app.
+ */
+gatebell: number, type: NotificationType, visitId?: string | null, notificationId?: string | null, title: string, body: string, 
 /**
  * Notifications with the same tag replace each other: one per visit.
  */
@@ -465,7 +541,11 @@ lastRegisteredAtMs: number | null,
 /**
  * Tokens of signed-out sessions or refreshed tokens still to be removed from the server.
  */
-pendingUnregisters: number, lastError: LastError | null, };
+pendingUnregisters: number, lastError: LastError | null, 
+/**
+ * The user turned notifications off on this device ([`Event::NotificationsDisabled`]).
+ */
+notificationsDisabled: boolean, };
 
 /**
  * Where the app should go after a notification was tapped.
@@ -477,3 +557,19 @@ export type Route = { "route": "visit", visitId: string, } | { "route": "approve
  * with no `Authorization` header.
  */
 export type DecisionCall = { path: string, body: DecisionRequest, };
+
+/**
+ * The app's own paths for a tap: where a visit is shown and where the inbox is. Web apps
+ * name their pages differently (`/visits/{visitId}`, `/app/visit?id={visitId}`, …), so the
+ * package takes templates instead of hard-coding the demo's.
+ */
+export type RoutePaths = { 
+/**
+ * A same-origin path holding `{visitId}` once; Approve / Reject add `action=…` to its
+ * query.
+ */
+visit: string, 
+/**
+ * A same-origin path.
+ */
+inbox: string, };

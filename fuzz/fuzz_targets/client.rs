@@ -73,6 +73,11 @@ fuzz_target!(|data: &[u8]| {
                     platform,
                     subscription: (platform == Platform::Web && a % 7 != 0)
                         .then(|| subscription(b)),
+                    // A phone may register keys for encrypted payloads; new keys re-register.
+                    keys: (platform != Platform::Web && a % 2 == 0).then(|| WebPushKeys {
+                        p256dh: format!("p256dh-{}", b % 2),
+                        auth: "auth".into(),
+                    }),
                 }
             }
             3 => Event::SigningOut { now_ms: now },

@@ -7,7 +7,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use gatebell_core::client::runner::{Runner, Shell};
 use gatebell_core::client::{self as core, Config, Event, HttpOutcome};
+use gatebell_core::protocol::WebPushKeys;
 
+use crate::encryption::PushKeys;
 use crate::error::GatebellError;
 use crate::host::{ClientUpdate, HttpTransport, KeyValueStore, PushClientListener};
 use crate::status::{MobilePlatform, Status};
@@ -88,10 +90,14 @@ impl PushClient {
 
     /// The platform issued a push token: the first one (`getToken`), a refreshed one
     /// (`onTokenRefresh`), or the same again. A refreshed token replaces the old one.
+    /// With `keys` (from `generatePushKeys`, stored by the app) the server encrypts every push
+    /// to this device and FCM sees no visitor names; `decryptPushData` reads them. Without,
+    /// pushes travel in clear text.
     pub async fn token_issued(
         &self,
         token: String,
         platform: MobilePlatform,
+        keys: Option<PushKeys>,
     ) -> Result<Status, GatebellError> {
         if token.is_empty() {
             return Err(GatebellError::InvalidArgument {
@@ -104,6 +110,10 @@ impl PushClient {
                 token,
                 platform: platform.into(),
                 subscription: None,
+                keys: keys.map(|k| WebPushKeys {
+                    p256dh: k.p256dh,
+                    auth: k.auth,
+                }),
             })
         })
         .await
@@ -275,8 +285,9 @@ mod tests {
         let listener = Arc::new(Recorder::default());
         let client = PushClient::new(Arc::new(Offline), store.clone(), listener.clone());
         pollster::block_on(client.sign_in("s".into(), "u".into())).unwrap();
-        let status = pollster::block_on(client.token_issued("t".into(), MobilePlatform::Android))
-            .expect("no answer is a status, not an error");
+        let status =
+            pollster::block_on(client.token_issued("t".into(), MobilePlatform::Android, None))
+                .expect("no answer is a status, not an error");
         assert!(!status.registered);
         let last_error = status.last_error.unwrap();
         assert!(last_error.will_retry);

@@ -8,12 +8,19 @@
 //! boundary.
 
 mod client;
+mod display;
+mod encryption;
 mod error;
 mod host;
 mod routing;
 mod status;
 
 pub use client::PushClient;
+pub use display::{
+    NotificationAction, NotificationContent, NotificationSetup, notification_content,
+    notification_setup,
+};
+pub use encryption::{PushKeys, decrypt_push_data, generate_push_keys};
 pub use error::GatebellError;
 pub use host::{
     ClientUpdate, HttpRequest, HttpResponse, HttpTransport, KeyValueStore, PushClientListener,

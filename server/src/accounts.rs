@@ -3,7 +3,9 @@
 
 use axum::extract::State;
 use gatebell_core::protocol::paths;
-use gatebell_core::protocol::{Preferences, PreferencesUpdate, Resident, Role};
+use gatebell_core::protocol::{
+    Preferences, PreferencesUpdate, QuietHours, Resident, Role, minute_of_day,
+};
 use serde::Deserialize;
 use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
@@ -211,7 +213,7 @@ async fn get_preferences(
     responses((status = 200, description = "the preferences as they now stand", body = Preferences),
         (status = 401, body = gatebell_core::protocol::ErrorBody),
         (status = 403, description = "only a resident sets their unit's household setting", body = gatebell_core::protocol::ErrorBody),
-        (status = 422, description = "the phone is not E.164", body = gatebell_core::protocol::ErrorBody)))]
+        (status = 422, description = "the phone is not E.164, or the quiet hours' times are not HH:MM or their time zone is not an IANA name", body = gatebell_core::protocol::ErrorBody)))]
 async fn put_preferences(
     State(state): State<AppState>,
     user: AuthUser,
@@ -226,13 +228,37 @@ async fn put_preferences(
         None => None,
         Some(p) => Some(e164(Some(p))?),
     };
+    if let Some(Some(q)) = &req.quiet_hours {
+        quiet_hours(q)?;
+    }
     let mut tx = state.db.begin().await?;
     if let Some(phone) = &phone {
         db::accounts::set_phone(&mut tx, &user.id, phone.as_deref()).await?;
+    }
+    if let Some(channels) = &req.channels {
+        db::accounts::set_channels(&mut tx, &user.id, channels).await?;
+    }
+    if let Some(q) = &req.quiet_hours {
+        db::accounts::set_quiet_hours(&mut tx, &user.id, q.as_ref()).await?;
     }
     if let Some(setting) = req.household {
         db::accounts::set_household(&mut tx, &user.id, setting).await?;
     }
     tx.commit().await?;
     Ok(Json(db::accounts::preferences(&state.db, &user.id).await?))
+}
+
+/// Quiet hours need `HH:MM` times and a time zone from the IANA database.
+fn quiet_hours(q: &QuietHours) -> ApiResult<()> {
+    if minute_of_day(&q.start).is_none() || minute_of_day(&q.end).is_none() {
+        return Err(ApiError::validation(
+            "quietHours.start and quietHours.end must be HH:MM, 24-hour",
+        ));
+    }
+    if q.time_zone.len() > 64 || q.time_zone.parse::<chrono_tz::Tz>().is_err() {
+        return Err(ApiError::validation(
+            "quietHours.timeZone must be an IANA time zone name, such as Asia/Kolkata",
+        ));
+    }
+    Ok(())
 }

@@ -27,6 +27,15 @@ pub struct ServeArgs {
     /// VAPID private key (base64url P-256 scalar); made and stored in the database when absent.
     #[arg(long, env = "GATEBELL_VAPID_PRIVATE_KEY", hide_env_values = true)]
     pub vapid_private_key: Option<String>,
+    /// The VAPID private key before a rotation: pushes to subscriptions made with it (which
+    /// the push service refuses under the new key) are signed with it until those browsers
+    /// re-subscribe. Remove it after a grace period; then such devices are pruned.
+    #[arg(
+        long,
+        env = "GATEBELL_VAPID_PREVIOUS_PRIVATE_KEY",
+        hide_env_values = true
+    )]
+    pub vapid_previous_private_key: Option<String>,
     /// VAPID `sub` claim: a mailto: or https: contact for push services.
     #[arg(
         long,
@@ -199,6 +208,41 @@ pub struct ServeArgs {
     /// from another origin (CORS); none when absent.
     #[arg(long, env = "GATEBELL_CORS_ORIGINS", value_delimiter = ',')]
     pub cors_origins: Vec<String>,
+    /// Seconds a walk-in waits for any of its household to decide or open it before they are
+    /// texted and emailed (per each one's channels); 0 turns escalation off.
+    #[arg(
+        long = "escalate-after",
+        env = "GATEBELL_ESCALATE_AFTER",
+        default_value_t = 45
+    )]
+    pub escalate_after_secs: u32,
+    /// The address residents reach this server at, for the Approve / Reject links in texts and
+    /// emails (default: `http://` and the address it listens on).
+    #[arg(long, env = "GATEBELL_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Base URL of the Twilio-compatible SMS API.
+    #[arg(
+        long,
+        env = "GATEBELL_SMS_API_URL",
+        default_value = "https://api.twilio.com"
+    )]
+    pub sms_api_url: String,
+    /// SMS account SID (the Basic auth user; part of the API path); SMS is off without it.
+    #[arg(long, env = "GATEBELL_SMS_ACCOUNT_SID")]
+    pub sms_account_sid: Option<String>,
+    /// SMS auth token (the Basic auth password).
+    #[arg(long, env = "GATEBELL_SMS_AUTH_TOKEN", hide_env_values = true)]
+    pub sms_auth_token: Option<String>,
+    /// The number (E.164) or sender id texts come from.
+    #[arg(long, env = "GATEBELL_SMS_FROM")]
+    pub sms_from: Option<String>,
+    /// SMTP server, as `smtps://user:pass@host:465` (TLS), `smtp://user:pass@host:587?tls=required`
+    /// (STARTTLS) or `smtp://host:25` (plain, local relays only); email is off without it.
+    #[arg(long, env = "GATEBELL_SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<String>,
+    /// The From of emails, `Gatebell <gate@example.com>`.
+    #[arg(long, env = "GATEBELL_SMTP_FROM")]
+    pub smtp_from: Option<String>,
     /// Seconds between housekeeping runs (expired sessions, retention).
     #[arg(
         long = "housekeeping-interval",
@@ -275,6 +319,7 @@ impl Config {
         }
         check_jwt(&args)?;
         check_webhook(&args)?;
+        check_messages(&args)?;
         for origin in &args.cors_origins {
             check_origin(origin)?;
         }
@@ -308,6 +353,67 @@ impl Config {
     pub fn checkin_ttl_ms(&self) -> i64 {
         i64::from(self.args.checkin_ttl_secs) * 1000
     }
+
+    /// How long a walk-in waits before escalation, in milliseconds; None: never.
+    pub fn escalate_after_ms(&self) -> Option<i64> {
+        (self.args.escalate_after_secs > 0).then(|| i64::from(self.args.escalate_after_secs) * 1000)
+    }
+
+    /// Whether texts can be sent.
+    pub fn sms_enabled(&self) -> bool {
+        self.args.sms_account_sid.is_some()
+    }
+
+    /// Whether emails can be sent.
+    pub fn email_enabled(&self) -> bool {
+        self.args.smtp_url.is_some()
+    }
+
+    /// Where links in texts and emails point, without a trailing slash ([`crate::start`] sets
+    /// the bound address when `--public-url` is not given).
+    pub fn public_url(&self) -> String {
+        match &self.args.public_url {
+            Some(u) => u.trim_end_matches('/').to_owned(),
+            None => format!("http://{}", self.args.listen),
+        }
+    }
+}
+
+/// SMS needs its SID, token and sender together; email its server and sender; links an
+/// http(s) public URL.
+fn check_messages(args: &ServeArgs) -> anyhow::Result<()> {
+    let sms = [&args.sms_account_sid, &args.sms_auth_token, &args.sms_from];
+    if sms.iter().any(|a| a.is_some()) && !sms.iter().all(|a| a.is_some()) {
+        anyhow::bail!("--sms-account-sid, --sms-auth-token and --sms-from go together");
+    }
+    let sid_ok = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric());
+    if args.sms_account_sid.as_deref().is_some_and(|s| !sid_ok(s)) {
+        anyhow::bail!("--sms-account-sid must be letters and digits");
+    }
+    let api = url::Url::parse(&args.sms_api_url)
+        .map_err(|e| anyhow::anyhow!("--sms-api-url is not a URL: {e}"))?;
+    if !matches!(api.scheme(), "http" | "https") {
+        anyhow::bail!("--sms-api-url must be an http: or https: URL");
+    }
+    if args.smtp_url.is_some() != args.smtp_from.is_some() {
+        anyhow::bail!("--smtp-url and --smtp-from go together");
+    }
+    if let Some(url) = &args.smtp_url {
+        crate::messages::email::transport(url)
+            .map_err(|e| anyhow::anyhow!("--smtp-url is not usable: {e}"))?;
+    }
+    if let Some(from) = &args.smtp_from {
+        from.parse::<lettre::message::Mailbox>()
+            .map_err(|e| anyhow::anyhow!("--smtp-from is not an address: {e}"))?;
+    }
+    if let Some(url) = &args.public_url {
+        let parsed =
+            url::Url::parse(url).map_err(|e| anyhow::anyhow!("--public-url is not a URL: {e}"))?;
+        if !matches!(parsed.scheme(), "http" | "https") {
+            anyhow::bail!("--public-url must be an http: or https: URL");
+        }
+    }
+    Ok(())
 }
 
 /// A webhook URL needs a secret in the Standard Webhooks form; the URL is the operator's own

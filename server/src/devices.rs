@@ -6,7 +6,7 @@ use base64::Engine;
 use gatebell_core::protocol::paths;
 use gatebell_core::protocol::{
     Device, ERROR_DEVICE_NOT_FOUND, Platform, RegisterDeviceRequest, UnregisterDeviceRequest,
-    VapidPublicKey, WebPushSubscription,
+    VapidPublicKey, WebPushKeys, WebPushSubscription,
 };
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -46,27 +46,32 @@ pub fn check_subscription(sub: &WebPushSubscription, allow: &AllowList) -> ApiRe
     allow
         .check(&sub.endpoint)
         .map_err(|e| ApiError::validation(format!("subscription.endpoint: {e}")))?;
+    check_keys(&sub.keys, "subscription.keys")
+}
+
+/// Checks a key pair's public half: `p256dh` an uncompressed P-256 point, `auth` 16 bytes.
+fn check_keys(keys: &WebPushKeys, field: &str) -> ApiResult<()> {
     let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
     let p256dh = b64
-        .decode(sub.keys.p256dh.trim_end_matches('='))
-        .map_err(|_| ApiError::validation("subscription.keys.p256dh is not base64url"))?;
+        .decode(keys.p256dh.trim_end_matches('='))
+        .map_err(|_| ApiError::validation(format!("{field}.p256dh is not base64url")))?;
     if p256dh.len() != 65 || p256dh[0] != 4 {
-        return Err(ApiError::validation(
-            "subscription.keys.p256dh must be an uncompressed P-256 point (65 bytes)",
-        ));
+        return Err(ApiError::validation(format!(
+            "{field}.p256dh must be an uncompressed P-256 point (65 bytes)"
+        )));
     }
     if p256::PublicKey::from_sec1_bytes(&p256dh).is_err() {
-        return Err(ApiError::validation(
-            "subscription.keys.p256dh is not a point on the P-256 curve",
-        ));
+        return Err(ApiError::validation(format!(
+            "{field}.p256dh is not a point on the P-256 curve"
+        )));
     }
     let auth = b64
-        .decode(sub.keys.auth.trim_end_matches('='))
-        .map_err(|_| ApiError::validation("subscription.keys.auth is not base64url"))?;
+        .decode(keys.auth.trim_end_matches('='))
+        .map_err(|_| ApiError::validation(format!("{field}.auth is not base64url")))?;
     if auth.len() != 16 {
-        return Err(ApiError::validation(
-            "subscription.keys.auth must be 16 bytes",
-        ));
+        return Err(ApiError::validation(format!(
+            "{field}.auth must be 16 bytes"
+        )));
     }
     Ok(())
 }
@@ -74,7 +79,7 @@ pub fn check_subscription(sub: &WebPushSubscription, allow: &AllowList) -> ApiRe
 #[utoipa::path(post, path = paths::REGISTER_DEVICE, tag = "devices", operation_id = "registerDevice",
     security(("bearer" = [])), request_body = RegisterDeviceRequest,
     responses((status = 200, body = Device),
-        (status = 422, description = "a bad token, or a web device without a valid, allowed subscription (or another device with one)", body = gatebell_core::protocol::ErrorBody)))]
+        (status = 422, description = "a bad token, a web device without a valid, allowed subscription (or another device with one), or malformed `keys`", body = gatebell_core::protocol::ErrorBody)))]
 async fn register(
     State(state): State<AppState>,
     user: AuthUser,
@@ -85,6 +90,11 @@ async fn register(
         return Err(ApiError::validation(format!(
             "token must be 1 to {MAX_TOKEN_LEN} printable characters"
         )));
+    }
+    if req.keys.is_some() && req.platform == Platform::Web {
+        return Err(ApiError::validation(
+            "a web device's keys belong in its subscription",
+        ));
     }
     let (endpoint, p256dh, auth) = match (req.platform, &req.subscription) {
         (Platform::Web, Some(sub)) => {
@@ -105,7 +115,13 @@ async fn register(
                 "only web devices carry a subscription",
             ));
         }
-        (_, None) => (None, None, None),
+        (_, None) => match &req.keys {
+            Some(keys) => {
+                check_keys(keys, "keys")?;
+                (None, Some(keys.p256dh.as_str()), Some(keys.auth.as_str()))
+            }
+            None => (None, None, None),
+        },
     };
     let mut tx = state.db.begin().await?;
     let device = db::devices::upsert(

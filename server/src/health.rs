@@ -65,6 +65,15 @@ async fn metrics(
     if let Ok(d) = crate::db::webhooks::depth(&state.db).await {
         state.metrics.webhook_outbox_depth.set(d);
     }
+    for channel in crate::messages::CHANNELS {
+        if let Ok(d) = crate::db::messages::depth(&state.db, channel).await {
+            state
+                .metrics
+                .message_outbox_depth
+                .with_label_values(&[channel])
+                .set(d);
+        }
+    }
     Ok((
         [(
             axum::http::header::CONTENT_TYPE,

@@ -2,7 +2,7 @@
 //! database may overlap): expired sessions are ended with their effects (devices dropped, queued
 //! pushes cancelled, streams closed), devices left without a session and expired action tokens
 //! are deleted, and with `--retention-days` above 0 visits, notifications, push records and
-//! closed webhooks older than that are purged.
+//! closed webhooks, texts and emails older than that are purged.
 
 use std::time::Duration;
 
@@ -40,6 +40,7 @@ pub struct Swept {
     pub notifications: u64,
     pub push_rows: u64,
     pub webhooks: u64,
+    pub messages: u64,
 }
 
 /// One round: ends expired sessions, then purges rows past retention.
@@ -66,6 +67,7 @@ pub async fn run_once(state: &AppState) -> anyhow::Result<Swept> {
         let mut tx = state.db.begin().await?;
         swept.push_rows = db::outbox::purge_before(&mut tx, cutoff).await?;
         swept.webhooks = db::webhooks::purge_before(&mut tx, cutoff).await?;
+        swept.messages = db::messages::purge_before(&mut tx, cutoff).await?;
         swept.notifications = db::notifications::purge_before(&mut tx, cutoff).await?;
         swept.visits = db::visits::purge_before(&mut tx, cutoff).await?;
         tx.commit().await?;

@@ -121,6 +121,7 @@ async fn notify(
             visit_id: req.visit_id.as_deref(),
             ttl_ms: i64::from(ttl) * 1000,
             action_token: None,
+            push: true,
         },
     )
     .await?;

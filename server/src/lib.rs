@@ -4,11 +4,12 @@
 //! Layers, bottom to top; nothing imports from a layer above it:
 //! `error`, `config`, `codes` → `db` (pools, transactions, and the per-area store functions that own
 //! the SQL) and `events` (the event bus) and `push` (outbox dispatcher and senders) and
-//! `webhooks` (the backend's signed webhooks and their sender) → `state`
-//! ([`AppState`]) → `auth` (extractors) → the handlers per area (`accounts`, `visits`,
-//! `notifications`, `devices`, `internal`, `stream`, `health`, `site`) and `housekeeping`
-//! (expired sessions, retention) and `expiry` (walk-ins nobody answered) → this file (router,
-//! start).
+//! `webhooks` (the backend's signed webhooks and their sender) and `messages` (the SMS and
+//! email outbox senders) → `state` ([`AppState`]) → `auth` (extractors) → the handlers per area
+//! (`accounts`, `visits`, `notifications`, `devices`, `internal`, `stream`, `health`, `site`,
+//! `links`: the pages of the links in texts and emails) and `housekeeping` (expired sessions,
+//! retention), `expiry` (walk-ins nobody answered) and `escalation` (texting and emailing them)
+//! → this file (router, start).
 
 pub mod accounts;
 pub mod auth;
@@ -18,6 +19,7 @@ pub mod db;
 pub mod devices;
 pub mod egress;
 pub mod error;
+pub mod escalation;
 pub mod events;
 pub mod expiry;
 pub mod headers;
@@ -25,7 +27,10 @@ pub mod health;
 pub mod housekeeping;
 pub mod internal;
 pub mod jwt;
+pub mod lane;
+pub mod links;
 pub mod listener;
+pub mod messages;
 pub mod notifications;
 pub mod openapi;
 pub mod push;
@@ -102,6 +107,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/{*rest}", any(no_such_endpoint))
         .merge(openapi::router(doc))
         .merge(health::router())
+        .merge(links::router())
         .fallback(site::serve)
         .layer(axum::middleware::from_fn(headers::secure))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
@@ -152,9 +158,9 @@ pub struct Server {
     stop: watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
     dispatcher: tokio::task::JoinHandle<()>,
-    webhooks: Option<tokio::task::JoinHandle<()>>,
-    housekeeping: tokio::task::JoinHandle<()>,
-    expiry: tokio::task::JoinHandle<()>,
+    /// Webhook sender, SMS and email lanes, housekeeping, expiry and escalation sweeps: each
+    /// ends when `stop` turns true.
+    background: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl Server {
@@ -172,17 +178,22 @@ impl Server {
             self.task.abort();
         }
         let _ = self.dispatcher.await;
-        if let Some(webhooks) = self.webhooks {
-            let _ = webhooks.await;
+        for task in self.background {
+            let _ = task.await;
         }
-        let _ = self.housekeeping.await;
-        let _ = self.expiry.await;
         self.state.db.close().await;
     }
 }
 
 /// Connects the database (migrating it), seeds the demo when asked, binds and serves.
-pub async fn start(config: Config) -> anyhow::Result<Server> {
+pub async fn start(mut config: Config) -> anyhow::Result<Server> {
+    let listener = tokio::net::TcpListener::bind(config.args.listen).await?;
+    let addr = listener.local_addr()?;
+    // Links in texts and emails need a real address, not `--listen 127.0.0.1:0`.
+    config
+        .args
+        .public_url
+        .get_or_insert_with(|| format!("http://{addr}"));
     let db = Db::connect(&config.args.database_url).await?;
     if config.args.demo {
         let created = accounts::seed_demo(&db).await?;
@@ -204,6 +215,15 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
             &vapid,
             &config.args.vapid_subject,
             config.allow_list.clone(),
+        )?
+        .with_previous_key(
+            config
+                .args
+                .vapid_previous_private_key
+                .as_deref()
+                .map(VapidKeys::from_private)
+                .transpose()?
+                .as_ref(),
         )?,
     });
     let site_dir = site::resolve_dir(config.args.static_dir.as_deref());
@@ -231,8 +251,6 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         streams: throttle::StreamSlots::default(),
         jwt,
     };
-    let listener = tokio::net::TcpListener::bind(state.config.args.listen).await?;
-    let addr = listener.local_addr()?;
     let dispatcher = dispatcher::spawn(
         state.db.clone(),
         senders,
@@ -245,15 +263,23 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         },
         stop.subscribe(),
     );
-    let webhooks = webhooks::spawn(
+    let mut background = messages::spawn(
+        &state.db,
+        &state.config,
+        &state.push,
+        &state.metrics,
+        &stop.subscribe(),
+    )?;
+    background.extend(webhooks::spawn(
         state.db.clone(),
         &state.config,
         &state.push,
         state.metrics.clone(),
         stop.subscribe(),
-    )?;
-    let housekeeping = housekeeping::spawn(state.clone(), stop.subscribe());
-    let expiry = expiry::spawn(state.clone(), stop.subscribe());
+    )?);
+    background.extend(escalation::spawn(state.clone(), stop.subscribe()));
+    background.push(housekeeping::spawn(state.clone(), stop.subscribe()));
+    background.push(expiry::spawn(state.clone(), stop.subscribe()));
     let app = router(state.clone());
     let limits = listener::Limits {
         max_connections: state.config.args.max_connections,
@@ -267,9 +293,7 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         stop,
         task,
         dispatcher,
-        webhooks,
-        housekeeping,
-        expiry,
+        background,
     })
 }
 

@@ -63,6 +63,9 @@ pub struct NewNotification<'a> {
     pub ttl_ms: i64,
     /// The recipient's action token, carried by the push ([`PushPayload::action_token`]).
     pub action_token: Option<String>,
+    /// Whether to push it (false when the recipient turned push off for its event type: the
+    /// inbox entry is still made).
+    pub push: bool,
 }
 
 /// What [`notify_user`] recorded.
@@ -99,8 +102,11 @@ pub async fn notify_user(tx: &mut Tx, n: NewNotification<'_>) -> ApiResult<Notif
         },
     )
     .await?;
-    let pushes =
-        db::outbox::enqueue(tx, &id, &id, n.user_id, &payload_json, now, now + n.ttl_ms).await?;
+    let pushes = if n.push {
+        db::outbox::enqueue(tx, &id, &id, n.user_id, &payload_json, now, now + n.ttl_ms).await?
+    } else {
+        0
+    };
     Ok(Notified {
         notification_id: id,
         pushes,

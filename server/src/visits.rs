@@ -224,12 +224,22 @@ async fn checkin(
     Ok(Json(visit))
 }
 
-/// Tells an arrived visitor's host, inside `tx`: the inbox entry and its pushes.
+/// Tells an arrived visitor's host, inside `tx`: the inbox entry, and the pushes, text and
+/// email per the host's channels for check-ins.
 pub(crate) async fn announce_arrival(
     tx: &mut Tx,
     state: &AppState,
     visit: &Visit,
 ) -> ApiResult<()> {
+    let contact = db::accounts::contact_in_tx(tx, &visit.host_id).await?;
+    let push = contact
+        .as_ref()
+        .is_none_or(|c| c.channels.visitor_arrived.push);
+    if let Some(contact) = &contact {
+        crate::escalation::announce_arrival(tx, state, visit, contact, now_ms())
+            .await
+            .map_err(ApiError::Internal)?;
+    }
     notify_user(
         tx,
         NewNotification {
@@ -240,6 +250,7 @@ pub(crate) async fn announce_arrival(
             visit_id: Some(&visit.id),
             ttl_ms: state.config.checkin_ttl_ms(),
             action_token: None,
+            push,
         },
     )
     .await?;
@@ -265,6 +276,9 @@ pub(crate) async fn announce_walkin(
     };
     let asked = db::visits::household_in_tx(tx, &visit.host_id).await?;
     for user_id in &asked {
+        let push = db::accounts::contact_in_tx(tx, user_id)
+            .await?
+            .is_none_or(|c| c.channels.walkin_pending.push);
         let token = random_token(32);
         db::action_tokens::insert(
             tx,
@@ -284,6 +298,7 @@ pub(crate) async fn announce_walkin(
                 visit_id: Some(&visit.id),
                 ttl_ms: state.config.walkin_ttl_ms(),
                 action_token: Some(token),
+                push,
             },
         )
         .await?;
@@ -552,7 +567,22 @@ async fn decision(
     Path(id): Path<String>,
     Json(req): Json<DecisionRequest>,
 ) -> ApiResult<Json<Visit>> {
-    if req.action_token.is_empty() || req.action_token.len() > 128 {
+    Ok(Json(
+        decide_by_token(&state, &id, &req.action_token, req.decision.status()).await?,
+    ))
+}
+
+/// Records the decision of an action token's recipient on walk-in `id`: for the notification's
+/// buttons ([`decision`]) and the links in texts and emails ([`crate::links`]). 422 for a
+/// malformed token, 403 for one that cannot decide this visit, 409 when the visit is decided
+/// already or expired.
+pub(crate) async fn decide_by_token(
+    state: &AppState,
+    id: &str,
+    token: &str,
+    to: VisitStatus,
+) -> ApiResult<Visit> {
+    if token.is_empty() || token.len() > 128 {
         return Err(ApiError::validation(
             "actionToken must be 1 to 128 characters",
         ));
@@ -564,23 +594,23 @@ async fn decision(
         )
     };
     let now = now_ms();
-    let token_hash = hash_token(&req.action_token);
-    // No session guards this endpoint: a token that cannot work is refused from the read side,
-    // so guessing never queues for SQLite's one writer.
-    if !db::action_tokens::usable(&state.db, &token_hash, &id, now).await? {
+    let token_hash = hash_token(token);
+    // No session guards this: a token that cannot work is refused from the read side, so
+    // guessing never queues for SQLite's one writer.
+    if !db::action_tokens::usable(&state.db, &token_hash, id, now).await? {
         return Err(refused());
     }
     let mut tx = state.db.begin().await?;
-    let by = db::action_tokens::consume(&mut tx, &token_hash, &id, now)
+    let by = db::action_tokens::consume(&mut tx, &token_hash, id, now)
         .await?
         .ok_or_else(refused)?;
     if db::accounts::role_in_tx(&mut tx, &by).await?.is_none() {
         return Err(ApiError::forbidden("this account is disabled"));
     }
-    let decided = record_decision(&mut tx, &state, &id, req.decision.status(), &by, now).await?;
+    let decided = record_decision(&mut tx, state, id, to, &by, now).await?;
     tx.commit().await?;
-    after_resolution(&state, &decided.told, id);
-    Ok(Json(decided.visit))
+    after_resolution(state, &decided.told, id.to_owned());
+    Ok(decided.visit)
 }
 
 #[utoipa::path(post, path = paths::VISIT_APPROVE, tag = "visits", operation_id = "approveVisit",

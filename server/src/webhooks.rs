@@ -20,6 +20,7 @@ use tokio::sync::watch;
 use crate::config::Config;
 use crate::db::webhooks::{self, Job, NextState};
 use crate::db::{Db, Tx, new_id, now_ms};
+use crate::lane;
 use crate::push::metrics::PushMetrics;
 use crate::push::{PushHandle, retry_after_ms};
 
@@ -29,8 +30,6 @@ pub const WEBHOOK_TTL_MS: i64 = 24 * 3600 * 1000;
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 /// Webhooks claimed (and sent concurrently) at a time.
 const BATCH: i64 = 32;
-/// A periodic sweep picks up rows whose lease ran out or that another instance queued.
-const SWEEP: Duration = Duration::from_millis(500);
 const RETRY_BASE_MS: i64 = 1_000;
 
 /// Signs webhook bodies with the `--webhook-secret`.
@@ -142,67 +141,43 @@ pub fn spawn(
         metrics,
         claim_id: new_id(),
     });
-    Ok(Some(tokio::spawn(run(sender, wake.subscribe(), stop))))
+    Ok(Some(tokio::spawn(lane::run(
+        sender,
+        wake.subscribe(),
+        stop,
+    ))))
 }
 
-async fn run(
-    sender: Arc<Sender>,
-    mut woken: watch::Receiver<u64>,
-    mut stop: watch::Receiver<bool>,
-) {
-    loop {
-        if *stop.borrow() {
-            break;
-        }
-        let jobs = match claim(&sender).await {
-            Ok(j) => j,
-            Err(e) => {
-                tracing::warn!(error = %e, "claiming webhooks failed");
-                Vec::new()
-            }
-        };
-        if jobs.is_empty() {
-            let wait = match webhooks::next_due(&sender.db).await {
-                Ok(Some(due)) => {
-                    Duration::from_millis((due - now_ms()).clamp(1, SWEEP.as_millis() as i64) as u64)
-                }
-                _ => SWEEP,
-            };
-            tokio::select! {
-                _ = stop.wait_for(|s| *s) => break,
-                _ = woken.changed() => {}
-                _ = tokio::time::sleep(wait) => {}
-            }
-            continue;
-        }
-        // A try is bounded by SEND_TIMEOUT, so a stop waits at most that long for these.
-        let sends = jobs.into_iter().map(|job| {
-            let sender = sender.clone();
-            async move { deliver(&sender, job).await }
-        });
-        futures::future::join_all(sends).await;
+impl lane::Lane for Sender {
+    type Job = Job;
+
+    fn name(&self) -> &'static str {
+        "webhooks"
     }
-    let mut tx = match sender.db.begin().await {
-        Ok(tx) => tx,
-        Err(e) => return tracing::warn!(error = %e, "could not hand back webhooks"),
-    };
-    if webhooks::release(&mut tx, &sender.claim_id, now_ms())
-        .await
-        .is_ok()
-    {
-        let _ = tx.commit().await;
+
+    fn db(&self) -> &Db {
+        &self.db
+    }
+
+    async fn claim(&self, tx: &mut Tx, now: i64) -> Result<Vec<Job>, sqlx::Error> {
+        webhooks::claim(tx, &self.claim_id, now, self.lease_ms, BATCH).await
+    }
+
+    async fn next_due(&self) -> Result<Option<i64>, sqlx::Error> {
+        webhooks::next_due(&self.db).await
+    }
+
+    async fn deliver(&self, job: Job) {
+        deliver(self, job).await
+    }
+
+    async fn release(&self, tx: &mut Tx, now: i64) -> Result<u64, sqlx::Error> {
+        webhooks::release(tx, &self.claim_id, now).await
     }
 }
 
-async fn claim(sender: &Sender) -> Result<Vec<Job>, sqlx::Error> {
-    let mut tx = sender.db.begin().await?;
-    let jobs = webhooks::claim(&mut tx, &sender.claim_id, now_ms(), sender.lease_ms, BATCH).await?;
-    tx.commit().await?;
-    Ok(jobs)
-}
-
-/// Sends one webhook and records the outcome (retrying the write: losing it would send the
-/// webhook again later, which the stable id makes harmless but noisy).
+/// Sends one webhook and records the outcome (losing the record would send the webhook again
+/// later, which the stable id makes harmless but noisy).
 async fn deliver(sender: &Sender, job: Job) {
     let (next, status, error) = attempt(sender, &job).await;
     let event = match next {
@@ -215,32 +190,21 @@ async fn deliver(sender: &Sender, job: Job) {
     if let Some(e) = &error {
         tracing::debug!(webhook = %job.id, event = %job.event, ?status, error = %e, "webhook not delivered");
     }
-    let mut delay = Duration::from_millis(50);
-    for _ in 0..8 {
-        let recorded = async {
-            let mut tx = sender.db.begin().await?;
-            webhooks::record(
-                &mut tx,
-                &job.id,
-                &sender.claim_id,
-                next,
-                status,
-                error.as_deref(),
-                now_ms(),
-            )
-            .await?;
-            tx.commit().await
-        }
-        .await;
-        match recorded {
-            Ok(()) => return,
-            Err(e) => {
-                tracing::warn!(error = %e, "recording a webhook outcome failed; retrying");
-                tokio::time::sleep(delay).await;
-                delay *= 2;
-            }
-        }
-    }
+    let (job, error) = (&job, error.as_deref());
+    lane::record(&sender.db, "a webhook outcome", |mut tx| async move {
+        webhooks::record(
+            &mut tx,
+            &job.id,
+            &sender.claim_id,
+            next,
+            status,
+            error,
+            now_ms(),
+        )
+        .await?;
+        Ok(tx)
+    })
+    .await;
 }
 
 /// One try: the next state, the receiver's status and why it was not delivered.

@@ -5,7 +5,7 @@
 //! routing with the push's action token after the JWT has expired. On SQLite and PostgreSQL.
 //!
 //! The backend runs in a Python venv made from its `requirements.txt` on first use and cached
-//! (`~/.cache/gatebell/python-backend-<hash>`), so these tests need `python3` and, once, PyPI.
+//! ([`common::python::venv`]), so these tests need `python3` and, once, PyPI.
 
 mod common;
 
@@ -29,38 +29,11 @@ const WEBHOOK_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 /// machine, short enough to wait out before Approve.
 const JWT_TTL_SECS: u64 = 8;
 
-/// The venv's python, made from the example's requirements on first use and kept in the tool
-/// cache; a stamp holding the requirements it was made from tells when to make it again.
+/// The example backend's venv.
 fn python() -> &'static Path {
     static PYTHON: OnceLock<PathBuf> = OnceLock::new();
     PYTHON.get_or_init(|| {
-        let requirements = example_dir().join("requirements.txt");
-        let wanted = std::fs::read_to_string(&requirements).unwrap();
-        let cache = std::env::var_os("GATEBELL_CACHE_DIR")
-            .map(PathBuf::from)
-            .or_else(|| {
-                std::env::var_os("XDG_CACHE_HOME").map(|d| PathBuf::from(d).join("gatebell"))
-            })
-            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/gatebell")))
-            .expect("HOME is set");
-        let venv = cache.join("python-backend");
-        let stamp = venv.join(".gatebell-requirements");
-        if std::fs::read_to_string(&stamp).ok().as_deref() != Some(wanted.as_str()) {
-            // Made aside and renamed into place, so a half-made venv is never used.
-            let building = cache.join(format!("python-backend.{}", std::process::id()));
-            let _ = std::fs::remove_dir_all(&building);
-            let ok = |c: &mut Command| assert!(c.status().expect("runs").success(), "{c:?} failed");
-            ok(Command::new("python3").arg("-m").arg("venv").arg(&building));
-            ok(Command::new(building.join("bin/pip"))
-                .args(["install", "--quiet", "--disable-pip-version-check", "-r"])
-                .arg(&requirements));
-            std::fs::write(building.join(".gatebell-requirements"), &wanted).unwrap();
-            let _ = std::fs::remove_dir_all(&venv);
-            // Its python finds its packages from where it is run (`pyvenv.cfg` beside it); only
-            // the pip script's shebang keeps the old folder, and it is not used again.
-            std::fs::rename(&building, &venv).unwrap();
-        }
-        venv.join("bin/python")
+        common::python::venv("python-backend", &example_dir().join("requirements.txt"))
     })
 }
 

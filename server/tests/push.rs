@@ -153,35 +153,46 @@ async fn walkin_reaches_every_device_with_the_expected_message(b: Backend) {
         let got = fakes.fcm.delivered_for(&platform_token(platform));
         assert_eq!(got.len(), 1, "{platform}");
         let m = &got[0].message;
-        assert_eq!(
-            m["notification"],
-            json!({"title": "Visitor at the gate", "body": "Ravi is at the gate (delivery). Approve or reject?"})
-        );
+        let text = json!({"title": "Visitor at the gate", "body": "Ravi is at the gate (delivery). Approve or reject?"});
         let mut data = m["data"].clone();
+        let data = data.as_object_mut().unwrap();
         let token = data
-            .as_object_mut()
-            .unwrap()
             .remove("actionToken")
             .expect("a walk-in's push carries an action token");
         assert!(token.as_str().is_some_and(|t| t.len() >= 32), "{token}");
-        assert_eq!(
-            data,
-            json!({"type": "walkin_pending", "visitId": visit, "notificationId": notification_id})
-        );
-        assert_eq!(m["android"]["priority"], "high");
-        let ttl: u64 = m["android"]["ttl"]
-            .as_str()
-            .unwrap()
-            .trim_end_matches('s')
-            .parse()
-            .unwrap();
-        assert!(
-            (170..=180).contains(&ttl),
-            "walk-in TTL is 3 minutes: {ttl}"
-        );
-        assert_eq!(m["android"]["collapse_key"], format!("visit-{visit}"));
-        assert_eq!(m["apns"]["headers"]["apns-priority"], "10");
-        assert_eq!(m["apns"]["payload"]["aps"]["category"], "WALKIN_PENDING");
+        let mut expected =
+            json!({"type": "walkin_pending", "visitId": visit, "notificationId": notification_id});
+        if platform == "android" {
+            // Data-only: the app draws it with Approve / Reject (the text is in data).
+            assert!(m.get("notification").is_none(), "{m}");
+            assert!(m["android"].get("notification").is_none(), "{m}");
+            assert!(m.get("apns").is_none(), "{m}");
+            expected["title"] = text["title"].clone();
+            expected["body"] = text["body"].clone();
+            assert_eq!(m["android"]["priority"], "high");
+            let ttl: u64 = m["android"]["ttl"]
+                .as_str()
+                .unwrap()
+                .trim_end_matches('s')
+                .parse()
+                .unwrap();
+            assert!(
+                (170..=180).contains(&ttl),
+                "walk-in TTL is 3 minutes: {ttl}"
+            );
+            assert_eq!(m["android"]["collapse_key"], format!("visit-{visit}"));
+        } else {
+            assert_eq!(m["notification"], text);
+            assert!(m.get("android").is_none(), "{m}");
+            assert_eq!(m["apns"]["headers"]["apns-priority"], "10");
+            assert_eq!(m["apns"]["headers"]["apns-push-type"], "alert");
+            assert_eq!(
+                m["apns"]["headers"]["apns-collapse-id"],
+                format!("visit-{visit}")
+            );
+            assert_eq!(m["apns"]["payload"]["aps"]["category"], "WALKIN_PENDING");
+        }
+        assert_eq!(Value::Object(data.clone()), expected);
         assert_eq!(got[0].version, reqwest::Version::HTTP_2);
     }
     let shown = fakes.web.delivered_for(&browser.id);
@@ -192,6 +203,7 @@ async fn walkin_reaches_every_device_with_the_expected_message(b: Backend) {
     assert_eq!(
         payload,
         json!({
+            "gatebell": 1,
             "type": "walkin_pending",
             "visitId": visit,
             "notificationId": notification_id,
@@ -273,7 +285,8 @@ async fn checkin_pushes_visitor_arrived_for_an_hour(b: Backend) {
     assert_eq!(m["data"]["type"], "visitor_arrived");
     assert_eq!(m["data"]["visitId"], visit);
     assert_eq!(m["notification"]["body"], "Meera has checked in.");
-    assert!(m["apns"]["payload"]["aps"].get("category").is_none());
+    assert_eq!(m["android"]["notification"]["channel_id"], "visitors");
+    assert!(m.get("apns").is_none());
     let shown = &fakes.web.delivered_for(&browser.id)[0];
     let p = shown.json().unwrap();
     assert_eq!(p["type"], "visitor_arrived");
@@ -849,7 +862,80 @@ async fn a_queued_push_is_dropped_when_its_session_expires(b: Backend) {
     app.stop().await;
 }
 
+async fn with_keys_fcm_sees_no_visitor_name_and_the_device_decrypts_the_payload(b: Backend) {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let fakes = Fakes::start().await;
+    let app = fakes.app(b, &[]).await;
+    let guard = app.login(GUARD).await;
+    let asha = app.login(ASHA).await;
+    let asha_id = app.resident_id(&guard, "asha").await;
+    let private = p256::SecretKey::random(&mut rand::rngs::OsRng);
+    let auth = [9u8; 16];
+    let keys = json!({
+        "p256dh": b64.encode(private.public_key().to_sec1_bytes()),
+        "auth": b64.encode(auth),
+    });
+    for platform in ["android", "ios"] {
+        let (s, v) = app
+            .post(
+                "/api/v1/notifications/register-device",
+                &asha,
+                json!({"token": platform_token(platform), "platform": platform, "keys": keys}),
+            )
+            .await;
+        assert_eq!(s, 200, "{v}");
+    }
+    // Malformed keys are refused, and a web device's keys belong in its subscription.
+    let (s, v) = app
+        .post(
+            "/api/v1/notifications/register-device",
+            &asha,
+            json!({"token": "x", "platform": "android", "keys": {"p256dh": "AAAA", "auth": "AAAA"}}),
+        )
+        .await;
+    assert_eq!(s, 422, "{v}");
+
+    let visit = walkin(&app, &guard, &asha_id, "Ravi").await;
+    fakes
+        .fcm
+        .wait_for(2, Duration::from_secs(10))
+        .await
+        .unwrap();
+    for platform in ["android", "ios"] {
+        let got = fakes.fcm.delivered_for(&platform_token(platform));
+        assert_eq!(got.len(), 1, "{platform}");
+        let m = &got[0].message;
+        let text = m.to_string();
+        // The visit id still names the collapse key; the name, purpose and token are gone.
+        for secret in ["Ravi", "delivery", "actionToken"] {
+            assert!(!text.contains(secret), "{platform}: {secret} in {text}");
+        }
+        let data = m["data"].as_object().unwrap();
+        assert_eq!(data.keys().collect::<Vec<_>>(), ["encrypted"], "{platform}");
+        let body = b64.decode(data["encrypted"].as_str().unwrap()).unwrap();
+        let plain = gatebell_testkit::decrypt_aes128gcm(&body, &private.to_bytes(), &auth).unwrap();
+        let p: Value = serde_json::from_slice(&plain).unwrap();
+        assert_eq!(p["type"], "walkin_pending");
+        assert_eq!(p["visitId"], visit.as_str());
+        assert_eq!(
+            p["body"],
+            "Ravi is at the gate (delivery). Approve or reject?"
+        );
+        assert!(p["actionToken"].is_string());
+        if platform == "android" {
+            assert!(m.get("notification").is_none());
+        } else {
+            assert_eq!(m["notification"]["body"], "A visitor is at the gate");
+            assert_eq!(m["apns"]["payload"]["aps"]["mutable-content"], 1);
+            assert_eq!(m["apns"]["payload"]["aps"]["category"], "WALKIN_PENDING");
+        }
+    }
+    app.stop().await;
+}
+
 on_both_backends!(
+    with_keys_fcm_sees_no_visitor_name_and_the_device_decrypts_the_payload,
     walkin_reaches_every_device_with_the_expected_message,
     checkin_pushes_visitor_arrived_for_an_hour,
     dead_tokens_are_pruned_and_never_retried,
@@ -1077,4 +1163,76 @@ async fn two_instances_on_one_postgres_deliver_each_push_exactly_once() {
         fakes.fcm.connections()
     );
     drop((a, b));
+}
+
+/// A VAPID key rotation: with the old key kept as `--vapid-previous-private-key`, a browser
+/// that subscribed under it still gets its pushes (refused under the new key, sent again under
+/// the old); once the old key is dropped, the push service's 403 prunes the device instead of
+/// failing it forever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rotated_vapid_key_serves_old_subscriptions_through_the_grace_then_prunes_them() {
+    use gatebell_server::push::webpush::VapidKeys;
+    let (old, new) = (VapidKeys::generate(), VapidKeys::generate());
+    let push = FakeWebPush::start().await;
+    // The browser subscribed with the old key as its applicationServerKey.
+    push.expect_vapid_key(&old.public_key);
+    let db_dir = tempfile::tempdir().unwrap();
+    let url = common::database_url(Backend::Sqlite, db_dir.path()).await;
+    let base = ["--push-allow-hosts", "127.0.0.1", "--push-allow-http"];
+    let mut during = base.to_vec();
+    during.extend(["--vapid-private-key", &new.private_key]);
+    during.extend(["--vapid-previous-private-key", &old.private_key]);
+    let app = TestApp::start_on(tempfile::tempdir().unwrap(), url.clone(), &during).await;
+    let (_, k) = app
+        .call(
+            Method::GET,
+            "/api/v1/notifications/vapid-public-key",
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(
+        k["publicKey"],
+        new.public_key.as_str(),
+        "clients are given the new key"
+    );
+    let asha = app.login(ASHA).await;
+    let browser = push.new_subscription();
+    app.register_browser(&asha, &browser).await;
+    let guard = app.login(GUARD).await;
+    let host = app.resident_id(&guard, "asha").await;
+    let walkin = json!({"visitorName": "Ravi", "hostId": host, "purpose": "parcel"});
+    let (s, v) = app
+        .post("/api/v1/visits/walkin", &guard, walkin.clone())
+        .await;
+    assert_eq!(s, 201, "{v}");
+    push.wait_for(1, Duration::from_secs(10)).await.unwrap();
+    let statuses: Vec<u16> = push.received().iter().map(|r| r.status).collect();
+    assert_eq!(
+        statuses,
+        [403, 201],
+        "refused under the new key, taken under the old"
+    );
+    app.stop().await;
+
+    // The grace is over: the old key is gone, and so is the device that never re-subscribed.
+    let mut after = base.to_vec();
+    after.extend(["--vapid-private-key", &new.private_key]);
+    let app = TestApp::start_on(tempfile::tempdir().unwrap(), url, &after).await;
+    let guard = app.login(GUARD).await;
+    let (s, v) = app.post("/api/v1/visits/walkin", &guard, walkin).await;
+    assert_eq!(s, 201, "{v}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while common::scalar(&app.state().db, "SELECT COUNT(*) FROM devices").await > 0 {
+        assert!(Instant::now() < deadline, "the device was not pruned");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(push.received().last().unwrap().status, 403);
+    let pruned = common::scalar(
+        &app.state().db,
+        "SELECT COUNT(*) FROM push_jobs WHERE state = 'pruned'",
+    )
+    .await;
+    assert_eq!(pruned, 1);
+    app.stop().await;
 }

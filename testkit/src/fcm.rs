@@ -484,6 +484,16 @@ fn validate(body: &Value) -> Result<(), Answer> {
             "Request contains an invalid argument: exactly one of token, topic or condition is allowed.".into(),
         ));
     }
+    if let Some(o) = message
+        .get("fcm_options")
+        .or_else(|| message.get("fcmOptions"))
+    {
+        known_fields(
+            object(o, "message.fcm_options")?,
+            "message.fcm_options",
+            &["analytics_label"],
+        )?;
+    }
     if let Some(n) = message.get("notification") {
         let n = object(n, "message.notification")?;
         known_fields(n, "message.notification", &["title", "body", "image"])?;
@@ -529,7 +539,14 @@ fn validate(body: &Value) -> Result<(), Answer> {
             string_map(h, "message.apns.headers")?;
         }
         if let Some(p) = apns.get("payload") {
-            object(p, "message.apns.payload")?;
+            validate_aps(object(p, "message.apns.payload")?)?;
+        }
+        if let Some(o) = apns.get("fcm_options").or_else(|| apns.get("fcmOptions")) {
+            known_fields(
+                object(o, "message.apns.fcm_options")?,
+                "message.apns.fcm_options",
+                &["analytics_label", "image"],
+            )?;
         }
     }
     if let Some(webpush) = message.get("webpush") {
@@ -549,6 +566,16 @@ fn validate(body: &Value) -> Result<(), Answer> {
             if let Some(v) = webpush.get(field) {
                 string_map(v, &format!("message.webpush.{field}"))?;
             }
+        }
+        if let Some(o) = webpush
+            .get("fcm_options")
+            .or_else(|| webpush.get("fcmOptions"))
+        {
+            known_fields(
+                object(o, "message.webpush.fcm_options")?,
+                "message.webpush.fcm_options",
+                &["link", "analytics_label"],
+            )?;
         }
     }
     // The payload limit is about what reaches the device, not the addressing: count the
@@ -626,9 +653,201 @@ fn validate_android(android: &Value) -> Result<(), Answer> {
         string_map(data, "message.android.data")?;
     }
     if let Some(n) = android.get("notification") {
-        object(n, "message.android.notification")?;
+        let n = object(n, "message.android.notification")?;
+        known_fields(n, "message.android.notification", ANDROID_NOTIFICATION)?;
+        for field in [
+            "title",
+            "body",
+            "icon",
+            "color",
+            "sound",
+            "tag",
+            "click_action",
+            "channel_id",
+            "image",
+        ] {
+            if let Some(v) = field_value(n, field)
+                && !v.is_string()
+            {
+                return Err(type_error(
+                    &format!("message.android.notification.{field}"),
+                    "TYPE_STRING",
+                    v,
+                ));
+            }
+        }
+        for field in [
+            "sticky",
+            "local_only",
+            "default_sound",
+            "default_vibrate_timings",
+            "default_light_settings",
+        ] {
+            if let Some(v) = field_value(n, field)
+                && !v.is_boolean()
+            {
+                return Err(type_error(
+                    &format!("message.android.notification.{field}"),
+                    "TYPE_BOOL",
+                    v,
+                ));
+            }
+        }
+    }
+    if let Some(o) = android
+        .get("fcm_options")
+        .or_else(|| android.get("fcmOptions"))
+    {
+        known_fields(
+            object(o, "message.android.fcm_options")?,
+            "message.android.fcm_options",
+            &["analytics_label"],
+        )?;
     }
     Ok(())
+}
+
+/// `AndroidNotification` of the FCM v1 API (snake_case; lowerCamelCase is accepted too).
+const ANDROID_NOTIFICATION: &[&str] = &[
+    "title",
+    "body",
+    "icon",
+    "color",
+    "sound",
+    "tag",
+    "click_action",
+    "body_loc_key",
+    "body_loc_args",
+    "title_loc_key",
+    "title_loc_args",
+    "channel_id",
+    "ticker",
+    "sticky",
+    "event_time",
+    "local_only",
+    "notification_priority",
+    "default_sound",
+    "default_vibrate_timings",
+    "default_light_settings",
+    "vibrate_timings",
+    "visibility",
+    "notification_count",
+    "light_settings",
+    "image",
+    "bypass_proxy_notification",
+    "proxy",
+];
+
+/// The keys Apple defines in the `aps` dictionary. FCM passes `apns.payload` through, so this
+/// is APNs' contract rather than FCM's: a misspelt key (`categroy`) is silently ignored on a
+/// phone, which the fake turns into the 400 a test can see.
+const APS: &[&str] = &[
+    "alert",
+    "badge",
+    "sound",
+    "thread-id",
+    "category",
+    "content-available",
+    "mutable-content",
+    "target-content-id",
+    "interruption-level",
+    "relevance-score",
+    "filter-criteria",
+    "stale-date",
+    "content-state",
+    "timestamp",
+    "event",
+    "dismissal-date",
+    "attributes-type",
+    "attributes",
+    "input-push-channel",
+    "input-push-token",
+];
+
+/// The keys of `aps.alert` when it is a dictionary.
+const APS_ALERT: &[&str] = &[
+    "title",
+    "subtitle",
+    "body",
+    "launch-image",
+    "title-loc-key",
+    "title-loc-args",
+    "subtitle-loc-key",
+    "subtitle-loc-args",
+    "loc-key",
+    "loc-args",
+];
+
+/// Checks `apns.payload`: any custom keys beside `aps` (that is where FCM puts `data`), but
+/// `aps` itself holds Apple's keys only, with the types Apple gives them.
+fn validate_aps(payload: &Map<String, Value>) -> Result<(), Answer> {
+    let Some(aps) = payload.get("aps") else {
+        return Ok(());
+    };
+    let aps = object(aps, "message.apns.payload.aps")?;
+    exact_fields(aps, "message.apns.payload.aps", APS)?;
+    if let Some(alert) = aps.get("alert") {
+        match alert {
+            Value::String(_) => {}
+            Value::Object(a) => exact_fields(a, "message.apns.payload.aps.alert", APS_ALERT)?,
+            v => {
+                return Err(type_error(
+                    "message.apns.payload.aps.alert",
+                    "TYPE_MESSAGE",
+                    v,
+                ));
+            }
+        }
+    }
+    for field in [
+        "category",
+        "thread-id",
+        "interruption-level",
+        "target-content-id",
+    ] {
+        if let Some(v) = aps.get(field)
+            && !v.is_string()
+        {
+            return Err(type_error(
+                &format!("message.apns.payload.aps.{field}"),
+                "TYPE_STRING",
+                v,
+            ));
+        }
+    }
+    for field in ["content-available", "mutable-content"] {
+        if let Some(v) = aps.get(field)
+            && v.as_u64() != Some(1)
+        {
+            return Err(type_error(
+                &format!("message.apns.payload.aps.{field}"),
+                "the number 1",
+                v,
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `map.get(snake)` or its lowerCamelCase spelling.
+fn field_value<'a>(map: &'a Map<String, Value>, snake: &str) -> Option<&'a Value> {
+    map.get(snake).or_else(|| map.get(&lower_camel(snake)))
+}
+
+fn lower_camel(snake: &str) -> String {
+    let mut out = String::with_capacity(snake.len());
+    let mut upper = false;
+    for c in snake.chars() {
+        if c == '_' {
+            upper = true;
+        } else if upper {
+            out.push(c.to_ascii_uppercase());
+            upper = false;
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 fn object<'a>(v: &'a Value, field: &str) -> Result<&'a Map<String, Value>, Answer> {
@@ -648,8 +867,24 @@ fn strings(map: &Map<String, Value>, field: &str) -> Result<(), Answer> {
     }
 }
 
+/// Fields of a protobuf message in JSON: each by its proto name (`allowed`, snake_case) or its
+/// lowerCamelCase JSON name, as Google's parser accepts both.
 fn known_fields(map: &Map<String, Value>, at: &str, allowed: &[&str]) -> Result<(), Answer> {
-    match map.keys().find(|k| !allowed.contains(&k.as_str())) {
+    let known = |k: &str| allowed.iter().any(|a| *a == k || lower_camel(a) == k);
+    unknown_field(map, at, known)
+}
+
+/// Keys of a dictionary whose names are exact (APNs' `aps`).
+fn exact_fields(map: &Map<String, Value>, at: &str, allowed: &[&str]) -> Result<(), Answer> {
+    unknown_field(map, at, |k| allowed.contains(&k))
+}
+
+fn unknown_field(
+    map: &Map<String, Value>,
+    at: &str,
+    known: impl Fn(&str) -> bool,
+) -> Result<(), Answer> {
+    match map.keys().find(|k| !known(k)) {
         None => Ok(()),
         Some(unknown) => {
             let at = if at.is_empty() {

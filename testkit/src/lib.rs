@@ -1,5 +1,6 @@
-//! Local fakes of the push services Gatebell talks to: Google's OAuth token endpoint
-//! ([`FakeOAuth`]), FCM HTTP v1 ([`FakeFcm`]) and a browser push service ([`FakeWebPush`]).
+//! Local fakes of the services Gatebell talks to: Google's OAuth token endpoint
+//! ([`FakeOAuth`]), FCM HTTP v1 ([`FakeFcm`]), a browser push service ([`FakeWebPush`]) and a
+//! Twilio-compatible SMS API ([`FakeSms`]).
 //!
 //! Each fake listens on `127.0.0.1` at a random port, speaks HTTP/1.1 and HTTP/2 with prior
 //! knowledge (h2c), checks what the real service checks (signatures, audiences, expiry, payload
@@ -35,6 +36,7 @@ mod jwt;
 mod oauth;
 pub mod sender;
 mod server;
+mod sms;
 mod webpush;
 
 use std::fmt;
@@ -45,6 +47,7 @@ use std::time::Duration;
 pub use ece::{DecryptError, decrypt_aes128gcm};
 pub use fcm::{FakeFcm, FcmFailure, FcmReceived};
 pub use oauth::{FakeOAuth, Outage};
+pub use sms::{FakeSms, SmsReceived};
 pub use webpush::{FakeWebPush, TestSubscription, WebPushFailure, WebPushReceived};
 
 /// `wait_for` gave up: fewer than `wanted` successful deliveries arrived in time.

@@ -7,7 +7,8 @@ use base64::Engine;
 use base64::engine::general_purpose::{URL_SAFE, URL_SAFE_NO_PAD};
 use gatebell_testkit::sender::{encrypt_aes128gcm, vapid_authorization, vapid_keypair};
 use gatebell_testkit::{
-    FakeFcm, FakeOAuth, FakeWebPush, FcmFailure, TestSubscription, TimedOut, WebPushFailure,
+    FakeFcm, FakeOAuth, FakeSms, FakeWebPush, FcmFailure, TestSubscription, TimedOut,
+    WebPushFailure,
 };
 use reqwest::{Client, StatusCode, Version};
 use rsa::pkcs8::DecodePrivateKey;
@@ -292,9 +293,41 @@ async fn fcm_rejects_malformed_messages() {
     bad_ttl["message"]["android"]["ttl"] = json!(300);
     let mut no_token = message("");
     no_token["message"]["token"] = json!("");
+    // A misspelt field anywhere is refused, however deep.
+    let mut channel = message("device-1");
+    channel["message"]["android"]["notification"] =
+        json!({ "channelId": "visitors", "chanel_id": "x" });
+    let mut category = message("device-1");
+    category["message"]["apns"]["payload"]["aps"] = json!({ "categroy": "WALKIN_PENDING" });
+    let mut alert = message("device-1");
+    alert["message"]["apns"]["payload"]["aps"] = json!({ "alert": { "titel": "x" } });
+    let mut mutable = message("device-1");
+    mutable["message"]["apns"]["payload"]["aps"] = json!({ "mutable-content": true });
+    let mut options = message("device-1");
+    options["message"]["apns"]["fcm_options"] = json!({ "analytics": "x" });
+    let mut sound = message("device-1");
+    sound["message"]["android"]["notification"] = json!({ "default_sound": "yes" });
     for (what, body) in [
         ("Invalid value at 'message.data[", non_string),
         ("Unknown name \"priority\"", unknown_field),
+        (
+            "Unknown name \"chanel_id\" at 'message.android.notification'",
+            channel,
+        ),
+        (
+            "Unknown name \"categroy\" at 'message.apns.payload.aps'",
+            category,
+        ),
+        (
+            "Unknown name \"titel\" at 'message.apns.payload.aps.alert'",
+            alert,
+        ),
+        ("message.apns.payload.aps.mutable-content", mutable),
+        (
+            "Unknown name \"analytics\" at 'message.apns.fcm_options'",
+            options,
+        ),
+        ("message.android.notification.default_sound", sound),
         ("google.sent_time", reserved),
         ("too big", too_big),
         ("message.android.ttl", bad_ttl),
@@ -314,6 +347,38 @@ async fn fcm_rejects_malformed_messages() {
         );
     }
     assert_eq!(fcm.delivered_count(), 0);
+}
+
+#[tokio::test]
+async fn fcm_accepts_every_field_gatebell_sends_in_either_spelling() {
+    let (_oauth, fcm, token) = fcm_with_token().await;
+    let body = json!({ "message": {
+        "token": "device-1",
+        "notification": { "title": "t", "body": "b" },
+        "data": { "type": "visitor_arrived" },
+        "android": {
+            "priority": "high",
+            "ttl": "60s",
+            "collapseKey": "visit-1",
+            "notification": { "channel_id": "visitors", "defaultSound": true, "tag": "visit-1" },
+            "fcm_options": { "analytics_label": "gate" },
+        },
+        "apns": {
+            "headers": { "apns-priority": "10", "apns-push-type": "alert" },
+            "payload": {
+                "aps": { "alert": { "title": "t", "body": "b" }, "sound": "default", "category": "WALKIN_PENDING", "mutable-content": 1 },
+                "visitId": "custom keys beside aps are the app's",
+            },
+            "fcmOptions": { "image": "https://example.com/i.png" },
+        },
+    }});
+    let response = send(&fcm, Some(&token), &body).await;
+    assert_eq!(
+        response.status(),
+        StatusCode::OK,
+        "{}",
+        response.text().await.unwrap()
+    );
 }
 
 #[tokio::test]
@@ -794,4 +859,112 @@ async fn gcp_auth_gets_a_token_from_the_fake_and_caches_it() {
     assert_eq!(oauth.tokens_issued(), 1);
     let response = send(&fcm, Some(token.as_str()), &message("device-1")).await;
     assert_eq!(response.status(), StatusCode::OK);
+}
+
+const SMS_SID: &str = "AC0123456789abcdef0123456789abcdef";
+const SMS_TOKEN: &str = "sms-auth-token";
+
+async fn text(
+    sms: &FakeSms,
+    sid: &str,
+    auth: (&str, &str),
+    form: &[(&str, &str)],
+) -> (StatusCode, Value) {
+    let resp = Client::new()
+        .post(format!(
+            "{}/2010-04-01/Accounts/{sid}/Messages.json",
+            sms.base_url()
+        ))
+        .basic_auth(auth.0, Some(auth.1))
+        .form(form)
+        .send()
+        .await
+        .unwrap();
+    (resp.status(), resp.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn sms_accepts_twilios_request_and_answers_a_message_resource() {
+    let sms = FakeSms::start(SMS_SID, SMS_TOKEN).await;
+    let form = [
+        ("To", "+919800000001"),
+        ("From", "+15005550006"),
+        ("Body", "Ravi is at the gate & waiting"),
+    ];
+    let (status, body) = text(&sms, SMS_SID, (SMS_SID, SMS_TOKEN), &form).await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(body["status"], "queued");
+    assert!(body["sid"].as_str().unwrap().starts_with("SM"));
+    sms.wait_for(1, Duration::from_secs(1)).await.unwrap();
+    let got = &sms.delivered()[0];
+    assert_eq!(
+        (got.to.as_str(), got.body.as_str()),
+        ("+919800000001", "Ravi is at the gate & waiting")
+    );
+}
+
+#[tokio::test]
+async fn sms_refuses_what_twilio_refuses() {
+    let sms = FakeSms::start(SMS_SID, SMS_TOKEN).await;
+    let good = [
+        ("To", "+919800000001"),
+        ("From", "+15005550006"),
+        ("Body", "hi"),
+    ];
+    let (s, b) = text(&sms, SMS_SID, (SMS_SID, "wrong"), &good).await;
+    assert_eq!(
+        (s, b["code"].as_u64()),
+        (StatusCode::UNAUTHORIZED, Some(20003))
+    );
+    let (s, b) = text(&sms, "ACother", (SMS_SID, SMS_TOKEN), &good).await;
+    assert_eq!(
+        (s, b["code"].as_u64()),
+        (StatusCode::NOT_FOUND, Some(20404))
+    );
+    let cases: [(&[(&str, &str)], u64); 4] = [
+        (
+            &[
+                ("To", "9800000001"),
+                ("From", "+15005550006"),
+                ("Body", "hi"),
+            ],
+            21211,
+        ),
+        (&[("To", "+919800000001"), ("Body", "hi")], 21603),
+        (&[("To", "+919800000001"), ("From", "+15005550006")], 21602),
+        (
+            &[
+                ("To", "+919800000001"),
+                ("From", "+15005550006"),
+                ("Body", &"x".repeat(1601)),
+            ],
+            21617,
+        ),
+    ];
+    for (form, code) in cases {
+        let (s, b) = text(&sms, SMS_SID, (SMS_SID, SMS_TOKEN), form).await;
+        assert_eq!(
+            (s, b["code"].as_u64()),
+            (StatusCode::BAD_REQUEST, Some(code)),
+            "{form:?}"
+        );
+    }
+    // A JSON body is not Twilio's format.
+    let resp = Client::new()
+        .post(format!(
+            "{}/2010-04-01/Accounts/{SMS_SID}/Messages.json",
+            sms.base_url()
+        ))
+        .basic_auth(SMS_SID, Some(SMS_TOKEN))
+        .json(&json!({"To": "+919800000001", "From": "+15005550006", "Body": "hi"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    sms.fail_next(1);
+    let (s, _) = text(&sms, SMS_SID, (SMS_SID, SMS_TOKEN), &good).await;
+    assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE);
+    let (s, _) = text(&sms, SMS_SID, (SMS_SID, SMS_TOKEN), &good).await;
+    assert_eq!(s, StatusCode::CREATED);
+    assert_eq!(sms.delivered().len(), 1);
 }

@@ -1,19 +1,27 @@
-// Gatebell's service worker. Serve it from the site root (/sw.js) beside gatebell_push.js and
-// gatebell_push_bg.wasm, and register it as a module worker:
+// Gatebell's drop-in service worker, for a site with no worker of its own. Serve it from the
+// site root (/sw.js) beside worker.js, gatebell_push.js and gatebell_push_bg.wasm, and register
+// it as a module worker:
 //   navigator.serviceWorker.register('/sw.js', { type: 'module' })
-import init, { handleNotificationClick, handlePush } from './gatebell_push.js';
+// A site that has a worker already imports worker.js into it instead (see README).
+import { handleNotificationClick, handlePush, handleSubscriptionChange, preload } from './worker.js';
 
-// Top-level await is not allowed in a service worker: start loading now, wait in each handler.
-const ready = init();
+preload();
 
-// The worker keeps no state of its own, so a new version may take over at once.
+// This worker keeps no state of its own, so a new version may take over at once.
 self.addEventListener('install', () => self.skipWaiting());
 self.addEventListener('activate', (event) => event.waitUntil(self.clients.claim()));
 
 self.addEventListener('push', (event) => {
-  event.waitUntil(ready.then(() => handlePush(event)));
+  if (handlePush(event)) return;
+  // Nobody else handles pushes here, and a browser requires each to show something.
+  event.waitUntil(self.registration.showNotification('Gatebell', { body: 'You have a new notification.' }));
 });
 
 self.addEventListener('notificationclick', (event) => {
-  event.waitUntil(ready.then(() => handleNotificationClick(event)));
+  if (handleNotificationClick(event)) return;
+  event.notification.close();
+  event.waitUntil(self.clients.openWindow('/'));
 });
+
+// The browser renewed the subscription: register the new one at once.
+self.addEventListener('pushsubscriptionchange', (event) => handleSubscriptionChange(event));

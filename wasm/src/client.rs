@@ -7,6 +7,7 @@ use std::rc::{Rc, Weak};
 use gatebell_core::client::runner::{Runner, Shell};
 use gatebell_core::client::{self as core, Config, Event, HttpOutcome, HttpRequest};
 use gatebell_core::protocol::{Platform, WebPushSubscription};
+use gatebell_core::routing::RoutePaths;
 use js_sys::{Function, Promise};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::{JsFuture, spawn_local};
@@ -14,7 +15,9 @@ use wasm_bindgen_futures::{JsFuture, spawn_local};
 use crate::error::GatebellError;
 use crate::http;
 use crate::scope;
-use crate::store::{KEY_SESSION, KEY_STATE, SessionRecord, Store};
+use crate::store::{
+    ClickRouting, KEY_FOREGROUND, KEY_ROUTES, KEY_SESSION, KEY_STATE, SessionRecord, Store,
+};
 use crate::subscribe;
 
 /// Keeps this browser's push subscription registered with the Gatebell server for whoever is
@@ -53,6 +56,49 @@ impl Drop for Inner {
 }
 
 /// A function-valued option, if present.
+#[wasm_bindgen(module = "/js/foreground.js")]
+extern "C" {
+    /// Answers the worker's questions about pushes arriving while a window is focused.
+    #[wasm_bindgen(js_name = listenForPushes)]
+    fn listen_for_pushes(on_message: &Function);
+
+    /// Routes the worker's taps through the app's router.
+    #[wasm_bindgen(js_name = listenForNavigation)]
+    fn listen_for_navigation(on_navigate: &Function);
+}
+
+/// An optional string field of an options object: absent (or `undefined`) is `None`, any
+/// other non-string an error naming it.
+fn string_field(object: &JsValue, name: &str, path: &str) -> Result<Option<String>, GatebellError> {
+    let value = js_sys::Reflect::get(object, &name.into()).unwrap_or(JsValue::UNDEFINED);
+    if value.is_undefined() {
+        return Ok(None);
+    }
+    value
+        .as_string()
+        .map(Some)
+        .ok_or_else(|| GatebellError::new("invalid_argument", format!("{path} must be a string")))
+}
+
+/// The `routes` option: `{ visit?, inbox? }` templates (see [`RoutePaths`]).
+fn routes_option(options: &JsValue) -> Result<RoutePaths, GatebellError> {
+    let routes = js_sys::Reflect::get(options, &"routes".into()).unwrap_or(JsValue::UNDEFINED);
+    if routes.is_undefined() {
+        return Ok(RoutePaths::default());
+    }
+    if !routes.is_object() {
+        return Err(GatebellError::new(
+            "invalid_argument",
+            "routes must be an object: { visit, inbox }",
+        ));
+    }
+    RoutePaths::new(
+        string_field(&routes, "visit", "routes.visit")?,
+        string_field(&routes, "inbox", "routes.inbox")?,
+    )
+    .map_err(|e| GatebellError::new("invalid_argument", e.to_string()))
+}
+
 fn function_option(options: &JsValue, name: &str) -> Option<Function> {
     js_sys::Reflect::get(options, &name.into())
         .ok()
@@ -81,8 +127,13 @@ fn status_promise_dyn(
 
 #[wasm_bindgen]
 impl PushClient {
-    /// `new PushClient({ apiBase, onStatusChange?, onSessionEnded? })`. `apiBase` is the
-    /// server's origin (`""` for the page's own). Stored state is read on the first call;
+    /// `new PushClient({ apiBase, onStatusChange?, onSessionEnded?, onMessage?, routes?,
+    /// onNavigate? })`. `apiBase` is the server's origin (`""` for the page's own).
+    /// `onMessage(payload)` hears each Gatebell push that arrives while a window of the site is
+    /// focused; returning `false` keeps the system notification from being shown. `routes`
+    /// (`{ visit: "/visits/{visitId}", inbox: "/" }` by default) are the paths a tap opens;
+    /// `onNavigate(path, route)` lets an open window route there itself (a router's `push`)
+    /// instead of the worker reloading it. Stored state is read on the first call;
     /// `PushClient.load` does that at once.
     #[wasm_bindgen(constructor)]
     pub fn new(
@@ -93,6 +144,27 @@ impl PushClient {
                 "invalid_argument",
                 "PushClient needs an options object: { apiBase }",
             ));
+        }
+        let routing = ClickRouting {
+            paths: routes_option(&options)?,
+            client_side: function_option(&options, "onNavigate").is_some(),
+        };
+        if let Some(on_navigate) = function_option(&options, "onNavigate") {
+            listen_for_navigation(&on_navigate);
+        }
+        // The worker reads these at the next tap; the latest page's configuration wins.
+        spawn_local(async move {
+            if let Ok(store) = Store::open().await {
+                let _ = store.put_value(KEY_ROUTES, &routing).await;
+            }
+        });
+        if let Some(on_message) = function_option(&options, "onMessage") {
+            listen_for_pushes(&on_message);
+            spawn_local(async {
+                if let Ok(store) = Store::open().await {
+                    let _ = store.put_value(KEY_FOREGROUND, &true).await;
+                }
+            });
         }
         let api_base = js_sys::Reflect::get(&options, &"apiBase".into())
             .ok()
@@ -112,12 +184,26 @@ impl PushClient {
         })
     }
 
-    /// Creates a client and restores its stored state (retrying anything left undone).
+    /// Creates a client and restores its stored state (retrying anything left undone). Then,
+    /// unless notifications are off, it compares the browser's push subscription with the one
+    /// registered: a renewed subscription is registered, and one made with a VAPID key the
+    /// server has since rotated (or one the browser dropped) is made anew, without a prompt.
     pub async fn load(
         #[wasm_bindgen(unchecked_param_type = "PushClientOptions")] options: JsValue,
     ) -> Result<PushClient, GatebellError> {
         let client = PushClient::new(options)?;
         dispatch(&client.inner, None).await?;
+        let status = client.inner.status();
+        if status.signed_in && !status.notifications_disabled {
+            // A failure here (offline, no push service) must not cost the page its client;
+            // the check runs again at the next start.
+            if let Ok(Some(subscription)) =
+                subscribe::changed_subscription(&client.inner.api_base, status.token.as_deref())
+                    .await
+            {
+                token_issued(&client.inner, subscription).await?;
+            }
+        }
         Ok(client)
     }
 
@@ -201,7 +287,32 @@ impl PushClient {
         let inner = self.inner.clone();
         status_promise(self.inner.clone(), async move {
             let subscription = subscribe::subscribe(&inner.api_base, &options).await?;
+            let enabled = Event::NotificationsEnabled {
+                now_ms: scope::now_ms(),
+            };
+            dispatch(&inner, Some(enabled)).await?;
             token_issued(&inner, subscription).await
+        })
+    }
+
+    /// Turns notifications off in this browser: unregisters the subscription on the server
+    /// (retried like a sign-out's), unsubscribes it at the push service, and remembers the
+    /// choice, so a reload, the weekly refresh and a later `registerSubscription` register
+    /// nothing until `enableNotifications()`. The session stays. `options.registration` as
+    /// for `enableNotifications`.
+    #[wasm_bindgen(js_name = disableNotifications, unchecked_return_type = "Promise<Status>")]
+    pub fn disable_notifications(
+        &self,
+        #[wasm_bindgen(unchecked_optional_param_type = "EnableNotificationsOptions")]
+        options: JsValue,
+    ) -> Promise {
+        let inner = self.inner.clone();
+        status_promise(self.inner.clone(), async move {
+            let disabled = Event::NotificationsDisabled {
+                now_ms: scope::now_ms(),
+            };
+            dispatch(&inner, Some(disabled)).await?;
+            subscribe::unsubscribe(&options).await
         })
     }
 }
@@ -215,6 +326,7 @@ async fn token_issued(
         token: subscription.endpoint.clone(),
         platform: Platform::Web,
         subscription: Some(subscription),
+        keys: None,
     };
     dispatch(inner, Some(event)).await
 }

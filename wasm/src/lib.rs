@@ -3,7 +3,9 @@
 //! - [`client::PushClient`] (JS `PushClient`) runs the core's registration state machine in a
 //!   page: HTTP with `fetch`, state in IndexedDB, one `setTimeout` timer.
 //! - [`worker::handle_push`] and [`worker::handle_notification_click`] (JS `handlePush`,
-//!   `handleNotificationClick`) are the service worker's handlers; `sw.js` wires them.
+//!   `handleNotificationClick`) are the service worker's handlers. `js/worker.js` wraps them
+//!   for any worker: it takes only events whose payload carries the `gatebell` marker and leaves
+//!   other providers' pushes to the app; `js/sw.js`, the drop-in worker, wires it.
 //!
 //! Every failure reaches JavaScript as an `Error` named `GatebellError` with a `code`; nothing
 //! here unwraps, so no call ends in a wasm panic.
@@ -77,6 +79,26 @@ export interface PushClientOptions {
   onStatusChange?: (status: Status) => void;
   /** The server refused the session (401): sign in again. */
   onSessionEnded?: () => void;
+  /**
+   * A Gatebell push arrived while a window of the site is focused: the payload (the same
+   * `PushPayload` the notification would show). Return `false` to keep the system
+   * notification from being shown; it is shown otherwise (and when no focused window answers
+   * within half a second).
+   */
+  onMessage?: (payload: PushPayload) => boolean | void;
+  /**
+   * The app's paths a tap opens. `visit` holds `{visitId}` once (Approve / Reject taps that
+   * need the app add `action=approve|reject` to its query); both stay on the app's origin.
+   * Default: `{ visit: "/visits/{visitId}", inbox: "/" }`. The latest PushClient's routes are
+   * the worker's.
+   */
+  routes?: { visit?: string; inbox?: string };
+  /**
+   * A tap found a window of the app open: route to `path` without a page load (Next's
+   * `router.push(path)`). Return `false` to let the worker navigate the window instead (a
+   * load), as it does when no page answers within half a second.
+   */
+  onNavigate?: (path: string, route: Route) => boolean | void;
 }
 
 export interface EnableNotificationsOptions {

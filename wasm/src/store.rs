@@ -15,6 +15,21 @@ pub const DB_NAME: &str = "gatebell";
 pub const KEY_STATE: &str = "clientState";
 /// The [`SessionRecord`] the service worker uses to answer Approve / Reject.
 pub const KEY_SESSION: &str = "session";
+/// Set once a page's PushClient was given `onMessage`: only then does the worker ask focused
+/// windows about a push before showing it (and so only then can an answer be waited for).
+pub const KEY_FOREGROUND: &str = "foregroundListener";
+
+/// The [`ClickRouting`] of the latest PushClient: where the worker sends a tap.
+pub const KEY_ROUTES: &str = "clickRoutes";
+
+/// Where a tap on a notification leads, as the page's PushClient configured it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClickRouting {
+    pub paths: gatebell_core::routing::RoutePaths,
+    /// A page gave `onNavigate`: an open window is asked to route client-side first.
+    pub client_side: bool,
+}
 
 /// What the service worker needs to call the API for the signed-in user.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

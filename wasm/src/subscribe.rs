@@ -122,19 +122,23 @@ async fn vapid_key(api_base: &str) -> Result<Vec<u8>, GatebellError> {
         .ok_or_else(|| GatebellError::new("invalid_response", "the VAPID key is not a P-256 point"))
 }
 
+/// Whether a subscription was made with the server key `key`.
+fn made_with(subscription: &PushSubscription, key: &[u8]) -> bool {
+    subscription
+        .options()
+        .application_server_key()
+        .ok()
+        .flatten()
+        .is_some_and(|k| Uint8Array::new(&k).to_vec() == key)
+}
+
 /// An existing subscription made with another server key must go before subscribing anew.
 async fn drop_foreign_subscription(manager: &PushManager, key: &[u8]) -> Result<(), GatebellError> {
     let existing = await_js(manager.get_subscription(), "push_subscribe").await?;
     let Some(existing) = existing.dyn_ref::<PushSubscription>() else {
         return Ok(());
     };
-    let same_key = existing
-        .options()
-        .application_server_key()
-        .ok()
-        .flatten()
-        .is_some_and(|k| Uint8Array::new(&k).to_vec() == key);
-    if !same_key {
+    if !made_with(existing, key) {
         await_js(existing.unsubscribe(), "push_subscribe").await?;
     }
     Ok(())
@@ -153,6 +157,82 @@ pub async fn subscribe(
         .push_manager()
         .map_err(|e| GatebellError::from_js("unsupported", &e))?;
     drop_foreign_subscription(&manager, &key).await?;
+    let init = web_sys::PushSubscriptionOptionsInit::new();
+    init.set_user_visible_only(true);
+    init.set_application_server_key(&Uint8Array::from(key.as_slice()));
+    let subscription = await_js(manager.subscribe_with_options(&init), "push_subscribe").await?;
+    subscription_from_js(&subscription)
+}
+
+/// Unsubscribes the registration's push subscription, if it has one (turning notifications
+/// off): the push service forgets the endpoint, so nothing reaches this browser even if the
+/// server's unregister is still queued.
+pub async fn unsubscribe(options: &JsValue) -> Result<(), GatebellError> {
+    let registration = registration(options).await?;
+    let manager = registration
+        .push_manager()
+        .map_err(|e| GatebellError::from_js("unsupported", &e))?;
+    let existing = await_js(manager.get_subscription(), "push_unsubscribe").await?;
+    if let Some(existing) = existing.dyn_ref::<PushSubscription>() {
+        await_js(existing.unsubscribe(), "push_unsubscribe").await?;
+    }
+    Ok(())
+}
+
+/// At start: the browser's subscription as it now is, when it differs from the one registered
+/// (`registered`, its endpoint). A subscription the browser renewed is returned as it is; one
+/// made with a server key that has since rotated, or one the browser dropped while it was
+/// registered, is made anew (only if permission is still granted: nothing prompts here). None
+/// when nothing changed or there is no service worker yet.
+pub async fn changed_subscription(
+    api_base: &str,
+    registered: Option<&str>,
+) -> Result<Option<WebPushSubscription>, GatebellError> {
+    let Some(container) = scope::global_property("navigator")
+        .and_then(|n| Reflect::get(&n, &"serviceWorker".into()).ok())
+        .filter(|c| !c.is_undefined())
+    else {
+        return Ok(None);
+    };
+    let container: web_sys::ServiceWorkerContainer = container.unchecked_into();
+    let found = await_js(Ok(container.get_registration()), "service_worker").await?;
+    let Some(registration) = found.dyn_ref::<ServiceWorkerRegistration>() else {
+        return Ok(None);
+    };
+    let manager = registration
+        .push_manager()
+        .map_err(|e| GatebellError::from_js("unsupported", &e))?;
+    let existing = await_js(manager.get_subscription(), "push_subscribe").await?;
+    let existing = existing.dyn_ref::<PushSubscription>();
+    if existing.is_none() && registered.is_none() {
+        return Ok(None);
+    }
+    let key = vapid_key(api_base).await?;
+    if let Some(current) = existing.filter(|s| made_with(s, &key)) {
+        let current = subscription_from_js(current)?;
+        return Ok((Some(current.endpoint.as_str()) != registered).then_some(current));
+    }
+    if web_sys::Notification::permission() != web_sys::NotificationPermission::Granted {
+        return Ok(None);
+    }
+    drop_foreign_subscription(&manager, &key).await?;
+    let init = web_sys::PushSubscriptionOptionsInit::new();
+    init.set_user_visible_only(true);
+    init.set_application_server_key(&Uint8Array::from(key.as_slice()));
+    let subscription = await_js(manager.subscribe_with_options(&init), "push_subscribe").await?;
+    subscription_from_js(&subscription).map(Some)
+}
+
+/// In the worker, for `pushsubscriptionchange` without a `newSubscription`: subscribes again
+/// with the server's key.
+pub async fn resubscribe_in_worker(
+    registration: &ServiceWorkerRegistration,
+    api_base: &str,
+) -> Result<WebPushSubscription, GatebellError> {
+    let key = vapid_key(api_base).await?;
+    let manager = registration
+        .push_manager()
+        .map_err(|e| GatebellError::from_js("unsupported", &e))?;
     let init = web_sys::PushSubscriptionOptionsInit::new();
     init.set_user_visible_only(true);
     init.set_application_server_key(&Uint8Array::from(key.as_slice()));

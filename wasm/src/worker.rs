@@ -2,8 +2,10 @@
 //!
 //! `sw.js` wires them: `event.waitUntil(ready.then(() => handlePush(event)))`.
 
+use gatebell_core::client::PersistedState;
 use gatebell_core::protocol::{
-    ACTION_APPROVE, ACTION_REJECT, NotificationType, PushAction, PushPayload,
+    ACTION_APPROVE, ACTION_REJECT, NotificationType, Platform, PushAction, PushPayload,
+    RegisterDeviceRequest, UnregisterDeviceRequest, paths,
 };
 use gatebell_core::routing::{self, Route};
 use js_sys::Promise;
@@ -17,7 +19,9 @@ use web_sys::{
 
 use crate::error::GatebellError;
 use crate::http;
-use crate::store::{KEY_SESSION, SessionRecord, Store};
+use crate::store::{
+    ClickRouting, KEY_FOREGROUND, KEY_ROUTES, KEY_SESSION, KEY_STATE, SessionRecord, Store,
+};
 
 /// Title and body of a push whose payload could not be read. Browsers require every push to
 /// show something, and a tap on it opens the inbox.
@@ -99,7 +103,11 @@ async fn show(
 /// The `push` handler: shows the payload as a notification (or a generic one when the
 /// payload is unreadable, since a push must always show something).
 #[wasm_bindgen(js_name = handlePush, unchecked_return_type = "Promise<void>")]
-pub fn handle_push(event: PushEvent) -> Promise {
+pub fn handle_push(
+    // Typed `Event` for pages' type checks (the DOM lib has no `PushEvent`); `worker.d.ts`
+    // gives workers the precise type.
+    #[wasm_bindgen(unchecked_param_type = "Event")] event: PushEvent,
+) -> Promise {
     crate::promise(Box::pin(async move {
         let scope = worker_scope()?;
         let text = event.data().map(|d| d.text()).unwrap_or_default();
@@ -110,12 +118,108 @@ pub fn handle_push(event: PushEvent) -> Promise {
     }))
 }
 
+/// The `pushsubscriptionchange` handler: the browser renewed (or dropped) the subscription,
+/// perhaps with no page open. Registers the new one for the signed-in user (the stored session)
+/// and removes the old one, so pushes follow it at once; the page's client catches up at its
+/// next start ([`crate::client::PushClient::load`]). Resolves to the new endpoint, or `null`
+/// when there is nobody signed in or notifications are turned off.
+#[wasm_bindgen(js_name = handleSubscriptionChange, unchecked_return_type = "Promise<string | null>")]
+pub fn handle_subscription_change(
+    #[wasm_bindgen(unchecked_param_type = "Event")] event: JsValue,
+) -> Promise {
+    crate::promise(Box::pin(async move {
+        let scope = worker_scope()?;
+        let store = Store::open().await?;
+        let Some(session) = store.get_value::<SessionRecord>(KEY_SESSION).await? else {
+            return Ok(JsValue::NULL);
+        };
+        let disabled = store
+            .get_value::<PersistedState>(KEY_STATE)
+            .await?
+            .is_some_and(|state| {
+                gatebell_core::client::PushClient::restore(Default::default(), state)
+                    .status()
+                    .notifications_disabled
+            });
+        if disabled {
+            return Ok(JsValue::NULL);
+        }
+        let given = js_sys::Reflect::get(&event, &"newSubscription".into())
+            .ok()
+            .filter(|s| s.is_object());
+        let subscription = match given {
+            Some(s) => crate::subscribe::subscription_from_js(&s)?,
+            None => {
+                crate::subscribe::resubscribe_in_worker(&scope.registration(), &session.api_base)
+                    .await?
+            }
+        };
+        let endpoint = subscription.endpoint.clone();
+        let register = RegisterDeviceRequest {
+            token: endpoint.clone(),
+            platform: Platform::Web,
+            subscription: Some(subscription),
+            keys: None,
+        };
+        post(&session, paths::REGISTER_DEVICE, &register).await?;
+        let old = js_sys::Reflect::get(&event, &"oldSubscription".into())
+            .ok()
+            .and_then(|s| js_sys::Reflect::get(&s, &"endpoint".into()).ok())
+            .and_then(|e| e.as_string())
+            .filter(|e| *e != endpoint);
+        if let Some(token) = old {
+            // Best effort: a push to a dead endpoint prunes the device anyway.
+            let _ = post(
+                &session,
+                paths::UNREGISTER_DEVICE,
+                &UnregisterDeviceRequest { token },
+            )
+            .await;
+        }
+        Ok(JsValue::from_str(&endpoint))
+    }))
+}
+
+/// POSTs `body` as JSON with the stored session; an error answer is an error.
+async fn post<T: Serialize>(
+    session: &SessionRecord,
+    path: &str,
+    body: &T,
+) -> Result<(), GatebellError> {
+    let json = js_sys::JSON::stringify(&crate::to_js(body)?)
+        .ok()
+        .and_then(|s| s.as_string());
+    let url = http::url(&session.api_base, path);
+    let answer = http::send(&url, "POST", Some(&session.session_token), json.as_deref()).await?;
+    if answer.ok() {
+        Ok(())
+    } else {
+        Err(http::answer_error(&answer))
+    }
+}
+
+/// Whether a page of the site gave its PushClient `onMessage` (worker.js then asks focused
+/// windows about each push before showing it).
+#[wasm_bindgen(js_name = foregroundListening, unchecked_return_type = "Promise<boolean>")]
+pub fn foreground_listening() -> Promise {
+    crate::promise(Box::pin(async move {
+        let store = Store::open().await?;
+        let on = store
+            .get_value::<bool>(KEY_FOREGROUND)
+            .await?
+            .unwrap_or(false);
+        Ok(JsValue::from_bool(on))
+    }))
+}
+
 /// The `notificationclick` handler: a tap opens the visit (focusing an open window), and
 /// Approve / Reject call the API from the worker and replace the notification with the
 /// outcome. Resolves to the route taken: `{ route: "visit" | "approve" | "reject" | "inbox",
 /// visitId? }`.
 #[wasm_bindgen(js_name = handleNotificationClick, unchecked_return_type = "Promise<Route>")]
-pub fn handle_notification_click(event: NotificationEvent) -> Promise {
+pub fn handle_notification_click(
+    #[wasm_bindgen(unchecked_param_type = "Event")] event: NotificationEvent,
+) -> Promise {
     crate::promise(Box::pin(async move {
         let scope = worker_scope()?;
         let notification = event.notification();
@@ -134,16 +238,51 @@ pub fn handle_notification_click(event: NotificationEvent) -> Promise {
             }
             _ => {
                 notification.close();
-                open(&scope, &route.path()).await?;
+                open(&scope, &route).await?;
             }
         }
         Ok(crate::to_js(&route)?)
     }))
 }
 
-/// Focuses a window of the app and navigates it to `path`, or opens a new one.
-async fn open(scope: &ServiceWorkerGlobalScope, path: &str) -> Result<(), GatebellError> {
-    let url = web_sys::Url::new_with_base(path, &scope.registration().scope())
+#[wasm_bindgen(module = "/js/navigate.js")]
+extern "C" {
+    /// Posts the path to a window and resolves whether its page routed there itself.
+    #[wasm_bindgen(js_name = askToNavigate)]
+    fn ask_to_navigate(
+        window: &WindowClient,
+        path: &str,
+        route: &JsValue,
+        timeout_ms: u32,
+    ) -> Promise;
+}
+
+/// How long an open window's page has to say it routed a tap itself.
+const NAVIGATE_ANSWER_MS: u32 = 500;
+
+/// The routes the latest PushClient configured (defaults when none, or a stored copy that no
+/// longer checks out).
+async fn click_routing() -> ClickRouting {
+    let stored = match Store::open().await {
+        Ok(store) => store
+            .get_value::<ClickRouting>(KEY_ROUTES)
+            .await
+            .ok()
+            .flatten(),
+        Err(_) => None,
+    };
+    stored
+        .filter(|r| r.paths.check().is_ok())
+        .unwrap_or_default()
+}
+
+/// Takes a window of the app to the route's page: the focused (or first) window's page routes
+/// there itself when it asked to (`onNavigate`), else the window is navigated (a load); with
+/// no window, one is opened.
+async fn open(scope: &ServiceWorkerGlobalScope, route: &Route) -> Result<(), GatebellError> {
+    let routing = click_routing().await;
+    let path = routing.paths.path(route);
+    let url = web_sys::Url::new_with_base(&path, &scope.registration().scope())
         .map_err(|e| GatebellError::from_js("navigation", &e))?
         .href();
     let clients = scope.clients();
@@ -159,6 +298,17 @@ async fn open(scope: &ServiceWorkerGlobalScope, path: &str) -> Result<(), Gatebe
     // The window the user looks at comes first.
     if let Some(focused) = windows.iter().position(|w| w.focused()) {
         windows.swap(0, focused);
+    }
+    if let (true, Some(window)) = (routing.client_side, windows.first()) {
+        // Focusing needs the click's user activation; the routing does not.
+        if let Ok(focus) = window.focus() {
+            let _ = JsFuture::from(focus).await;
+        }
+        let route = crate::to_js(route)?;
+        let asked = ask_to_navigate(window, &path, &route, NAVIGATE_ANSWER_MS);
+        if JsFuture::from(asked).await.ok().and_then(|v| v.as_bool()) == Some(true) {
+            return Ok(());
+        }
     }
     for window in windows {
         let Ok(navigated) = window.navigate(&url) else {

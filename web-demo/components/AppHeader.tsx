@@ -1,7 +1,9 @@
 'use client';
 
 import { useRouter } from 'next/navigation';
-import { useState } from 'react';
+import { useEffect, useState } from 'react';
+
+import { setNavigator } from '@/lib/gatebell';
 
 import { signOut, type LiveState } from '@/lib/hooks';
 import type { Session } from '@/lib/session';
@@ -9,6 +11,8 @@ import type { Session } from '@/lib/session';
 export default function AppHeader({ session, live }: { session: Session | null; live?: LiveState }) {
   const router = useRouter();
   const [busy, setBusy] = useState(false);
+  // A notification tap with this window open routes through Next's router (no page load).
+  useEffect(() => setNavigator((path) => router.push(path)), [router]);
   return (
     <header className="topbar">
       <a className="brand" href="/">

@@ -3,11 +3,22 @@
 import type { Status } from '@gatebell/push';
 import { useEffect, useState } from 'react';
 
-import { api, errorText, type UnregisterDeviceRequest } from '@/lib/api';
+import { errorText } from '@/lib/api';
 import { errorCode, getPushClient, onStatusChange, pushSupported, registerServiceWorker } from '@/lib/gatebell';
 import type { Session } from '@/lib/session';
 
 type Permission = NotificationPermission | 'unsupported';
+
+/**
+ * iOS and iPadOS give web push only to a site added to the Home Screen and opened from there
+ * (standalone); in a Safari tab there is no PushManager at all.
+ */
+function iosOutsideHomeScreen(): boolean {
+  const ios = /iPad|iPhone|iPod/.test(navigator.userAgent) || (navigator.platform === 'MacIntel' && navigator.maxTouchPoints > 1);
+  const standalone = (navigator as Navigator & { standalone?: boolean }).standalone === true
+    || window.matchMedia('(display-mode: standalone)').matches;
+  return ios && !standalone;
+}
 
 function currentPermission(): Permission {
   return pushSupported() ? Notification.permission : 'unsupported';
@@ -41,12 +52,20 @@ export default function NotifySwitch({ session }: { session: Session }) {
   }, []);
 
   const registered = !!status?.registered && status.userId === session.user.id;
+  const [needsHomeScreen, setNeedsHomeScreen] = useState(false);
+  useEffect(() => setNeedsHomeScreen(iosOutsideHomeScreen()), []);
   const on = registered && permission === 'granted';
 
   async function enable() {
+    // Asked before any await: Safari (and Firefox) grant the prompt only inside the click's
+    // own task. The package asks again later, which then resolves at once.
+    const asked = pushSupported() ? Notification.requestPermission() : null;
     setBusy(true);
     setMessage(null);
     try {
+      if (asked && (await asked) !== 'granted') {
+        throw Object.assign(new Error('permission not granted'), { code: 'permission_denied' });
+      }
       const registration = await registerServiceWorker();
       if (!registration) throw Object.assign(new Error('This browser has no service workers'), { code: 'unsupported' });
       const client = await getPushClient();
@@ -67,12 +86,9 @@ export default function NotifySwitch({ session }: { session: Session }) {
     setMessage(null);
     try {
       const client = await getPushClient();
-      const token = client.status().token;
-      if (token) await api('/notifications/register-device', { method: 'DELETE', token: session.token, body: { token } satisfies UnregisterDeviceRequest });
       const registration = await registerServiceWorker();
-      const sub = await registration?.pushManager.getSubscription();
-      await sub?.unsubscribe();
-      setStatus({ ...client.status(), registered: false });
+      // Unregisters on the server, unsubscribes here, and remembers "off" across reloads.
+      setStatus(await client.disableNotifications(registration ? { registration } : undefined));
       setMessage('This browser no longer gets visitor notifications.');
     } catch (e) {
       setMessage(errorText(e));
@@ -121,6 +137,12 @@ export default function NotifySwitch({ session }: { session: Session }) {
           </>
         )}
       </dl>
+      {needsHomeScreen && (
+        <p className="notice" data-testid="ios-install">
+          On iPhone and iPad, notifications need Gatebell on the Home Screen: tap Share, then
+          “Add to Home Screen”, and turn this on from there.
+        </p>
+      )}
       {message && <p className="notice" role="status">{message}</p>}
     </section>
   );

@@ -3,6 +3,8 @@
 // The wire types are generated from the Rust ones in core::protocol (core/ts/protocol.ts, by
 // `cargo xtask types`): a renamed field there fails this build until the pages follow.
 export type {
+  ChannelPreferences,
+  Channels,
   CheckinRequest,
   HouseholdSetting,
   InviteRequest,
@@ -20,7 +22,7 @@ export type {
   WalkinRequest,
   Notification as InboxItem,
 } from '@gatebell/protocol';
-import type { VisitStatus } from '@gatebell/protocol';
+import type { Visit, VisitStatus } from '@gatebell/protocol';
 
 /** An error answer of the API (`{ error: { code, message } }`) or a network failure. */
 export class ApiError extends Error {
@@ -81,3 +83,26 @@ export const STATUS_LABEL: Record<VisitStatus, string> = {
   REJECTED: 'rejected',
   EXPIRED: 'expired',
 };
+
+/**
+ * How a walk-in stands, for the guard: "Approved by Asha Rao", "Expired — SMS sent",
+ * "Waiting — SMS and email sent".
+ */
+export function outcomeOf(v: Visit): string {
+  const sent = v.escalation
+    ? [v.escalation.sms > 0 ? 'SMS' : null, v.escalation.email > 0 ? 'email' : null].filter(Boolean).join(' and ')
+    : '';
+  const suffix = sent ? ` — ${sent} sent` : '';
+  switch (v.status) {
+    case 'APPROVED':
+      return `Approved${v.decidedBy ? ` by ${v.decidedBy}` : ''}`;
+    case 'REJECTED':
+      return `Rejected${v.decidedBy ? ` by ${v.decidedBy}` : ''}`;
+    case 'EXPIRED':
+      return `Expired${suffix || ' — no one answered'}`;
+    case 'PENDING':
+      return `Waiting${suffix}`;
+    default:
+      return STATUS_LABEL[v.status];
+  }
+}

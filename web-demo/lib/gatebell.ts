@@ -1,5 +1,7 @@
-// Loads the wasm package (@gatebell/push) straight from the site root, unbundled: the build
-// copies gatebell_push.js, its .wasm and sw.js into public/. One PushClient per page.
+// The wasm package (@gatebell/push), imported through Next's bundler: the page's code and its
+// .wasm (an asset the bundler finds through the glue's `new URL(…, import.meta.url)`) are
+// bundled; only the service worker's files are copied into public/. Imported lazily, so the
+// wasm loads on the pages that use it and never during prerendering. One PushClient per page.
 import type * as Pkg from '@gatebell/push';
 import type { PushClient, Status } from '@gatebell/push';
 
@@ -8,15 +10,30 @@ type Module = typeof Pkg;
 let modulePromise: Promise<Module> | null = null;
 let clientPromise: Promise<PushClient> | null = null;
 let registrationPromise: Promise<ServiceWorkerRegistration | null> | null = null;
+let navigate: ((path: string) => void) | null = null;
 const statusListeners = new Set<(s: Status) => void>();
+
+/**
+ * The demo's pages as the worker should open them for a tap. `/visits?id=` rather than
+ * `/visits/<id>`: the static export has one visits page, and Next's router can move to it
+ * without a load only at a path the export holds (the server still answers `/visits/<id>`).
+ */
+export const DEMO_ROUTES = { visit: '/visits?id={visitId}', inbox: '/resident' };
+
+/** The router that a tap with a window open goes through; returns the unregistering function. */
+export function setNavigator(f: (path: string) => void): () => void {
+  navigate = f;
+  return () => {
+    if (navigate === f) navigate = null;
+  };
+}
 const sessionEndedListeners = new Set<() => void>();
 
 /** The package, initialised (its wasm fetched and instantiated). */
 export function loadPackage(): Promise<Module> {
   if (!modulePromise) {
     modulePromise = (async () => {
-      const url = '/gatebell_push.js';
-      const m = (await import(/* webpackIgnore: true */ /* turbopackIgnore: true */ url)) as Module;
+      const m = await import('@gatebell/push');
       await m.default();
       return m;
     })();
@@ -61,6 +78,12 @@ export function getPushClient(): Promise<PushClient> {
         apiBase: '',
         onStatusChange: (s) => statusListeners.forEach((f) => f(s)),
         onSessionEnded: () => sessionEndedListeners.forEach((f) => f()),
+        routes: DEMO_ROUTES,
+        // No router mounted (a page without the header): the worker loads the path instead.
+        onNavigate: (path) => {
+          if (!navigate) return false;
+          navigate(path);
+        },
       });
     })();
     clientPromise.catch(() => {

@@ -1,6 +1,6 @@
 // Copies the wasm package's browser files into public/ so the site serves them unbundled at
 // the root: /gatebell_push.js, /gatebell_push_bg.wasm, the JS snippets the glue imports
-// (/snippets/…) and the service worker /sw.js (its scope must cover the whole app). The copies are git-ignored; `cargo xtask wasm` makes pkg/.
+// (/snippets/…), and the service worker /sw.js (its scope must cover the whole app) with the handlers it imports, /worker.js. The copies are git-ignored; `cargo xtask wasm` makes pkg/.
 import { copyFileSync, cpSync, existsSync, mkdirSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 const here = dirname(fileURLToPath(import.meta.url));
 const pkg = resolve(here, '../../wasm/pkg');
 const pub = resolve(here, '../public');
-const files = ['gatebell_push.js', 'gatebell_push_bg.wasm', 'sw.js'];
+const files = ['gatebell_push.js', 'gatebell_push_bg.wasm', 'sw.js', 'worker.js'];
 
 const missing = files.filter((f) => !existsSync(join(pkg, f)));
 if (missing.length > 0) {

@@ -10,6 +10,7 @@
 // Screenshots go to test-artifacts/; GATEBELL_UPDATE_DOCS=1 also refreshes docs/demo.png.
 import assert from 'node:assert/strict';
 import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import http from 'node:http';
 import { dirname, join, resolve } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -45,9 +46,9 @@ async function until(what, check, ms = 10_000, every = 10) {
 }
 
 /** A browser context with one page; collects the page's errors and console errors. */
-async function openScreen(name) {
+async function openScreen(name, origin = gatebell.url) {
   const context = await browser.newContext({ viewport: VIEWPORT });
-  await context.grantPermissions(['notifications'], { origin: gatebell.url });
+  await context.grantPermissions(['notifications'], { origin });
   const page = await context.newPage();
   const errors = [];
   page.on('pageerror', (e) => errors.push(`${name} page error: ${e.message}`));
@@ -60,13 +61,22 @@ async function openScreen(name) {
   return { context, page, errors };
 }
 
-async function signInThroughUi({ page }, email, landing) {
-  await page.goto(`${gatebell.url}/`);
+async function signInThroughUi({ page }, email, landing, origin = gatebell.url) {
+  await page.goto(`${origin}/`);
   await page.getByLabel('Email').fill(email);
   await page.getByLabel('Password').fill(PASSWORD);
   await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.waitForURL(`${gatebell.url}${landing}`);
+  await page.waitForURL(`${origin}${landing}`);
 }
+
+/** A walk-in for Asha registered from a signed-in guard's page; resolves to the answer. */
+const walkinFrom = (page, visitorName, purpose) => page.evaluate(async ({ visitorName, purpose }) => {
+  const { token } = JSON.parse(localStorage.getItem('gatebell.session'));
+  const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
+  const [host] = await (await fetch('/api/v1/residents?q=asha', { headers })).json();
+  const res = await fetch('/api/v1/visits/walkin', { method: 'POST', headers, body: JSON.stringify({ visitorName, hostId: host.id, purpose }) });
+  return { status: res.status, text: await res.text() };
+}, { visitorName, purpose });
 
 /** Marks the window; `assertNoReload` proves the page was never reloaded since. */
 const markWindow = (page) => page.evaluate(() => { window.__sameDocument = true; });
@@ -112,10 +122,22 @@ before(async () => {
   const subscription = { endpoint: `${pushService.url}/push/resident`, expirationTime: null, keys: subscriber.keys };
   await resident.context.addInitScript((json) => {
     if (!('PushManager' in self)) return;
-    let current = null;
-    const fake = { ...json, options: {}, toJSON: () => json, getKey: () => null, unsubscribe: async () => { current = null; return true; } };
-    PushManager.prototype.subscribe = async function () { current = fake; return fake; };
-    PushManager.prototype.getSubscription = async function () { return current; };
+    // Kept in localStorage, as a browser keeps a subscription across reloads; a test renews
+    // it by storing another endpoint.
+    const KEY = 'e2e.fakeSubscription';
+    const load = () => { try { return JSON.parse(localStorage.getItem(KEY)); } catch { return null; } };
+    // A PushSubscription to `instanceof` (the package checks), with its fields as own values.
+    const make = (saved) => saved && Object.setPrototypeOf({
+      ...json, endpoint: saved.endpoint, toJSON: () => ({ ...json, endpoint: saved.endpoint }), getKey: () => null,
+      options: { userVisibleOnly: true, applicationServerKey: new Uint8Array(saved.key).buffer },
+      unsubscribe: async () => { localStorage.removeItem(KEY); return true; },
+    }, PushSubscription.prototype);
+    PushManager.prototype.subscribe = async function (options) {
+      const key = [...new Uint8Array(options.applicationServerKey.buffer ?? options.applicationServerKey)];
+      localStorage.setItem(KEY, JSON.stringify({ endpoint: json.endpoint, key }));
+      return make(load());
+    };
+    PushManager.prototype.getSubscription = async function () { return make(load()); };
   }, subscription);
 
   cdp = await resident.context.newCDPSession(resident.page);
@@ -227,7 +249,7 @@ test('a walk-in goes from the guard’s screen to the resident’s notification,
   await until('the guard’s list to show approved', async () =>
     (await guardRow.getByTestId('status').textContent()) === 'approved', 10_000);
   await assertNoReload(gp, 'guard');
-  assert.match(await guardRow.textContent(), /Asha Rao at \d/, 'the list names who decided');
+  assert.equal(await guardRow.getByTestId('outcome').textContent(), 'Approved by Asha Rao', 'the list names who decided');
 
   // The resident's inbox shows the notification read, the pending list empties.
   await rp.getByTestId('inbox').locator('li.note.read', { hasText: 'Ravi Kumar is at the gate' }).waitFor();
@@ -249,7 +271,7 @@ test('a walk-in goes from the guard’s screen to the resident’s notification,
   assert.deepEqual([...resident.errors, ...guard.errors], []);
 });
 
-test('the visit page a notification opens hydrates at /visits/<id> and decides with ?action=', async () => {
+test('a tap routes the open dashboard to the visit without a load; /visits/<id> hydrates and decides with ?action=', async () => {
   const gp = guard.page;
   const rp = resident.page;
   await gp.getByLabel('Resident (name or unit)').fill('A-101');
@@ -262,15 +284,29 @@ test('the visit page a notification opens hydrates at /visits/<id> and decides w
   // As in the first test: the worker from the previous test may be mid-way through stopping,
   // when Chromium can drop what it shows; deliver to a cold worker, the realistic case.
   await cdp.send('ServiceWorker.stopAllWorkers');
-  await cdp.send('ServiceWorker.deliverPushMessage', { origin: gatebell.url, registrationId, data: JSON.stringify(payload) });
-  await until('the notification', async () => (await notificationsWithTag(rp, payload.tag)).length > 0);
+  const deliver = () => cdp.send('ServiceWorker.deliverPushMessage', { origin: gatebell.url, registrationId, data: JSON.stringify(payload) });
+  await deliver();
+  const shown = async () => (await notificationsWithTag(rp, payload.tag)).length > 0;
+  // Chromium drops what a stopping worker shows now and then (seen in CI here): once more.
+  await until('the notification', shown, 4_000).catch(async () => {
+    await deliver();
+    await until('the notification (delivered again)', shown);
+  });
 
-  // A tap on the body: the worker navigates the open window to the visit.
+  // A tap on the body with the dashboard open: the page's PushClient routes it through Next's
+  // router (onNavigate) to the demo's visit route, without loading a document.
+  await markWindow(rp);
   await clickNotification(payload.tag, '');
-  const visitUrl = `${gatebell.url}/visits/${payload.visitId}`;
-  await rp.waitForURL(visitUrl);
+  const tappedUrl = `${gatebell.url}/visits?id=${payload.visitId}`;
+  await rp.waitForURL(tappedUrl);
   await rp.getByRole('heading', { name: 'Sunil' }).waitFor();
   assert.equal(await rp.getByTestId('status').textContent(), 'waiting');
+  await assertNoReload(rp, 'a tap with the window open');
+
+  // The path links in texts and emails use, loaded afresh: /visits/<id>.
+  const visitUrl = `${gatebell.url}/visits/${payload.visitId}`;
+  await rp.goto(visitUrl);
+  await rp.getByRole('heading', { name: 'Sunil' }).waitFor();
   await new Promise((r) => setTimeout(r, 200));
   assert.equal(rp.url(), visitUrl, 'the router keeps the address it was served at');
 
@@ -364,4 +400,210 @@ test('a resident chooses who in the flat is asked at the gate', async () => {
   await everyone.click();
   await until('the server to keep “household”', async () => (await stored()) === 'household');
   await until('the radio to follow', () => everyone.isChecked());
+});
+
+test('turning notifications off unregisters, unsubscribes and stays off after a reload', async () => {
+  const rp = resident.page;
+  await rp.goto(`${gatebell.url}/resident`);
+  const toggle = rp.getByRole('switch', { name: 'Notify me when a visitor arrives' });
+  await until('the switch on', () => toggle.isChecked());
+  await toggle.click();
+  await until('the switch off', async () => !(await toggle.isChecked()));
+  const status = () => rp.evaluate(async () => (await window.gatebellDemo.pushClient()).status());
+  const off = await status();
+  assert.equal(off.registered, false, JSON.stringify(off));
+  assert.equal(off.notificationsDisabled, true);
+  assert.equal(off.pendingUnregisters, 0, 'the server took the unregister');
+  const subscribed = () => rp.evaluate(async () => !!(await (await navigator.serviceWorker.ready).pushManager.getSubscription()));
+  assert.equal(await subscribed(), false, 'unsubscribed in the browser');
+
+  // A reload keeps it off: the stored state says so, and nothing registers again.
+  await rp.reload();
+  await rp.getByText(/Nobody is waiting for you|At the gate now/).first().waitFor();
+  await until('the switch to be usable', () => toggle.isEnabled());
+  assert.equal(await toggle.isChecked(), false);
+  const after = await status();
+  assert.equal(after.notificationsDisabled, true, JSON.stringify(after));
+  assert.equal(after.registered, false);
+
+  // The server has no device for this browser any more: a walk-in pushes nothing to it.
+  pushService.received.length = 0;
+  const gp = guard.page;
+  const made = await walkinFrom(gp, 'Nobody Pushed', 'test');
+  assert.equal(made.status, 201, made.text);
+  await rp.getByTestId('pending').locator('li', { hasText: 'Nobody Pushed' }).waitFor();
+  await new Promise((r) => setTimeout(r, 1000));
+  assert.equal(pushService.received.length, 0, 'no push after opting out');
+
+  // On again: registered once more.
+  await toggle.click();
+  await until('the switch on', () => toggle.isChecked());
+  assert.equal((await status()).notificationsDisabled, false);
+});
+
+test('a subscription the browser renewed is registered at the next start, and pushes follow it', async () => {
+  const rp = resident.page;
+  await rp.goto(`${gatebell.url}/resident`);
+  const toggle = rp.getByRole('switch', { name: 'Notify me when a visitor arrives' });
+  await until('the switch on', () => toggle.isChecked());
+  const status = () => rp.evaluate(async () => (await window.gatebellDemo.pushClient()).status());
+  assert.equal((await status()).token, `${pushService.url}/push/resident`);
+  // The browser renews the subscription while no page is open (a new endpoint, same keys).
+  const renewed = `${pushService.url}/push/resident-renewed`;
+  await rp.evaluate((endpoint) => {
+    const saved = JSON.parse(localStorage.getItem('e2e.fakeSubscription'));
+    localStorage.setItem('e2e.fakeSubscription', JSON.stringify({ ...saved, endpoint }));
+  }, renewed);
+  await rp.reload();
+  await until('the renewed subscription registered', async () => {
+    const s = await status();
+    return s.token === renewed && s.registered && s.pendingUnregisters === 0;
+  });
+  // The server now pushes to the new endpoint only.
+  pushService.received.length = 0;
+  const made = await walkinFrom(guard.page, 'Renewed Push', 'test');
+  assert.equal(made.status, 201, made.text);
+  const pushed = await pushService.next(15_000);
+  assert.equal(pushed.path, '/push/resident-renewed');
+  assert.equal(JSON.parse(decryptPush(pushed.body, subscriber)).type, 'walkin_pending');
+  await new Promise((r) => setTimeout(r, 500));
+  assert.deepEqual(pushService.received.map((r) => r.path), [], 'nothing went to the old endpoint');
+});
+
+test('the demo is installable: a manifest with icons, and iOS users outside the Home Screen are told to add it', async () => {
+  const res = await fetch(`${gatebell.url}/manifest.webmanifest`);
+  assert.equal(res.status, 200);
+  assert.match(res.headers.get('content-type'), /manifest\+json/);
+  const manifest = await res.json();
+  assert.equal(manifest.display, 'standalone');
+  assert.equal(manifest.start_url, '/');
+  for (const size of ['192x192', '512x512']) {
+    const icon = manifest.icons.find((i) => i.sizes === size);
+    const png = await fetch(`${gatebell.url}${icon.src}`);
+    assert.equal(png.headers.get('content-type'), 'image/png', icon.src);
+  }
+  const rp = resident.page;
+  await rp.goto(`${gatebell.url}/resident`);
+  assert.equal(await rp.locator('link[rel="manifest"]').getAttribute('href'), '/manifest.webmanifest');
+  assert.equal(await rp.locator('link[rel="apple-touch-icon"]').getAttribute('href'), '/apple-touch-icon.png');
+  await rp.getByRole('switch', { name: 'Notify me when a visitor arrives' }).waitFor();
+  assert.equal(await rp.getByTestId('ios-install').count(), 0, 'not on iOS: no hint');
+
+  // An iPhone's Safari tab (not the Home Screen app) gets the hint.
+  const iphone = await browser.newContext({
+    viewport: { width: 390, height: 844 },
+    userAgent: 'Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Mobile/15E148 Safari/604.1',
+  });
+  try {
+    const page = await iphone.newPage();
+    await signInThroughUi({ page }, 'arjun@demo.gatebell', '/resident');
+    await page.getByTestId('ios-install').waitFor();
+    assert.match(await page.getByTestId('ios-install').textContent(), /Add to Home Screen/);
+  } finally {
+    await iphone.close();
+  }
+});
+
+/**
+ * A Twilio-compatible SMS API: checks Basic auth (AccountSid:AuthToken), the account in the
+ * path, a form body with `To` in E.164, `From` and `Body`, as Twilio does; records what it took.
+ */
+async function startSmsApi(sid, authToken) {
+  const received = [];
+  const server = http.createServer((req, res) => {
+    let body = '';
+    req.on('data', (c) => { body += c; });
+    req.on('end', () => {
+      const answer = (status, json) => { res.writeHead(status, { 'content-type': 'application/json' }); res.end(JSON.stringify(json)); };
+      const auth = Buffer.from((req.headers.authorization ?? '').replace(/^Basic /, ''), 'base64').toString();
+      if (auth !== `${sid}:${authToken}`) return answer(401, { code: 20003, message: 'Authenticate', status: 401 });
+      if (req.method !== 'POST' || req.url !== `/2010-04-01/Accounts/${sid}/Messages.json`) return answer(404, { code: 20404, status: 404 });
+      if (!(req.headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded')) return answer(400, { code: 21602, status: 400 });
+      const form = new URLSearchParams(body);
+      const [to, from, text] = ['To', 'From', 'Body'].map((k) => form.get(k) ?? '');
+      if (!/^\+[1-9][0-9]{7,14}$/.test(to)) return answer(400, { code: 21211, message: `The 'To' number ${to} is not a valid phone number.`, status: 400 });
+      if (!from || !text) return answer(400, { code: from ? 21602 : 21603, status: 400 });
+      received.push({ to, from, body: text });
+      answer(201, { sid: `SM${String(received.length).padStart(32, '0')}`, status: 'queued', to, from, body: text });
+    });
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  return { url: `http://127.0.0.1:${server.address().port}`, received, close: () => new Promise((r) => server.close(r)) };
+}
+
+test('the household story: A-101 is asked in two browsers, the first answer wins, and a walk-in nobody answers is texted, then expires', async () => {
+  // Its own server: walk-ins escalate after 1 s and expire after 8 s, texts go to the fake API.
+  const SID = 'AC00000000000000000000000000000e2e';
+  const sms = await startSmsApi(SID, 'e2e-sms-token');
+  const env = {
+    GATEBELL_ESCALATE_AFTER: '1', GATEBELL_WALKIN_EXPIRY: '8', GATEBELL_SMS_API_URL: sms.url,
+    GATEBELL_SMS_ACCOUNT_SID: SID, GATEBELL_SMS_AUTH_TOKEN: 'e2e-sms-token', GATEBELL_SMS_FROM: '+15005550006',
+  };
+  Object.assign(process.env, env);
+  let server;
+  try {
+    server = await startGatebell(binary);
+  } finally {
+    for (const k of Object.keys(env)) delete process.env[k];
+  }
+  const screens = [];
+  try {
+    const asha = await openScreen('asha', server.url);
+    const arjun = await openScreen('arjun', server.url);
+    const g = await openScreen('guard-2', server.url);
+    screens.push(asha, arjun, g);
+    await signInThroughUi(asha, 'asha@demo.gatebell', '/resident', server.url);
+    await signInThroughUi(arjun, 'arjun@demo.gatebell', '/resident', server.url);
+    await signInThroughUi(g, 'guard@demo.gatebell', '/guard', server.url);
+
+    // Arjun gives his phone for SMS in his settings.
+    const reach = arjun.page.getByRole('region', { name: 'How Gatebell reaches you' });
+    await until('the settings loaded', () => reach.getByLabel('SMS', { exact: true }).first().isChecked());
+    await reach.getByLabel(/Phone for SMS/).fill('+919800000002');
+    await reach.getByRole('button', { name: 'Save phone' }).click();
+    await reach.getByText('Phone saved.').waitFor();
+
+    const walkin = async (visitorName) => {
+      const made = await walkinFrom(g.page, visitorName, 'parcel');
+      assert.equal(made.status, 201, made.text);
+      return JSON.parse(made.text).id;
+    };
+
+    // A walk-in for Asha asks both of A-101, live on both screens.
+    const first = await walkin('Ravi Kumar');
+    const pendingRow = (screen) => screen.page.getByTestId('pending').locator('li', { hasText: 'Ravi Kumar' });
+    await pendingRow(asha).waitFor();
+    await pendingRow(arjun).waitFor();
+    // Asha answers first; Arjun's screen drops the question and shows who answered.
+    await pendingRow(asha).getByRole('button', { name: 'Approve' }).click();
+    await pendingRow(arjun).waitFor({ state: 'detached' });
+    await arjun.page.getByTestId('inbox').locator('li', { hasText: 'Ravi Kumar: Approved by Asha Rao' }).waitFor();
+    const guardRow = (id) => g.page.locator(`li[data-visit-id="${id}"]`);
+    await until('the guard to see who approved', async () =>
+      (await guardRow(first).getByTestId('outcome').textContent().catch(() => '')) === 'Approved by Asha Rao');
+
+    // Nobody answers the next one: Arjun (who gave a phone) is texted, the guard sees it, and it expires.
+    const second = await walkin('Sunil Das');
+    await until('the guard to see the text went out', async () =>
+      (await guardRow(second).getByTestId('outcome').textContent().catch(() => '')) === 'Waiting — SMS sent');
+    assert.equal(sms.received.length, 1, JSON.stringify(sms.received));
+    assert.equal(sms.received[0].to, '+919800000002');
+    assert.match(sms.received[0].body, /Sunil Das \(parcel\) is at the gate for A-101/);
+    const link = /Approve: (\S+)/.exec(sms.received[0].body)[1];
+    assert.ok(link.startsWith(`${server.url}/a/`), link);
+    await until('the guard to see it expire', async () =>
+      (await guardRow(second).getByTestId('outcome').textContent().catch(() => '')) === 'Expired — SMS sent', 20_000);
+    // The text's link, opened in a browser with no session, says so.
+    const linkPage = await g.context.newPage();
+    const res = await linkPage.goto(link);
+    assert.equal(res.status(), 409);
+    await linkPage.getByText(/expired/).first().waitFor();
+    await linkPage.close();
+    await g.page.screenshot({ path: join(artifacts, 'household-guard.png') });
+    assert.deepEqual(screens.flatMap((s) => s.errors).filter((e) => !e.includes('/a/')), []);
+  } finally {
+    for (const s of screens) await s.context.close();
+    await server.stop();
+    await sms.close();
+  }
 });

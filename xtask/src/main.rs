@@ -3,6 +3,7 @@
 use std::process::ExitCode;
 
 mod api;
+mod bench;
 mod fuzz;
 mod mobile;
 mod process;
@@ -50,6 +51,11 @@ const COMMANDS: &[Task] = &[
         "mobile",
         "<generate | test>  write the UniFFI bindings, or test them",
         mobile::run,
+    ),
+    (
+        "bench",
+        "                    push throughput of the release server, measured from outside",
+        bench::run_bench,
     ),
 ];
 

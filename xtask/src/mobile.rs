@@ -4,7 +4,11 @@
 //! (Kotlin, Swift, the React Native TurboModule). `test` does that, then drives the real
 //! library through every binding it can run here: pytest against a real `gatebell serve`,
 //! `tsc --strict` over the TurboModule and the README example, a Node test of the N-API
-//! bindings, a g++ link of the TurboModule's C++ against React Native's JSI, and a Kotlin test.
+//! bindings, a g++ link of the TurboModule's C++ against React Native's JSI, and a Kotlin test;
+//! then packs `react-native-gatebell` with `npm pack`, and checks the example app
+//! (mobile-bindings/example/): `tsc --strict`, its notification handlers in Node against a real
+//! `gatebell serve` and the fake FCM, Metro bundles for both platforms, and a fresh project that
+//! installs the tarball and type-checks the example against it.
 //!
 //! Missing tools are installed (npm ci, a Python venv, Debian packages, the JNA jar); the slow
 //! ones are kept between runs: the uniffi-bindgen-react-native CLI (about 6 minutes to build)
@@ -75,6 +79,11 @@ impl Paths {
     fn node_modules(&self) -> PathBuf {
         self.crate_dir.join("node_modules")
     }
+
+    /// mobile-bindings/example/: the React Native app.
+    fn example(&self) -> PathBuf {
+        self.crate_dir.join("example")
+    }
 }
 
 fn generate(p: &Paths, t: &mut Steps) -> Result<(), String> {
@@ -135,6 +144,29 @@ fn test(p: &Paths, t: &mut Steps) -> Result<(), String> {
     t.step("node --test: N-API bindings", || node_test(p, &ubrn))?;
     t.step("g++: TurboModule C++ against JSI, linked", || cpp_link(p))?;
     t.step("kotlin: compile bindings and run a test", || kotlin(p))?;
+    let mut tarball = PathBuf::new();
+    t.step(
+        "npm pack: react-native-gatebell (prepack), contents checked",
+        || {
+            tarball = pack(p)?;
+            Ok(())
+        },
+    )?;
+    t.step("example: npm ci (when package-lock.json changed)", || {
+        npm_ci(&p.example())
+    })?;
+    t.step("example: tsc --strict", || example_tsc(p))?;
+    t.step(
+        "example: node --test, notification handlers against gatebell serve + fake FCM",
+        || example_node_test(p),
+    )?;
+    t.step("example: Metro bundles for android and ios", || {
+        metro_bundles(p)
+    })?;
+    t.step(
+        "fresh project: npm install the tarball, tsc --strict the example",
+        || fresh_install(p, &tarball),
+    )?;
     Ok(())
 }
 
@@ -476,7 +508,297 @@ fn ensure_jna(p: &Paths) -> Result<PathBuf, String> {
 }
 
 // ---------------------------------------------------------------------------------------------
+// The package and the example app
+
+/// What the tarball must hold for an app to build with it (beside the device libraries, which
+/// only a machine with the Android NDK or Xcode can build).
+const PACKED: &[&str] = &[
+    "package/package.json",
+    "package/react-native.config.js",
+    "package/Gatebell.podspec",
+    "package/lib/module/index.js",
+    "package/lib/typescript/index.d.ts",
+    "package/generated/react-native/src/index.tsx",
+    "package/generated/react-native/src/NativeGatebell.ts",
+    "package/generated/react-native/src/generated/gatebell_mobile.ts",
+    "package/generated/react-native/cpp/generated/gatebell_mobile.cpp",
+    "package/generated/react-native/cpp/generated/gatebell_mobile.hpp",
+    "package/generated/react-native/android/build.gradle",
+    "package/generated/react-native/android/CMakeLists.txt",
+    "package/generated/react-native/android/cpp-adapter.cpp",
+    // UniFFI's own bindings, for native Kotlin and Swift apps.
+    "package/generated/kotlin/app/gatebell/mobile/gatebell_mobile.kt",
+    "package/generated/swift/GatebellMobile.swift",
+    "package/generated/swift/GatebellMobileFFI.h",
+];
+
+/// `npm pack` (its prepack compiles lib/ from what generate() just made) into target/mobile/
+/// pack/, and checks the tarball's file list.
+fn pack(p: &Paths) -> Result<PathBuf, String> {
+    let out = p.work.join("pack");
+    if out.exists() {
+        fs::remove_dir_all(&out).map_err(|e| format!("removing {}: {e}", out.display()))?;
+    }
+    fs::create_dir_all(&out).map_err(|e| format!("creating {}: {e}", out.display()))?;
+    exec(
+        Command::new("npm")
+            .current_dir(&p.crate_dir)
+            .args(["pack", "--pack-destination"])
+            .arg(&out)
+            .env("GATEBELL_GENERATED", "1"),
+    )?;
+    let mut tarballs = Vec::new();
+    collect_files(&out, "tgz", &mut tarballs);
+    let [tarball] = tarballs.as_slice() else {
+        return Err(format!("expected one tarball in {}", out.display()));
+    };
+    let listing = crate::process::output(Command::new("tar").arg("tzf").arg(tarball))?;
+    let files: Vec<&str> = listing.lines().collect();
+    let missing: Vec<&&str> = PACKED.iter().filter(|f| !files.contains(f)).collect();
+    if !missing.is_empty() {
+        return Err(format!("the tarball lacks {missing:?}"));
+    }
+    let has = |prefix: &str, suffix: &str| {
+        files
+            .iter()
+            .any(|f| f.starts_with(prefix) && f.ends_with(suffix))
+    };
+    if !has("package/generated/react-native/ios/", ".mm") {
+        return Err("the tarball has no iOS module (.mm)".into());
+    }
+    if !has(
+        "package/generated/react-native/android/src/main/java/",
+        ".kt",
+    ) && !has(
+        "package/generated/react-native/android/src/main/java/",
+        ".java",
+    ) {
+        return Err("the tarball has no Android module (Kotlin or Java)".into());
+    }
+    // Nothing of the repository's own: tests, Rust sources, node_modules.
+    if let Some(f) = files.iter().find(|f| {
+        f.starts_with("package/node_modules/")
+            || f.starts_with("package/src/")
+            || f.starts_with("package/tests/")
+            || f.starts_with("package/example/")
+    }) {
+        return Err(format!("the tarball holds {f}"));
+    }
+    println!("{}: {} files", tarball.display(), files.len());
+    Ok(tarball.clone())
+}
+
+/// The example app, strictly, with react-native-gatebell resolved to the generated source.
+fn example_tsc(p: &Paths) -> Result<(), String> {
+    exec(
+        Command::new("node")
+            .current_dir(p.example())
+            .arg("node_modules/typescript/bin/tsc")
+            .args(["--strict", "-p", "tsconfig.json"]),
+    )
+}
+
+/// Compiles the example's notifications.ts (unchanged) with its Node test, the React Native
+/// modules' fakes and the N-API bindings, and runs the test against `gatebell serve` and
+/// testkit's fake FCM (`gatebell-fakes`).
+fn example_node_test(p: &Paths) -> Result<(), String> {
+    let napi = p.generated().join("napi-test");
+    let dir = p.generated().join("example-test");
+    if dir.exists() {
+        fs::remove_dir_all(&dir).map_err(|e| format!("removing {}: {e}", dir.display()))?;
+    }
+    let src = dir.join("src");
+    let tests = p.example().join("tests");
+    copy_dir(&napi.join("src/generated"), &src.join("generated"))?;
+    copy(
+        &p.crate_dir.join("tests/node/ubjs-node.d.ts"),
+        &src.join("ubjs-node.d.ts"),
+    )?;
+    copy(
+        &p.example().join("src/notifications.ts"),
+        &src.join("example/notifications.ts"),
+    )?;
+    copy_dir(&tests.join("fakes"), &src.join("fakes"))?;
+    copy(
+        &tests.join("notifications.test.ts"),
+        &src.join("notifications.test.ts"),
+    )?;
+    write(&dir.join("package.json"), "{ \"type\": \"module\" }\n")?;
+    let config = r#"{
+  "compilerOptions": {
+    "strict": true,
+    "target": "ES2022",
+    "module": "ES2022",
+    "moduleResolution": "bundler",
+    "esModuleInterop": true,
+    "skipLibCheck": true,
+    "types": ["node"],
+    "rootDir": "src",
+    "outDir": "dist",
+    "paths": {
+      "react-native": ["./src/fakes/react-native.ts"],
+      "@react-native-firebase/messaging": ["./src/fakes/messaging.ts"],
+      "@notifee/react-native": ["./src/fakes/notifee.ts"],
+      "react-native-gatebell": ["./src/generated/index.ts"]
+    }
+  },
+  "include": ["src/**/*"]
+}
+"#;
+    write(&dir.join("tsconfig.json"), config)?;
+    exec(
+        Command::new("node")
+            .arg(node_bin(p, "typescript/bin/tsc"))
+            .arg("-p")
+            .arg(dir.join("tsconfig.json")),
+    )?;
+    copy(&p.library(), &dir.join("dist/generated").join(LIB))?;
+    copy(&tests.join("modules.mjs"), &dir.join("dist/modules.mjs"))?;
+    write(
+        &dir.join("dist/register.mjs"),
+        "import { register } from \"node:module\";\nregister(\"./modules.mjs\", import.meta.url);\n",
+    )?;
+    exec(
+        Command::new("node")
+            .current_dir(&dir)
+            .args([
+                "--import",
+                "./dist/register.mjs",
+                "--test",
+                "dist/notifications.test.js",
+            ])
+            .env("GATEBELL_BIN", p.target.join("debug/gatebell"))
+            .env("GATEBELL_FAKES_BIN", p.target.join("debug/gatebell-fakes")),
+    )
+}
+
+/// `react-native bundle` for both platforms, as a release build would (no network: Metro
+/// reads node_modules only), into target/mobile/metro/.
+fn metro_bundles(p: &Paths) -> Result<(), String> {
+    let out = p.work.join("metro");
+    for (platform, bundle) in [
+        ("android", "index.android.bundle"),
+        ("ios", "main.jsbundle"),
+    ] {
+        let path = out.join(platform).join(bundle);
+        if path.exists() {
+            fs::remove_file(&path).map_err(|e| format!("removing {}: {e}", path.display()))?;
+        }
+        exec(
+            Command::new("node")
+                .current_dir(p.example())
+                .arg("node_modules/@react-native-community/cli/build/bin.js")
+                .args(["bundle", "--platform", platform])
+                .args(["--dev", "false", "--entry-file", "index.js"])
+                .arg("--bundle-output")
+                .arg(&path)
+                .arg("--assets-dest")
+                .arg(out.join(platform).join("assets"))
+                .env("GATEBELL_METRO_CACHE", p.cache.join("metro")),
+        )?;
+        let js = read(&path)?;
+        // The generated package's installer call: it is in the bundle, not a stand-in.
+        if !js.contains("installRustCrate") {
+            return Err(format!(
+                "{} does not contain react-native-gatebell",
+                path.display()
+            ));
+        }
+        println!("{}: {} KiB", path.display(), js.len() / 1024);
+    }
+    Ok(())
+}
+
+/// The example type-checked as a stranger's app would: a new folder that installs the packed
+/// tarball and the packages the example uses from npm (the npm cache makes this quick after
+/// the first time), with no path mapping into the repository.
+fn fresh_install(p: &Paths, tarball: &Path) -> Result<(), String> {
+    let dir = p.work.join("fresh-app");
+    if dir.exists() {
+        fs::remove_dir_all(&dir).map_err(|e| format!("removing {}: {e}", dir.display()))?;
+    }
+    let example = read(&p.example().join("package.json"))?;
+    let version = |name: &str| {
+        json_string_field(&example, name).ok_or(format!("no {name} in example/package.json"))
+    };
+    let mut dependencies = vec![format!(
+        "\"react-native-gatebell\": \"file:{}\"",
+        tarball.display()
+    )];
+    for name in [
+        "@notifee/react-native",
+        "@react-native-firebase/app",
+        "@react-native-firebase/messaging",
+        "@types/react",
+        "react",
+        "react-native",
+        "react-native-keychain",
+        "typescript",
+    ] {
+        dependencies.push(format!("\"{name}\": \"{}\"", version(name)?));
+    }
+    write(
+        &dir.join("package.json"),
+        &format!(
+            "{{\n  \"name\": \"fresh-app\",\n  \"private\": true,\n  \"dependencies\": {{\n    {}\n  }}\n}}\n",
+            dependencies.join(",\n    ")
+        ),
+    )?;
+    exec(Command::new("npm").current_dir(&dir).args([
+        "install",
+        "--prefer-offline",
+        "--no-audit",
+        "--no-fund",
+        "--ignore-scripts",
+    ]))?;
+    for file in ["App.tsx", "index.js", "app.json"] {
+        copy(&p.example().join(file), &dir.join(file))?;
+    }
+    copy_dir(&p.example().join("src"), &dir.join("src"))?;
+    let config = r#"{
+  "compilerOptions": {
+    "strict": true,
+    "noEmit": true,
+    "target": "ES2022",
+    "lib": ["ES2022", "DOM"],
+    "module": "ESNext",
+    "moduleResolution": "bundler",
+    "jsx": "react-native",
+    "esModuleInterop": true,
+    "resolveJsonModule": true,
+    "allowJs": true,
+    "skipLibCheck": true,
+    "types": ["react-native"]
+  },
+  "include": ["index.js", "App.tsx", "src/**/*"]
+}
+"#;
+    write(&dir.join("tsconfig.json"), config)?;
+    exec(
+        Command::new("node")
+            .current_dir(&dir)
+            .arg("node_modules/typescript/bin/tsc")
+            .args(["--strict", "-p", "tsconfig.json"]),
+    )
+}
+
+// ---------------------------------------------------------------------------------------------
 // Small helpers
+
+/// Copies the files under `from` to `to`, keeping the tree.
+fn copy_dir(from: &Path, to: &Path) -> Result<(), String> {
+    let entries = fs::read_dir(from).map_err(|e| format!("reading {}: {e}", from.display()))?;
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let target = to.join(entry.file_name());
+        if path.is_dir() {
+            copy_dir(&path, &target)?;
+        } else {
+            copy(&path, &target)?;
+        }
+    }
+    Ok(())
+}
 
 fn read(path: &Path) -> Result<String, String> {
     fs::read_to_string(path).map_err(|e| format!("reading {}: {e}", path.display()))

@@ -4,8 +4,10 @@
 //! settings passed as `CARGO_PROFILE_RELEASE_*`, so the workspace profile stays as it is), the
 //! wasm-bindgen CLI of exactly the crate's wasm-bindgen version (installed when missing),
 //! `wasm-opt -Oz` from the npm package `binaryen` (Debian's older binaryen writes modules that
-//! fail to load), the glue minified with the npm package `terser`, then package.json and
-//! sw.js. Nothing edits wasm-bindgen's output by hand. Prints the gzipped size and warns over
+//! fail to load), the glue minified with the npm package `terser`, then package.json, the
+//! service-worker files (`sw.js`, `worker.js`, `worker.d.ts`, and `gatebell-classic.js` bundled
+//! by esbuild for classic workers) and `npm pack` (the tarball
+//! `gatebell-push-<version>.tgz`). Nothing edits wasm-bindgen's output by hand. Prints the gzipped size and warns over
 //! budget (to become an error once the package is under it).
 
 use crate::process::run;
@@ -86,13 +88,25 @@ pub fn build(args: &[String]) -> Result<(), String> {
         minify_js(&wasm_dir, &pkg.join(format!("{OUT_NAME}.js")))?;
     }
 
-    fs::copy(wasm_dir.join("js/sw.js"), pkg.join("sw.js"))
-        .map_err(|e| format!("copying sw.js: {e}"))?;
+    for file in ["sw.js", "worker.js", "worker.d.ts"] {
+        fs::copy(wasm_dir.join("js").join(file), pkg.join(file))
+            .map_err(|e| format!("copying {file}: {e}"))?;
+    }
+    classic_build(&wasm_dir, &pkg)?;
     fs::write(
         pkg.join("package.json"),
         package_json(&crate_version(&root)?),
     )
     .map_err(|e| format!("writing package.json: {e}"))?;
+    // The tarball an app installs (`npm install …/gatebell-push-<v>.tgz`), as the registry
+    // would serve it.
+    run(Command::new("npm")
+        .args(["pack", "--silent"])
+        .current_dir(&pkg))?;
+    println!(
+        "wasm/pkg/gatebell-push-{}.tgz: the npm package",
+        crate_version(&root)?
+    );
 
     let glue = pkg.join(format!("{OUT_NAME}.js"));
     let mut shipped = vec![wasm, glue];
@@ -120,6 +134,28 @@ pub fn build(args: &[String]) -> Result<(), String> {
         );
     }
     Ok(())
+}
+
+/// The classic worker script `gatebell-classic.js`: `js/classic.js`, `worker.js`, the glue and
+/// its snippets bundled into one IIFE by esbuild (from wasm/node_modules), for
+/// `importScripts()`. The entry is bundled from inside pkg/ so its imports resolve there.
+fn classic_build(wasm_dir: &Path, pkg: &Path) -> Result<(), String> {
+    ensure_npm_tools(wasm_dir)?;
+    let entry = pkg.join("classic-entry.js");
+    fs::copy(wasm_dir.join("js/classic.js"), &entry)
+        .map_err(|e| format!("copying classic.js: {e}"))?;
+    let built = run(Command::new(wasm_dir.join("node_modules/.bin/esbuild"))
+        .arg(&entry)
+        .args(["--bundle", "--format=iife", "--minify", "--log-level=error"])
+        // The glue's default wasm URL uses import.meta, which a classic script lacks; the
+        // entry passes the URL explicitly.
+        .arg("--log-override:empty-import-meta=silent")
+        .arg(format!(
+            "--outfile={}",
+            pkg.join("gatebell-classic.js").display()
+        )));
+    let _ = fs::remove_file(&entry);
+    built
 }
 
 fn workspace_root() -> PathBuf {
@@ -187,13 +223,23 @@ fn ensure_wasm_bindgen(version: &str) -> Result<(), String> {
 
 /// wasm-opt (and terser) from wasm/node_modules, installed with `npm ci` when missing.
 fn ensure_wasm_opt(wasm_dir: &Path) -> Result<PathBuf, String> {
-    let wasm_opt = wasm_dir.join("node_modules/.bin/wasm-opt");
-    if !wasm_opt.exists() || !wasm_dir.join("node_modules/.bin/terser").exists() {
+    ensure_npm_tools(wasm_dir)?;
+    Ok(wasm_dir.join("node_modules/.bin/wasm-opt"))
+}
+
+/// The build tools of wasm/package.json (wasm-opt, terser, esbuild), with `npm ci` when one is
+/// missing.
+fn ensure_npm_tools(wasm_dir: &Path) -> Result<(), String> {
+    let bin = wasm_dir.join("node_modules/.bin");
+    if !["wasm-opt", "terser", "esbuild"]
+        .iter()
+        .all(|tool| bin.join(tool).exists())
+    {
         run(Command::new("npm")
             .current_dir(wasm_dir)
             .args(["ci", "--no-audit", "--no-fund"]))?;
     }
-    Ok(wasm_opt)
+    Ok(())
 }
 
 fn crate_version(root: &Path) -> Result<String, String> {
@@ -226,9 +272,11 @@ fn package_json(version: &str) -> String {
   "exports": {{
     ".": {{ "types": "./{OUT_NAME}.d.ts", "default": "./{OUT_NAME}.js" }},
     "./sw.js": "./sw.js",
+    "./worker.js": {{ "types": "./worker.d.ts", "default": "./worker.js" }},
+    "./gatebell-classic.js": "./gatebell-classic.js",
     "./{OUT_NAME}_bg.wasm": "./{OUT_NAME}_bg.wasm"
   }},
-  "files": ["{OUT_NAME}.js", "{OUT_NAME}.d.ts", "{OUT_NAME}_bg.wasm", "{OUT_NAME}_bg.wasm.d.ts", "snippets", "sw.js"],
+  "files": ["{OUT_NAME}.js", "{OUT_NAME}.d.ts", "{OUT_NAME}_bg.wasm", "{OUT_NAME}_bg.wasm.d.ts", "snippets", "sw.js", "worker.js", "worker.d.ts", "gatebell-classic.js"],
   "sideEffects": ["./sw.js", "./snippets/*"]
 }}
 "#

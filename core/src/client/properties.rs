@@ -220,6 +220,7 @@ impl World {
                 token: format!("t{t}"),
                 platform: Platform::Android,
                 subscription: None,
+                keys: None,
             }),
             Step::Answer(reply, random) => self.answer(reply, random),
             Step::StaleAnswer(id) => {

@@ -20,6 +20,7 @@ pub(super) fn token(now_ms: i64, token: &str) -> Event {
         token: token.into(),
         platform: Platform::Android,
         subscription: None,
+        keys: None,
     }
 }
 
@@ -179,6 +180,7 @@ fn web_registration_carries_the_subscription() {
         token: subscription.endpoint.clone(),
         platform: Platform::Web,
         subscription: Some(subscription.clone()),
+        keys: None,
     }));
     assert_eq!(
         reg.body,
@@ -186,6 +188,7 @@ fn web_registration_carries_the_subscription() {
             token: "https://push.example/abc".into(),
             platform: Platform::Web,
             subscription: Some(subscription),
+            keys: None,
         })
     );
 }
@@ -220,8 +223,34 @@ fn same_token_with_a_new_subscription_registers_again() {
                 auth: "a2".into(),
             },
         }),
+        keys: None,
     }));
     assert_register(&reg, "t1", "s1");
+}
+
+#[test]
+fn mobile_registration_carries_its_encryption_keys_and_new_keys_register_again() {
+    let mut c = registered_client();
+    let keys = WebPushKeys {
+        p256dh: "p".into(),
+        auth: "a".into(),
+    };
+    let reg = only_request(&c.handle(Event::TokenIssued {
+        now_ms: T0,
+        token: "t1".into(),
+        platform: Platform::Android,
+        subscription: None,
+        keys: Some(keys.clone()),
+    }));
+    assert_eq!(
+        reg.body,
+        RequestBody::Register(RegisterDeviceRequest {
+            token: "t1".into(),
+            platform: Platform::Android,
+            subscription: None,
+            keys: Some(keys),
+        })
+    );
 }
 
 // --- rule 3: re-register after 7 days -------------------------------------------------------
@@ -303,6 +332,48 @@ fn token_that_comes_back_stays_registered() {
 }
 
 // --- rule 5: sign-out unregisters, with the session held at sign-out ------------------------
+
+// --- opting out -------------------------------------------------------------------------------
+
+#[test]
+fn disabling_unregisters_keeps_the_session_and_survives_a_restart() {
+    let mut c = registered_client();
+    let effects = c.handle(Event::NotificationsDisabled { now_ms: T0 });
+    let unreg = only_request(&effects);
+    assert_unregister(&unreg, "t1", "s1");
+    let state = persisted(&effects).expect("the choice is persisted");
+    c.handle(ok(T0, &unreg));
+    let status = c.status();
+    assert!(status.signed_in && !status.registered && status.notifications_disabled);
+    assert_eq!(status.token, None);
+
+    // After a restart (a reload), the browser's still-live subscription and the weekly
+    // refresh register nothing.
+    let mut c = PushClient::restore(Config::default(), state);
+    // The unregister persisted before its answer is sent again.
+    let unreg = only_request(&c.handle(Event::AppStarted { now_ms: T0 }));
+    assert_unregister(&unreg, "t1", "s1");
+    c.handle(ok(T0, &unreg));
+    assert!(requests(&c.handle(token(T0, "t1"))).is_empty());
+    let week = Config::default().reregister_after_ms;
+    assert!(requests(&c.handle(Event::TimerFired { now_ms: T0 + week })).is_empty());
+    assert!(c.status().notifications_disabled);
+
+    // Turned on again, the next token registers.
+    assert!(requests(&c.handle(Event::NotificationsEnabled { now_ms: T0 + week })).is_empty());
+    let reg = only_request(&c.handle(token(T0 + week, "t2")));
+    assert_register(&reg, "t2", "s1");
+    assert!(!c.status().notifications_disabled);
+}
+
+#[test]
+fn disabling_before_sign_in_registers_nothing_at_sign_in() {
+    let mut c = PushClient::new(Config::default());
+    c.handle(token(T0, "t1"));
+    assert!(requests(&c.handle(Event::NotificationsDisabled { now_ms: T0 })).is_empty());
+    assert!(requests(&c.handle(sign_in(T0, "s1", "u1"))).is_empty());
+    assert!(!c.status().registered);
+}
 
 #[test]
 fn sign_out_unregisters_with_the_session_held_at_sign_out() {
@@ -714,6 +785,7 @@ fn events_deserialise_from_javascript_objects() {
             token: "t".into(),
             platform: Platform::Ios,
             subscription: None,
+            keys: None,
         }
     );
 }

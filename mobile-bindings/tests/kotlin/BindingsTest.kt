@@ -62,9 +62,9 @@ fun main() = runBlocking {
     val client = PushClient(server, store, listener)
 
     client.signIn("session-1", "user-1")
-    var status = client.tokenIssued("token-1", MobilePlatform.ANDROID)
+    var status = client.tokenIssued("token-1", MobilePlatform.ANDROID, null)
     check(status.registered && server.devices == mapOf("token-1" to "Bearer session-1"), "registers the token")
-    status = client.tokenIssued("token-2", MobilePlatform.ANDROID)
+    status = client.tokenIssued("token-2", MobilePlatform.ANDROID, null)
     check(server.devices.keys == setOf("token-2"), "a refreshed token replaces the old one")
     status = client.signOut()
     check(!status.signedIn && server.devices.isEmpty(), "sign-out unregisters")
@@ -76,7 +76,7 @@ fun main() = runBlocking {
     check(status.registered && server.devices == mapOf("token-2" to "Bearer session-2"), "a new user gets the token")
     server.offline = true
     // No answer is not an error of the call (as in the web package): it is in the status.
-    status = client.tokenIssued("token-3", MobilePlatform.ANDROID)
+    status = client.tokenIssued("token-3", MobilePlatform.ANDROID, null)
     check(
         !status.registered && status.lastError?.reason == "offline" && status.lastError?.willRetry == true,
         "a transport error resolves with a retrying status",

@@ -70,13 +70,13 @@ test("register, refresh and sign out through a TypeScript transport", async () =
 
   await client.start();
   await client.signIn("session-1", "user-1");
-  let status = await client.tokenIssued("token-1", MobilePlatform.Android);
+  let status = await client.tokenIssued("token-1", MobilePlatform.Android, undefined);
   assert.equal(status.registered, true);
   assert.deepEqual([...server.devices], [["token-1", "Bearer session-1"]]);
   assert.equal(server.requests[0].headers.get("Content-Type"), "application/json");
   assert.deepEqual(JSON.parse(server.requests[0].body), { token: "token-1", platform: "android" });
 
-  status = await client.tokenIssued("token-2", MobilePlatform.Android);
+  status = await client.tokenIssued("token-2", MobilePlatform.Android, undefined);
   assert.equal(status.pendingUnregisters, 0);
   assert.deepEqual([...server.devices.keys()], ["token-2"]);
 
@@ -95,7 +95,7 @@ test("a network error resolves with a status that schedules a retry", async () =
   const client = new PushClient(server, new MemoryStore(), listener);
   await client.signIn("session-1", "user-1");
   // No answer is not a rejection (as in the web package): it is in the status.
-  const status = await client.tokenIssued("token-1", MobilePlatform.Ios);
+  const status = await client.tokenIssued("token-1", MobilePlatform.Ios, undefined);
   assert.equal(status.registered, false);
   assert.equal(status.lastError?.willRetry, true);
   assert.equal(status.lastError?.reason, "offline");

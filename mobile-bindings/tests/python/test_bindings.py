@@ -75,12 +75,12 @@ def test_register_refresh_and_sign_out_against_the_server(server):
     async def scenario():
         await client.start()
         await client.sign_in(session, user_id)
-        status = await client.token_issued("fcm-token-1", gm.MobilePlatform.ANDROID)
+        status = await client.token_issued("fcm-token-1", gm.MobilePlatform.ANDROID, None)
         assert status.registered and status.token == "fcm-token-1" and status.last_error is None
         assert server.devices() == {"fcm-token-1": user_id}
 
         # onTokenRefresh: the new token replaces the old one on the server.
-        status = await client.token_issued("fcm-token-2", gm.MobilePlatform.ANDROID)
+        status = await client.token_issued("fcm-token-2", gm.MobilePlatform.ANDROID, None)
         assert status.registered and status.pending_unregisters == 0
         assert server.devices() == {"fcm-token-2": user_id}
 
@@ -104,7 +104,7 @@ def test_state_survives_a_restart_through_the_store(server):
     async def first_run():
         client = gm.PushClient(UrllibTransport(server.url), store, Recorder())
         await client.sign_in(session, user_id)
-        await client.token_issued("fcm-token-a", gm.MobilePlatform.IOS)
+        await client.token_issued("fcm-token-a", gm.MobilePlatform.IOS, None)
 
     async def second_run():
         transport = UrllibTransport(server.url)
@@ -112,7 +112,7 @@ def test_state_survives_a_restart_through_the_store(server):
         status = await client.start()
         assert status.registered and status.user_id == user_id and status.token == "fcm-token-a"
         # Registered once per (user, token): the same token again sends nothing.
-        await client.token_issued("fcm-token-a", gm.MobilePlatform.IOS)
+        await client.token_issued("fcm-token-a", gm.MobilePlatform.IOS, None)
         assert transport.sent == []
 
     run(first_run())
@@ -128,7 +128,7 @@ def test_network_error_resolves_with_a_retrying_status(server):
     async def scenario():
         await client.sign_in(session, user_id)
         # No answer is not an error of the call (as in the web package): it is in the status.
-        return await client.token_issued("fcm-token-x", gm.MobilePlatform.ANDROID)
+        return await client.token_issued("fcm-token-x", gm.MobilePlatform.ANDROID, None)
 
     status = run(scenario())
     assert status == client.status()
@@ -149,7 +149,7 @@ def test_unexpected_transport_exception_becomes_the_typed_error(server):
     async def scenario():
         await client.sign_in(session, user_id)
         with pytest.raises(gm.GatebellError.Unexpected) as raised:
-            await client.token_issued("fcm-token-y", gm.MobilePlatform.ANDROID)
+            await client.token_issued("fcm-token-y", gm.MobilePlatform.ANDROID, None)
         assert "bug in the app's HTTP code" in raised.value.reason
 
     run(scenario())

@@ -1,6 +1,9 @@
 //! Users, units and sign-in sessions.
 
-use gatebell_core::protocol::{HouseholdSetting, InternalUser, Preferences, Resident, Role, User};
+use gatebell_core::protocol::{
+    ChannelPreferences, HouseholdSetting, InternalUser, Preferences, QuietHours, Resident, Role,
+    User,
+};
 
 use super::{Db, Tx, bad_value};
 
@@ -685,7 +688,7 @@ pub async fn anonymise(
     per_backend!(tx.conn(), c => {
         let n = sqlx::query(
             "UPDATE users SET name = 'Deleted user', email = 'deleted-' || id || '@deleted.invalid',
-             password_hash = $1, unit_id = NULL, external_id = NULL, phone = NULL, disabled_at = COALESCE(disabled_at, $2), deleted_at = $2
+             password_hash = $1, unit_id = NULL, external_id = NULL, phone = NULL, channels = NULL, quiet_hours = NULL, disabled_at = COALESCE(disabled_at, $2), deleted_at = $2
              WHERE id = $3 AND deleted_at IS NULL",
         )
         .bind(unusable_password_hash)
@@ -710,6 +713,10 @@ pub async fn anonymise(
         .bind(user_id)
         .execute(&mut *c)
         .await?;
+        sqlx::query("DELETE FROM message_jobs WHERE user_id = $1")
+            .bind(user_id)
+            .execute(&mut *c)
+            .await?;
         sqlx::query("DELETE FROM action_tokens WHERE user_id = $1")
             .bind(user_id)
             .execute(&mut *c)
@@ -726,24 +733,123 @@ pub async fn anonymise(
     })
 }
 
-/// A user's preferences: their phone and their unit's household setting.
+/// A user's preferences: their phone, channels, quiet hours and their unit's household
+/// setting.
 pub async fn preferences(db: &Db, user_id: &str) -> Result<Preferences, sqlx::Error> {
-    let row: Option<(Option<String>, Option<String>)> = per_backend!(db.reader(), p => {
+    let row: Option<PreferenceRow> = per_backend!(db.reader(), p => {
         sqlx::query_as(
-            "SELECT u.phone, un.notify FROM users u LEFT JOIN units un ON un.id = u.unit_id
-             WHERE u.id = $1",
+            "SELECT u.phone, un.notify, u.channels, u.quiet_hours FROM users u
+             LEFT JOIN units un ON un.id = u.unit_id WHERE u.id = $1",
         )
         .bind(user_id)
         .fetch_optional(p)
         .await?
     });
-    let (phone, notify) = row.unwrap_or_default();
+    let (phone, notify, channels, quiet_hours) = row.unwrap_or_default();
     Ok(Preferences {
         phone,
         household: notify
             .map(|n| HouseholdSetting::parse(&n).ok_or_else(|| bad_value("units.notify", &n)))
             .transpose()?,
+        channels: parse_json("users.channels", channels)?.unwrap_or_default(),
+        quiet_hours: parse_json("users.quiet_hours", quiet_hours)?,
     })
+}
+
+type PreferenceRow = (
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
+
+/// A JSON column's value (None when NULL).
+fn parse_json<T: serde::de::DeserializeOwned>(
+    column: &str,
+    value: Option<String>,
+) -> Result<Option<T>, sqlx::Error> {
+    value
+        .map(|v| serde_json::from_str(&v).map_err(|_| bad_value(column, &v)))
+        .transpose()
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> Result<String, sqlx::Error> {
+    serde_json::to_string(value).map_err(|e| sqlx::Error::Encode(Box::new(e)))
+}
+
+/// Sets a user's channels per event type.
+pub async fn set_channels(
+    tx: &mut Tx,
+    user_id: &str,
+    channels: &ChannelPreferences,
+) -> Result<(), sqlx::Error> {
+    let json = to_json(channels)?;
+    per_backend!(tx.conn(), c => {
+        sqlx::query("UPDATE users SET channels = $1 WHERE id = $2")
+            .bind(json)
+            .bind(user_id)
+            .execute(&mut *c)
+            .await?;
+    });
+    Ok(())
+}
+
+/// Sets (or with None removes) a user's quiet hours.
+pub async fn set_quiet_hours(
+    tx: &mut Tx,
+    user_id: &str,
+    quiet_hours: Option<&QuietHours>,
+) -> Result<(), sqlx::Error> {
+    let json = quiet_hours.map(to_json).transpose()?;
+    per_backend!(tx.conn(), c => {
+        sqlx::query("UPDATE users SET quiet_hours = $1 WHERE id = $2")
+            .bind(json)
+            .bind(user_id)
+            .execute(&mut *c)
+            .await?;
+    });
+    Ok(())
+}
+
+/// How to reach a user beyond their devices.
+#[derive(Debug, Clone)]
+pub struct Contact {
+    pub name: String,
+    pub email: String,
+    pub phone: Option<String>,
+    pub channels: ChannelPreferences,
+    pub quiet_hours: Option<QuietHours>,
+}
+
+type ContactRow = (
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
+
+/// A live (not disabled or deleted) user's contact details and channels.
+pub async fn contact_in_tx(tx: &mut Tx, user_id: &str) -> Result<Option<Contact>, sqlx::Error> {
+    let row: Option<ContactRow> = per_backend!(tx.conn(), c => {
+        sqlx::query_as(
+            "SELECT name, email, phone, channels, quiet_hours FROM users
+             WHERE id = $1 AND disabled_at IS NULL AND deleted_at IS NULL",
+        )
+        .bind(user_id)
+        .fetch_optional(&mut *c)
+        .await?
+    });
+    let Some((name, email, phone, channels, quiet_hours)) = row else {
+        return Ok(None);
+    };
+    Ok(Some(Contact {
+        name,
+        email,
+        phone,
+        channels: parse_json("users.channels", channels)?.unwrap_or_default(),
+        quiet_hours: parse_json("users.quiet_hours", quiet_hours)?,
+    }))
 }
 
 /// Sets a user's phone (`Some("")`: none).

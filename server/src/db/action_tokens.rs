@@ -72,6 +72,26 @@ pub async fn consume(
     })
 }
 
+/// What a token is for, whether used or expired or not.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Found {
+    pub visit_id: String,
+    pub expires_at: i64,
+    pub used_at: Option<i64>,
+}
+
+/// Looks a token up by its hash (a link carries the token alone, not the visit's id).
+pub async fn find(db: &Db, token_hash: &str) -> Result<Option<Found>, sqlx::Error> {
+    per_backend!(db.reader(), p => {
+        sqlx::query_as(
+            "SELECT visit_id, expires_at, used_at FROM action_tokens WHERE token_hash = $1",
+        )
+        .bind(token_hash)
+        .fetch_optional(p)
+        .await
+    })
+}
+
 /// Deletes tokens that expired before `cutoff` (housekeeping); returns how many.
 pub async fn purge_expired(tx: &mut Tx, cutoff: i64) -> Result<u64, sqlx::Error> {
     per_backend!(tx.conn(), c => {

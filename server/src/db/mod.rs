@@ -47,6 +47,7 @@ pub mod accounts;
 pub mod action_tokens;
 pub mod checkin_attempts;
 pub mod devices;
+pub mod messages;
 pub mod notifications;
 pub mod outbox;
 pub mod settings;

@@ -1,13 +1,13 @@
 //! Visits: invitations, walk-ins, check-ins and decisions.
 
-use gatebell_core::protocol::{Visit, VisitKind, VisitStatus};
+use gatebell_core::protocol::{Escalation, Visit, VisitKind, VisitStatus};
 
 use super::{Db, Tx, bad_value};
 
 const VISIT_COLUMNS: &str =
     "SELECT v.id, v.visitor_name, v.phone, v.purpose, v.host_id, h.name AS host_name,
     un.name AS unit, v.kind, v.status, v.created_at, v.valid_until, v.checked_in_at, v.decided_at,
-    d.name AS decided_by, v.external_id
+    d.name AS decided_by, v.external_id, v.escalated_at, v.escalated_sms, v.escalated_email
     FROM visits v JOIN users h ON h.id = v.host_id
     LEFT JOIN units un ON un.id = h.unit_id
     LEFT JOIN users d ON d.id = v.decided_by";
@@ -36,6 +36,9 @@ struct VisitRow {
     decided_at: Option<i64>,
     decided_by: Option<String>,
     external_id: Option<String>,
+    escalated_at: Option<i64>,
+    escalated_sms: i64,
+    escalated_email: i64,
 }
 
 impl VisitRow {
@@ -63,6 +66,11 @@ impl VisitRow {
             decided_at: self.decided_at,
             decided_by: self.decided_by,
             external_id: self.external_id,
+            escalation: self.escalated_at.map(|at| Escalation {
+                at,
+                sms: self.escalated_sms.clamp(0, u32::MAX.into()) as u32,
+                email: self.escalated_email.clamp(0, u32::MAX.into()) as u32,
+            }),
         })
     }
 }
@@ -442,6 +450,60 @@ pub async fn expire_walkins(
         .bind(cutoff)
         .bind(now)
         .bind(limit)
+        .fetch_all(&mut *c)
+        .await
+    })
+}
+
+/// Marks up to `limit` pending walk-ins created at or before `cutoff` escalated at `now`, when
+/// none of the residents they asked has opened them; returns their ids. The `escalated_at IS
+/// NULL` condition makes this the one place a walk-in is escalated, once.
+pub async fn escalate_walkins(
+    tx: &mut Tx,
+    cutoff: i64,
+    now: i64,
+    limit: i64,
+) -> Result<Vec<String>, sqlx::Error> {
+    per_backend!(tx.conn(), c => {
+        sqlx::query_scalar(
+            "UPDATE visits SET escalated_at = $2
+             WHERE escalated_at IS NULL AND status = 'PENDING' AND id IN (SELECT v.id FROM visits v
+               WHERE v.kind = 'walkin' AND v.status = 'PENDING' AND v.escalated_at IS NULL
+                 AND v.created_at <= $1
+                 AND NOT EXISTS (SELECT 1 FROM notifications n WHERE n.visit_id = v.id
+                   AND n.type = 'walkin_pending' AND n.read)
+               ORDER BY v.created_at LIMIT $3)
+             RETURNING id",
+        )
+        .bind(cutoff)
+        .bind(now)
+        .bind(limit)
+        .fetch_all(&mut *c)
+        .await
+    })
+}
+
+/// Records how many texts and emails escalating a walk-in queued.
+pub async fn set_escalated(tx: &mut Tx, id: &str, sms: u32, email: u32) -> Result<(), sqlx::Error> {
+    per_backend!(tx.conn(), c => {
+        sqlx::query("UPDATE visits SET escalated_sms = $1, escalated_email = $2 WHERE id = $3")
+            .bind(i64::from(sms))
+            .bind(i64::from(email))
+            .bind(id)
+            .execute(&mut *c)
+            .await?;
+    });
+    Ok(())
+}
+
+/// Whom a walk-in asked (who got its `walkin_pending`), by name.
+pub async fn asked_users_in_tx(tx: &mut Tx, visit_id: &str) -> Result<Vec<String>, sqlx::Error> {
+    per_backend!(tx.conn(), c => {
+        sqlx::query_scalar(
+            "SELECT n.user_id FROM notifications n JOIN users u ON u.id = n.user_id
+             WHERE n.visit_id = $1 AND n.type = 'walkin_pending' ORDER BY u.name, u.id",
+        )
+        .bind(visit_id)
         .fetch_all(&mut *c)
         .await
     })

@@ -418,7 +418,13 @@ async fn send(
             .await
     } else {
         match &senders.fcm {
-            Some(fcm) => fcm.send(&target.token, payload, ttl_secs as u64, now).await,
+            Some(fcm) => {
+                // Only android and ios reach here; an unknown name is treated as Android's.
+                let platform = Platform::parse(&target.platform).unwrap_or(Platform::Android);
+                let keys = target.p256dh.as_deref().zip(target.auth.as_deref());
+                fcm.send(&target.token, platform, keys, payload, ttl_secs as u64, now)
+                    .await
+            }
             None => SendOutcome::Failed {
                 status: None,
                 error: "FCM is not configured (--fcm-credentials)".into(),

@@ -21,6 +21,11 @@ pub struct PushMetrics {
     pub webhooks: IntCounterVec,
     /// Pending webhooks, refreshed at each scrape.
     pub webhook_outbox_depth: IntGauge,
+    /// Texts and emails by channel (`sms`, `email`) and event (`sent`, `delivered`, `retried`,
+    /// `expired`, `failed`, `cancelled`).
+    pub messages: IntCounterVec,
+    /// Pending texts and emails by channel, refreshed at each scrape.
+    pub message_outbox_depth: IntGaugeVec,
 }
 
 impl Default for PushMetrics {
@@ -84,7 +89,31 @@ impl Default for PushMetrics {
         registry
             .register(Box::new(webhook_outbox_depth.clone()))
             .expect("unique metric");
+        let messages = IntCounterVec::new(
+            Opts::new(
+                "gatebell_messages_total",
+                "SMS and email attempts and outcomes by channel",
+            ),
+            &["channel", "event"],
+        )
+        .expect("valid metric");
+        let message_outbox_depth = IntGaugeVec::new(
+            Opts::new(
+                "gatebell_message_outbox_depth",
+                "Pending texts and emails by channel",
+            ),
+            &["channel"],
+        )
+        .expect("valid metric");
+        registry
+            .register(Box::new(messages.clone()))
+            .expect("unique metric");
+        registry
+            .register(Box::new(message_outbox_depth.clone()))
+            .expect("unique metric");
         PushMetrics {
+            messages,
+            message_outbox_depth,
             webhooks,
             webhook_outbox_depth,
             registry,

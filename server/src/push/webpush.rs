@@ -53,6 +53,20 @@ impl VapidKeys {
     }
 }
 
+/// Encrypts `plaintext` to a P-256 public key and auth secret (base64url) as one RFC 8291
+/// `aes128gcm` body: what Web Push sends, and what FCM carries for a device that registered
+/// keys.
+pub fn encrypt(p256dh: &str, auth: &str, plaintext: &[u8]) -> Result<Vec<u8>, String> {
+    // The endpoint only addresses the message; the encryption does not read it.
+    let sub = SubscriptionInfo::new("https://fcm.googleapis.com/", p256dh, auth);
+    let mut b = WebPushMessageBuilder::new(&sub);
+    b.set_payload(ContentEncoding::Aes128Gcm, plaintext);
+    let msg = b.build().map_err(|e| format!("could not encrypt: {e}"))?;
+    msg.payload
+        .map(|p| p.content)
+        .ok_or_else(|| "could not encrypt: no payload".to_owned())
+}
+
 /// What a Web Push target needs.
 pub struct WebTarget<'a> {
     pub endpoint: &'a str,
@@ -60,42 +74,70 @@ pub struct WebTarget<'a> {
     pub auth: &'a str,
 }
 
+/// One VAPID key pair's signer, with the Authorization header per push-service origin and
+/// when it was made.
+struct Signer {
+    builder: PartialVapidSignatureBuilder,
+    cache: Mutex<HashMap<String, (String, Instant)>>,
+}
+
+impl Signer {
+    fn new(private_key: &str) -> anyhow::Result<Signer> {
+        Ok(Signer {
+            builder: VapidSignatureBuilder::from_base64_no_sub(private_key)
+                .map_err(|e| anyhow::anyhow!("bad VAPID key: {e}"))?,
+            cache: Mutex::new(HashMap::new()),
+        })
+    }
+}
+
 /// Sends to browsers.
 pub struct WebPushSender {
     client: reqwest::Client,
-    signer: PartialVapidSignatureBuilder,
+    signer: Signer,
+    /// The key before a rotation (`--vapid-previous-private-key`), for the subscriptions made
+    /// with it that have not re-subscribed yet.
+    previous: Option<Signer>,
     subject: String,
     allow: AllowList,
-    // Authorization header per push-service origin, with when it was made.
-    vapid_cache: Mutex<HashMap<String, (String, Instant)>>,
 }
 
 impl WebPushSender {
     /// A sender signing with `keys`, identifying itself as `subject` (mailto: or https:).
     pub fn new(keys: &VapidKeys, subject: &str, allow: AllowList) -> anyhow::Result<WebPushSender> {
-        let signer = VapidSignatureBuilder::from_base64_no_sub(&keys.private_key)
-            .map_err(|e| anyhow::anyhow!("bad VAPID key: {e}"))?;
         Ok(WebPushSender {
             // Endpoints come from users: no redirects, public addresses only.
             client: crate::egress::client_builder()
                 .timeout(Duration::from_secs(10))
                 .connect_timeout(Duration::from_secs(5))
                 .build()?,
-            signer,
+            signer: Signer::new(&keys.private_key)?,
+            previous: None,
             subject: subject.to_owned(),
             allow,
-            vapid_cache: Mutex::new(HashMap::new()),
         })
     }
 
-    fn vapid_header(&self, origin: &str, sub: &SubscriptionInfo) -> Result<String, String> {
-        let mut cache = self.vapid_cache.lock().unwrap_or_else(|p| p.into_inner());
+    /// Keeps signing with the key before a rotation for subscriptions made with it: a push
+    /// the service refuses (403) under the current key is sent again under this one.
+    pub fn with_previous_key(mut self, keys: Option<&VapidKeys>) -> anyhow::Result<WebPushSender> {
+        self.previous = keys.map(|k| Signer::new(&k.private_key)).transpose()?;
+        Ok(self)
+    }
+
+    fn vapid_header(
+        &self,
+        signer: &Signer,
+        origin: &str,
+        sub: &SubscriptionInfo,
+    ) -> Result<String, String> {
+        let mut cache = signer.cache.lock().unwrap_or_else(|p| p.into_inner());
         if let Some((h, made)) = cache.get(origin)
             && made.elapsed() < VAPID_REUSE
         {
             return Ok(h.clone());
         }
-        let mut b = self.signer.clone().add_sub_info(sub);
+        let mut b = signer.builder.clone().add_sub_info(sub);
         // The audience is the full origin, port included (RFC 8292 §2); web-push would drop it.
         b.add_claim("aud", origin);
         b.add_claim("sub", self.subject.as_str());
@@ -149,48 +191,60 @@ impl WebPushSender {
                 };
             }
         };
-        let auth = match self.vapid_header(&origin, &sub) {
-            Ok(h) => h,
-            Err(e) => {
-                return SendOutcome::Failed {
-                    status: None,
-                    error: e,
-                };
-            }
-        };
         let Some(payload) = msg.payload else {
             return SendOutcome::Failed {
                 status: None,
                 error: "no payload".into(),
             };
         };
-        let mut req = self
-            .client
-            .post(url)
-            .header("TTL", msg.ttl.to_string())
-            .header("Urgency", "high")
-            .header("Content-Encoding", payload.content_encoding.to_str())
-            .header("Content-Type", "application/octet-stream")
-            .header("Authorization", auth);
-        if let Some(t) = &msg.topic {
-            req = req.header("Topic", t.as_str());
-        }
-        for (k, v) in &payload.crypto_headers {
-            req = req.header(*k, v.as_str());
-        }
-        match req.body(payload.content).send().await {
-            Err(e) => SendOutcome::Retry {
-                status: None,
-                error: format!("push service unreachable: {}", crate::egress::chain(&e)),
-                retry_after_ms: None,
-            },
-            Ok(r) => {
-                let status = r.status().as_u16();
-                let retry_after = super::retry_after_ms(r.headers());
-                let text = r.text().await.unwrap_or_default();
-                classify(status, retry_after, &text)
+        let signers = std::iter::once(&self.signer).chain(self.previous.as_ref());
+        let mut outcome = SendOutcome::Failed {
+            status: None,
+            error: "no VAPID key".into(),
+        };
+        for signer in signers {
+            let auth = match self.vapid_header(signer, &origin, &sub) {
+                Ok(h) => h,
+                Err(e) => {
+                    return SendOutcome::Failed {
+                        status: None,
+                        error: e,
+                    };
+                }
+            };
+            let mut req = self
+                .client
+                .post(url.clone())
+                .header("TTL", msg.ttl.to_string())
+                .header("Urgency", "high")
+                .header("Content-Encoding", payload.content_encoding.to_str())
+                .header("Content-Type", "application/octet-stream")
+                .header("Authorization", auth);
+            if let Some(t) = &msg.topic {
+                req = req.header("Topic", t.as_str());
+            }
+            for (k, v) in &payload.crypto_headers {
+                req = req.header(*k, v.as_str());
+            }
+            outcome = match req.body(payload.content.clone()).send().await {
+                Err(e) => SendOutcome::Retry {
+                    status: None,
+                    error: format!("push service unreachable: {}", crate::egress::chain(&e)),
+                    retry_after_ms: None,
+                },
+                Ok(r) => {
+                    let status = r.status().as_u16();
+                    let retry_after = super::retry_after_ms(r.headers());
+                    let text = r.text().await.unwrap_or_default();
+                    classify(status, retry_after, &text)
+                }
+            };
+            // Only a refused key is worth the previous one.
+            if !matches!(outcome, SendOutcome::Prune { status: 403, .. }) {
+                break;
             }
         }
+        outcome
     }
 }
 
@@ -200,6 +254,13 @@ pub fn classify(status: u16, retry_after_ms: Option<i64>, body: &str) -> SendOut
     match status {
         200..=299 => SendOutcome::Delivered { status },
         404 | 410 => SendOutcome::Prune { status, error },
+        // The subscription was made with another VAPID key (a rotation it never followed): no
+        // retry will pass. A key misconfigured for every device trips the prune breaker
+        // instead of emptying the device table.
+        403 => SendOutcome::Prune {
+            status,
+            error: format!("the push service refused the VAPID key for this subscription: {error}"),
+        },
         300..=399 => SendOutcome::Failed {
             status: Some(status),
             error: format!("the push service answered {status}; redirects are not followed"),
@@ -266,7 +327,7 @@ mod tests {
         ));
         assert!(matches!(
             classify(403, None, ""),
-            SendOutcome::Failed { .. }
+            SendOutcome::Prune { status: 403, .. }
         ));
     }
 

@@ -3,6 +3,8 @@
 
 pub mod pg;
 pub mod process;
+pub mod python;
+pub mod smtp;
 
 use clap::Parser;
 use gatebell_server::config::{Config, ServeArgs};
@@ -102,6 +104,18 @@ impl TestApp {
         }
     }
 
+    /// A client of a server running elsewhere (a [`process::Process`]): every request helper
+    /// works, [`TestApp::state`] does not.
+    pub fn client_of(url: &str, database_url: &str) -> TestApp {
+        TestApp {
+            server: None,
+            url: url.to_owned(),
+            http: reqwest::Client::new(),
+            database_url: database_url.to_owned(),
+            _dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
     /// The server's state (database, config).
     pub fn state(&self) -> &gatebell_server::state::AppState {
         &self.server.as_ref().unwrap().state
@@ -173,6 +187,20 @@ impl TestApp {
             .as_str()
             .unwrap_or_else(|| panic!("no resident {email_name}: {v}"))
             .to_owned()
+    }
+
+    /// A guard registers a walk-in, Ravi with a parcel, for Asha; returns its id.
+    pub async fn walkin_for_asha(&self, guard: &str) -> String {
+        let host = self.resident_id(guard, "asha").await;
+        let (s, v) = self
+            .post(
+                "/api/v1/visits/walkin",
+                guard,
+                json!({"visitorName": "Ravi", "hostId": host, "purpose": "parcel"}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{v}");
+        v["id"].as_str().unwrap().to_owned()
     }
 
     /// Opens the event stream and waits for its `ready` event.

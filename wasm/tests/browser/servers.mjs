@@ -2,7 +2,7 @@
 // one-origin static server that proxies /api/* to it, and a fake Web Push service.
 import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { extname, join, normalize } from 'node:path';
@@ -15,6 +15,33 @@ const TYPES = {
   '.wasm': 'application/wasm',
   '.json': 'application/json',
 };
+
+/** Polls `check` until it returns something truthy (resolved with it), or throws after `ms`. */
+export async function until(what, check, ms = 10_000, every = 10) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, every));
+  }
+}
+
+/** JSON calls to a `gatebell serve` at `baseUrl` (a non-2xx answer fails the test), and sign-in as a demo user. */
+export function apiClient(baseUrl, password = 'gatebell-demo') {
+  async function api(path, { token, method = 'GET', body } = {}) {
+    const res = await fetch(`${baseUrl()}${path}`, {
+      method,
+      headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.text();
+    if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${text}`);
+    return text ? JSON.parse(text) : null;
+  }
+  const login = (email) => api('/api/v1/auth/login', { method: 'POST', body: { email, password } });
+  return { api, login };
+}
 
 function listen(server) {
   return new Promise((resolve, reject) => {
@@ -77,7 +104,9 @@ export async function startSite({ pkgDir, pagesDir, apiUrl }) {
     }
     let file;
     if (path === '/' || path === '/index.html') file = join(pagesDir, 'index.html');
-    else if (path === '/app.html' || path.startsWith('/visits/')) file = join(pagesDir, 'app.html');
+    else if (path === '/app.html' || path.startsWith('/visits/') || path.startsWith('/app/')) file = join(pagesDir, 'app.html');
+    // Other test pages and workers (one path segment, a file in pagesDir), then the package.
+    else if (/^\/[\w.-]+$/.test(path) && existsSync(join(pagesDir, path.slice(1)))) file = join(pagesDir, path.slice(1));
     else file = join(pkgDir, normalize(path).replace(/^(\.\.[/\\])+/, ''));
     try {
       const body = readFileSync(file);
@@ -155,5 +184,167 @@ export async function startPushService() {
       return received.shift();
     },
     stop: () => new Promise((resolve) => { server.closeAllConnections(); server.close(resolve); }),
+  };
+}
+
+/** Encrypts `plaintext` to a subscription as RFC 8291 `aes128gcm` (one record). */
+export function encryptPush(plaintext, { p256dh, auth }) {
+  const ecdh = crypto.createECDH('prime256v1');
+  ecdh.generateKeys();
+  const receiver = Buffer.from(p256dh, 'base64url');
+  const salt = crypto.randomBytes(16);
+  const shared = ecdh.computeSecret(receiver);
+  const keyInfo = Buffer.concat([Buffer.from('WebPush: info\0'), receiver, ecdh.getPublicKey()]);
+  const ikm = Buffer.from(crypto.hkdfSync('sha256', shared, Buffer.from(auth, 'base64url'), keyInfo, 32));
+  const cek = Buffer.from(crypto.hkdfSync('sha256', ikm, salt, 'Content-Encoding: aes128gcm\0', 16));
+  const nonce = Buffer.from(crypto.hkdfSync('sha256', ikm, salt, 'Content-Encoding: nonce\0', 12));
+  const cipher = crypto.createCipheriv('aes-128-gcm', cek, nonce);
+  const sealed = Buffer.concat([cipher.update(Buffer.concat([Buffer.from(plaintext), Buffer.from([2])])), cipher.final(), cipher.getAuthTag()]);
+  const header = Buffer.alloc(21);
+  salt.copy(header, 0);
+  header.writeUInt32BE(4096, 16);
+  header[20] = 65;
+  return Buffer.concat([header, ecdh.getPublicKey(), sealed]);
+}
+
+/**
+ * Checks an RFC 8292 `Authorization: vapid t=…, k=…` header: an ES256 JWT signed by `k`, for
+ * the push service's origin, not expired nor more than 24 h ahead. Returns the key (`k`,
+ * base64url) or throws why it was refused.
+ */
+export function verifyVapid(header, audience) {
+  const found = /^vapid t=([^,\s]+),\s*k=([A-Za-z0-9_-]+)$/.exec(header ?? '');
+  if (!found) throw new Error('no vapid authorization');
+  const [, jwt, key] = found;
+  const [head, body, signature] = jwt.split('.');
+  if (JSON.parse(Buffer.from(head, 'base64url')).alg !== 'ES256') throw new Error('not ES256');
+  const point = Buffer.from(key, 'base64url');
+  const publicKey = crypto.createPublicKey({
+    key: { kty: 'EC', crv: 'P-256', x: point.subarray(1, 33).toString('base64url'), y: point.subarray(33).toString('base64url') },
+    format: 'jwk',
+  });
+  const ok = crypto.verify('sha256', Buffer.from(`${head}.${body}`), { key: publicKey, dsaEncoding: 'ieee-p1363' },
+    Buffer.from(signature, 'base64url'));
+  if (!ok) throw new Error('bad vapid signature');
+  const claims = JSON.parse(Buffer.from(body, 'base64url'));
+  const now = Date.now() / 1000;
+  if (claims.aud !== audience) throw new Error(`vapid aud ${claims.aud} is not ${audience}`);
+  if (!(claims.exp > now && claims.exp <= now + 24 * 3600)) throw new Error('vapid exp out of range');
+  if (typeof claims.sub !== 'string' || !/^(mailto:|https:)/.test(claims.sub)) throw new Error('vapid sub missing');
+  return key;
+}
+
+/**
+ * A push service speaking Mozilla's push WebSocket protocol to Firefox (`dom.push.serverURL`)
+ * and RFC 8030 to application servers, as autopush does: Firefox says hello and registers a
+ * channel with its applicationServerKey; a POST to the channel's endpoint must carry VAPID
+ * signed by that key (else 401/403), and its encrypted body goes to Firefox unopened, which
+ * decrypts it itself.
+ */
+export async function startMozillaPushService() {
+  const { WebSocketServer } = await import('ws');
+  const channels = new Map(); // id -> { key, socket, channelID }
+  const posts = [];
+  let socket = null;
+  let version = 0;
+  let forgetOnHello = false;
+  const log = [];
+  const server = http.createServer((req, res) => {
+    const found = /^\/wpush\/([A-Za-z0-9-]+)$/.exec(new URL(req.url, 'http://x').pathname);
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => {
+      const answer = (status, error) => {
+        posts.push({ path: req.url, status, error, headers: req.headers });
+        res.writeHead(status, { 'content-type': 'application/json' });
+        res.end(error ? JSON.stringify({ errno: status, error }) : '');
+      };
+      const channel = found && channels.get(found[1]);
+      if (req.method !== 'POST' || !channel) return answer(404, 'unknown subscription');
+      let key;
+      try {
+        key = verifyVapid(req.headers.authorization, url);
+      } catch (e) {
+        return answer(401, e.message);
+      }
+      if (key !== channel.key) return answer(403, 'VAPID key does not match the subscription');
+      if (req.headers['content-encoding'] !== 'aes128gcm') return answer(400, 'content-encoding must be aes128gcm');
+      if (!/^\d+$/.test(req.headers.ttl ?? '')) return answer(400, 'TTL header missing');
+      const body = Buffer.concat(chunks);
+      if (!channel.socket || channel.socket.readyState !== 1) return answer(410, 'the browser is gone');
+      deliver(channel, body);
+      answer(201);
+    });
+  });
+  const url = await listen(server);
+  const deliver = (channel, body) => {
+    channel.socket.send(JSON.stringify({
+      messageType: 'notification', channelID: channel.channelID, version: `v${++version}`,
+      data: body.toString('base64url'), headers: { encoding: 'aes128gcm' },
+    }));
+  };
+  const wss = new WebSocketServer({ server });
+  const acks = [];
+  wss.on('connection', (ws) => {
+    socket = ws;
+    ws.on('message', (raw) => {
+      let msg;
+      try { msg = JSON.parse(raw); } catch { return ws.close(); }
+      switch (msg.messageType) {
+        case 'hello': {
+          // After `forget()`, a new UAID: Firefox drops its subscriptions and fires
+          // pushsubscriptionchange, as when a push service loses a client's records.
+          const uaid = forgetOnHello || !msg.uaid ? crypto.randomUUID().replaceAll('-', '') : msg.uaid;
+          forgetOnHello = false;
+          log.push(`hello ${msg.uaid ?? ''} -> ${uaid}`);
+          for (const c of channels.values()) c.socket = ws;
+          ws.send(JSON.stringify({ messageType: 'hello', status: 200, uaid, use_webpush: true, broadcasts: {} }));
+          break;
+        }
+        case 'register': {
+          log.push(`register ${msg.channelID}`);
+          const id = crypto.randomUUID();
+          channels.set(id, { key: String(msg.key ?? '').replace(/=+$/, ''), socket: ws, channelID: msg.channelID });
+          ws.send(JSON.stringify({ messageType: 'register', status: 200, channelID: msg.channelID, pushEndpoint: `${url}/wpush/${id}` }));
+          break;
+        }
+        case 'unregister':
+          for (const [id, c] of channels) if (c.channelID === msg.channelID) channels.delete(id);
+          ws.send(JSON.stringify({ messageType: 'unregister', status: 200, channelID: msg.channelID }));
+          break;
+        case 'ack':
+          acks.push(...(msg.updates ?? []));
+          break;
+        default:
+          ws.send('{}'); // a ping
+      }
+    });
+  });
+  return {
+    url,
+    wsUrl: url.replace(/^http/, 'ws'),
+    posts,
+    acks,
+    channels,
+    /** Sends `body` (already encrypted) to the channel behind `endpoint`, as another provider's push would arrive. */
+    push(endpoint, body) {
+      const channel = channels.get(endpoint.split('/').at(-1));
+      if (!channel) throw new Error(`no channel for ${endpoint}`);
+      deliver(channel, body);
+    },
+    connected: () => socket !== null && socket.readyState === 1,
+    log,
+    /** Loses every subscription and drops the connection; Firefox's next hello gets a new UAID. */
+    forget() {
+      channels.clear();
+      forgetOnHello = true;
+      socket?.terminate();
+    },
+    stop: () => new Promise((resolve) => {
+      for (const ws of wss.clients) ws.terminate();
+      wss.close();
+      server.closeAllConnections();
+      server.close(resolve);
+    }),
   };
 }

@@ -6,6 +6,7 @@ import AppHeader from '@/components/AppHeader';
 import {
   api,
   errorText,
+  outcomeOf,
   STATUS_LABEL,
   timeOf,
   type CheckinRequest,
@@ -60,8 +61,9 @@ export default function GuardPage() {
                         <div className="muted small">
                           for {v.hostName}
                           {v.unit ? ` (${v.unit})` : ''} · {timeOf(v.createdAt)}
-                          {v.decidedBy && v.decidedAt ? ` · ${v.decidedBy} at ${timeOf(v.decidedAt)}` : ''}
+                          {v.decidedAt ? ` · ${timeOf(v.decidedAt)}` : ''}
                         </div>
+                        <div className="small" data-testid="outcome">{outcomeOf(v)}</div>
                       </div>
                       <span className={`status status-${v.status.toLowerCase()}`} data-testid="status">
                         {STATUS_LABEL[v.status]}

@@ -14,6 +14,8 @@ import {
   type InviteRequest,
   type InviteResponse,
   type NotificationPage,
+  type ChannelPreferences,
+  type Channels,
   type Preferences,
   type PreferencesUpdate,
   type Visit,
@@ -48,6 +50,7 @@ export default function ResidentPage() {
           <div className="col">
             <NotifySwitch session={session} />
             <Household session={session} />
+            <Reach session={session} />
             <Invite session={session} />
           </div>
         </main>
@@ -272,6 +275,99 @@ function Household({ session }: { session: Session }) {
           {' '}Only the resident the visitor asks for
         </label>
       </fieldset>
+    </section>
+  );
+}
+
+const EVENTS: { key: keyof ChannelPreferences; label: string }[] = [
+  { key: 'walkinPending', label: 'A walk-in asks for you (SMS and email only if nobody answers in time)' },
+  { key: 'visitorArrived', label: 'An invited visitor checks in' },
+];
+const CHANNELS: { key: keyof Channels; label: string }[] = [
+  { key: 'push', label: 'Push' },
+  { key: 'sms', label: 'SMS' },
+  { key: 'email', label: 'Email' },
+];
+
+/** The third channel: a phone for SMS, channels per event, and quiet hours for texts. */
+function Reach({ session }: { session: Session }) {
+  const prefs = useLoader(() => api<Preferences>('/me/preferences', { token: session.token }));
+  const [failure, setFailure] = useState<string | null>(null);
+  const [saved, setSaved] = useState<string | null>(null);
+  const [saving, setSaving] = useState(false);
+  const [phone, setPhone] = useState<string | null>(null);
+  const [quiet, setQuiet] = useState<{ start: string; end: string } | null>(null);
+  const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+
+  async function save(body: PreferencesUpdate, what: string) {
+    setSaving(true);
+    setFailure(null);
+    setSaved(null);
+    try {
+      await api<Preferences>('/me/preferences', { method: 'PUT', token: session.token, body });
+      setSaved(what);
+    } catch (e) {
+      setFailure(errorText(e));
+    } finally {
+      setSaving(false);
+      prefs.reload();
+    }
+  }
+  const current = prefs.data;
+  const phoneValue = phone ?? current?.phone ?? '';
+  const quietValue = quiet ?? (current?.quietHours ? { start: current.quietHours.start, end: current.quietHours.end } : { start: '', end: '' });
+  function toggle(event: keyof ChannelPreferences, channel: keyof Channels, on: boolean) {
+    if (!current) return;
+    const channels = { ...current.channels, [event]: { ...current.channels[event], [channel]: on } };
+    save({ channels }, 'Channels saved.');
+  }
+  return (
+    <section className="card" aria-labelledby="reach-h" data-testid="reach">
+      <h2 id="reach-h">How Gatebell reaches you</h2>
+      {(prefs.error || failure) && <p className="error" role="alert">{prefs.error ?? failure}</p>}
+      {saved && <p className="ok" role="status">{saved}</p>}
+      <form
+        className="form"
+        onSubmit={(e) => { e.preventDefault(); setPhone(null); save({ phone: phoneValue.trim() }, 'Phone saved.'); }}
+      >
+        <label>
+          Phone for SMS (E.164, like +919800000001)
+          <input type="tel" value={phoneValue} onChange={(e) => setPhone(e.target.value)} placeholder="+919800000001" />
+        </label>
+        <button type="submit" disabled={saving || !current}>Save phone</button>
+      </form>
+      {EVENTS.map(({ key, label }) => (
+        <fieldset key={key} disabled={saving || !current}>
+          <legend className="muted">{label}</legend>
+          {CHANNELS.map((c) => (
+            <label key={c.key}>
+              <input
+                type="checkbox"
+                name={`${key}-${c.key}`}
+                checked={current?.channels[key][c.key] ?? false}
+                onChange={(e) => toggle(key, c.key, e.target.checked)}
+              />
+              {' '}{c.label}
+            </label>
+          ))}
+        </fieldset>
+      ))}
+      <form
+        className="form"
+        onSubmit={(e) => {
+          e.preventDefault();
+          setQuiet(null);
+          const off = !quietValue.start || !quietValue.end;
+          save({ quietHours: off ? null : { ...quietValue, timeZone: zone } }, off ? 'Quiet hours off.' : 'Quiet hours saved.');
+        }}
+      >
+        <p className="muted">No SMS between (your time, {current?.quietHours?.timeZone ?? zone})</p>
+        <div className="two">
+          <label>From <input type="time" value={quietValue.start} onChange={(e) => setQuiet({ ...quietValue, start: e.target.value })} /></label>
+          <label>to <input type="time" value={quietValue.end} onChange={(e) => setQuiet({ ...quietValue, end: e.target.value })} /></label>
+        </div>
+        <button type="submit" disabled={saving || !current}>Save quiet hours</button>
+      </form>
     </section>
   );
 }

@@ -1,10 +1,12 @@
 'use client';
 
-// The page a notification tap opens: /visits/<id>, optionally ?action=approve|reject. The
-// export has one file, visits.html; the server answers every /visits/<id> with it, so the id
-// comes from the address bar, not from the router.
+// The page a notification tap opens: /visits?id=<id> (the worker's route, reachable through
+// Next's router) or /visits/<id> (links in texts and emails), optionally with
+// action=approve|reject. The export has one file, visits.html; the server answers every
+// /visits/<id> with it, so the id comes from the address bar, not from a route segment.
 import Link from 'next/link';
-import { useEffect, useState } from 'react';
+import { useSearchParams } from 'next/navigation';
+import { Suspense, useEffect, useState } from 'react';
 
 import AppHeader from '@/components/AppHeader';
 import { api, errorText, STATUS_LABEL, timeOf, type Visit } from '@/lib/api';
@@ -16,14 +18,25 @@ function visitIdFromPath(): string | null {
 }
 
 export default function VisitPage() {
+  // useSearchParams needs a Suspense boundary in a static export.
+  return (
+    <Suspense fallback={null}>
+      <Visit />
+    </Suspense>
+  );
+}
+
+function Visit() {
   const session = useSession();
+  const params = useSearchParams();
   const [id, setId] = useState<string | null | undefined>(undefined);
   const [action, setAction] = useState<'approve' | 'reject' | null>(null);
+  // Again on every client-side move to another visit (a tap while the page is open).
   useEffect(() => {
-    setId(visitIdFromPath());
-    const a = new URLSearchParams(window.location.search).get('action');
+    setId(params.get('id') || visitIdFromPath());
+    const a = params.get('action');
     setAction(a === 'approve' || a === 'reject' ? a : null);
-  }, []);
+  }, [params]);
 
   const token = session?.token ?? null;
   const visit = useLoader(token && id ? () => api<Visit>(`/visits/${encodeURIComponent(id)}`, { token }) : null);
@@ -41,7 +54,9 @@ export default function VisitPage() {
     try {
       await api(`/visits/${encodeURIComponent(id)}/${a}`, { method: 'POST', token: session.token });
       setAction(null);
-      window.history.replaceState(null, '', `/visits/${encodeURIComponent(id)}`);
+      const url = new URL(window.location.href);
+      url.searchParams.delete('action');
+      window.history.replaceState(null, '', url);
     } catch (e) {
       setError(errorText(e));
     } finally {

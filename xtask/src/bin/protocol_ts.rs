@@ -5,7 +5,7 @@
 
 use gatebell_core::client::{LastError, Operation, Status};
 use gatebell_core::protocol::*;
-use gatebell_core::routing::{DecisionCall, Route};
+use gatebell_core::routing::{DecisionCall, Route, RoutePaths};
 use ts_rs::{Config, TS};
 
 /// Wire types whose serde is written by hand, so ts-rs cannot see their JSON: each has its
@@ -33,8 +33,8 @@ fn main() -> std::process::ExitCode {
     let generated = declarations![&cfg;
         ErrorBody, ErrorDetail,
         Role, LoginRequest, User, LoginResponse, SessionInfo, SetDisabledRequest, Resident,
-        HouseholdSetting, Preferences, PreferencesUpdate,
-        VisitKind, VisitStatus, Visit, InviteRequest, InviteResponse, CheckinRequest,
+        HouseholdSetting, Preferences, PreferencesUpdate, Channels, ChannelPreferences, QuietHours,
+        VisitKind, VisitStatus, Visit, Escalation, InviteRequest, InviteResponse, CheckinRequest,
         WalkinRequest, VisitList, Decision, DecisionRequest,
         Notification, NotificationPage, MarkedRead,
         Platform, WebPushKeys, WebPushSubscription, RegisterDeviceRequest,
@@ -44,7 +44,7 @@ fn main() -> std::process::ExitCode {
         PushAction, PushPayload,
         LiveEvent,
         // The client's state and tap routing, as the web package hands them to pages.
-        Operation, LastError, Status, Route, DecisionCall,
+        Operation, LastError, Status, Route, DecisionCall, RoutePaths,
     ];
 
     let listed: Vec<&str> = generated

@@ -1,0 +1,315 @@
+//! Texts and emails, the third channel beside pushes: what [`crate::escalation`] queues in
+//! `message_jobs` is sent here, one lane per channel, each claiming its own rows (with a lease:
+//! a crashed instance's rows are taken again), sending them and recording the outcome. Tries
+//! back off like pushes until the message is delivered, refused for good, or too late (a
+//! walk-in's texts expire with the walk-in). A walk-in's message whose walk-in was decided or
+//! expired before it went is cancelled unsent.
+
+pub mod email;
+pub mod sms;
+
+use std::sync::Arc;
+
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
+
+use crate::config::Config;
+use crate::db::messages::{self, Attempt, Job, NextState};
+use crate::db::{Db, Tx, new_id, now_ms};
+use crate::lane;
+use crate::push::PushHandle;
+use crate::push::metrics::PushMetrics;
+
+use email::EmailClient;
+use sms::SmsClient;
+
+/// The channels, as `message_jobs.channel` and the metrics' label name them.
+pub const CHANNELS: [&str; 2] = ["sms", "email"];
+
+/// Messages claimed (and sent concurrently) at a time per lane.
+const BATCH: i64 = 16;
+const RETRY_BASE_MS: i64 = 1_000;
+const RETRY_MAX_MS: i64 = 60_000;
+
+/// One queued message (the `payload` of a `message_jobs` row).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "channel", rename_all = "lowercase")]
+pub enum Message {
+    Sms {
+        to: String,
+        body: String,
+    },
+    Email {
+        /// `Name <address>`.
+        to: String,
+        subject: String,
+        text: String,
+        html: String,
+    },
+}
+
+impl Message {
+    pub fn channel(&self) -> &'static str {
+        match self {
+            Message::Sms { .. } => "sms",
+            Message::Email { .. } => "email",
+        }
+    }
+}
+
+/// How a provider took a message.
+#[derive(Debug)]
+pub enum Sent {
+    Accepted {
+        status: u16,
+        latency_ms: i64,
+    },
+    Refused {
+        status: Option<u16>,
+        error: String,
+        /// Whether a later try may succeed.
+        transient: bool,
+        retry_after_ms: Option<i64>,
+        latency_ms: i64,
+    },
+}
+
+enum Transport {
+    Sms(SmsClient),
+    Email(EmailClient),
+}
+
+struct Lane {
+    db: Db,
+    channel: &'static str,
+    transport: Transport,
+    metrics: PushMetrics,
+    lease_ms: i64,
+    claim_id: String,
+}
+
+/// Starts a lane per configured channel; each stops when `stop` turns true, handing back what
+/// it holds.
+pub fn spawn(
+    db: &Db,
+    config: &Config,
+    wake: &PushHandle,
+    metrics: &PushMetrics,
+    stop: &watch::Receiver<bool>,
+) -> anyhow::Result<Vec<tokio::task::JoinHandle<()>>> {
+    let mut transports = Vec::new();
+    if let Some(c) = SmsClient::new(config)? {
+        transports.push(("sms", Transport::Sms(c)));
+    }
+    if let Some(c) = EmailClient::new(config)? {
+        transports.push(("email", Transport::Email(c)));
+    }
+    Ok(transports
+        .into_iter()
+        .map(|(channel, transport)| {
+            let lane = Arc::new(Lane {
+                db: db.clone(),
+                channel,
+                transport,
+                metrics: metrics.clone(),
+                lease_ms: config.args.claim_lease_ms,
+                claim_id: new_id(),
+            });
+            tokio::spawn(lane::run(lane, wake.subscribe(), stop.clone()))
+        })
+        .collect())
+}
+
+impl lane::Lane for Lane {
+    type Job = Job;
+
+    fn name(&self) -> &'static str {
+        self.channel
+    }
+
+    fn db(&self) -> &Db {
+        &self.db
+    }
+
+    async fn claim(&self, tx: &mut Tx, now: i64) -> Result<Vec<Job>, sqlx::Error> {
+        messages::claim(tx, self.channel, &self.claim_id, now, self.lease_ms, BATCH).await
+    }
+
+    async fn next_due(&self) -> Result<Option<i64>, sqlx::Error> {
+        messages::next_due(&self.db, self.channel).await
+    }
+
+    async fn deliver(&self, job: Job) {
+        deliver(self, job).await
+    }
+
+    async fn release(&self, tx: &mut Tx, now: i64) -> Result<u64, sqlx::Error> {
+        messages::release(tx, &self.claim_id, now).await
+    }
+}
+
+/// One try's outcome, before it is recorded.
+struct Outcome {
+    next: NextState,
+    status: Option<u16>,
+    error: Option<String>,
+    latency_ms: Option<i64>,
+}
+
+impl Outcome {
+    fn unsent(next: NextState, error: &str) -> Outcome {
+        Outcome {
+            next,
+            status: None,
+            error: Some(error.to_owned()),
+            latency_ms: None,
+        }
+    }
+}
+
+/// Sends one message and records the outcome.
+async fn deliver(lane: &Lane, job: Job) {
+    let outcome = attempt(lane, &job).await;
+    let event = match outcome.next {
+        NextState::RetryAt(_) => "retried",
+        other => other.as_str(),
+    };
+    lane.metrics
+        .messages
+        .with_label_values(&[lane.channel, event])
+        .inc();
+    if let Some(e) = &outcome.error {
+        tracing::debug!(message = %job.id, channel = lane.channel, status = ?outcome.status, error = %e, "message not delivered");
+    }
+    let attempt = Attempt {
+        job_id: &job.id,
+        claim_id: &lane.claim_id,
+        channel: lane.channel,
+        at: now_ms(),
+        next: outcome.next,
+        status: outcome.status,
+        error: outcome.error.as_deref(),
+        latency_ms: outcome.latency_ms,
+    };
+    let attempt = &attempt;
+    lane::record(&lane.db, "a message outcome", |mut tx| async move {
+        messages::record(&mut tx, attempt).await?;
+        Ok(tx)
+    })
+    .await;
+}
+
+async fn attempt(lane: &Lane, job: &Job) -> Outcome {
+    let now = now_ms();
+    if job.expires_at <= now {
+        return Outcome::unsent(NextState::Expired, "too late to be of use");
+    }
+    // A walk-in's text asks for a decision: once someone decided (or it expired), it is noise.
+    if job.event == "walkin_pending" && job.visit_status.as_deref() != Some("PENDING") {
+        return Outcome::unsent(NextState::Cancelled, "the walk-in was decided or expired");
+    }
+    let message: Message = match serde_json::from_str(&job.payload) {
+        Ok(m) => m,
+        Err(e) => return Outcome::unsent(NextState::Failed, &format!("bad payload: {e}")),
+    };
+    lane.metrics
+        .messages
+        .with_label_values(&[lane.channel, "sent"])
+        .inc();
+    let sent = match (&lane.transport, &message) {
+        (Transport::Sms(c), Message::Sms { to, body }) => c.send(to, body).await,
+        (
+            Transport::Email(c),
+            Message::Email {
+                to,
+                subject,
+                text,
+                html,
+            },
+        ) => c.send(to, subject, text, html).await,
+        _ => return Outcome::unsent(NextState::Failed, "a message in another channel's lane"),
+    };
+    match sent {
+        Sent::Accepted { status, latency_ms } => Outcome {
+            next: NextState::Delivered,
+            status: Some(status),
+            error: None,
+            latency_ms: Some(latency_ms),
+        },
+        Sent::Refused {
+            status,
+            error,
+            transient,
+            retry_after_ms,
+            latency_ms,
+        } => {
+            let next = if transient {
+                retry_at(job, retry_after_ms)
+            } else {
+                NextState::Failed
+            };
+            Outcome {
+                next,
+                status,
+                error: Some(error),
+                latency_ms: Some(latency_ms),
+            }
+        }
+    }
+}
+
+/// When to try again, or Expired when that would be too late.
+fn retry_at(job: &Job, retry_after_ms: Option<i64>) -> NextState {
+    let delay = gatebell_core::backoff::delay_ms(
+        job.attempts.min(30),
+        RETRY_BASE_MS,
+        RETRY_MAX_MS,
+        rand::thread_rng().r#gen(),
+    )
+    .max(retry_after_ms.unwrap_or(0));
+    let due = now_ms() + delay;
+    if due >= job.expires_at {
+        NextState::Expired
+    } else {
+        NextState::RetryAt(due)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payloads_name_their_channel() {
+        let sms = Message::Sms {
+            to: "+919800000001".into(),
+            body: "hi".into(),
+        };
+        let json = serde_json::to_value(&sms).unwrap();
+        assert_eq!(json["channel"], "sms");
+        assert_eq!(serde_json::from_value::<Message>(json).unwrap(), sms);
+        assert_eq!(sms.channel(), "sms");
+    }
+
+    #[test]
+    fn a_retry_past_the_expiry_expires() {
+        let job = |expires_at| Job {
+            id: "m".into(),
+            event: "walkin_pending".into(),
+            payload: String::new(),
+            attempts: 1,
+            expires_at,
+            visit_status: None,
+        };
+        assert_eq!(retry_at(&job(now_ms() + 500), None), NextState::Expired);
+        assert!(matches!(
+            retry_at(&job(now_ms() + 600_000), None),
+            NextState::RetryAt(_)
+        ));
+        assert_eq!(
+            retry_at(&job(now_ms() + 600_000), Some(700_000)),
+            NextState::Expired
+        );
+    }
+}

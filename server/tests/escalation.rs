@@ -1,0 +1,452 @@
+//! The third channel: a walk-in nobody answers is texted and emailed to the household, per each
+//! resident's channels and quiet hours, with one-tap links that decide once and say how the
+//! walk-in ended afterwards; a check-in is emailed to a host who chose it; a crash while texts
+//! and emails wait loses none. Against the SMS API fake (Twilio's format and auth) and a real
+//! SMTP server (Python's aiosmtpd, which parses every message); SQLite and PostgreSQL.
+
+mod common;
+
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use common::process::Process;
+use common::smtp::SmtpSink;
+use common::{Backend, TestApp, assert_error};
+use gatebell_testkit::FakeSms;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+const GUARD: &str = "guard@demo.gatebell";
+const ASHA: &str = "asha@demo.gatebell";
+const ARJUN: &str = "arjun@demo.gatebell";
+const SID: &str = "AC00000000000000000000000000000001";
+const SMS_TOKEN: &str = "sms-auth-token-for-tests";
+const SMS_FROM: &str = "+15005550006";
+const ASHA_PHONE: &str = "+919800000001";
+const ARJUN_PHONE: &str = "+919800000002";
+const WAIT: Duration = Duration::from_secs(20);
+
+/// `serve` flags for SMS through `sms` and email through `smtp_url`, plus `extra`.
+fn flags(sms: &FakeSms, smtp_url: &str, extra: &[&str]) -> Vec<String> {
+    let mut f: Vec<String> = [
+        "--sms-api-url",
+        &sms.base_url(),
+        "--sms-account-sid",
+        SID,
+        "--sms-auth-token",
+        SMS_TOKEN,
+        "--sms-from",
+        SMS_FROM,
+        "--smtp-url",
+        smtp_url,
+        "--smtp-from",
+        "Gatebell <gate@demo.gatebell>",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    f.extend(extra.iter().map(|s| s.to_string()));
+    f
+}
+
+async fn start(b: Backend, sms: &FakeSms, smtp: &SmtpSink, extra: &[&str]) -> TestApp {
+    let flags = flags(sms, &smtp.url(), extra);
+    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+    TestApp::start_with(b, &flags).await
+}
+
+async fn put_preferences(app: &TestApp, token: &str, body: Value) -> (StatusCode, Value) {
+    app.call(
+        Method::PUT,
+        "/api/v1/me/preferences",
+        Some(token),
+        Some(body),
+    )
+    .await
+}
+
+/// `HH:MM` UTC, `offset_min` minutes from now.
+fn utc_hhmm(offset_min: i64) -> String {
+    let now_min = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+        / 60;
+    let m = (now_min + offset_min).rem_euclid(1440);
+    format!("{:02}:{:02}", m / 60, m % 60)
+}
+
+/// The URL after `label` in a text (up to the next space or line end).
+fn link_after(text: &str, label: &str) -> String {
+    let start = text
+        .find(label)
+        .unwrap_or_else(|| panic!("no {label} in {text}"))
+        + label.len();
+    text[start..].split_whitespace().next().unwrap().to_owned()
+}
+
+/// The email to `address`.
+fn email_to<'a>(emails: &'a [Value], address: &str) -> &'a Value {
+    emails
+        .iter()
+        .find(|e| {
+            e["rcpt_tos"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|r| r == address)
+        })
+        .unwrap_or_else(|| panic!("no email to {address}: {emails:?}"))
+}
+
+/// GETs or POSTs (with the form `d=<choice>`) a link's page; returns status and HTML.
+async fn page(app: &TestApp, url: &str, post: Option<&str>) -> (StatusCode, String) {
+    let req = match post {
+        None => app.http.get(url),
+        Some(choice) => {
+            let action = url.split('?').next().unwrap();
+            app.http.post(action).form(&[("d", choice)])
+        }
+    };
+    let resp = req.send().await.unwrap();
+    let status = resp.status();
+    assert_eq!(
+        resp.headers()["content-type"],
+        "text/html; charset=utf-8",
+        "{url}"
+    );
+    assert_eq!(resp.headers()["cache-control"], "no-store");
+    (status, resp.text().await.unwrap())
+}
+
+async fn visit(app: &TestApp, token: &str, id: &str) -> Value {
+    let (s, v) = app.get(&format!("/api/v1/visits/{id}"), token).await;
+    assert_eq!(s, 200, "{v}");
+    v
+}
+
+async fn nobody_answers_so_the_household_is_texted_and_emailed_and_a_link_decides_once(b: Backend) {
+    let sms = FakeSms::start(SID, SMS_TOKEN).await;
+    let smtp = SmtpSink::start();
+    let app = start(b, &sms, &smtp, &["--escalate-after", "1"]).await;
+    let (asha, arjun, guard) = (
+        app.login(ASHA).await,
+        app.login(ARJUN).await,
+        app.login(GUARD).await,
+    );
+    let (s, v) = put_preferences(&app, &asha, json!({"phone": ASHA_PHONE})).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(
+        v["channels"]["walkinPending"],
+        json!({"push": true, "sms": true, "email": true})
+    );
+    // Arjun is in his quiet hours: he is emailed, not texted.
+    let quiet = json!({"start": utc_hhmm(-60), "end": utc_hhmm(60), "timeZone": "UTC"});
+    let (s, v) = put_preferences(
+        &app,
+        &arjun,
+        json!({"phone": ARJUN_PHONE, "quietHours": quiet}),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["quietHours"], quiet);
+    let mut guard_stream = app.events(&guard).await;
+    let id = app.walkin_for_asha(&guard).await;
+
+    sms.wait_for(1, WAIT).await.unwrap();
+    let emails = smtp.wait_for(2, WAIT).await;
+    guard_stream.next_event("visit").await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(sms.received().len(), 1, "{:?}", sms.received());
+    assert_eq!(smtp.received().len(), 2);
+
+    let text = &sms.delivered()[0];
+    assert_eq!(
+        (text.to.as_str(), text.from.as_str()),
+        (ASHA_PHONE, SMS_FROM)
+    );
+    assert!(
+        text.body
+            .contains("Ravi (parcel) is at the gate for A-101, and nobody has answered yet."),
+        "{}",
+        text.body
+    );
+    let asha_mail = email_to(&emails, ASHA);
+    let arjun_mail = email_to(&emails, ARJUN);
+    assert_eq!(asha_mail["subject"], "Visitor at the gate: Ravi");
+    assert_eq!(asha_mail["content_type"], "multipart/alternative");
+    assert_eq!(asha_mail["mail_from"], "gate@demo.gatebell");
+    let mail_text = asha_mail["text"].as_str().unwrap();
+    let html = asha_mail["html"].as_str().unwrap();
+    assert!(mail_text.starts_with("Hello Asha Rao,"), "{mail_text}");
+    let approve = link_after(mail_text, "Approve: ");
+    assert!(approve.starts_with(&format!("{}/a/", app.url)), "{approve}");
+    assert!(html.contains(&format!("href=\"{approve}\"")), "{html}");
+    // Each message has a token of its own.
+    let text_approve = link_after(&text.body, "Approve: ");
+    let arjun_approve = link_after(arjun_mail["text"].as_str().unwrap(), "Approve: ");
+    assert_ne!(approve, text_approve);
+    assert_ne!(approve, arjun_approve);
+
+    // The guard sees what went out.
+    let v = visit(&app, &guard, &id).await;
+    assert_eq!(v["status"], "PENDING");
+    assert_eq!(v["escalation"]["sms"], 1, "{v}");
+    assert_eq!(v["escalation"]["email"], 2, "{v}");
+
+    // Opening a link decides nothing (mail scanners fetch links); the button does.
+    let (s, html) = page(&app, &approve, None).await;
+    assert_eq!(s, 200, "{html}");
+    assert!(
+        html.contains("Ravi (parcel) is at the gate for A-101."),
+        "{html}"
+    );
+    assert!(html.contains("value=\"approve\""), "{html}");
+    assert_eq!(visit(&app, &guard, &id).await["status"], "PENDING");
+    let (s, html) = page(&app, &approve, Some("approve")).await;
+    assert_eq!(s, 200, "{html}");
+    assert!(html.contains("Ravi may come in."), "{html}");
+    let v = visit(&app, &guard, &id).await;
+    assert_eq!(v["status"], "APPROVED");
+    assert_eq!(v["decidedBy"], "Asha Rao");
+    guard_stream.next_event("visit").await;
+
+    // A second click, and everyone else's links, say it was decided and by whom.
+    let (s, html) = page(&app, &approve, Some("approve")).await;
+    assert_eq!(s, 409, "{html}");
+    assert!(
+        html.contains("Ravi was already approved by Asha Rao."),
+        "{html}"
+    );
+    let (s, html) = page(&app, &arjun_approve, None).await;
+    assert_eq!(s, 409, "{html}");
+    assert!(html.contains("already approved by Asha Rao"), "{html}");
+    let (s, html) = page(&app, &text_approve, Some("reject")).await;
+    assert_eq!(s, 409, "{html}");
+    assert_eq!(visit(&app, &guard, &id).await["status"], "APPROVED");
+    // A made-up link, and a form without a choice.
+    let (s, _) = page(&app, &format!("{}/a/made-up-token", app.url), None).await;
+    assert_eq!(s, 404);
+    let (s, _) = page(&app, &arjun_approve, Some("maybe")).await;
+    assert_eq!(s, 422);
+    app.stop().await;
+}
+
+async fn an_opened_walkin_is_not_escalated_and_an_expired_ones_links_say_so(b: Backend) {
+    let sms = FakeSms::start(SID, SMS_TOKEN).await;
+    let smtp = SmtpSink::start();
+    let app = start(
+        b,
+        &sms,
+        &smtp,
+        &["--escalate-after", "2", "--walkin-expiry", "5"],
+    )
+    .await;
+    let (asha, guard) = (app.login(ASHA).await, app.login(GUARD).await);
+    let (s, v) = put_preferences(&app, &asha, json!({"phone": ASHA_PHONE})).await;
+    assert_eq!(s, 200, "{v}");
+
+    // Asha opens the first walk-in in time: nobody is texted or emailed about it.
+    let opened = app.walkin_for_asha(&guard).await;
+    let (_, inbox) = app.get("/api/v1/notifications", &asha).await;
+    let entry = inbox["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["visitId"] == opened.as_str())
+        .unwrap_or_else(|| panic!("{inbox}"));
+    let (s, v) = app
+        .post(
+            &format!(
+                "/api/v1/notifications/{}/read",
+                entry["id"].as_str().unwrap()
+            ),
+            &asha,
+            json!({}),
+        )
+        .await;
+    assert!(s.is_success(), "{s} {v}");
+    // The second one nobody opens.
+    let ignored = app.walkin_for_asha(&guard).await;
+    sms.wait_for(1, WAIT).await.unwrap();
+    let emails = smtp.wait_for(2, WAIT).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(sms.received().len(), 1);
+    assert_eq!(smtp.received().len(), 2, "{emails:?}");
+    assert!(
+        visit(&app, &guard, &opened)
+            .await
+            .get("escalation")
+            .is_none(),
+        "an opened walk-in is not escalated"
+    );
+    assert_eq!(visit(&app, &guard, &ignored).await["escalation"]["sms"], 1);
+
+    // It expires: its links say so, and decide nothing.
+    let link = link_after(&sms.delivered()[0].body, "Reject: ");
+    let deadline = Instant::now() + WAIT;
+    while visit(&app, &guard, &ignored).await["status"] != "EXPIRED" {
+        assert!(Instant::now() < deadline, "the walk-in never expired");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let (s, html) = page(&app, &link, None).await;
+    assert_eq!(s, 409, "{html}");
+    assert!(html.contains("expired"), "{html}");
+    let (s, html) = page(&app, &link, Some("reject")).await;
+    assert_eq!(s, 409, "{html}");
+    assert!(html.contains("expired"), "{html}");
+    assert_eq!(visit(&app, &guard, &ignored).await["status"], "EXPIRED");
+    app.stop().await;
+}
+
+async fn channels_are_per_event_type_and_a_checkin_is_emailed_to_who_chose_it(b: Backend) {
+    let sms = FakeSms::start(SID, SMS_TOKEN).await;
+    let smtp = SmtpSink::start();
+    let app = start(b, &sms, &smtp, &["--escalate-after", "1"]).await;
+    let (asha, arjun, guard) = (
+        app.login(ASHA).await,
+        app.login(ARJUN).await,
+        app.login(GUARD).await,
+    );
+    // Asha wants check-ins by email, and walk-ins by push alone.
+    let channels = json!({
+        "walkinPending": {"push": true, "sms": false, "email": false},
+        "visitorArrived": {"push": true, "sms": false, "email": true},
+    });
+    let (s, v) = put_preferences(
+        &app,
+        &asha,
+        json!({"channels": channels, "phone": ASHA_PHONE}),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["channels"], channels);
+    let (s, v) = app
+        .post("/api/v1/visits", &asha, json!({"visitorName": "Meera"}))
+        .await;
+    assert_eq!(s, 201, "{v}");
+    let otp = v["otp"].as_str().unwrap().to_owned();
+    let (s, v) = app
+        .post("/api/v1/visits/checkin", &guard, json!({"otp": otp}))
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let emails = smtp.wait_for(1, WAIT).await;
+    assert_eq!(emails[0]["subject"], "Visitor arrived: Meera");
+    assert_eq!(emails[0]["rcpt_tos"], json!([ASHA]));
+    assert!(
+        emails[0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("Meera has checked in at the gate for A-101."),
+        "{}",
+        emails[0]
+    );
+    assert!(!emails[0]["text"].as_str().unwrap().contains("/a/"));
+
+    // A walk-in now reaches only Arjun by email (Asha opted out; Arjun has no phone).
+    let id = app.walkin_for_asha(&guard).await;
+    let emails = smtp.wait_for(2, WAIT).await;
+    assert_eq!(emails[1]["rcpt_tos"], json!([ARJUN]));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(sms.received().is_empty(), "{:?}", sms.received());
+    assert_eq!(smtp.received().len(), 2);
+    let v = visit(&app, &guard, &id).await;
+    assert_eq!(
+        v["escalation"],
+        json!({"at": v["escalation"]["at"], "sms": 0, "email": 1})
+    );
+
+    // Quiet hours are checked; null removes them.
+    for bad in [
+        json!({"start": "22:00", "end": "7:00", "timeZone": "UTC"}),
+        json!({"start": "24:00", "end": "07:00", "timeZone": "UTC"}),
+        json!({"start": "22:00", "end": "07:00", "timeZone": "Mars/Olympus"}),
+    ] {
+        let got = put_preferences(&app, &arjun, json!({"quietHours": bad})).await;
+        assert_error(&got, 422, "validation");
+    }
+    let got = put_preferences(
+        &app,
+        &arjun,
+        json!({"channels": {"walkinPending": {"push": true}}}),
+    )
+    .await;
+    assert_eq!(got.0.as_u16(), 422, "{}", got.1);
+    let quiet = json!({"start": "22:00", "end": "07:00", "timeZone": "Asia/Kolkata"});
+    let (_, v) = put_preferences(&app, &arjun, json!({"quietHours": quiet})).await;
+    assert_eq!(v["quietHours"], quiet);
+    let (_, v) = put_preferences(&app, &arjun, json!({"quietHours": null})).await;
+    assert!(v.get("quietHours").is_none(), "{v}");
+    app.stop().await;
+}
+
+on_both_backends!(
+    nobody_answers_so_the_household_is_texted_and_emailed_and_a_link_decides_once,
+    an_opened_walkin_is_not_escalated_and_an_expired_ones_links_say_so,
+    channels_are_per_event_type_and_a_checkin_is_emailed_to_who_chose_it,
+);
+
+/// A port nothing listens on now.
+fn closed_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// `kill -9` while the escalation's texts and emails wait (the SMS API is down, the SMTP server
+/// unreachable): after a restart each is sent once, none lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_during_escalation_loses_no_text_or_email() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/gatebell.db?mode=rwc", dir.path().display());
+    let sms = FakeSms::start(SID, SMS_TOKEN).await;
+    sms.fail_next(usize::MAX);
+    let extra = [
+        "--escalate-after",
+        "1",
+        "--walkin-expiry",
+        "120",
+        "--claim-lease-ms",
+        "1000",
+    ];
+    let down = format!("smtp://127.0.0.1:{}", closed_port());
+    let first = Process::spawn(&url, &flags(&sms, &down, &extra));
+    let app = TestApp::client_of(&first.url, &url);
+    for (who, phone) in [(ASHA, ASHA_PHONE), (ARJUN, ARJUN_PHONE)] {
+        let token = app.login(who).await;
+        let (s, v) = put_preferences(&app, &token, json!({"phone": phone})).await;
+        assert_eq!(s, 200, "{v}");
+    }
+    let guard = app.login(GUARD).await;
+    let id = app.walkin_for_asha(&guard).await;
+    // Both texts were tried (and refused): the escalation is committed, its sends under way.
+    let deadline = Instant::now() + WAIT;
+    while sms.received().len() < 2 {
+        assert!(Instant::now() < deadline, "the texts were never tried");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    first.kill();
+
+    sms.fail_next(0);
+    let smtp = SmtpSink::start();
+    let second = Process::spawn(&url, &flags(&sms, &smtp.url(), &extra));
+    sms.wait_for(2, Duration::from_secs(45)).await.unwrap();
+    let emails = smtp.wait_for(2, Duration::from_secs(45)).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let mut texted: Vec<String> = sms.delivered().into_iter().map(|t| t.to).collect();
+    texted.sort();
+    assert_eq!(texted, [ASHA_PHONE, ARJUN_PHONE]);
+    let mut mailed: Vec<String> = smtp
+        .received()
+        .iter()
+        .map(|e| e["rcpt_tos"][0].as_str().unwrap().to_owned())
+        .collect();
+    mailed.sort();
+    assert_eq!(mailed, [ARJUN, ASHA], "{emails:?}");
+    let app = TestApp::client_of(&second.url, &url);
+    let guard = app.login(GUARD).await;
+    let v = visit(&app, &guard, &id).await;
+    assert_eq!(v["escalation"]["sms"], 2, "{v}");
+    assert_eq!(v["escalation"]["email"], 2, "{v}");
+}

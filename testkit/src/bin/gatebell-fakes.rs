@@ -1,0 +1,118 @@
+//! The FCM, Google OAuth and Web Push fakes as a process, for tests written in other languages
+//! (the React Native example's Node test) and for measuring a release server from outside
+//! (`server/examples/throughput.rs`): `gatebell-fakes <credentials-file>`.
+//!
+//! Writes the service-account key for `gatebell serve --fcm-credentials` to the file, prints
+//! one JSON line `{"fcmEndpoint", "webPushOrigin", "control"}` and serves until its standard
+//! input closes. On `control`:
+//! - `GET /fcm/received`: every request the fake FCM received, in order:
+//!   `[{ "token", "status", "error", "message" }]` (`message` as sent);
+//! - `POST /fcm/record` `{"on": false}`: stop keeping messages (counts still run), for load;
+//! - `POST /webpush/subscriptions` `{"count": n}`: `n` new browser subscriptions
+//!   (`[{ "endpoint", "keys": { "p256dh", "auth" } }]`) whose pushes the fake decrypts;
+//! - `GET /stats`: `{ "fcmDelivered", "fcmConnections", "webPushDelivered",
+//!   "webPushConnections" }`.
+
+use std::io::Read;
+
+use axum::extract::State;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use gatebell_testkit::{FakeFcm, FakeOAuth, FakeWebPush};
+use serde_json::{Value, json};
+
+const PROJECT: &str = "gatebell-fakes";
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() {
+    let Some(credentials) = std::env::args().nth(1) else {
+        eprintln!("usage: gatebell-fakes <credentials-file>");
+        std::process::exit(2);
+    };
+    let oauth = FakeOAuth::start().await;
+    let fcm = FakeFcm::start(&oauth, PROJECT).await;
+    let web = FakeWebPush::start().await;
+    if let Err(e) = std::fs::write(&credentials, oauth.service_account_json(PROJECT)) {
+        eprintln!("writing {credentials}: {e}");
+        std::process::exit(1);
+    }
+    let control = match tokio::net::TcpListener::bind("127.0.0.1:0").await {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("binding the control port: {e}");
+            std::process::exit(1);
+        }
+    };
+    let control_url = match control.local_addr() {
+        Ok(a) => format!("http://{a}"),
+        Err(e) => {
+            eprintln!("control port: {e}");
+            std::process::exit(1);
+        }
+    };
+    let router = Router::new()
+        .route("/fcm/received", get(received))
+        .route("/fcm/record", post(record))
+        .route("/webpush/subscriptions", post(subscriptions))
+        .route("/stats", get(stats))
+        .with_state(Fakes {
+            fcm: fcm.clone(),
+            web: web.clone(),
+        });
+    tokio::spawn(async move {
+        let _ = axum::serve(control, router).await;
+    });
+    println!(
+        "{}",
+        json!({ "fcmEndpoint": fcm.base_url(), "webPushOrigin": web.base_url(), "control": control_url })
+    );
+    // Until the parent goes away: its end of our stdin closes.
+    let _ = tokio::task::spawn_blocking(|| {
+        let mut sink = Vec::new();
+        let _ = std::io::stdin().read_to_end(&mut sink);
+    })
+    .await;
+}
+
+#[derive(Clone)]
+struct Fakes {
+    fcm: FakeFcm,
+    web: FakeWebPush,
+}
+
+async fn record(State(fakes): State<Fakes>, Json(body): Json<Value>) -> Json<Value> {
+    let on = body["on"].as_bool().unwrap_or(true);
+    fakes.fcm.set_record_messages(on);
+    Json(json!({ "on": on }))
+}
+
+/// At most this many subscriptions per call, so a typo cannot exhaust memory.
+const MAX_SUBSCRIPTIONS: u64 = 100_000;
+
+async fn subscriptions(State(fakes): State<Fakes>, Json(body): Json<Value>) -> Json<Value> {
+    let count = body["count"].as_u64().unwrap_or(1).min(MAX_SUBSCRIPTIONS);
+    let made: Vec<Value> = (0..count)
+        .map(|_| json!(fakes.web.new_subscription().subscription))
+        .collect();
+    Json(Value::Array(made))
+}
+
+async fn stats(State(fakes): State<Fakes>) -> Json<Value> {
+    Json(json!({
+        "fcmDelivered": fakes.fcm.delivered_count(),
+        "fcmConnections": fakes.fcm.connections(),
+        "webPushDelivered": fakes.web.delivered_count(),
+        "webPushConnections": fakes.web.connections(),
+    }))
+}
+
+async fn received(State(Fakes { fcm, .. }): State<Fakes>) -> Json<Value> {
+    let all: Vec<Value> = fcm
+        .received()
+        .into_iter()
+        .map(|r| {
+            json!({ "token": r.token, "status": r.status, "error": r.error, "message": r.message })
+        })
+        .collect();
+    Json(Value::Array(all))
+}

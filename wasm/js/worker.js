@@ -1,0 +1,108 @@
+// Gatebell inside any service worker: the app's own (Workbox, Serwist, next-pwa or hand-written)
+// or the package's drop-in sw.js. Each handler looks at the event synchronously, takes it only
+// when it is Gatebell's (the payload carries `"gatebell": 1`), and then holds the event open
+// with `waitUntil` while the wasm handler shows the notification or acts on the tap:
+//
+//   import { handlePush, handleNotificationClick, preload } from '@gatebell/push/worker.js';
+//   preload();
+//   self.addEventListener('push', (event) => { if (!handlePush(event)) myOwnPush(event); });
+//   self.addEventListener('notificationclick', (event) => { if (!handleNotificationClick(event)) myOwnClick(event); });
+//   self.addEventListener('pushsubscriptionchange', (event) => handleSubscriptionChange(event));
+//
+// Installing, skipWaiting, clients.claim and the scope stay the app's decisions.
+import init, {
+  foregroundListening,
+  handleNotificationClick as clickInWasm,
+  handlePush as pushInWasm,
+  handleSubscriptionChange as subscriptionChangeInWasm,
+} from './gatebell_push.js';
+
+let ready = null;
+let wasmUrl;
+
+/**
+ * Starts fetching and compiling the wasm (call at the worker's top level). `url` is where
+ * gatebell_push_bg.wasm is served, by default beside this module; the first call's URL is
+ * kept for later loads.
+ */
+export function preload(url) {
+  wasmUrl ??= url;
+  ready ??= init(wasmUrl === undefined ? undefined : { module_or_path: wasmUrl }).catch((e) => {
+    ready = null;
+    throw e;
+  });
+  return ready;
+}
+
+/** Whether a push payload or notification data (already parsed) is Gatebell's. */
+export function isGatebellPayload(value) {
+  return value !== null && typeof value === 'object' && Number.isInteger(value.gatebell) && value.gatebell >= 1;
+}
+
+/** The push's JSON, or null when it has none or it is not JSON. */
+function payloadOf(event) {
+  try {
+    return event.data ? event.data.json() : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The `push` handler: shows a Gatebell push as a notification (Approve / Reject on a walk-in)
+ * and returns true; returns false, touching nothing, for another provider's push.
+ */
+export function handlePush(event) {
+  const payload = payloadOf(event);
+  if (!isGatebellPayload(payload)) return false;
+  event.waitUntil(
+    preload().then(async () => {
+      // Only a site whose pages listen (PushClient `onMessage`) is asked: others pay nothing.
+      const show = (await foregroundListening().catch(() => false)) ? await shownWhenFocused(payload) : true;
+      if (show) await pushInWasm(event);
+    }),
+  );
+  return true;
+}
+
+/** How long a focused window has to answer whether to show the notification. */
+const FOCUSED_ANSWER_MS = 500;
+
+/**
+ * With a window of the site focused, posts the payload to it (PushClient's `onMessage`) and
+ * resolves whether the system notification is still wanted: not when a window answers
+ * `false`; yes with no focused window, or no answer in time.
+ */
+async function shownWhenFocused(payload) {
+  const windows = await self.clients.matchAll({ type: 'window', includeUncontrolled: true });
+  const focused = windows.filter((w) => w.focused);
+  const answers = focused.map((w) => new Promise((resolve) => {
+    const channel = new MessageChannel();
+    const timer = setTimeout(() => resolve(true), FOCUSED_ANSWER_MS);
+    channel.port1.onmessage = (e) => {
+      clearTimeout(timer);
+      resolve(!(e.data && e.data.show === false));
+    };
+    w.postMessage({ type: 'gatebell:push', payload }, [channel.port2]);
+  }));
+  return (await Promise.all(answers)).every(Boolean);
+}
+
+/**
+ * The `notificationclick` handler: for a Gatebell notification, opens the visit (or decides
+ * it from Approve / Reject) and returns true; returns false for anyone else's notification.
+ */
+export function handleNotificationClick(event) {
+  if (!isGatebellPayload(event.notification && event.notification.data)) return false;
+  event.waitUntil(preload().then(() => clickInWasm(event)));
+  return true;
+}
+
+/**
+ * The `pushsubscriptionchange` handler: registers the browser's new subscription for the
+ * signed-in user and removes the old one, so pushes follow it even with no page open.
+ */
+export function handleSubscriptionChange(event) {
+  event.waitUntil(preload().then(() => subscriptionChangeInWasm(event)));
+  return true;
+}

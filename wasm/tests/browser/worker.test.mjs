@@ -1,0 +1,151 @@
+// Gatebell inside an app's own service worker, in headless Chromium, as a module worker
+// (`import … from './worker.js'`) and as a classic one (`importScripts('/gatebell-classic.js')`,
+// as Workbox and next-pwa make them), each beside another push provider's handling: a Gatebell push is shown by
+// Gatebell (with Approve / Reject), another provider's push and its click are left to the app,
+// and a tap on Gatebell's notification routes the open window to the visit.
+//
+// Needs wasm/pkg (cargo xtask wasm), /usr/bin/chromium and npm playwright-core. Run by wasm/test.sh.
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { after, before, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+import { startSite, until } from './servers.mjs';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const pkgDir = resolve(here, '../../pkg');
+const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+
+let site, browser;
+// The app under test: its context, page, DevTools session and worker registration.
+let context, page, cdp, registrationId;
+
+const notifications = () => page.evaluate(async () => {
+  const registration = await navigator.serviceWorker.ready;
+  return (await registration.getNotifications()).map((n) => ({
+    title: n.title, body: n.body, tag: n.tag, actions: n.actions.map((a) => a.action),
+  }));
+});
+
+const deliver = (payload) => cdp.send('ServiceWorker.deliverPushMessage', {
+  origin: site.url, registrationId, data: JSON.stringify(payload),
+});
+
+const worker = () => until('the service worker', () => context.serviceWorkers().at(-1));
+
+/** Dispatches `notificationclick` in the worker for the notification tagged `tag`. */
+async function click(tag, action = '') {
+  await (await worker()).evaluate(async ({ tag, action }) => {
+    const [notification] = await self.registration.getNotifications({ tag });
+    if (!notification) throw new Error(`no notification tagged ${tag}`);
+    // A synthetic event is untrusted, so waitUntil throws after the handler ran; the test
+    // watches the handlers' effects.
+    try {
+      self.dispatchEvent(new NotificationEvent('notificationclick', { notification, action }));
+    } catch { /* see above */ }
+  }, { tag, action });
+}
+
+/** Opens `pagePath` in a fresh context and waits until its worker controls the page. */
+async function openApp(pagePath) {
+  await context?.close();
+  registrationId = undefined;
+  context = await browser.newContext();
+  await context.grantPermissions(['notifications'], { origin: site.url });
+  page = await context.newPage();
+  cdp = await context.newCDPSession(page);
+  cdp.on('ServiceWorker.workerRegistrationUpdated', ({ registrations }) => {
+    const ours = registrations.find((r) => r.scopeURL === `${site.url}/` && !r.isDeleted);
+    if (ours) registrationId = ours.registrationId;
+  });
+  await cdp.send('ServiceWorker.enable');
+  await page.goto(`${site.url}${pagePath}`);
+  await page.waitForFunction(() => window.testReady === true);
+  await until('the registration id', () => registrationId);
+  // The app's worker does not claim open pages (its choice); a page loaded after it is active
+  // is controlled, and so one the worker may navigate.
+  await page.reload();
+  await page.waitForFunction(() => window.testReady === true && navigator.serviceWorker.controller !== null);
+  // Chromium may drop a notification shown right after the worker activated (seen in CI with
+  // the classic worker): let it settle, then stop it, so the first delivery meets a cold
+  // worker, the realistic case (as the demo's e2e test does).
+  await new Promise((r) => setTimeout(r, 300));
+  await cdp.send('ServiceWorker.stopAllWorkers');
+}
+
+before(async () => {
+  assert.ok(existsSync(join(pkgDir, 'worker.js')), 'run cargo xtask wasm first');
+  assert.ok(existsSync(join(pkgDir, 'gatebell-classic.js')), 'run cargo xtask wasm first');
+  site = await startSite({ pkgDir, pagesDir: join(here, 'pages'), apiUrl: 'http://127.0.0.1:9' });
+  browser = await chromium.launch({ executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium', args: CHROMIUM_ARGS });
+});
+
+after(async () => {
+  await browser?.close();
+  await site?.stop();
+});
+
+for (const [kind, pagePath] of [['module', '/own-worker.html'], ['classic (importScripts)', '/classic-worker.html']]) {
+  test(`${kind} worker: another provider’s push and its click are left to the app’s own handlers`, async () => {
+    await openApp(pagePath);
+    await deliver({ notification: { title: '20% off today', body: 'From the app’s other provider' }, from: '1234' });
+    const shown = await until('the app’s notification', async () => (await notifications()).find((n) => n.tag === 'app-offer'));
+    assert.equal(shown.title, '20% off today');
+    const pushes = await (await worker()).evaluate(() => self.appPushes.length);
+    assert.equal(pushes, 1, 'the app’s handler saw the push');
+    // Gatebell showed nothing of its own for it (no generic "Gatebell" notification).
+    assert.deepEqual((await notifications()).map((n) => n.tag), ['app-offer']);
+    await click('app-offer');
+    await until('the app’s click handler', async () => (await (await worker()).evaluate(() => self.appClicks)).includes('app-offer'));
+  });
+
+  test(`${kind} worker: a Gatebell push is Gatebell’s: shown with Approve / Reject, and a tap routes the open window`, async () => {
+    const payload = {
+      gatebell: 1, type: 'walkin_pending', visitId: 'v-own-1', notificationId: 'n1', title: 'Visitor at the gate',
+      body: 'Ravi is at the gate. Approve or reject?', tag: 'visit-v-own-1',
+      actions: [{ action: 'approve', title: 'Approve' }, { action: 'reject', title: 'Reject' }],
+    };
+    // The previous test's tap handler may still run: a push landing then was seen unshown
+    // now and then (as push.test.mjs notes). Let it finish, and redeliver once if dropped.
+    await new Promise((r) => setTimeout(r, 500));
+    await deliver(payload);
+    const find = async () => (await notifications()).find((n) => n.tag === 'visit-v-own-1');
+    const shown = await until('Gatebell’s notification', find, 3_000).catch(async () => {
+      await deliver(payload);
+      return until('Gatebell’s notification (delivered again)', find);
+    });
+    assert.equal(shown.title, 'Visitor at the gate');
+    assert.deepEqual(shown.actions, ['approve', 'reject']);
+    assert.equal(await (await worker()).evaluate(() => self.appPushes.length), 1, 'the app’s handler did not see it');
+    await click('visit-v-own-1');
+    await page.waitForURL(`${site.url}/visits/v-own-1`);
+    assert.deepEqual(await (await worker()).evaluate(() => self.appClicks), ['app-offer'], 'the app’s click handler did not see it');
+    // The same payload without the marker is not Gatebell's.
+    const { gatebell, ...unmarked } = payload;
+    assert.equal(gatebell, 1);
+    await deliver({ ...unmarked, notification: { title: 'unmarked', body: '' } });
+    await until('the app to take the unmarked push', async () => (await (await worker()).evaluate(() => self.appPushes.length)) === 2);
+  });
+}
+
+test('with the page focused, onMessage hears the push and chooses whether the notification is shown', async () => {
+  await openApp('/foreground.html');
+  await page.bringToFront();
+  const push = (id) => ({
+    gatebell: 1, type: 'visitor_arrived', visitId: id, title: 'Visitor arrived', body: `${id} checked in`, tag: `visit-${id}`,
+  });
+  // Default: the page hears it, and the notification is shown too.
+  await deliver(push('fg-1'));
+  await until('the page to hear it', async () => (await page.evaluate(() => window.heard.length)) === 1);
+  assert.equal((await page.evaluate(() => window.heard[0])).visitId, 'fg-1');
+  await until('the notification', async () => (await notifications()).some((n) => n.tag === 'visit-fg-1'));
+  // The page says it shows the visit itself: no system notification.
+  await page.evaluate(() => { window.showSystemNotification = false; });
+  await deliver(push('fg-2'));
+  await until('the page to hear it', async () => (await page.evaluate(() => window.heard.length)) === 2);
+  await new Promise((r) => setTimeout(r, 700));
+  assert.deepEqual((await notifications()).map((n) => n.tag), ['visit-fg-1']);
+});

@@ -1,0 +1,34 @@
+//! `cargo xtask bench`: push throughput of the release server measured from outside. Builds
+//! `gatebell` and its example `throughput` and the fakes' process `gatebell-fakes`, all release,
+//! then runs the example (see server/examples/throughput.rs and docs/PERFORMANCE.md). Arguments
+//! are none; the knobs are the example's environment variables (`MESSAGES`, `ROUNDS`,
+//! `DATABASE_URL`).
+
+use crate::process::{cargo, run, target_dir};
+
+pub fn run_bench(args: &[String]) -> Result<(), String> {
+    if !args.is_empty() {
+        return Err("usage: cargo xtask bench (knobs: MESSAGES, ROUNDS, DATABASE_URL)".into());
+    }
+    run(cargo().args([
+        "build",
+        "--release",
+        "-p",
+        "gatebell-server",
+        "--bin",
+        "gatebell",
+        "--example",
+        "throughput",
+    ]))?;
+    run(cargo().args([
+        "build",
+        "--release",
+        "-p",
+        "gatebell-testkit",
+        "--bin",
+        "gatebell-fakes",
+    ]))?;
+    run(&mut std::process::Command::new(
+        target_dir().join("release/examples/throughput"),
+    ))
+}
