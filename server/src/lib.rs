@@ -236,7 +236,10 @@ pub async fn start(mut config: Config) -> anyhow::Result<Server> {
     let state = AppState {
         db: db.clone(),
         config: Arc::new(config),
-        push: PushHandle::default(),
+        push: match db.postgres() {
+            Some(pool) => PushHandle::with_postgres(pool.clone()),
+            None => PushHandle::default(),
+        },
         events: match db.postgres() {
             Some(pool) => Events::with_postgres(pool.clone()),
             None => Events::default(),

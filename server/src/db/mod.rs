@@ -22,8 +22,10 @@
 //! using (`sqlx::Any` breaks on SQLite booleans), so the private `per_backend!` macro below
 //! expands a store function's body once per backend. It is not exported: only this module and
 //! its store modules use it, and each use is a whole store function body, so a `?` inside it
-//! returns from that store function, as it reads. Only the outbox claim (`FOR UPDATE SKIP
-//! LOCKED` on PostgreSQL, see [`outbox`]) and [`Tx::lock`] have backend-specific SQL.
+//! returns from that store function, as it reads. Only the outbox (its claim's `FOR UPDATE SKIP
+//! LOCKED` on PostgreSQL, and its batch statements, which read a JSON array with SQLite's
+//! `json_each` or PostgreSQL's `jsonb_to_recordset`; see [`outbox`]) and [`Tx::lock`] have
+//! backend-specific SQL.
 
 use std::str::FromStr;
 use std::time::Duration;

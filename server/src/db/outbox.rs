@@ -7,6 +7,8 @@
 //! the write of the outcome re-sends that one message). A row's payload is kept only while it
 //! may still be sent: closing it blanks the payload (a walk-in's carries an action token).
 
+use std::collections::HashMap;
+
 use super::{Backend, Db, Tx, new_id};
 
 /// Queues one push per device of `user_id` whose session is live; returns how many. Each row's
@@ -105,20 +107,41 @@ pub async fn claim(
     })
 }
 
-/// The device a job goes to, if it still exists and the session it was registered under is
-/// live at `now` (a device of an expired session is treated as removed, and pruned).
-pub async fn target(db: &Db, device_id: &str, now: i64) -> Result<Option<Target>, sqlx::Error> {
-    per_backend!(db.reader(), p => {
-        sqlx::query_as(
-            "SELECT platform, token, endpoint, p256dh, auth FROM devices d WHERE d.id = $1
-             AND (d.session_hash IS NULL OR EXISTS
-               (SELECT 1 FROM sessions s WHERE s.token_hash = d.session_hash AND s.expires_at > $2))",
-        )
-        .bind(device_id)
-        .bind(now)
-        .fetch_optional(p)
-        .await
-    })
+const TARGETS_SQLITE: &str = "SELECT d.id, platform, token, endpoint, p256dh, auth FROM devices d
+     WHERE d.id IN (SELECT value FROM json_each($1))
+     AND (d.session_hash IS NULL OR EXISTS
+       (SELECT 1 FROM sessions s WHERE s.token_hash = d.session_hash AND s.expires_at > $2))";
+
+const TARGETS_POSTGRES: &str = "SELECT d.id, platform, token, endpoint, p256dh, auth FROM devices d
+     WHERE d.id IN (SELECT jsonb_array_elements_text($1::jsonb))
+     AND (d.session_hash IS NULL OR EXISTS
+       (SELECT 1 FROM sessions s WHERE s.token_hash = d.session_hash AND s.expires_at > $2))";
+
+/// The devices a claimed batch goes to, by device id, in one query: those that still exist
+/// and whose session is live at `now` (a device missing from the map is treated as removed,
+/// and pruned). The ids travel as one JSON array, so a batch is one statement on both backends.
+pub async fn targets(
+    db: &Db,
+    device_ids: &[&str],
+    now: i64,
+) -> Result<HashMap<String, Target>, sqlx::Error> {
+    let ids = to_json(device_ids);
+    let reader = db.reader();
+    let sql = match reader {
+        Backend::Sqlite(_) => TARGETS_SQLITE,
+        Backend::Postgres(_) => TARGETS_POSTGRES,
+    };
+    let rows: Vec<TargetRow> = per_backend!(reader, p => {
+        sqlx::query_as(sql).bind(&ids).bind(now).fetch_all(p).await?
+    });
+    Ok(rows.into_iter().map(|r| (r.id, r.target)).collect())
+}
+
+#[derive(sqlx::FromRow)]
+struct TargetRow {
+    id: String,
+    #[sqlx(flatten)]
+    target: Target,
 }
 
 /// Makes the jobs `claim_id` still holds due at `now` (a dispatcher stopping with sends it
@@ -192,57 +215,128 @@ pub struct SentInfo {
     pub latency_ms: i64,
 }
 
-/// Writes a batch of outcomes: job states, attempts, pruned devices.
+// A batch of outcomes is three statements whatever its size: the rows travel as one JSON
+// array (SQLite's `json_each`, PostgreSQL's `jsonb_to_recordset`). Only the claim holder may
+// close a row: a row re-claimed after its lease ran out belongs to the newer claim. A closed
+// row keeps no payload: a walk-in's holds the recipient's action token, stored nowhere else
+// unhashed.
+const CLOSE_SQLITE: &str = "UPDATE push_jobs AS p SET state = j.state,
+     due_at = COALESCE(j.due, p.due_at), claim = NULL, updated_at = j.at, last_error = j.error,
+     payload = CASE WHEN j.state = 'pending' THEN p.payload ELSE '' END
+     FROM (SELECT value ->> 'id' AS id, value ->> 'claim' AS claim, value ->> 'state' AS state,
+                  value ->> 'due' AS due, value ->> 'at' AS at, value ->> 'error' AS error
+           FROM json_each($1)) AS j
+     WHERE p.id = j.id AND p.claim = j.claim";
+
+const CLOSE_POSTGRES: &str = "UPDATE push_jobs AS p SET state = j.state,
+     due_at = COALESCE(j.due, p.due_at), claim = NULL, updated_at = j.at, last_error = j.error,
+     payload = CASE WHEN j.state = 'pending' THEN p.payload ELSE '' END
+     FROM jsonb_to_recordset($1::jsonb)
+          AS j(id text, claim text, state text, due bigint, at bigint, error text)
+     WHERE p.id = j.id AND p.claim = j.claim";
+
+const ATTEMPTS_SQLITE: &str =
+    "INSERT INTO push_attempts (id, job_id, at, provider, status, error, latency_ms)
+     SELECT value ->> 'aid', value ->> 'id', value ->> 'at', value ->> 'provider',
+            value ->> 'status', value ->> 'error', value ->> 'latency'
+     FROM json_each($1)";
+
+const ATTEMPTS_POSTGRES: &str =
+    "INSERT INTO push_attempts (id, job_id, at, provider, status, error, latency_ms)
+     SELECT aid, id, at, provider, status, error, latency
+     FROM jsonb_to_recordset($1::jsonb)
+          AS j(aid text, id text, at bigint, provider text, status bigint, error text, latency bigint)";
+
+const PRUNE_SQLITE: &str = "DELETE FROM devices WHERE id IN (SELECT value FROM json_each($1))";
+
+const PRUNE_POSTGRES: &str =
+    "DELETE FROM devices WHERE id IN (SELECT jsonb_array_elements_text($1::jsonb))";
+
+/// A row's outcome as the close statement reads it.
+#[derive(serde::Serialize)]
+struct Closing<'a> {
+    id: &'a str,
+    claim: &'a str,
+    state: &'static str,
+    due: Option<i64>,
+    at: i64,
+    error: Option<&'a str>,
+}
+
+/// An attempt's record as the insert reads it.
+#[derive(serde::Serialize)]
+struct AttemptRow<'a> {
+    aid: String,
+    id: &'a str,
+    at: i64,
+    provider: &'static str,
+    status: Option<u16>,
+    error: Option<&'a str>,
+    latency: i64,
+}
+
+fn to_json<T: serde::Serialize + ?Sized>(value: &T) -> String {
+    serde_json::to_string(value).expect("plain structs serialize")
+}
+
+/// Writes a batch of outcomes: job states, attempts, pruned devices, in three statements.
 pub async fn record(tx: &mut Tx, batch: &[Attempt]) -> Result<(), sqlx::Error> {
-    for a in batch {
-        let (state, due) = match a.next {
-            NextState::Delivered => ("delivered", None),
-            NextState::RetryAt(t) => ("pending", Some(t)),
-            NextState::Expired => ("expired", None),
-            NextState::Failed => ("failed", None),
-            NextState::Pruned => ("pruned", None),
-        };
-        per_backend!(tx.conn(), c => {
-            // Only the claim holder may close the row: a row re-claimed after its lease ran out
-            // belongs to the newer claim. A closed row keeps no payload: a walk-in's holds the
-            // recipient's action token, which is stored nowhere else unhashed.
-            sqlx::query(
-                "UPDATE push_jobs SET state = $1, due_at = COALESCE($2, due_at), claim = NULL,
-                 updated_at = $3, last_error = $4,
-                 payload = CASE WHEN $1 = 'pending' THEN payload ELSE '' END
-                 WHERE id = $5 AND claim = $6",
-            )
-            .bind(state)
-            .bind(due)
-            .bind(a.at)
-            .bind(a.error.as_deref())
-            .bind(&a.job_id)
-            .bind(&a.claim_id)
-            .execute(&mut *c)
-            .await?;
-            if let Some(sent) = &a.sent {
-                sqlx::query(
-                    "INSERT INTO push_attempts (id, job_id, at, provider, status, error, latency_ms)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                )
-                .bind(new_id())
-                .bind(&a.job_id)
-                .bind(a.at)
-                .bind(a.provider)
-                .bind(sent.status.map(i64::from))
-                .bind(a.error.as_deref())
-                .bind(sent.latency_ms)
-                .execute(&mut *c)
-                .await?;
-            }
-            if a.next == NextState::Pruned {
-                sqlx::query("DELETE FROM devices WHERE id = $1")
-                    .bind(&a.device_id)
-                    .execute(&mut *c)
-                    .await?;
-            }
-        });
+    if batch.is_empty() {
+        return Ok(());
     }
+    let closing: Vec<Closing> = batch
+        .iter()
+        .map(|a| {
+            let (state, due) = match a.next {
+                NextState::Delivered => ("delivered", None),
+                NextState::RetryAt(t) => ("pending", Some(t)),
+                NextState::Expired => ("expired", None),
+                NextState::Failed => ("failed", None),
+                NextState::Pruned => ("pruned", None),
+            };
+            Closing {
+                id: &a.job_id,
+                claim: &a.claim_id,
+                state,
+                due,
+                at: a.at,
+                error: a.error.as_deref(),
+            }
+        })
+        .collect();
+    let attempts: Vec<AttemptRow> = batch
+        .iter()
+        .filter_map(|a| {
+            a.sent.as_ref().map(|sent| AttemptRow {
+                aid: new_id(),
+                id: &a.job_id,
+                at: a.at,
+                provider: a.provider,
+                status: sent.status,
+                error: a.error.as_deref(),
+                latency: sent.latency_ms,
+            })
+        })
+        .collect();
+    let pruned: Vec<&str> = batch
+        .iter()
+        .filter(|a| a.next == NextState::Pruned)
+        .map(|a| a.device_id.as_str())
+        .collect();
+    let (close, insert, prune) = match tx.conn() {
+        Backend::Sqlite(_) => (CLOSE_SQLITE, ATTEMPTS_SQLITE, PRUNE_SQLITE),
+        Backend::Postgres(_) => (CLOSE_POSTGRES, ATTEMPTS_POSTGRES, PRUNE_POSTGRES),
+    };
+    let (closing, attempts, pruned) = (to_json(&closing), to_json(&attempts), to_json(&pruned));
+    per_backend!(tx.conn(), c => {
+        sqlx::query(close).bind(&closing).execute(&mut *c).await?;
+        if attempts != "[]" {
+            sqlx::query(insert).bind(&attempts).execute(&mut *c).await?;
+        }
+        if pruned != "[]" {
+            sqlx::query(prune).bind(&pruned).execute(&mut *c).await?;
+        }
+    });
     Ok(())
 }
 

@@ -158,11 +158,20 @@ async fn run_lane(
             }
             continue;
         }
+        // Every claimed job's device in one query, not one read per job.
+        let ids: Vec<&str> = jobs.iter().map(|j| j.device_id.as_str()).collect();
+        let targets = outbox::targets(&lane.db, &ids, now_ms())
+            .await
+            .map_err(|e| format!("database: {e}"));
         for job in jobs {
             let permit = room.split(1).expect("one permit per claimed job");
             let lane = lane.clone();
+            let target = match &targets {
+                Ok(found) => Ok(found.get(&job.device_id).cloned()),
+                Err(e) => Err(e.clone()),
+            };
             sends.spawn(async move {
-                let attempt = send_job(&lane, job).await;
+                let attempt = send_job(&lane, job, target).await;
                 let _ = lane.outcomes.send(attempt);
                 drop(permit);
             });
@@ -238,8 +247,10 @@ async fn record_loop(db: Db, mut rx: mpsc::UnboundedReceiver<Attempt>, handle: P
     }
 }
 
-async fn send_job(lane: &Lane, job: Job) -> Attempt {
-    let (db, metrics, provider) = (&lane.db, &lane.metrics, lane.provider.as_str());
+/// Sends one claimed job to `target`, its device as looked up with the batch (`Ok(None)`:
+/// removed; `Err`: the lookup failed, so the job is retried).
+async fn send_job(lane: &Lane, job: Job, target: Result<Option<Target>, String>) -> Attempt {
+    let (metrics, provider) = (&lane.metrics, lane.provider.as_str());
     let now = now_ms();
     let mut attempt = Attempt {
         job_id: job.id.clone(),
@@ -251,7 +262,7 @@ async fn send_job(lane: &Lane, job: Job) -> Attempt {
         next: NextState::Failed,
         error: None,
     };
-    let target = match outbox::target(db, &job.device_id, now).await {
+    let target = match target {
         Ok(Some(t)) => t,
         Ok(None) => {
             attempt.next = NextState::Pruned;
@@ -260,7 +271,7 @@ async fn send_job(lane: &Lane, job: Job) -> Attempt {
         }
         Err(e) => {
             attempt.next = NextState::RetryAt(now + RETRY_BASE_MS);
-            attempt.error = Some(format!("database: {e}"));
+            attempt.error = Some(e);
             return attempt;
         }
     };

@@ -8,6 +8,7 @@
 pub mod allowlist;
 pub mod breaker;
 pub mod dispatcher;
+pub mod ece;
 pub mod fcm;
 pub mod metrics;
 pub mod payload;
@@ -38,31 +39,96 @@ impl Provider {
     }
 }
 
-/// Wakes the dispatcher lanes when new outbox rows are committed.
+/// Wakes the dispatcher lanes when new outbox rows are committed; on PostgreSQL, the other
+/// instances' lanes too.
 #[derive(Clone)]
 pub struct PushHandle {
     // A version counter: every lane sees every wake, and a wake while a lane is busy is not
     // lost (it finds the version changed when it next waits).
     wake: Arc<watch::Sender<u64>>,
+    /// Set on PostgreSQL: tells the notifier task to `NOTIFY` the other instances. A
+    /// `tokio::sync::Notify` holds one permit, so a burst of wakes while one `NOTIFY` is on its
+    /// way costs one more, not one each.
+    remote: Option<Arc<tokio::sync::Notify>>,
 }
 
 impl Default for PushHandle {
     fn default() -> PushHandle {
         PushHandle {
             wake: Arc::new(watch::channel(0).0),
+            remote: None,
         }
     }
 }
 
+/// The `LISTEN/NOTIFY` channel that wakes other instances' dispatchers.
+const WAKE_CHANNEL: &str = "gatebell_push";
+
 impl PushHandle {
+    /// A handle whose wakes reach every instance on this PostgreSQL database: without it, an
+    /// instance that did not queue the rows would find them only at its next sweep (500 ms),
+    /// and a second instance would add little to a burst.
+    pub fn with_postgres(pool: sqlx::PgPool) -> PushHandle {
+        let notify = Arc::new(tokio::sync::Notify::new());
+        let handle = PushHandle {
+            remote: Some(notify.clone()),
+            ..PushHandle::default()
+        };
+        let origin = crate::db::new_id();
+        let (local, listen_pool, own) = (handle.wake.clone(), pool.clone(), origin.clone());
+        tokio::spawn(async move {
+            loop {
+                if let Err(e) = listen_for_wakes(&listen_pool, &local, &own).await {
+                    tracing::warn!(error = %e, "push wake listener lost its connection; reconnecting");
+                }
+                // Rows queued meanwhile are found by the sweep; a wake now catches up at once.
+                local.send_modify(|v| *v = v.wrapping_add(1));
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            }
+        });
+        tokio::spawn(async move {
+            loop {
+                notify.notified().await;
+                if let Err(e) = sqlx::query("SELECT pg_notify($1, $2)")
+                    .bind(WAKE_CHANNEL)
+                    .bind(&origin)
+                    .execute(&pool)
+                    .await
+                {
+                    tracing::debug!(error = %e, "push wake NOTIFY failed; the sweep finds the rows");
+                }
+            }
+        });
+        handle
+    }
+
     /// Call after committing outbox rows: the dispatcher lanes claim them at once.
     pub fn wake(&self) {
         self.wake.send_modify(|v| *v = v.wrapping_add(1));
+        if let Some(remote) = &self.remote {
+            remote.notify_one();
+        }
     }
 
     /// A receiver whose `changed()` resolves at the next [`PushHandle::wake`].
     pub fn subscribe(&self) -> watch::Receiver<u64> {
         self.wake.subscribe()
+    }
+}
+
+/// Wakes this instance's lanes on every other instance's wake.
+async fn listen_for_wakes(
+    pool: &sqlx::PgPool,
+    local: &watch::Sender<u64>,
+    origin: &str,
+) -> Result<(), sqlx::Error> {
+    let mut listener = sqlx::postgres::PgListener::connect_with(pool).await?;
+    listener.listen(WAKE_CHANNEL).await?;
+    loop {
+        let n = listener.recv().await?;
+        if n.payload() != origin {
+            local.send_modify(|v| *v = v.wrapping_add(1));
+        }
     }
 }
 

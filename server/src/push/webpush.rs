@@ -1,15 +1,13 @@
-//! Web Push: RFC 8291 `aes128gcm` payloads and RFC 8292 VAPID, built with the `web-push` crate
-//! and sent with `reqwest`, so the push service's status and `Retry-After` stay visible.
+//! Web Push: RFC 8291 `aes128gcm` payloads ([`super::ece`], on `ring`) and RFC 8292 VAPID
+//! (signed with the `web-push` crate), sent with `reqwest`, so the push service's status and
+//! `Retry-After` stay visible.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use base64::Engine;
-use web_push::{
-    ContentEncoding, PartialVapidSignatureBuilder, SubscriptionInfo, Urgency,
-    VapidSignatureBuilder, WebPushMessageBuilder,
-};
+use web_push::{PartialVapidSignatureBuilder, SubscriptionInfo, VapidSignatureBuilder};
 
 use super::SendOutcome;
 use crate::push::allowlist::AllowList;
@@ -57,14 +55,8 @@ impl VapidKeys {
 /// `aes128gcm` body: what Web Push sends, and what FCM carries for a device that registered
 /// keys.
 pub fn encrypt(p256dh: &str, auth: &str, plaintext: &[u8]) -> Result<Vec<u8>, String> {
-    // The endpoint only addresses the message; the encryption does not read it.
-    let sub = SubscriptionInfo::new("https://fcm.googleapis.com/", p256dh, auth);
-    let mut b = WebPushMessageBuilder::new(&sub);
-    b.set_payload(ContentEncoding::Aes128Gcm, plaintext);
-    let msg = b.build().map_err(|e| format!("could not encrypt: {e}"))?;
-    msg.payload
-        .map(|p| p.content)
-        .ok_or_else(|| "could not encrypt: no payload".to_owned())
+    let keys = super::ece::ReceiverKeys::from_base64(p256dh, auth)?;
+    super::ece::encrypt(&keys, plaintext).map_err(|e| format!("could not encrypt: {e}"))
 }
 
 /// What a Web Push target needs.
@@ -175,27 +167,14 @@ impl WebPushSender {
         };
         let origin = url.origin().ascii_serialization();
         let sub = SubscriptionInfo::new(target.endpoint, target.p256dh, target.auth);
-        let mut b = WebPushMessageBuilder::new(&sub);
-        b.set_payload(ContentEncoding::Aes128Gcm, plaintext);
-        b.set_ttl(ttl_secs);
-        b.set_urgency(Urgency::High);
-        if let Some(t) = topic {
-            b.set_topic(t.to_owned());
-        }
-        let msg = match b.build() {
-            Ok(m) => m,
-            Err(e) => {
+        let body = match encrypt(target.p256dh, target.auth, plaintext) {
+            Ok(b) => b,
+            Err(error) => {
                 return SendOutcome::Failed {
                     status: None,
-                    error: format!("could not encrypt: {e}"),
+                    error,
                 };
             }
-        };
-        let Some(payload) = msg.payload else {
-            return SendOutcome::Failed {
-                status: None,
-                error: "no payload".into(),
-            };
         };
         let signers = std::iter::once(&self.signer).chain(self.previous.as_ref());
         let mut outcome = SendOutcome::Failed {
@@ -215,18 +194,15 @@ impl WebPushSender {
             let mut req = self
                 .client
                 .post(url.clone())
-                .header("TTL", msg.ttl.to_string())
+                .header("TTL", ttl_secs.to_string())
                 .header("Urgency", "high")
-                .header("Content-Encoding", payload.content_encoding.to_str())
+                .header("Content-Encoding", "aes128gcm")
                 .header("Content-Type", "application/octet-stream")
                 .header("Authorization", auth);
-            if let Some(t) = &msg.topic {
-                req = req.header("Topic", t.as_str());
+            if let Some(t) = topic {
+                req = req.header("Topic", t);
             }
-            for (k, v) in &payload.crypto_headers {
-                req = req.header(*k, v.as_str());
-            }
-            outcome = match req.body(payload.content.clone()).send().await {
+            outcome = match req.body(body.clone()).send().await {
                 Err(e) => SendOutcome::Retry {
                     status: None,
                     error: format!("push service unreachable: {}", crate::egress::chain(&e)),

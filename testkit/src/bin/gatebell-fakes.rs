@@ -11,7 +11,11 @@
 //! - `POST /webpush/subscriptions` `{"count": n}`: `n` new browser subscriptions
 //!   (`[{ "endpoint", "keys": { "p256dh", "auth" } }]`) whose pushes the fake decrypts;
 //! - `GET /stats`: `{ "fcmDelivered", "fcmConnections", "webPushDelivered",
-//!   "webPushConnections" }`.
+//!   "webPushConnections" }`;
+//! - `GET /arrivals`: when each delivered message that names a visit arrived, as Unix
+//!   microseconds (`[{ "provider": "fcm" | "webpush", "visitId", "atUs" }]`), for measuring
+//!   walk-in → push latency from another process. FCM messages are read while recording is on;
+//!   Web Push payloads are the fake's decrypted plaintext.
 
 use std::io::Read;
 
@@ -32,6 +36,8 @@ async fn main() {
     let oauth = FakeOAuth::start().await;
     let fcm = FakeFcm::start(&oauth, PROJECT).await;
     let web = FakeWebPush::start().await;
+    // As the real services do: the VAPID `aud` is the endpoint's origin, port included.
+    web.set_strict_aud(true);
     if let Err(e) = std::fs::write(&credentials, oauth.service_account_json(PROJECT)) {
         eprintln!("writing {credentials}: {e}");
         std::process::exit(1);
@@ -55,6 +61,7 @@ async fn main() {
         .route("/fcm/record", post(record))
         .route("/webpush/subscriptions", post(subscriptions))
         .route("/stats", get(stats))
+        .route("/arrivals", get(arrivals))
         .with_state(Fakes {
             fcm: fcm.clone(),
             web: web.clone(),
@@ -115,4 +122,27 @@ async fn received(State(Fakes { fcm, .. }): State<Fakes>) -> Json<Value> {
         })
         .collect();
     Json(Value::Array(all))
+}
+
+async fn arrivals(State(fakes): State<Fakes>) -> Json<Value> {
+    // `Instant`s are this process's own: each becomes wall-clock time by its age now.
+    let (wall, mono) = (std::time::SystemTime::now(), std::time::Instant::now());
+    let unix_us = |at: std::time::Instant| {
+        (wall - mono.saturating_duration_since(at))
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_micros() as u64)
+    };
+    let mut out = Vec::new();
+    for r in fakes.fcm.received() {
+        if let (200, Some(visit)) = (r.status, r.message["data"]["visitId"].as_str()) {
+            out.push(json!({ "provider": "fcm", "visitId": visit, "atUs": unix_us(r.at) }));
+        }
+    }
+    for r in fakes.web.received() {
+        let payload: Value = serde_json::from_slice(&r.plaintext).unwrap_or(Value::Null);
+        if let (201, Some(visit)) = (r.status, payload["visitId"].as_str()) {
+            out.push(json!({ "provider": "webpush", "visitId": visit, "atUs": unix_us(r.at) }));
+        }
+    }
+    Json(Value::Array(out))
 }
