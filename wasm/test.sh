@@ -43,7 +43,9 @@ export WASM_BINDGEN_TEST_TIMEOUT=${WASM_BINDGEN_TEST_TIMEOUT:-60}
 echo "== wasm-bindgen tests (Node, Chromium, service worker)"
 # The runner drives Chromium through ChromeDriver, which now and then never sees the page load
 # on a busy machine ("Failed to detect test as having been run", wasm-bindgen issue #882). A
-# failing suite runs once more, loudly; a real failure fails twice.
+# failing suite runs once more, loudly; a real failure fails twice. wasm/webdriver.json gives
+# ChromeDriver the project's Chromium flags: without --disable-gpu, Debian's Chromium
+# 156.0.8078.114 never ran the service-worker suite at all (both tries, every time).
 for suite in node browser service_worker; do
   if ! cargo test -p gatebell-wasm --target wasm32-unknown-unknown --test "$suite"; then
     echo "!! wasm-bindgen suite '$suite' failed; running it once more"

@@ -486,6 +486,7 @@ async fn walkin_latency(
 /// runs under `valgrind --tool=callgrind` on a fresh SQLite file; per provider, the counters
 /// are zeroed, one notification to `n` devices is delivered, and the counts are dumped.
 async fn instructions_per_message(bench: &Bench, dir: &Path, n: u64) -> Vec<String> {
+    let _ = std::fs::remove_dir_all(sibling("callgrind"));
     let url = format!("sqlite://{}/callgrind.db?mode=rwc", dir.display());
     let db = Db::connect(&url).await.expect("database");
     let android: Vec<SeedDevice> = (0..n)
@@ -493,7 +494,10 @@ async fn instructions_per_message(bench: &Bench, dir: &Path, n: u64) -> Vec<Stri
         .collect();
     let fcm_user = seed_user(&db, &android).await;
     let web_user = seed_user(&db, &bench.browsers(n).await).await;
-    let out = dir.join("callgrind.out");
+    // Kept beside the binaries for `callgrind_annotate` (the profile in docs/PERFORMANCE.md).
+    let kept = sibling("callgrind");
+    std::fs::create_dir_all(&kept).expect("target/release/callgrind");
+    let out = kept.join("gatebell.out");
     let server = Server::start_under(
         bench,
         &url,
@@ -533,8 +537,9 @@ async fn instructions_per_message(bench: &Bench, dir: &Path, n: u64) -> Vec<Stri
             .and_then(|v| v.split_whitespace().next()?.parse().ok())
             .unwrap_or(0.0);
         let line = format!(
-            "{provider}: {:.0} thousand instructions per message ({n} messages, the notify request and the idle ticks included)",
-            total / n as f64 / 1000.0
+            "{provider}: {:.0} thousand instructions per message ({n} messages, the notify request and the idle ticks included; profile: callgrind_annotate {}.{dump})",
+            total / n as f64 / 1000.0,
+            out.display()
         );
         println!("  callgrind, {line}");
         lines.push(line);
