@@ -120,6 +120,14 @@ pub struct FakeWebPush {
     server: Arc<Server>,
 }
 
+/// A VAPID header that passed: its `exp`, `aud` and key.
+#[derive(Clone)]
+struct PassedVapid {
+    exp: i64,
+    aud: Option<String>,
+    key: String,
+}
+
 struct PushState {
     /// `http://127.0.0.1:PORT`, the origin every endpoint shares and the VAPID `aud` to expect.
     origin: String,
@@ -130,6 +138,11 @@ struct PushState {
     received: Mutex<Vec<WebPushReceived>>,
     delivered: Deliveries,
     delay_micros: AtomicU64,
+    /// Load mode ([`FakeWebPush::set_load_mode`]): decrypt one payload in this many (1: all).
+    decrypt_every: AtomicU64,
+    requests: AtomicU64,
+    /// Load mode: Authorization headers that passed every VAPID check.
+    vapid_passed: Mutex<HashMap<String, PassedVapid>>,
 }
 
 impl FakeWebPush {
@@ -145,6 +158,9 @@ impl FakeWebPush {
             received: Mutex::default(),
             delivered: Deliveries::default(),
             delay_micros: AtomicU64::new(0),
+            decrypt_every: AtomicU64::new(1),
+            requests: AtomicU64::new(0),
+            vapid_passed: Mutex::default(),
         });
         let router = Router::new()
             .route("/push/{id}", post(push))
@@ -240,6 +256,17 @@ impl FakeWebPush {
             .store(delay.as_micros() as u64, Ordering::Relaxed);
     }
 
+    /// Load mode, for throughput benchmarks where this fake shares the machine with the sender:
+    /// with `decrypt_every` > 1 it decrypts one payload in that many (every body's `aes128gcm`
+    /// header is still checked) and verifies a VAPID header's signature once, then only its
+    /// expiry; 1 (the default) checks everything on every request.
+    pub fn set_load_mode(&self, decrypt_every: u64) {
+        self.state
+            .decrypt_every
+            .store(decrypt_every.max(1), Ordering::Relaxed);
+        lock(&self.state.vapid_passed).clear();
+    }
+
     /// How many TCP connections the fake has accepted.
     pub fn connections(&self) -> usize {
         self.server.connections()
@@ -255,6 +282,8 @@ struct Outcome {
     topic: Option<String>,
     vapid_aud: Option<String>,
     vapid_key: Option<String>,
+    /// The VAPID JWT's `exp`, once it checked out.
+    vapid_exp: Option<i64>,
 }
 
 struct Refusal {
@@ -381,12 +410,18 @@ impl PushState {
                     format!("Content-Encoding must be aes128gcm, got {encoding:?}"),
                 ));
             }
-            out.plaintext = sub.decrypt(body).map_err(|e| {
-                refuse(
-                    StatusCode::BAD_REQUEST,
-                    format!("payload does not decrypt: {e}"),
-                )
-            })?;
+            let every = self.decrypt_every.load(Ordering::Relaxed);
+            let n = self.requests.fetch_add(1, Ordering::Relaxed);
+            if every > 1 && !n.is_multiple_of(every) {
+                check_record_header(body).map_err(|e| refuse(StatusCode::BAD_REQUEST, e))?;
+            } else {
+                out.plaintext = sub.decrypt(body).map_err(|e| {
+                    refuse(
+                        StatusCode::BAD_REQUEST,
+                        format!("payload does not decrypt: {e}"),
+                    )
+                })?;
+            }
         }
         self.scripted(id).map_or(Ok(()), Err)
     }
@@ -399,6 +434,26 @@ impl PushState {
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .ok_or_else(|| unauthorized("Authorization header missing".into()))?;
+        let load_mode = self.decrypt_every.load(Ordering::Relaxed) > 1;
+        if load_mode
+            && let Some(passed) = lock(&self.vapid_passed).get(auth).cloned()
+            && passed.exp > unix_now()
+        {
+            out.vapid_aud = passed.aud;
+            out.vapid_key = Some(passed.key);
+            return Ok(());
+        }
+        self.verify_vapid(auth, out)?;
+        if load_mode && let (Some(key), Some(exp)) = (out.vapid_key.clone(), out.vapid_exp) {
+            let aud = out.vapid_aud.clone();
+            lock(&self.vapid_passed).insert(auth.to_owned(), PassedVapid { exp, aud, key });
+        }
+        Ok(())
+    }
+
+    /// Every VAPID check on one Authorization header.
+    fn verify_vapid(&self, auth: &str, out: &mut Outcome) -> Result<(), Refusal> {
+        let unauthorized = |why: String| refuse(StatusCode::UNAUTHORIZED, why);
         let params = auth
             .get(..6)
             .filter(|s| s.eq_ignore_ascii_case("vapid "))
@@ -456,6 +511,7 @@ impl PushState {
                 exp - now
             )));
         }
+        out.vapid_exp = Some(exp);
         match jwt.str_claim("sub") {
             Some(s) if s.starts_with("mailto:") || s.starts_with("https:") => {}
             other => {
@@ -517,5 +573,17 @@ impl PushState {
                 Some(refusal)
             }
         }
+    }
+}
+
+/// Load mode's check of a payload it does not decrypt: an RFC 8188 header naming an
+/// uncompressed P-256 key, and one record of at least the tag's length.
+fn check_record_header(body: &[u8]) -> Result<(), String> {
+    let rs = body
+        .get(16..20)
+        .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize);
+    match (rs, body.get(20), body.get(21)) {
+        (Some(rs), Some(65), Some(4)) if body.len() >= 86 + 17 && body.len() - 86 <= rs => Ok(()),
+        _ => Err("payload is not one aes128gcm record from a P-256 key".into()),
     }
 }

@@ -763,6 +763,64 @@ async fn webpush_requires_ttl_encoding_and_a_decryptable_body() {
 }
 
 #[tokio::test]
+async fn webpush_load_mode_samples_decryption_and_verifies_each_vapid_header_once() {
+    let push = FakeWebPush::start().await;
+    let sub = push.new_subscription();
+    let key = vapid();
+    let auth = vapid_authorization(&key.private, &push.base_url(), "mailto:a@b", now() + 3600);
+    push.set_load_mode(3);
+    let mut statuses = Vec::new();
+    for i in 0..6 {
+        let body = encrypt_for(&sub, format!("{{\"n\":{i}}}").as_bytes());
+        statuses.push(
+            post_push(&push, &sub, &auth, Some("60"), body)
+                .await
+                .status(),
+        );
+    }
+    assert!(
+        statuses.iter().all(|s| *s == StatusCode::CREATED),
+        "{statuses:?}"
+    );
+    let decrypted: Vec<Vec<u8>> = push.received().into_iter().map(|r| r.plaintext).collect();
+    assert_eq!(
+        decrypted,
+        [&b"{\"n\":0}"[..], b"", b"", b"{\"n\":3}", b"", b""],
+        "one payload in three is decrypted"
+    );
+
+    // A body that is not an aes128gcm record is refused even when it is not decrypted.
+    let response = post_push(&push, &sub, &auth, Some("60"), vec![7u8; 120]).await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    // A sampled body that does not decrypt is refused.
+    let other = push.new_subscription();
+    let mut refused = 0;
+    for _ in 0..3 {
+        let body = encrypt_for(&other, b"{}");
+        if post_push(&push, &sub, &auth, Some("60"), body)
+            .await
+            .status()
+            == StatusCode::BAD_REQUEST
+        {
+            refused += 1;
+        }
+    }
+    assert_eq!(
+        refused, 1,
+        "the sampled one of three is decrypted and refused"
+    );
+
+    // The cached header still passes; a header whose signature was never checked is checked.
+    let forged = auth.replacen("t=", "t=x", 1);
+    let response = post_push(&push, &sub, &forged, Some("60"), encrypt_for(&sub, b"{}")).await;
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    // Back to checking everything: a payload for other keys is refused every time.
+    push.set_load_mode(1);
+    let response = post_push(&push, &sub, &auth, Some("60"), encrypt_for(&other, b"{}")).await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
 async fn webpush_scripted_failures() {
     let push = FakeWebPush::start().await;
     let gone = push.new_subscription();

@@ -11,6 +11,8 @@ pub fn run_bench(args: &[String]) -> Result<(), String> {
     if !args.is_empty() {
         return Err("usage: cargo xtask bench (knobs: MESSAGES, ROUNDS, RATE, SECONDS, DATABASE_URL, POSTGRES=0, PEERS=0, CALLGRIND=0)".into());
     }
+    // One invocation: the fakes and the server then share one feature set, so nothing is
+    // built twice.
     run(cargo().args([
         "build",
         "--release",
@@ -20,10 +22,6 @@ pub fn run_bench(args: &[String]) -> Result<(), String> {
         "gatebell",
         "--example",
         "throughput",
-    ]))?;
-    run(cargo().args([
-        "build",
-        "--release",
         "-p",
         "gatebell-testkit",
         "--bin",

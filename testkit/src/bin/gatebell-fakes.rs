@@ -10,6 +10,10 @@
 //! - `POST /fcm/record` `{"on": false}`: stop keeping messages (counts still run), for load;
 //! - `POST /webpush/subscriptions` `{"count": n}`: `n` new browser subscriptions
 //!   (`[{ "endpoint", "keys": { "p256dh", "auth" } }]`) whose pushes the fake decrypts;
+//! - `POST /webpush/load` `{"decryptEvery": n}`: load mode for throughput runs, where this
+//!   process shares the machine with the sender: one payload in `n` is decrypted (every body's
+//!   `aes128gcm` header is still checked) and a VAPID header's signature is verified once, then
+//!   only its expiry; `1` checks everything on every request again;
 //! - `GET /stats`: `{ "fcmDelivered", "fcmConnections", "webPushDelivered",
 //!   "webPushConnections" }`;
 //! - `GET /arrivals`: when each delivered message that names a visit arrived, as Unix
@@ -60,6 +64,7 @@ async fn main() {
         .route("/fcm/received", get(received))
         .route("/fcm/record", post(record))
         .route("/webpush/subscriptions", post(subscriptions))
+        .route("/webpush/load", post(load))
         .route("/stats", get(stats))
         .route("/arrivals", get(arrivals))
         .with_state(Fakes {
@@ -91,6 +96,12 @@ async fn record(State(fakes): State<Fakes>, Json(body): Json<Value>) -> Json<Val
     let on = body["on"].as_bool().unwrap_or(true);
     fakes.fcm.set_record_messages(on);
     Json(json!({ "on": on }))
+}
+
+async fn load(State(fakes): State<Fakes>, Json(body): Json<Value>) -> Json<Value> {
+    let every = body["decryptEvery"].as_u64().unwrap_or(1).max(1);
+    fakes.web.set_load_mode(every);
+    Json(json!({ "decryptEvery": every }))
 }
 
 /// At most this many subscriptions per call, so a typo cannot exhaust memory.
