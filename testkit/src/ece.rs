@@ -128,22 +128,26 @@ pub(crate) fn derive(
     (cek, nonce)
 }
 
+/// RFC 8291 Appendix A, base64url: the one published test vector, for every RFC 8291
+/// implementation's tests (this fake's, the server's `push::ece`).
+pub mod rfc8291_vector {
+    pub const PLAINTEXT: &str = "When I grow up, I want to be a watermelon";
+    pub const UA_PRIVATE: &str = "q1dXpw3UpT5VOmu_cf_v6ih07Aems3njxI-JWgLcM94";
+    pub const UA_PUBLIC: &str =
+        "BCVxsr7N_eNgVRqvHtD0zTZsEc6-VV-JvLexhqUzORcxaOzi6-AYWXvTBHm4bjyPjs7Vd8pZGH6SRpkNtoIAiw4";
+    pub const AS_PRIVATE: &str = "yfWPiYE-n46HLnH0KqZOF1fJJU3MYrct3AELtAQ-oRw";
+    pub const AUTH: &str = "BTBZMqHH6r4Tts7J_aSIgg";
+    pub const SALT: &str = "DGv6ra1nlYgDCS1FRnbzlw";
+    pub const BODY: &str = "DGv6ra1nlYgDCS1FRnbzlwAAEABBBP4z9KsN6nGRTbVYI_c7VJSPQTBtkgcy27mlmlMoZIIgDll6e3vCYLocInmYWAmS6TlzAC8wEqKK6PBru3jl7A_yl95bQpu6cVPTpK4Mqgkf1CXztLVBSt2Ks3oZwbuwXPXLWyouBWLVWGNWQexSgSxsj_Qulcy4a-fN";
+    pub const CEK: &str = "oIhVW04MRdy2XN9CiKLxTg";
+    pub const NONCE: &str = "4h_95klXJ5E_qnoN";
+}
+
 #[cfg(test)]
 mod tests {
+    use super::rfc8291_vector::*;
     use super::*;
     use crate::b64;
-
-    // RFC 8291 Appendix A.
-    const PLAINTEXT: &str = "When I grow up, I want to be a watermelon";
-    const UA_PRIVATE: &str = "q1dXpw3UpT5VOmu_cf_v6ih07Aems3njxI-JWgLcM94";
-    const UA_PUBLIC: &str =
-        "BCVxsr7N_eNgVRqvHtD0zTZsEc6-VV-JvLexhqUzORcxaOzi6-AYWXvTBHm4bjyPjs7Vd8pZGH6SRpkNtoIAiw4";
-    const AS_PRIVATE: &str = "yfWPiYE-n46HLnH0KqZOF1fJJU3MYrct3AELtAQ-oRw";
-    const AUTH: &str = "BTBZMqHH6r4Tts7J_aSIgg";
-    const SALT: &str = "DGv6ra1nlYgDCS1FRnbzlw";
-    const BODY: &str = "DGv6ra1nlYgDCS1FRnbzlwAAEABBBP4z9KsN6nGRTbVYI_c7VJSPQTBtkgcy27mlmlMoZIIgDll6e3vCYLocInmYWAmS6TlzAC8wEqKK6PBru3jl7A_yl95bQpu6cVPTpK4Mqgkf1CXztLVBSt2Ks3oZwbuwXPXLWyouBWLVWGNWQexSgSxsj_Qulcy4a-fN";
-    const CEK: &str = "oIhVW04MRdy2XN9CiKLxTg";
-    const NONCE: &str = "4h_95klXJ5E_qnoN";
 
     fn d(s: &str) -> Vec<u8> {
         b64::decode(s).unwrap()

@@ -44,7 +44,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
 
-pub use ece::{DecryptError, decrypt_aes128gcm};
+pub use ece::{DecryptError, decrypt_aes128gcm, rfc8291_vector};
 pub use fcm::{FakeFcm, FcmFailure, FcmReceived};
 pub use oauth::{FakeOAuth, Outage};
 pub use sms::{FakeSms, SmsReceived};

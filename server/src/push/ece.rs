@@ -129,15 +129,9 @@ mod tests {
     use super::*;
     use base64::Engine;
 
-    // RFC 8291 Appendix A.
-    const PLAINTEXT: &str = "When I grow up, I want to be a watermelon";
-    const UA_PRIVATE: &str = "q1dXpw3UpT5VOmu_cf_v6ih07Aems3njxI-JWgLcM94";
-    const UA_PUBLIC: &str =
-        "BCVxsr7N_eNgVRqvHtD0zTZsEc6-VV-JvLexhqUzORcxaOzi6-AYWXvTBHm4bjyPjs7Vd8pZGH6SRpkNtoIAiw4";
-    const AS_PRIVATE: &str = "yfWPiYE-n46HLnH0KqZOF1fJJU3MYrct3AELtAQ-oRw";
-    const AUTH: &str = "BTBZMqHH6r4Tts7J_aSIgg";
-    const SALT: &str = "DGv6ra1nlYgDCS1FRnbzlw";
-    const BODY: &str = "DGv6ra1nlYgDCS1FRnbzlwAAEABBBP4z9KsN6nGRTbVYI_c7VJSPQTBtkgcy27mlmlMoZIIgDll6e3vCYLocInmYWAmS6TlzAC8wEqKK6PBru3jl7A_yl95bQpu6cVPTpK4Mqgkf1CXztLVBSt2Ks3oZwbuwXPXLWyouBWLVWGNWQexSgSxsj_Qulcy4a-fN";
+    use gatebell_testkit::rfc8291_vector::{
+        AS_PRIVATE, AUTH, BODY, PLAINTEXT, SALT, UA_PRIVATE, UA_PUBLIC,
+    };
 
     fn d(s: &str) -> Vec<u8> {
         base64::engine::general_purpose::URL_SAFE_NO_PAD
