@@ -137,11 +137,7 @@ fn decrypt_aes128gcm(
 mod tests {
     use super::*;
 
-    // RFC 8291 Appendix A.
-    const PLAINTEXT: &str = "When I grow up, I want to be a watermelon";
-    const UA_PRIVATE: &str = "q1dXpw3UpT5VOmu_cf_v6ih07Aems3njxI-JWgLcM94";
-    const AUTH: &str = "BTBZMqHH6r4Tts7J_aSIgg";
-    const BODY: &str = "DGv6ra1nlYgDCS1FRnbzlwAAEABBBP4z9KsN6nGRTbVYI_c7VJSPQTBtkgcy27mlmlMoZIIgDll6e3vCYLocInmYWAmS6TlzAC8wEqKK6PBru3jl7A_yl95bQpu6cVPTpK4Mqgkf1CXztLVBSt2Ks3oZwbuwXPXLWyouBWLVWGNWQexSgSxsj_Qulcy4a-fN";
+    use gatebell_testkit::rfc8291_vector::{AUTH, BODY, PLAINTEXT, UA_PRIVATE};
 
     fn d(s: &str) -> Vec<u8> {
         URL_SAFE_NO_PAD.decode(s).unwrap()

@@ -131,15 +131,24 @@ pub(crate) fn derive(
 /// RFC 8291 Appendix A, base64url: the one published test vector, for every RFC 8291
 /// implementation's tests (this fake's, the server's `push::ece`).
 pub mod rfc8291_vector {
+    /// The message.
     pub const PLAINTEXT: &str = "When I grow up, I want to be a watermelon";
+    /// The receiver's (user agent's) private key.
     pub const UA_PRIVATE: &str = "q1dXpw3UpT5VOmu_cf_v6ih07Aems3njxI-JWgLcM94";
+    /// The receiver's public key (`p256dh`).
     pub const UA_PUBLIC: &str =
         "BCVxsr7N_eNgVRqvHtD0zTZsEc6-VV-JvLexhqUzORcxaOzi6-AYWXvTBHm4bjyPjs7Vd8pZGH6SRpkNtoIAiw4";
+    /// The sender's (application server's) private key.
     pub const AS_PRIVATE: &str = "yfWPiYE-n46HLnH0KqZOF1fJJU3MYrct3AELtAQ-oRw";
+    /// The auth secret.
     pub const AUTH: &str = "BTBZMqHH6r4Tts7J_aSIgg";
+    /// The salt.
     pub const SALT: &str = "DGv6ra1nlYgDCS1FRnbzlw";
+    /// The whole `aes128gcm` body.
     pub const BODY: &str = "DGv6ra1nlYgDCS1FRnbzlwAAEABBBP4z9KsN6nGRTbVYI_c7VJSPQTBtkgcy27mlmlMoZIIgDll6e3vCYLocInmYWAmS6TlzAC8wEqKK6PBru3jl7A_yl95bQpu6cVPTpK4Mqgkf1CXztLVBSt2Ks3oZwbuwXPXLWyouBWLVWGNWQexSgSxsj_Qulcy4a-fN";
+    /// The content-encryption key.
     pub const CEK: &str = "oIhVW04MRdy2XN9CiKLxTg";
+    /// The nonce.
     pub const NONCE: &str = "4h_95klXJ5E_qnoN";
 }
 
