@@ -216,7 +216,8 @@ pub struct SentInfo {
 }
 
 // A batch of outcomes is three statements whatever its size: the rows travel as one JSON
-// array (SQLite's `json_each`, PostgreSQL's `jsonb_to_recordset`). Only the claim holder may
+// array (SQLite's `jsonb_each`, whose object values are binary JSON, so reading each field does
+// not parse the text again; PostgreSQL's `jsonb_to_recordset`). Only the claim holder may
 // close a row: a row re-claimed after its lease ran out belongs to the newer claim. A closed
 // row keeps no payload: a walk-in's holds the recipient's action token, stored nowhere else
 // unhashed.
@@ -225,7 +226,7 @@ const CLOSE_SQLITE: &str = "UPDATE push_jobs AS p SET state = j.state,
      payload = CASE WHEN j.state = 'pending' THEN p.payload ELSE '' END
      FROM (SELECT value ->> 'id' AS id, value ->> 'claim' AS claim, value ->> 'state' AS state,
                   value ->> 'due' AS due, value ->> 'at' AS at, value ->> 'error' AS error
-           FROM json_each($1)) AS j
+           FROM jsonb_each($1)) AS j
      WHERE p.id = j.id AND p.claim = j.claim";
 
 const CLOSE_POSTGRES: &str = "UPDATE push_jobs AS p SET state = j.state,
@@ -239,7 +240,7 @@ const ATTEMPTS_SQLITE: &str =
     "INSERT INTO push_attempts (id, job_id, at, provider, status, error, latency_ms)
      SELECT value ->> 'aid', value ->> 'id', value ->> 'at', value ->> 'provider',
             value ->> 'status', value ->> 'error', value ->> 'latency'
-     FROM json_each($1)";
+     FROM jsonb_each($1)";
 
 const ATTEMPTS_POSTGRES: &str =
     "INSERT INTO push_attempts (id, job_id, at, provider, status, error, latency_ms)
