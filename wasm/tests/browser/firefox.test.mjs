@@ -71,6 +71,10 @@ before(async () => {
       'permissions.default.desktop-notification': 1,
       // Reconnect to the push service within half a second (default 5 s) after it drops.
       'dom.push.retryBaseInterval': 500,
+      // Firefox's own notification windows: Firefox ESR 153 shows through the system's
+      // notification daemon by default, and with none (a headless machine) every
+      // showNotification fails with NS_ERROR_FAILURE (ESR 140 still fell back by itself).
+      'alerts.useSystemBackend': false,
     },
   });
   page = await browser.newPage();
