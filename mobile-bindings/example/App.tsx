@@ -1,47 +1,39 @@
-// The example's one screen: sign in as a resident, see the push registration, and what a
-// notification led to (a visit, the inbox, or the answer to an Approve / Reject press).
-import React, { useEffect, useRef, useState } from "react";
+// The example's one screen: sign in as a resident, turn notifications on and off, and see
+// what a notification led to (a visit, the inbox, or the answer to an Approve / Reject press).
+import React, { useEffect, useState } from "react";
 import { Button, SafeAreaView, StyleSheet, Text, TextInput, View } from "react-native";
-import type { Status } from "react-native-gatebell";
+import {
+  disableNotifications,
+  enableNotifications,
+  getStatus,
+  onNotificationOpened,
+  signIn,
+  signOut,
+  start,
+  type Opened,
+  type Status,
+} from "react-native-gatebell";
 
-import { API_ORIGIN, attachNavigator, config } from "./src/config";
-import { startPush, type Outcome, type PushSession } from "./src/notifications";
-import { loadSession, saveSession } from "./src/storage";
+import { API_ORIGIN, onSessionEnded } from "./src/push";
 
 export default function App() {
-  const push = useRef<PushSession | undefined>(undefined);
   const [status, setStatus] = useState<Status | undefined>();
-  const [signedIn, setSignedIn] = useState(false);
   const [email, setEmail] = useState("asha@demo.gatebell");
   const [password, setPassword] = useState("");
-  const [outcome, setOutcome] = useState<Outcome | undefined>();
+  const [opened, setOpened] = useState<Opened | null>(null);
   const [error, setError] = useState<string | undefined>();
 
   useEffect(() => {
-    const waiting = attachNavigator({
-      navigate: setOutcome,
-      sessionEnded: () => {
-        void saveSession(undefined);
-        setSignedIn(false);
-      },
+    onSessionEnded(() => setStatus(getStatus()));
+    const unsubscribe = onNotificationOpened(setOpened);
+    void start().then((initial) => {
+      if (initial) setOpened(initial);
+      setStatus(getStatus());
     });
-    if (waiting) setOutcome(waiting);
-    let stopped = false;
-    void (async () => {
-      const session = await startPush(config);
-      if (stopped) return session.stop();
-      push.current = session;
-      setSignedIn((await loadSession()) !== undefined);
-      setStatus(await session.client.status());
-    })();
-    return () => {
-      stopped = true;
-      attachNavigator(undefined);
-      push.current?.stop();
-    };
+    return unsubscribe;
   }, []);
 
-  async function signIn() {
+  async function logIn() {
     setError(undefined);
     const response = await fetch(`${API_ORIGIN}/api/v1/auth/login`, {
       method: "POST",
@@ -49,61 +41,45 @@ export default function App() {
       body: JSON.stringify({ email, password }),
     });
     const body = await response.json();
-    if (!response.ok) {
-      setError(body?.error?.message ?? `HTTP ${response.status}`);
-      return;
-    }
-    await saveSession({ token: body.token, userId: body.user.id });
-    setSignedIn(true);
-    setStatus(await push.current?.signedIn(body.token, body.user.id));
-  }
-
-  async function signOut() {
-    const session = await loadSession();
-    // Unregister while the session still works, then revoke it.
-    setStatus(await push.current?.signOut());
-    if (session) {
-      await fetch(`${API_ORIGIN}/api/v1/auth/logout`, {
-        method: "POST",
-        headers: { Authorization: `Bearer ${session.token}` },
-      });
-    }
-    await saveSession(undefined);
-    setSignedIn(false);
+    if (!response.ok) return setError(body?.error?.message ?? `HTTP ${response.status}`);
+    setStatus(await signIn(body.token, body.user.id));
   }
 
   return (
     <SafeAreaView style={styles.screen}>
       <Text style={styles.title}>Gatebell</Text>
-      {signedIn ? (
+      {status?.signedIn ? (
         <View>
-          <Text>Notifications: {status?.registered ? "on" : "not registered yet"}</Text>
-          {status?.lastError ? <Text>Last error: {status.lastError.reason}</Text> : null}
-          <Button title="Sign out" onPress={() => void signOut()} />
+          <Text>Notifications: {status.notificationsDisabled ? "off" : status.registered ? "on" : "not registered yet"}</Text>
+          {status.lastError ? <Text>Last error: {status.lastError.reason}</Text> : null}
+          {status.notificationsDisabled ? (
+            <Button title="Turn notifications on" onPress={() => void enableNotifications().then(setStatus)} />
+          ) : (
+            <Button title="Turn notifications off" onPress={() => void disableNotifications().then(setStatus)} />
+          )}
+          <Button title="Sign out" onPress={() => void signOut({ revokeSession: true }).then(setStatus)} />
         </View>
       ) : (
         <View>
           <TextInput value={email} onChangeText={setEmail} autoCapitalize="none" placeholder="email" />
           <TextInput value={password} onChangeText={setPassword} secureTextEntry placeholder="password" />
-          <Button title="Sign in" onPress={() => void signIn()} />
+          <Button title="Sign in" onPress={() => void logIn()} />
           {error ? <Text>{error}</Text> : null}
         </View>
       )}
-      {outcome ? <Text style={styles.outcome}>{describe(outcome)}</Text> : null}
+      {opened ? <Text style={styles.outcome}>{describe(opened)}</Text> : null}
     </SafeAreaView>
   );
 }
 
-function describe(outcome: Outcome): string {
-  switch (outcome.kind) {
+function describe(opened: Opened): string {
+  switch (opened.kind) {
     case "visit":
-      return `Visit ${outcome.visitId}`;
+      return `Visit ${opened.visitId}`;
     case "inbox":
       return "Inbox";
     case "decided":
-      return outcome.status < 300
-        ? `${outcome.decision === "approve" ? "Approved" : "Rejected"} visit ${outcome.visitId}`
-        : `Could not ${outcome.decision} (HTTP ${outcome.status})`;
+      return opened.text;
   }
 }
 

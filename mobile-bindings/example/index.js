@@ -1,10 +1,11 @@
-// Entry point. The background handlers are registered here, before anything renders: a data
-// message or a button press may start the app headless, with no component mounted.
+// Entry point. react-native-gatebell is configured and its background handlers registered
+// here, before anything renders: a data message or a button press may start the app
+// headless, with no component mounted.
 import { AppRegistry } from "react-native";
+import { registerBackgroundHandlers } from "react-native-gatebell";
+import "./src/push";
 import App from "./App";
-import { config } from "./src/config";
-import { registerBackgroundHandlers } from "./src/notifications";
 import { name } from "./app.json";
 
-registerBackgroundHandlers(config);
+registerBackgroundHandlers();
 AppRegistry.registerComponent(name, () => App);

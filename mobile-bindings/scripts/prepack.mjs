@@ -27,8 +27,9 @@ const required = [
   "generated/react-native/android/build.gradle",
   "generated/react-native/android/CMakeLists.txt",
   "Gatebell.podspec",
-  "lib/module/index.js",
-  "lib/typescript/index.d.ts",
+  "lib/module/sdk/index.js",
+  "lib/typescript/sdk/index.d.ts",
+  "sdk/index.ts",
 ];
 const missing = required.filter((file) => !existsSync(join(here, file)));
 if (missing.length > 0) {

@@ -127,6 +127,21 @@ impl PushClient {
             .await
     }
 
+    /// The user turned notifications off on this device: unregisters the current token (the
+    /// session stays signed in), and ignores tokens issued later, across restarts, until
+    /// `enable_notifications()`. Delete the platform token afterwards (`deleteToken`).
+    pub async fn disable_notifications(&self) -> Result<Status, GatebellError> {
+        self.dispatch(|now_ms| Some(Event::NotificationsDisabled { now_ms }))
+            .await
+    }
+
+    /// The user turned notifications back on: call `token_issued` with the platform's
+    /// token next.
+    pub async fn enable_notifications(&self) -> Result<Status, GatebellError> {
+        self.dispatch(|now_ms| Some(Event::NotificationsEnabled { now_ms }))
+            .await
+    }
+
     /// The timer of the last `WakeAt` fired (early or late is harmless).
     pub async fn timer_fired(&self) -> Result<Status, GatebellError> {
         self.dispatch(|now_ms| Some(Event::TimerFired { now_ms }))
@@ -295,6 +310,25 @@ mod tests {
         let wake = client.next_wake_at_ms().expect("a retry is scheduled");
         assert!(lock(&listener.0).contains(&ClientUpdate::WakeAt { at_ms: wake }));
         assert!(lock(&store.0).contains_key(STATE_KEY));
+    }
+
+    #[test]
+    fn disabled_notifications_ignore_tokens_until_enabled() {
+        let client = PushClient::new(
+            Arc::new(Offline),
+            Arc::new(Memory::default()),
+            Arc::new(Recorder::default()),
+        );
+        pollster::block_on(client.sign_in("s".into(), "u".into())).unwrap();
+        let status = pollster::block_on(client.disable_notifications()).unwrap();
+        assert!(status.notifications_disabled);
+        let status =
+            pollster::block_on(client.token_issued("t".into(), MobilePlatform::Android, None))
+                .unwrap();
+        assert_eq!(status.last_error, None, "no registration was tried");
+        let status = pollster::block_on(client.enable_notifications()).unwrap();
+        assert!(!status.notifications_disabled);
+        assert!(status.signed_in);
     }
 
     #[test]

@@ -5,9 +5,12 @@
 use std::collections::HashMap;
 
 use gatebell_core::protocol::{
-    ACTION_APPROVE, ACTION_REJECT, ANDROID_CHANNEL_ID, IOS_WALKIN_CATEGORY, NotificationType,
-    PushPayload,
+    ACTION_APPROVE, ACTION_REJECT, ANDROID_CHANNEL_ID, ErrorBody, IOS_WALKIN_CATEGORY,
+    NotificationType, PushPayload, Visit,
 };
+
+use crate::host::HttpResponse;
+use crate::routing::Route;
 
 /// A button on a notification.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
@@ -113,6 +116,68 @@ pub fn notification_content(data: HashMap<String, String>) -> Option<Notificatio
     })
 }
 
+/// What the phone shows once an Approve / Reject press was sent: `answer` is the server's
+/// reply, or none when there was no connection. A success shows the outcome ("Ravi: Approved")
+/// in place of the question (same id, no buttons); a failure says why (the 409's "decided
+/// already … by Arjun", a 403, no connection), also in its place, and a tap on either opens
+/// the visit. None for a route that is not a decision.
+///
+/// The server does not push the outcome to the decider (their phone already knows it), so
+/// this is the only thing that takes the question away on the phone that answered.
+#[uniffi::export]
+pub fn decision_notification(
+    route: Route,
+    answer: Option<HttpResponse>,
+) -> Option<NotificationContent> {
+    let (visit_id, verb, failed) = match route {
+        Route::Approve { visit_id } => (visit_id, "Approved", "Could not approve"),
+        Route::Reject { visit_id } => (visit_id, "Rejected", "Could not reject"),
+        Route::Visit { .. } | Route::Inbox => return None,
+    };
+    let (title, body) = match answer {
+        Some(answer) if (200..300).contains(&answer.status) => {
+            let visit = serde_json::from_str::<Visit>(&answer.body).ok();
+            let outcome = match visit.as_ref().and_then(|v| v.decided_by.as_deref()) {
+                Some(by) => format!("{verb} by {by}"),
+                None => verb.to_owned(),
+            };
+            let body = match &visit {
+                Some(v) => format!("{}: {outcome}", v.visitor_name),
+                None => outcome,
+            };
+            ("Visitor at the gate".to_owned(), body)
+        }
+        Some(answer) => {
+            let reason = serde_json::from_str::<ErrorBody>(&answer.body)
+                .map(|e| e.error.message)
+                .unwrap_or_else(|_| format!("the server answered {}", answer.status));
+            (failed.to_owned(), capitalised(&reason))
+        }
+        None => (
+            failed.to_owned(),
+            "No connection: the answer was not sent. Open the visit to try again.".to_owned(),
+        ),
+    };
+    notification_content(HashMap::from([
+        (
+            "type".to_owned(),
+            NotificationType::WalkinResolved.to_string(),
+        ),
+        ("visitId".to_owned(), visit_id),
+        ("title".to_owned(), title),
+        ("body".to_owned(), body),
+    ]))
+}
+
+/// `text` with its first letter in upper case (server messages start in lower case).
+fn capitalised(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -177,5 +242,72 @@ mod tests {
             notification_content(map(&[("title", "x"), ("body", "y")])),
             None
         );
+    }
+
+    fn approve(visit_id: &str) -> Route {
+        Route::Approve {
+            visit_id: visit_id.into(),
+        }
+    }
+
+    #[test]
+    fn a_decision_that_succeeded_replaces_the_question_with_its_outcome() {
+        let visit = r#"{"id":"0190-v","visitorName":"Ravi","hostId":"h","hostName":"Asha",
+            "kind":"walkin","status":"APPROVED","createdAt":1,"decidedBy":"Asha"}"#;
+        let shown = decision_notification(
+            approve("0190-v"),
+            Some(HttpResponse {
+                status: 200,
+                body: visit.into(),
+            }),
+        )
+        .unwrap();
+        assert_eq!(
+            shown.id, "visit-0190-v",
+            "the walk-in's own id: it replaces it"
+        );
+        assert_eq!(shown.body, "Ravi: Approved by Asha");
+        assert!(shown.actions.is_empty());
+        assert_eq!(
+            route_for_data(&shown.data),
+            Route::Visit {
+                visit_id: "0190-v".into()
+            }
+        );
+    }
+
+    #[test]
+    fn a_decision_that_failed_says_why_and_opens_the_visit() {
+        let conflict = r#"{"error":{"code":"conflict","message":"this visit was decided already: it is APPROVED by Arjun"}}"#;
+        let shown = decision_notification(
+            Route::Reject {
+                visit_id: "0190-v".into(),
+            },
+            Some(HttpResponse {
+                status: 409,
+                body: conflict.into(),
+            }),
+        )
+        .unwrap();
+        assert_eq!(shown.id, "visit-0190-v");
+        assert_eq!(shown.title, "Could not reject");
+        assert_eq!(
+            shown.body,
+            "This visit was decided already: it is APPROVED by Arjun"
+        );
+        let offline = decision_notification(approve("0190-v"), None).unwrap();
+        assert_eq!(offline.title, "Could not approve");
+        assert!(offline.body.starts_with("No connection"));
+        assert_eq!(
+            route_for_data(&offline.data),
+            Route::Visit {
+                visit_id: "0190-v".into()
+            }
+        );
+        assert_eq!(decision_notification(Route::Inbox, None), None);
+    }
+
+    fn route_for_data(data: &HashMap<String, String>) -> Route {
+        crate::routing::route_for(data.clone(), None)
     }
 }

@@ -17,8 +17,8 @@ mod status;
 
 pub use client::PushClient;
 pub use display::{
-    NotificationAction, NotificationContent, NotificationSetup, notification_content,
-    notification_setup,
+    NotificationAction, NotificationContent, NotificationSetup, decision_notification,
+    notification_content, notification_setup,
 };
 pub use encryption::{PushKeys, decrypt_push_data, generate_push_keys};
 pub use error::GatebellError;

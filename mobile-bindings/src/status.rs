@@ -57,6 +57,9 @@ pub struct Status {
     /// Tokens still to be removed from the server (signed-out sessions, refreshed tokens).
     pub pending_unregisters: u32,
     pub last_error: Option<LastError>,
+    /// The user turned notifications off on this device (`disable_notifications`); tokens
+    /// are ignored until `enable_notifications`.
+    pub notifications_disabled: bool,
 }
 
 impl From<core::Operation> for Operation {
@@ -91,6 +94,7 @@ impl From<core::Status> for Status {
             last_registered_at_ms: s.last_registered_at_ms,
             pending_unregisters: s.pending_unregisters,
             last_error: s.last_error.map(LastError::from),
+            notifications_disabled: s.notifications_disabled,
         }
     }
 }

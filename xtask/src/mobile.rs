@@ -5,10 +5,10 @@
 //! library through every binding it can run here: pytest against a real `gatebell serve`,
 //! `tsc --strict` over the TurboModule and the README example, a Node test of the N-API
 //! bindings, a g++ link of the TurboModule's C++ against React Native's JSI, and a Kotlin test;
-//! then packs `react-native-gatebell` with `npm pack`, and checks the example app
-//! (mobile-bindings/example/): `tsc --strict`, its notification handlers in Node against a real
-//! `gatebell serve` and the fake FCM, Metro bundles for both platforms, and a fresh project that
-//! installs the tarball and type-checks the example against it.
+//! then packs `react-native-gatebell` (its SDK, mobile-bindings/sdk/, over the TurboModule) with
+//! `npm pack`, and checks the example app (mobile-bindings/example/): `tsc --strict`, the SDK in
+//! Node against a real `gatebell serve` and the fake FCM, Metro bundles for both platforms, and
+//! a fresh project that installs the tarball and type-checks the example against it.
 //!
 //! Missing tools are installed (npm ci, a Python venv, Debian packages, the JNA jar); the slow
 //! ones are kept between runs: the uniffi-bindgen-react-native CLI (about 6 minutes to build)
@@ -137,7 +137,7 @@ fn test(p: &Paths, t: &mut Steps) -> Result<(), String> {
     t.step("pytest: Python bindings against gatebell serve", || {
         pytest(p)
     })?;
-    t.step("tsc --strict: TurboModule and README example", || {
+    t.step("tsc --strict: TurboModule, SDK and README example", || {
         tsc_strict(p)
     })?;
     let ubrn = ubrn_cli(p, t)?;
@@ -157,7 +157,7 @@ fn test(p: &Paths, t: &mut Steps) -> Result<(), String> {
     })?;
     t.step("example: tsc --strict", || example_tsc(p))?;
     t.step(
-        "example: node --test, notification handlers against gatebell serve + fake FCM",
+        "example: node --test, the SDK against gatebell serve + fake FCM",
         || example_node_test(p),
     )?;
     t.step("example: Metro bundles for android and ios", || {
@@ -246,8 +246,8 @@ fn pytest(p: &Paths) -> Result<(), String> {
     )
 }
 
-/// Type-checks the generated TurboModule TypeScript and the README's example (its one
-/// ```ts block), which imports the module as an app would.
+/// Type-checks the generated TurboModule TypeScript, the SDK over it, and the README's example
+/// (its one ```ts block), which imports the package as an app would.
 fn tsc_strict(p: &Paths) -> Result<(), String> {
     let readme = read(&p.crate_dir.join("README.md"))?;
     let example = readme
@@ -255,6 +255,11 @@ fn tsc_strict(p: &Paths) -> Result<(), String> {
         .nth(1)
         .and_then(|rest| rest.split("\n```").next())
         .ok_or("README.md has no ```ts block")?;
+    // The README's integration section is the example's own push code, line for line.
+    let example_push = read(&p.example().join("src/push.ts"))?;
+    if example_push.trim_end() != example.trim_end() {
+        return Err("README.md's ```ts block differs from example/src/push.ts".into());
+    }
     // Inside the crate folder, so that imports resolve in its node_modules as in an app.
     let dir = p.generated().join("readme-example");
     write(&dir.join("example.ts"), example)?;
@@ -267,12 +272,13 @@ fn tsc_strict(p: &Paths) -> Result<(), String> {
     "paths": {{ "react-native-gatebell": ["{index}"] }}
   }},
   "files": ["{example}"],
-  "include": ["{rn}/src/**/*"]
+  "include": ["{rn}/src/**/*", "{sdk}/**/*"]
 }}
 "#,
         base = p.crate_dir.join("tsconfig.json").display(),
         crate_dir = p.crate_dir.display(),
-        index = rn.join("src/index.tsx").display(),
+        index = p.crate_dir.join("sdk/index.ts").display(),
+        sdk = p.crate_dir.join("sdk").display(),
         example = dir.join("example.ts").display(),
         rn = rn.display(),
     );
@@ -516,8 +522,11 @@ const PACKED: &[&str] = &[
     "package/package.json",
     "package/react-native.config.js",
     "package/Gatebell.podspec",
-    "package/lib/module/index.js",
-    "package/lib/typescript/index.d.ts",
+    "package/lib/module/sdk/index.js",
+    "package/lib/typescript/sdk/index.d.ts",
+    // The SDK's source, which Metro prefers (the `react-native` field).
+    "package/sdk/index.ts",
+    "package/sdk/push.ts",
     "package/generated/react-native/src/index.tsx",
     "package/generated/react-native/src/NativeGatebell.ts",
     "package/generated/react-native/src/generated/gatebell_mobile.ts",
@@ -598,9 +607,10 @@ fn example_tsc(p: &Paths) -> Result<(), String> {
     )
 }
 
-/// Compiles the example's notifications.ts (unchanged) with its Node test, the React Native
-/// modules' fakes and the N-API bindings, and runs the test against `gatebell serve` and
-/// testkit's fake FCM (`gatebell-fakes`).
+/// Compiles the SDK (mobile-bindings/sdk/, unchanged but for its bindings module, which
+/// re-exports the N-API build instead of the TurboModule) with the example's Node test and the
+/// React Native modules' fakes, and runs the test against `gatebell serve` and testkit's fake
+/// FCM (`gatebell-fakes`).
 fn example_node_test(p: &Paths) -> Result<(), String> {
     let napi = p.generated().join("napi-test");
     let dir = p.generated().join("example-test");
@@ -614,9 +624,10 @@ fn example_node_test(p: &Paths) -> Result<(), String> {
         &p.crate_dir.join("tests/node/ubjs-node.d.ts"),
         &src.join("ubjs-node.d.ts"),
     )?;
-    copy(
-        &p.example().join("src/notifications.ts"),
-        &src.join("example/notifications.ts"),
+    copy_dir(&p.crate_dir.join("sdk"), &src.join("sdk"))?;
+    write(
+        &src.join("sdk/bindings.ts"),
+        "// The N-API build: the TurboModule's TypeScript API, under Node.\nexport * from \"../generated/index\";\n",
     )?;
     copy_dir(&tests.join("fakes"), &src.join("fakes"))?;
     copy(
@@ -639,7 +650,8 @@ fn example_node_test(p: &Paths) -> Result<(), String> {
       "react-native": ["./src/fakes/react-native.ts"],
       "@react-native-firebase/messaging": ["./src/fakes/messaging.ts"],
       "@notifee/react-native": ["./src/fakes/notifee.ts"],
-      "react-native-gatebell": ["./src/generated/index.ts"]
+      "react-native-keychain": ["./src/fakes/keychain.ts"],
+      "react-native-gatebell": ["./src/sdk/index.ts"]
     }
   },
   "include": ["src/**/*"]
@@ -697,12 +709,18 @@ fn metro_bundles(p: &Paths) -> Result<(), String> {
                 .env("GATEBELL_METRO_CACHE", p.cache.join("metro")),
         )?;
         let js = read(&path)?;
-        // The generated package's installer call: it is in the bundle, not a stand-in.
-        if !js.contains("installRustCrate") {
-            return Err(format!(
-                "{} does not contain react-native-gatebell",
-                path.display()
-            ));
+        // The generated package's installer call and the SDK over it: they are in the
+        // bundle, not stand-ins.
+        for needle in [
+            "installRustCrate",
+            "react-native-gatebell: call configure() first",
+        ] {
+            if !js.contains(needle) {
+                return Err(format!(
+                    "{} does not contain react-native-gatebell ({needle})",
+                    path.display()
+                ));
+            }
         }
         println!("{}: {} KiB", path.display(), js.len() / 1024);
     }

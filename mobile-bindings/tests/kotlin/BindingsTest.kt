@@ -9,6 +9,8 @@ import app.gatebell.mobile.KeyValueStore
 import app.gatebell.mobile.MobilePlatform
 import app.gatebell.mobile.PushClient
 import app.gatebell.mobile.PushClientListener
+import app.gatebell.mobile.PushKeys
+import app.gatebell.mobile.decryptPushData
 import app.gatebell.mobile.Route
 import app.gatebell.mobile.routeApiPath
 import app.gatebell.mobile.routeDecisionCall
@@ -71,6 +73,19 @@ fun main() = runBlocking {
     check(store.values.containsKey("gatebell.push.state"), "state is persisted in the app's store")
     check(listener.updates.any { it is ClientUpdate.StatusChanged }, "the listener hears status changes")
 
+    // Notifications off: the token goes, the session stays, later tokens are ignored until on.
+    client.signIn("session-1", "user-1")
+    client.tokenIssued("token-2", MobilePlatform.ANDROID, null)
+    status = client.disableNotifications()
+    check(status.notificationsDisabled && status.signedIn && server.devices.isEmpty(), "turning notifications off unregisters")
+    status = client.tokenIssued("token-9", MobilePlatform.ANDROID, null)
+    check(!status.registered && server.devices.isEmpty(), "a token issued while off registers nothing")
+    status = client.enableNotifications()
+    check(!status.notificationsDisabled, "turning notifications on clears the flag")
+    status = client.tokenIssued("token-2", MobilePlatform.ANDROID, null)
+    check(status.registered && server.devices.keys == setOf("token-2"), "the next token registers again")
+    client.signOut()
+
     // The token outlives the session: signing in again registers it for the new user.
     status = client.signIn("session-2", "user-2")
     check(status.registered && server.devices == mapOf("token-2" to "Bearer session-2"), "a new user gets the token")
@@ -89,5 +104,23 @@ fun main() = runBlocking {
     val call = routeDecisionCall(route, "tok-1")!!
     check(call.path == "/api/v1/visits/v-1/decision", "the token decision's path")
     check(call.body == "{\"decision\":\"approve\",\"actionToken\":\"tok-1\"}", "the token decision's body")
+
+    // RFC 8291 Appendix A (testkit::rfc8291_vector, copied): the bindings decrypt and
+    // authenticate the vector's body; its plaintext is not a Gatebell payload, which is what
+    // they then say. With another auth secret the record does not authenticate.
+    val vector = mapOf(
+        "encrypted" to "DGv6ra1nlYgDCS1FRnbzlwAAEABBBP4z9KsN6nGRTbVYI_c7VJSPQTBtkgcy27mlmlMoZIIgDll6e3vCYLocInmYWAmS6TlzAC8wEqKK6PBru3jl7A_yl95bQpu6cVPTpK4Mqgkf1CXztLVBSt2Ks3oZwbuwXPXLWyouBWLVWGNWQexSgSxsj_Qulcy4a-fN",
+    )
+    val uaPublic = "BCVxsr7N_eNgVRqvHtD0zTZsEc6-VV-JvLexhqUzORcxaOzi6-AYWXvTBHm4bjyPjs7Vd8pZGH6SRpkNtoIAiw4"
+    val uaPrivate = "q1dXpw3UpT5VOmu_cf_v6ih07Aems3njxI-JWgLcM94"
+    fun decryptError(auth: String): String =
+        try {
+            decryptPushData(vector, PushKeys(uaPrivate, uaPublic, auth))
+            "decrypted"
+        } catch (e: GatebellException.InvalidArgument) {
+            e.reason
+        }
+    check(decryptError("BTBZMqHH6r4Tts7J_aSIgg") == "encrypted push: not a Gatebell payload", "the RFC 8291 vector decrypts and authenticates")
+    check(decryptError("AAAAAAAAAAAAAAAAAAAAAA").startsWith("encrypted push: authentication failed"), "the vector with another auth secret does not")
     println("$passed passed, 0 failed")
 }

@@ -88,6 +88,35 @@ test("register, refresh and sign out through a TypeScript transport", async () =
   assert.ok(listener.updates.some((u) => ClientUpdate.StatusChanged.instanceOf(u)));
 });
 
+test("turning notifications off unregisters the token, keeps the session, and ignores tokens until turned on", async () => {
+  const server = new ScriptedServer();
+  const store = new MemoryStore();
+  const client = new PushClient(server, store, new Recorder());
+  await client.signIn("session-1", "user-1");
+  let status = await client.tokenIssued("token-1", MobilePlatform.Android, undefined);
+  assert.equal(status.registered, true);
+  assert.equal(status.notificationsDisabled, false);
+
+  status = await client.disableNotifications();
+  assert.equal(status.notificationsDisabled, true);
+  assert.equal(status.signedIn, true, "the session stays");
+  assert.equal(status.registered, false);
+  assert.equal(server.devices.size, 0, "the device is gone from the server");
+
+  // A refresh the platform still delivers registers nothing, after a restart too.
+  const restarted = new PushClient(server, store, new Recorder());
+  status = await restarted.start();
+  assert.equal(status.notificationsDisabled, true, "the choice is persisted");
+  await restarted.tokenIssued("token-2", MobilePlatform.Android, undefined);
+  assert.equal(server.devices.size, 0);
+
+  status = await restarted.enableNotifications();
+  assert.equal(status.notificationsDisabled, false);
+  status = await restarted.tokenIssued("token-2", MobilePlatform.Android, undefined);
+  assert.equal(status.registered, true);
+  assert.deepEqual([...server.devices], [["token-2", "Bearer session-1"]]);
+});
+
 test("a network error resolves with a status that schedules a retry", async () => {
   const server = new ScriptedServer();
   server.offline = true;

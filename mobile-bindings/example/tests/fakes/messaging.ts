@@ -1,5 +1,5 @@
-// @react-native-firebase/messaging at the module boundary: what the example's notifications.ts
-// uses, recording the handlers it registers so the test can deliver messages to them.
+// @react-native-firebase/messaging at the module boundary: what react-native-gatebell uses,
+// recording the handlers it registers so the test can deliver messages to them.
 export type RemoteMessage = {
   messageId?: string;
   from?: string;
@@ -16,7 +16,9 @@ export const fake = {
   openedListeners: [] as Listener<RemoteMessage>[],
   tokenListeners: [] as Listener<string>[],
   initialNotification: null as RemoteMessage | null,
+  deletedTokens: [] as string[],
   reset(token: string) {
+    this.deletedTokens = [];
     this.token = token;
     this.backgroundHandler = undefined;
     this.messageListeners = [];
@@ -41,6 +43,9 @@ export function getMessaging(): Messaging {
 }
 export async function getToken(_messaging: Messaging): Promise<string> {
   return fake.token;
+}
+export async function deleteToken(_messaging: Messaging): Promise<void> {
+  fake.deletedTokens.push(fake.token);
 }
 export function onTokenRefresh(_messaging: Messaging, listener: Listener<string>): () => void {
   return remover(fake.tokenListeners, listener);

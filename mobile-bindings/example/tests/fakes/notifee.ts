@@ -1,5 +1,6 @@
-// @notifee/react-native at the module boundary: records channels, categories and displayed
-// notifications, and the event handlers, so the test can press a button. Enum values are
+// @notifee/react-native at the module boundary: records channels, categories (each write
+// replaces them all, as on iOS) and displayed notifications, and the event handlers, so the
+// test can press a button. Enum values are
 // notifee's.
 export enum AndroidImportance {
   DEFAULT = 3,
@@ -40,9 +41,16 @@ export interface AndroidChannel {
   importance?: AndroidImportance;
   sound?: string;
 }
+export interface IOSNotificationCategoryAction {
+  id: string;
+  title: string;
+  foreground?: boolean;
+  authenticationRequired?: boolean;
+  destructive?: boolean;
+}
 export interface IOSNotificationCategory {
   id: string;
-  actions?: { id: string; title: string }[];
+  actions?: IOSNotificationCategoryAction[];
 }
 export interface EventDetail {
   notification?: Notification;
@@ -60,6 +68,8 @@ export interface InitialNotification {
 export const fake = {
   channels: [] as AndroidChannel[],
   categories: [] as IOSNotificationCategory[],
+  /** How many times the categories were written (each write replaces them all). */
+  categoryWrites: 0,
   displayed: [] as Notification[],
   cancelled: [] as string[],
   backgroundHandler: undefined as ((event: Event) => Promise<void>) | undefined,
@@ -69,6 +79,7 @@ export const fake = {
   reset() {
     this.channels = [];
     this.categories = [];
+    this.categoryWrites = 0;
     this.displayed = [];
     this.cancelled = [];
     this.backgroundHandler = undefined;
@@ -84,7 +95,11 @@ const notifee = {
     return channel.id;
   },
   async setNotificationCategories(categories: IOSNotificationCategory[]): Promise<void> {
-    fake.categories = categories;
+    fake.categories = structuredClone(categories);
+    fake.categoryWrites += 1;
+  },
+  async getNotificationCategories(): Promise<IOSNotificationCategory[]> {
+    return structuredClone(fake.categories);
   },
   async displayNotification(notification: Notification): Promise<string> {
     fake.displayed.push(notification);

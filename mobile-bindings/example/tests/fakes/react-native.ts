@@ -1,4 +1,4 @@
-// The two things notifications.ts takes from react-native.
+// The two things react-native-gatebell takes from react-native.
 export const Platform: { OS: "android" | "ios" } = { OS: "android" };
 
 type AppStateStatus = "active" | "background" | "inactive";
