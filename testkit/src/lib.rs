@@ -1,6 +1,7 @@
 //! Local fakes of the services Gatebell talks to: Google's OAuth token endpoint
 //! ([`FakeOAuth`]), FCM HTTP v1 ([`FakeFcm`]), a browser push service ([`FakeWebPush`]) and a
-//! Twilio-compatible SMS API ([`FakeSms`]).
+//! Twilio-compatible SMS API ([`FakeSms`]); [`tls::TestCa`] makes a certificate authority for
+//! one test and serves HTTPS with it.
 //!
 //! Each fake listens on `127.0.0.1` at a random port, speaks HTTP/1.1 and HTTP/2 with prior
 //! knowledge (h2c), checks what the real service checks (signatures, audiences, expiry, payload
@@ -37,6 +38,7 @@ mod oauth;
 pub mod sender;
 mod server;
 mod sms;
+pub mod tls;
 mod webpush;
 
 use std::fmt;

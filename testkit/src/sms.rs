@@ -6,11 +6,16 @@
 //! E.164 (400, code 21211), `From` (400, code 21603) and a `Body` of 1 to 1600 characters
 //! (400, codes 21602 and 21617). An accepted message is answered 201 with a Message resource
 //! (`sid`, `status: queued`, …).
+//!
+//! Scripted as the real service fails: a number marked invalid is answered 400, code 21211, as
+//! Twilio answers a well-formed number that is no phone's (its test credentials do so for
+//! `+15005550001`); a rate limit answers 429, code 20429, with `Retry-After` when given; an
+//! outage answers 503, code 20503.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -40,6 +45,8 @@ pub struct SmsReceived {
     pub status: u16,
     /// The Twilio error code it answered with, if any.
     pub error_code: Option<u32>,
+    /// When it arrived.
+    pub at: Instant,
 }
 
 /// A fake SMS API for one account; cheap to clone, stops when the last clone is dropped.
@@ -56,6 +63,10 @@ struct SmsState {
     delivered: Deliveries,
     /// Requests still to answer 503, as an outage would.
     outage: AtomicUsize,
+    /// Requests still to answer 429, and the `Retry-After` (seconds) to send with them.
+    rate_limited: Mutex<(usize, Option<u64>)>,
+    /// `To` numbers answered 400, code 21211.
+    invalid: Mutex<HashSet<String>>,
     next_id: AtomicUsize,
 }
 
@@ -68,6 +79,8 @@ impl FakeSms {
             received: Mutex::default(),
             delivered: Deliveries::default(),
             outage: AtomicUsize::new(0),
+            rate_limited: Mutex::default(),
+            invalid: Mutex::default(),
             next_id: AtomicUsize::new(1),
         });
         let router = Router::new()
@@ -88,6 +101,17 @@ impl FakeSms {
     /// Answers the next `n` well-formed, authenticated requests 503 (an outage).
     pub fn fail_next(&self, n: usize) {
         self.state.outage.store(n, Ordering::SeqCst);
+    }
+
+    /// Answers the next `n` well-formed, authenticated requests 429 (code 20429), with
+    /// `Retry-After: retry_after_secs` when given.
+    pub fn rate_limit_next(&self, n: usize, retry_after_secs: Option<u64>) {
+        *lock(&self.state.rate_limited) = (n, retry_after_secs);
+    }
+
+    /// Answers every message to `to` 400, code 21211 (not a valid phone number).
+    pub fn mark_invalid(&self, to: &str) {
+        lock(&self.state.invalid).insert(to.to_owned());
     }
 
     /// Every request so far, in arrival order.
@@ -177,8 +201,9 @@ async fn create(
         body: text.clone(),
         status: 201,
         error_code: None,
+        at: Instant::now(),
     };
-    let refusal = if !is_e164(&to) {
+    let refusal = if !is_e164(&to) || lock(&state.invalid).contains(&to) {
         Some((
             21211,
             format!("The 'To' number {to} is not a valid phone number."),
@@ -200,6 +225,24 @@ async fn create(
         record.error_code = Some(code);
         lock(&state.received).push(record);
         return error(StatusCode::BAD_REQUEST, code, &message);
+    }
+    let rate_limited = {
+        let mut limit = lock(&state.rate_limited);
+        limit.0.checked_sub(1).map(|left| {
+            limit.0 = left;
+            limit.1
+        })
+    };
+    if let Some(retry_after) = rate_limited {
+        record.status = 429;
+        record.error_code = Some(20429);
+        lock(&state.received).push(record);
+        let mut resp = error(StatusCode::TOO_MANY_REQUESTS, 20429, "Too Many Requests");
+        if let Some(secs) = retry_after {
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, secs.to_string().parse().unwrap());
+        }
+        return resp;
     }
     let outage = state
         .outage

@@ -1026,3 +1026,42 @@ async fn sms_refuses_what_twilio_refuses() {
     assert_eq!(s, StatusCode::CREATED);
     assert_eq!(sms.delivered().len(), 1);
 }
+
+/// A well-formed number that is no phone's is a 400 with code 21211, every time; a rate limit
+/// is a 429 with code 20429 and the scripted `Retry-After`, as many times as scripted.
+#[tokio::test]
+async fn sms_answers_an_invalid_number_400_and_a_rate_limit_429() {
+    let sms = FakeSms::start(SMS_SID, SMS_TOKEN).await;
+    sms.mark_invalid("+15005550001");
+    let to = |n| [("To", n), ("From", "+15005550006"), ("Body", "hi")];
+    for _ in 0..2 {
+        let (s, b) = text(&sms, SMS_SID, (SMS_SID, SMS_TOKEN), &to("+15005550001")).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{b}");
+        assert_eq!(b["code"], 21211, "{b}");
+        assert_eq!(b["more_info"], "https://www.twilio.com/docs/errors/21211");
+    }
+    sms.rate_limit_next(1, Some(7));
+    let resp = Client::new()
+        .post(format!(
+            "{}/2010-04-01/Accounts/{SMS_SID}/Messages.json",
+            sms.base_url()
+        ))
+        .basic_auth(SMS_SID, Some(SMS_TOKEN))
+        .form(&to("+919800000001"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(resp.headers()["retry-after"], "7");
+    let b: Value = resp.json().await.unwrap();
+    assert_eq!(
+        (b["code"].as_u64(), b["status"].as_u64()),
+        (Some(20429), Some(429)),
+        "{b}"
+    );
+    let (s, _) = text(&sms, SMS_SID, (SMS_SID, SMS_TOKEN), &to("+919800000001")).await;
+    assert_eq!(s, StatusCode::CREATED);
+    let codes: Vec<_> = sms.received().iter().map(|r| r.error_code).collect();
+    assert_eq!(codes, [Some(21211), Some(21211), Some(20429), None]);
+    assert_eq!(sms.delivered().len(), 1);
+}
