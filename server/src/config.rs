@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
+use crate::egress::ExtraCa;
 use crate::push::allowlist::{AllowList, DEFAULT_PUSH_HOSTS};
 
 /// Flags of `gatebell serve`.
@@ -243,6 +244,10 @@ pub struct ServeArgs {
     /// The From of emails, `Gatebell <gate@example.com>`.
     #[arg(long, env = "GATEBELL_SMTP_FROM")]
     pub smtp_from: Option<String>,
+    /// PEM file of CA certificates the outbound TLS clients (SMS API, SMTP, JWKS) trust beside
+    /// the built-in roots: a private CA, or a test's own.
+    #[arg(long, env = "GATEBELL_EXTRA_CA_FILE")]
+    pub extra_ca_file: Option<PathBuf>,
     /// Seconds between housekeeping runs (expired sessions, retention).
     #[arg(
         long = "housekeeping-interval",
@@ -266,6 +271,8 @@ pub struct ServeArgs {
 pub struct Config {
     pub args: ServeArgs,
     pub allow_list: AllowList,
+    /// The certificates of `--extra-ca-file`, read and checked at start.
+    pub extra_ca: ExtraCa,
 }
 
 impl Config {
@@ -317,14 +324,19 @@ impl Config {
                 crate::codes::MIN_SECRET_LEN
             );
         }
+        let extra_ca = match &args.extra_ca_file {
+            Some(path) => ExtraCa::load(path)?,
+            None => ExtraCa::default(),
+        };
         check_jwt(&args)?;
         check_webhook(&args)?;
-        check_messages(&args)?;
+        check_messages(&args, &extra_ca)?;
         for origin in &args.cors_origins {
             check_origin(origin)?;
         }
         Ok(Config {
             allow_list: AllowList::new(hosts, args.push_allow_http),
+            extra_ca,
             args,
         })
     }
@@ -381,7 +393,7 @@ impl Config {
 
 /// SMS needs its SID, token and sender together; email its server and sender; links an
 /// http(s) public URL.
-fn check_messages(args: &ServeArgs) -> anyhow::Result<()> {
+fn check_messages(args: &ServeArgs, extra_ca: &ExtraCa) -> anyhow::Result<()> {
     let sms = [&args.sms_account_sid, &args.sms_auth_token, &args.sms_from];
     if sms.iter().any(|a| a.is_some()) && !sms.iter().all(|a| a.is_some()) {
         anyhow::bail!("--sms-account-sid, --sms-auth-token and --sms-from go together");
@@ -399,7 +411,7 @@ fn check_messages(args: &ServeArgs) -> anyhow::Result<()> {
         anyhow::bail!("--smtp-url and --smtp-from go together");
     }
     if let Some(url) = &args.smtp_url {
-        crate::messages::email::transport(url)
+        crate::messages::email::transport(url, extra_ca)
             .map_err(|e| anyhow::anyhow!("--smtp-url is not usable: {e}"))?;
     }
     if let Some(from) = &args.smtp_from {

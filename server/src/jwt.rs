@@ -89,7 +89,11 @@ impl JwtAuth {
                 };
                 Keys::Jwks(Jwks {
                     url: url.clone(),
-                    client: builder.timeout(FETCH_TIMEOUT).build()?,
+                    client: config
+                        .extra_ca
+                        .trusted_by(builder)
+                        .timeout(FETCH_TIMEOUT)
+                        .build()?,
                     keys: RwLock::default(),
                     last_fetch: tokio::sync::Mutex::new(None),
                     min_refetch: Duration::from_millis(args.jwt_jwks_min_refetch_ms),

@@ -9,7 +9,7 @@ mod common;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use common::process::Process;
-use common::smtp::SmtpSink;
+use common::smtp::{SinkOptions, SinkTls, SmtpSink};
 use common::{Backend, TestApp, assert_error};
 use gatebell_testkit::FakeSms;
 use reqwest::{Method, StatusCode};
@@ -155,7 +155,7 @@ async fn nobody_answers_so_the_household_is_texted_and_emailed_and_a_link_decide
     sms.wait_for(1, WAIT).await.unwrap();
     let emails = smtp.wait_for(2, WAIT).await;
     guard_stream.next_event("visit").await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    all_messages_closed(&app.state().db, 3).await;
     assert_eq!(sms.received().len(), 1, "{:?}", sms.received());
     assert_eq!(smtp.received().len(), 2);
 
@@ -269,7 +269,7 @@ async fn an_opened_walkin_is_not_escalated_and_an_expired_ones_links_say_so(b: B
     let ignored = app.walkin_for_asha(&guard).await;
     sms.wait_for(1, WAIT).await.unwrap();
     let emails = smtp.wait_for(2, WAIT).await;
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    all_messages_closed(&app.state().db, 3).await;
     assert_eq!(sms.received().len(), 1);
     assert_eq!(smtp.received().len(), 2, "{emails:?}");
     assert!(
@@ -346,7 +346,7 @@ async fn channels_are_per_event_type_and_a_checkin_is_emailed_to_who_chose_it(b:
     let id = app.walkin_for_asha(&guard).await;
     let emails = smtp.wait_for(2, WAIT).await;
     assert_eq!(emails[1]["rcpt_tos"], json!([ARJUN]));
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    all_messages_closed(&app.state().db, 2).await;
     assert!(sms.received().is_empty(), "{:?}", sms.received());
     assert_eq!(smtp.received().len(), 2);
     let v = visit(&app, &guard, &id).await;
@@ -385,13 +385,28 @@ on_both_backends!(
     channels_are_per_event_type_and_a_checkin_is_emailed_to_who_chose_it,
 );
 
-/// A port nothing listens on now.
-fn closed_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+/// Waits until `n` messages were queued and none is pending any more: nothing is left to
+/// send, so the counts a test reads next are final.
+async fn all_messages_closed(db: &gatebell_server::db::Db, n: i64) {
+    common::wait_for_count(
+        db,
+        "SELECT COUNT(*) FROM message_jobs WHERE state <> 'pending'",
+        n,
+        WAIT,
+    )
+    .await;
+    assert_eq!(
+        common::scalar(db, "SELECT COUNT(*) FROM message_jobs").await,
+        n
+    );
+}
+
+/// A port that refuses connections for as long as the socket is held: bound, never listening
+/// (so no other test can take it meanwhile).
+fn refusing_port() -> tokio::net::TcpSocket {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    socket
 }
 
 /// `kill -9` while the escalation's texts and emails wait (the SMS API is down, the SMTP server
@@ -410,7 +425,8 @@ async fn kill_9_during_escalation_loses_no_text_or_email() {
         "--claim-lease-ms",
         "1000",
     ];
-    let down = format!("smtp://127.0.0.1:{}", closed_port());
+    let refusing = refusing_port();
+    let down = format!("smtp://127.0.0.1:{}", refusing.local_addr().unwrap().port());
     let first = Process::spawn(&url, &flags(&sms, &down, &extra));
     let app = TestApp::client_of(&first.url, &url);
     for (who, phone) in [(ASHA, ASHA_PHONE), (ARJUN, ARJUN_PHONE)] {
@@ -433,7 +449,7 @@ async fn kill_9_during_escalation_loses_no_text_or_email() {
     let second = Process::spawn(&url, &flags(&sms, &smtp.url(), &extra));
     sms.wait_for(2, Duration::from_secs(45)).await.unwrap();
     let emails = smtp.wait_for(2, Duration::from_secs(45)).await;
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    all_messages_closed(&gatebell_server::db::Db::connect(&url).await.unwrap(), 4).await;
     let mut texted: Vec<String> = sms.delivered().into_iter().map(|t| t.to).collect();
     texted.sort();
     assert_eq!(texted, [ASHA_PHONE, ARJUN_PHONE]);
@@ -449,4 +465,251 @@ async fn kill_9_during_escalation_loses_no_text_or_email() {
     let v = visit(&app, &guard, &id).await;
     assert_eq!(v["escalation"]["sms"], 2, "{v}");
     assert_eq!(v["escalation"]["email"], 2, "{v}");
+}
+
+/// Asha's (and Arjun's, with `arjun_too`) check-ins go by `sms` and/or `email` alone; each
+/// invites a visitor and the guard checks them in: one message each.
+async fn check_ins_announced(app: &TestApp, sms: bool, email: bool, arjun_too: bool) {
+    let guard = app.login(GUARD).await;
+    let hosts: &[(&str, &str)] = if arjun_too {
+        &[(ASHA, ASHA_PHONE), (ARJUN, ARJUN_PHONE)]
+    } else {
+        &[(ASHA, ASHA_PHONE)]
+    };
+    for (who, phone) in hosts {
+        let token = app.login(who).await;
+        let channels = json!({
+            "walkinPending": {"push": true, "sms": false, "email": false},
+            "visitorArrived": {"push": true, "sms": sms, "email": email},
+        });
+        let (s, v) =
+            put_preferences(app, &token, json!({"channels": channels, "phone": phone})).await;
+        assert_eq!(s, 200, "{v}");
+        let (s, v) = app
+            .post("/api/v1/visits", &token, json!({"visitorName": "Meera"}))
+            .await;
+        assert_eq!(s, 201, "{v}");
+        let (s, v) = app
+            .post("/api/v1/visits/checkin", &guard, json!({"otp": v["otp"]}))
+            .await;
+        assert_eq!(s, 200, "{v}");
+    }
+}
+
+/// Waits until `channel`'s messages are all closed (no longer pending), then returns each one's
+/// `state attempts last_status last_error`, by recipient's email.
+async fn closed_messages(app: &TestApp, channel: &str, n: i64) -> Vec<String> {
+    let db = &app.state().db;
+    common::wait_for_count(
+        db,
+        &format!(
+            "SELECT COUNT(*) FROM message_jobs WHERE channel = '{channel}' AND state <> 'pending'"
+        ),
+        n,
+        WAIT,
+    )
+    .await;
+    common::texts(
+        db,
+        &format!(
+            "SELECT j.state || ' ' || CAST(j.attempts AS TEXT) || ' ' || \
+             COALESCE(CAST(j.last_status AS TEXT), '-') || ' ' || COALESCE(j.last_error, '-') \
+             FROM message_jobs j JOIN users u ON u.id = j.user_id \
+             WHERE j.channel = '{channel}' ORDER BY u.email"
+        ),
+    )
+    .await
+}
+
+/// Twilio answers a number that is no phone's 400 (code 21211): that will not change on a
+/// retry, so the text fails at once, recorded with the provider's reason.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_sms_refused_with_a_4xx_is_failed_not_retried() {
+    let sms = FakeSms::start(SID, SMS_TOKEN).await;
+    sms.mark_invalid(ASHA_PHONE);
+    let smtp = SmtpSink::start();
+    let app = start(Backend::Sqlite, &sms, &smtp, &[]).await;
+    check_ins_announced(&app, true, false, false).await;
+    let closed = closed_messages(&app, "sms", 1).await;
+    assert_eq!(closed.len(), 1);
+    assert!(
+        closed[0].starts_with("failed 1 400 ") && closed[0].contains("(code 21211)"),
+        "{closed:?}"
+    );
+    let tries: Vec<_> = sms.received().iter().map(|r| r.status).collect();
+    assert_eq!(tries, [400], "one try, refused");
+    let attempts = common::scalar(&app.state().db, "SELECT COUNT(*) FROM message_attempts").await;
+    assert_eq!(attempts, 1);
+    app.stop().await;
+}
+
+/// A 429 is a "not now": the text is tried again, no sooner than the `Retry-After` asked (2 s,
+/// more than the first backoff of at most 1 s), and then delivered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_sms_refused_with_429_is_retried_after_its_retry_after() {
+    let sms = FakeSms::start(SID, SMS_TOKEN).await;
+    sms.rate_limit_next(1, Some(2));
+    let smtp = SmtpSink::start();
+    let app = start(Backend::Sqlite, &sms, &smtp, &[]).await;
+    check_ins_announced(&app, true, false, false).await;
+    let closed = closed_messages(&app, "sms", 1).await;
+    assert_eq!(closed, ["delivered 2 201 -"]);
+    let tries = sms.received();
+    let statuses: Vec<_> = tries.iter().map(|r| r.status).collect();
+    assert_eq!(statuses, [429, 201]);
+    let waited = tries[1].at - tries[0].at;
+    assert!(
+        waited >= Duration::from_secs(2),
+        "tried again after {waited:?}, before Retry-After: 2"
+    );
+    app.stop().await;
+}
+
+const SMTP_USER: &str = "gatebell";
+const SMTP_PASSWORD: &str = "smtp-password-for-tests";
+
+/// `serve` flags trusting `ca` (`--extra-ca-file`, written into `dir`).
+fn trusting(ca: &gatebell_testkit::tls::TestCa, dir: &std::path::Path) -> String {
+    let path = dir.join("extra-ca.pem");
+    std::fs::write(&path, ca.ca_pem()).unwrap();
+    path.display().to_string()
+}
+
+/// Submission as a provider offers it: TLS from the first byte (`smtps://`) or STARTTLS
+/// before anything else, with a certificate of the test CA the server is told to trust, and
+/// AUTH with the credentials of the URL. Each email arrives over TLS, signed in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn smtps_and_starttls_with_credentials_deliver() {
+    let ca = gatebell_testkit::tls::TestCa::new();
+    let dir = tempfile::tempdir().unwrap();
+    let ca_file = trusting(&ca, dir.path());
+    let sms = FakeSms::start(SID, SMS_TOKEN).await;
+    for tls in [SinkTls::Implicit(&ca), SinkTls::StartTls(&ca)] {
+        let smtp = SmtpSink::start_with(SinkOptions {
+            tls,
+            credentials: Some((SMTP_USER, SMTP_PASSWORD)),
+            ..SinkOptions::default()
+        });
+        let app = start(Backend::Sqlite, &sms, &smtp, &["--extra-ca-file", &ca_file]).await;
+        check_ins_announced(&app, false, true, false).await;
+        let emails = smtp.wait_for(1, WAIT).await;
+        assert_eq!(emails[0]["rcpt_tos"], json!([ASHA]), "{}", smtp.url());
+        assert!(
+            emails[0]["subject"].as_str().unwrap().contains("Meera"),
+            "{}",
+            emails[0]
+        );
+        assert_eq!(emails[0]["tls"], true);
+        assert_eq!(emails[0]["login"], SMTP_USER);
+        assert_eq!(
+            closed_messages(&app, "email", 1).await,
+            ["delivered 1 250 -"]
+        );
+        app.stop().await;
+    }
+}
+
+/// A server whose certificate the server does not trust (no `--extra-ca-file`) gets nothing:
+/// the TLS handshake fails, the email is not sent, and the reason is recorded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_smtp_server_with_an_untrusted_certificate_gets_no_email() {
+    let ca = gatebell_testkit::tls::TestCa::new();
+    let sms = FakeSms::start(SID, SMS_TOKEN).await;
+    let smtp = SmtpSink::start_with(SinkOptions {
+        tls: SinkTls::Implicit(&ca),
+        credentials: Some((SMTP_USER, SMTP_PASSWORD)),
+        ..SinkOptions::default()
+    });
+    let app = start(Backend::Sqlite, &sms, &smtp, &[]).await;
+    check_ins_announced(&app, false, true, false).await;
+    let db = &app.state().db;
+    common::wait_for_count(db, "SELECT COUNT(*) FROM message_attempts", 1, WAIT).await;
+    let errors = common::texts(db, "SELECT COALESCE(error, '-') FROM message_attempts").await;
+    assert!(errors[0].contains("UnknownIssuer"), "{errors:?}");
+    assert!(smtp.received().is_empty());
+    assert!(
+        smtp.auths().is_empty(),
+        "credentials went to an untrusted server"
+    );
+    app.stop().await;
+}
+
+/// Wrong credentials: the server answers 535, which a retry will not change; the email fails
+/// at once with the server's reason.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_smtp_credentials_fail_the_email_clearly() {
+    let ca = gatebell_testkit::tls::TestCa::new();
+    let dir = tempfile::tempdir().unwrap();
+    let ca_file = trusting(&ca, dir.path());
+    let sms = FakeSms::start(SID, SMS_TOKEN).await;
+    let smtp = SmtpSink::start_with(SinkOptions {
+        tls: SinkTls::StartTls(&ca),
+        credentials: Some((SMTP_USER, SMTP_PASSWORD)),
+        ..SinkOptions::default()
+    });
+    let flags = flags(
+        &sms,
+        &smtp.url_as(SMTP_USER, "not-the-password"),
+        &["--extra-ca-file", &ca_file],
+    );
+    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+    let app = TestApp::start_with(Backend::Sqlite, &flags).await;
+    check_ins_announced(&app, false, true, false).await;
+    let closed = closed_messages(&app, "email", 1).await;
+    assert_eq!(closed.len(), 1);
+    assert!(
+        closed[0].starts_with("failed 1 535 ")
+            && closed[0].contains("Authentication credentials invalid"),
+        "{closed:?}"
+    );
+    assert!(smtp.received().is_empty());
+    assert!(
+        smtp.auths()
+            .iter()
+            .all(|a| a["success"] == false && a["login"] == SMTP_USER),
+        "{:?}",
+        smtp.auths()
+    );
+    app.stop().await;
+}
+
+/// A 4xx ("mailbox busy") is tried again and delivered; a 5xx ("no such mailbox") fails at
+/// once, recorded with the server's reply.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_smtp_4xx_is_retried_and_a_5xx_is_not() {
+    let ca = gatebell_testkit::tls::TestCa::new();
+    let dir = tempfile::tempdir().unwrap();
+    let ca_file = trusting(&ca, dir.path());
+    let sms = FakeSms::start(SID, SMS_TOKEN).await;
+    let smtp = SmtpSink::start_with(SinkOptions {
+        tls: SinkTls::StartTls(&ca),
+        credentials: Some((SMTP_USER, SMTP_PASSWORD)),
+        refuse: vec![(ASHA, 451, 1), (ARJUN, 550, 1)],
+    });
+    let app = start(Backend::Sqlite, &sms, &smtp, &["--extra-ca-file", &ca_file]).await;
+    check_ins_announced(&app, false, true, true).await;
+    let closed = closed_messages(&app, "email", 2).await;
+    // Ordered by email: arjun@, then asha@.
+    assert!(
+        closed[0].starts_with("failed 1 550 ") && closed[0].contains("No such mailbox"),
+        "{closed:?}"
+    );
+    assert_eq!(closed[1], "delivered 2 250 -", "{closed:?}");
+    let emails = smtp.received();
+    assert_eq!(emails.len(), 1);
+    assert_eq!(emails[0]["rcpt_tos"], json!([ASHA]));
+    let refused: Vec<_> = smtp
+        .refusals()
+        .iter()
+        .map(|r| {
+            (
+                r["rcpt"].as_str().unwrap().to_owned(),
+                r["code"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(refused.len(), 2, "{refused:?}");
+    assert!(refused.contains(&(ASHA.to_owned(), 451)), "{refused:?}");
+    assert!(refused.contains(&(ARJUN.to_owned(), 550)), "{refused:?}");
+    app.stop().await;
 }

@@ -84,11 +84,17 @@ fn claims(sub: &str, role: &str, unit: Option<&str>) -> Value {
     c
 }
 
-/// A local JWKS server whose key set a test may change; counts its requests.
+/// A local JWKS server over HTTPS, with a certificate of a test CA the server under test is
+/// told to trust (`--extra-ca-file`), so the key set is fetched as in production: https only,
+/// through the guarded client. Its key set a test may change; it counts its requests.
 struct KeyServer {
     url: String,
     keys: Arc<Mutex<Vec<Value>>>,
     hits: Arc<AtomicUsize>,
+    https: gatebell_testkit::tls::HttpsServer,
+    /// The test CA's certificate, as a file.
+    ca_file: String,
+    _dir: tempfile::TempDir,
 }
 
 impl KeyServer {
@@ -96,23 +102,38 @@ impl KeyServer {
         let set = Arc::new(Mutex::new(keys.iter().map(|k| k.jwk.clone()).collect()));
         let hits = Arc::new(AtomicUsize::new(0));
         let (s, h) = (set.clone(), hits.clone());
-        let app = axum::Router::new().route(
-            "/jwks.json",
-            axum::routing::get(move || {
-                let (s, h) = (s.clone(), h.clone());
-                async move {
-                    h.fetch_add(1, Ordering::SeqCst);
-                    axum::Json(json!({ "keys": *s.lock().unwrap() }))
-                }
-            }),
-        );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        let app = axum::Router::new()
+            .route(
+                "/jwks.json",
+                axum::routing::get(move || {
+                    let (s, h) = (s.clone(), h.clone());
+                    async move {
+                        h.fetch_add(1, Ordering::SeqCst);
+                        // Fresh for as short a time as the server allows (a minute, unless a
+                        // test lowers it with --jwt-jwks-min-max-age-ms).
+                        (
+                            [(axum::http::header::CACHE_CONTROL, "max-age=0")],
+                            axum::Json(json!({ "keys": *s.lock().unwrap() })),
+                        )
+                    }
+                }),
+            )
+            .route(
+                "/moved.json",
+                axum::routing::get(|| async { axum::response::Redirect::temporary("/jwks.json") }),
+            );
+        let ca = gatebell_testkit::tls::TestCa::new();
+        let https = ca.serve_https(app).await;
+        let dir = tempfile::tempdir().unwrap();
+        let ca_file = dir.path().join("ca.pem");
+        std::fs::write(&ca_file, ca.ca_pem()).unwrap();
         KeyServer {
-            url: format!("http://{addr}/jwks.json"),
+            url: format!("{}/jwks.json", https.base_url()),
             keys: set,
             hits,
+            https,
+            ca_file: ca_file.display().to_string(),
+            _dir: dir,
         }
     }
 
@@ -121,16 +142,22 @@ impl KeyServer {
     }
 }
 
+/// A server fetching its keys from `jwks` as in production (https, the guarded client), trusting
+/// the key server's test CA.
 async fn start_with_jwks(b: Backend, jwks: &KeyServer, extra: &[&str]) -> TestApp {
+    start_with_jwks_url(b, &jwks.url, &["--extra-ca-file", &jwks.ca_file], extra).await
+}
+
+async fn start_with_jwks_url(b: Backend, url: &str, trust: &[&str], extra: &[&str]) -> TestApp {
     let mut flags = vec![
         "--jwt-jwks-url",
-        &jwks.url,
-        "--jwt-jwks-allow-private",
+        url,
         "--jwt-issuer",
         ISSUER,
         "--jwt-audience",
         AUDIENCE,
     ];
+    flags.extend_from_slice(trust);
     flags.extend_from_slice(extra);
     TestApp::start_with(b, &flags).await
 }
@@ -415,8 +442,20 @@ async fn a_jwt_users_session_ends_like_any_other(b: Backend) {
     assert_eq!(list[0]["current"], true, "{list}");
     let first_session = list[0]["id"].clone();
 
-    // The event stream takes the JWT too (as ?access_token= in a browser).
-    drop(app.events(&token).await);
+    // The event stream takes the JWT too, as `?access_token=` (a browser's EventSource sends
+    // no headers).
+    let stream = app
+        .http
+        .get(format!(
+            "{}/api/v1/notifications/stream?access_token={token}",
+            app.url
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stream.status(), StatusCode::OK);
+    assert_eq!(stream.headers()["content-type"], "text/event-stream");
+    drop(stream);
 
     // Logging out drops the devices registered under the session; the next token starts one.
     let (s, d) = app
@@ -443,13 +482,11 @@ async fn a_jwt_users_session_ends_like_any_other(b: Backend) {
     assert_eq!(s, StatusCode::OK, "{list}");
     assert_ne!(list[0]["id"], first_session, "{list}");
 
-    // A disabled account is refused whatever its tokens say.
-    let (_, me) = app.get("/api/v1/me", &token).await;
-    let id = me["id"].as_str().unwrap();
+    // A disabled account is refused whatever its tokens say (the backend names it by `sub`).
     let (s, v) = app
         .call(
             reqwest::Method::PUT,
-            &format!("/api/v1/internal/users/{id}/disabled"),
+            "/api/v1/internal/users/ext-5/disabled",
             Some(SERVICE_KEY),
             Some(json!({"disabled": true})),
         )
@@ -458,8 +495,83 @@ async fn a_jwt_users_session_ends_like_any_other(b: Backend) {
     assert_error(&app.get("/api/v1/me", &token).await, 403, "forbidden");
 }
 
+/// The key set comes only over https that the server trusts, from the address the URL names,
+/// through the guarded client: each way around it (an untrusted certificate, a name resolving
+/// to a private address, a redirect) leaves the token unverified (503: the issuer's keys could
+/// not be fetched) and the key set unread.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_key_set_is_fetched_only_over_trusted_https_through_the_guarded_client() {
+    let rsa = Key::rsa("rsa-1");
+    let jwks = KeyServer::start(&[&rsa]).await;
+    let token = rsa.sign(&claims("ext-9", "guard", None));
+    let trusted = ["--extra-ca-file", jwks.ca_file.as_str()];
+    let moved = jwks.url.replace("/jwks.json", "/moved.json");
+    let localhost = format!("{}/jwks.json", jwks.https.localhost_url());
+    for (url, trust, why) in [
+        (
+            jwks.url.as_str(),
+            &[][..],
+            "a certificate of a CA it was not told to trust",
+        ),
+        (
+            localhost.as_str(),
+            &trusted[..],
+            "a name that resolves to a private address",
+        ),
+        (
+            moved.as_str(),
+            &trusted[..],
+            "a redirect, even to the right place",
+        ),
+    ] {
+        let app = start_with_jwks_url(Backend::Sqlite, url, trust, &[]).await;
+        let got = app.get("/api/v1/me", &token).await;
+        assert_error(&got, 503, "unavailable");
+        assert_eq!(jwks.hits(), 0, "the key set was read despite {why}");
+        app.stop().await;
+    }
+    // Control: the same key server, trusted and named by its address, signs the token in.
+    let app = start_with_jwks(Backend::Sqlite, &jwks, &[]).await;
+    let (s, v) = app.get("/api/v1/me", &token).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(jwks.hits(), 1);
+    app.stop().await;
+}
+
+/// The backend rotates its keys: one it removed from its set stops working once the set's
+/// `max-age` has passed (lowered here to a fifth of a second), and a refresh that fails keeps the
+/// last good set working.
+async fn a_key_removed_from_the_set_stops_working_at_the_next_refresh(b: Backend) {
+    let old = Key::rsa("rsa-old");
+    let new = Key::ec("ec-new");
+    let jwks = KeyServer::start(&[&old, &new]).await;
+    let app = start_with_jwks(b, &jwks, &["--jwt-jwks-min-max-age-ms", "200"]).await;
+    let with_old = old.sign(&claims("ext-rot", "guard", None));
+    let with_new = new.sign(&claims("ext-rot", "guard", None));
+    assert_eq!(app.get("/api/v1/me", &with_old).await.0, StatusCode::OK);
+
+    // The old key leaves the set: refused once the set is fetched again.
+    *jwks.keys.lock().unwrap() = vec![new.jwk.clone()];
+    let start = std::time::Instant::now();
+    let refused = loop {
+        let got = app.get("/api/v1/me", &with_old).await;
+        if got.0 != StatusCode::OK {
+            break got;
+        }
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(20),
+            "the removed key still works"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert_error(&refused, 401, "unauthorized");
+    assert_eq!(app.get("/api/v1/me", &with_new).await.0, StatusCode::OK);
+    assert!(jwks.hits() >= 2, "{} fetches", jwks.hits());
+}
+
 on_both_backends!(
     a_jwt_users_session_ends_like_any_other,
+    a_key_removed_from_the_set_stops_working_at_the_next_refresh,
     jwks_tokens_sign_in_and_use_the_api,
     bad_tokens_are_refused_with_401,
     a_role_gatebell_does_not_know_is_refused,
@@ -502,7 +614,34 @@ fn jwt_flags_refuse_to_start_half_configured() {
         "--jwt-audience",
         AUDIENCE,
     ]);
-    assert!(msg.contains("https"), "{msg}");
+    assert!(msg.contains("must be an https: URL"), "{msg}");
+    // Only the development flag admits plain http (a local key server in other suites).
+    assert!(
+        Config::from_args(serve_args(
+            db,
+            &[
+                "--jwt-jwks-url",
+                "http://127.0.0.1:9/jwks.json",
+                "--jwt-jwks-allow-private",
+                "--jwt-issuer",
+                ISSUER,
+                "--jwt-audience",
+                AUDIENCE
+            ]
+        ))
+        .is_ok()
+    );
+    let msg = refused(&[
+        "--extra-ca-file",
+        "/nonexistent/ca.pem",
+        "--jwt-hs256-secret",
+        HS_SECRET,
+        "--jwt-issuer",
+        ISSUER,
+        "--jwt-audience",
+        AUDIENCE,
+    ]);
+    assert!(msg.contains("--extra-ca-file /nonexistent/ca.pem"), "{msg}");
     let msg = refused(&["--jwt-issuer", ISSUER, "--jwt-audience", AUDIENCE]);
     assert!(
         msg.contains("need --jwt-jwks-url or --jwt-hs256-secret"),

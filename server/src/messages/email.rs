@@ -4,21 +4,55 @@
 use std::time::{Duration, Instant};
 
 use lettre::message::{Mailbox, MultiPart};
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 
 use super::Sent;
 use crate::config::Config;
+use crate::egress::ExtraCa;
 
 /// How long the SMTP server has for each command.
 const TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Builds the transport an `--smtp-url` names (connections are pooled).
+/// Builds the transport an `--smtp-url` names (connections are pooled); its TLS, if any, also
+/// trusts `extra_ca`.
 pub fn transport(
     url: &str,
+    extra_ca: &ExtraCa,
 ) -> Result<AsyncSmtpTransport<Tokio1Executor>, lettre::transport::smtp::Error> {
-    Ok(AsyncSmtpTransport::<Tokio1Executor>::from_url(url)?
-        .timeout(Some(TIMEOUT))
-        .build())
+    let mut builder = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)?.timeout(Some(TIMEOUT));
+    if let Some(tls) = tls_trusting(url, extra_ca)? {
+        builder = builder.tls(tls);
+    }
+    Ok(builder.build())
+}
+
+/// The TLS mode `url` names (as `from_url` reads it) with the extra CA among the roots; None
+/// when the URL is plain or there is no extra CA (`from_url`'s own TLS then stands).
+fn tls_trusting(
+    url: &str,
+    extra_ca: &ExtraCa,
+) -> Result<Option<Tls>, lettre::transport::smtp::Error> {
+    let Ok(parsed) = url::Url::parse(url) else {
+        return Ok(None);
+    };
+    let (Some(host), false) = (parsed.host_str(), extra_ca.is_empty()) else {
+        return Ok(None);
+    };
+    let mode = parsed
+        .query_pairs()
+        .find(|(k, _)| k == "tls")
+        .map(|(_, v)| v.into_owned());
+    let wrap: fn(TlsParameters) -> Tls = match (parsed.scheme(), mode.as_deref()) {
+        ("smtps", _) => Tls::Wrapper,
+        ("smtp", Some("required")) => Tls::Required,
+        ("smtp", Some("opportunistic")) => Tls::Opportunistic,
+        _ => return Ok(None),
+    };
+    let params = TlsParameters::builder(host.to_owned())
+        .add_root_certificate(Certificate::from_pem(extra_ca.pem())?)
+        .build_rustls()?;
+    Ok(Some(wrap(params)))
 }
 
 /// The email client.
@@ -34,7 +68,7 @@ impl EmailClient {
             return Ok(None);
         };
         Ok(Some(EmailClient {
-            transport: transport(url)?,
+            transport: transport(url, &config.extra_ca)?,
             from: from.parse()?,
         }))
     }

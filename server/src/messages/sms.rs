@@ -30,7 +30,9 @@ impl SmsClient {
         Ok(Some(SmsClient {
             // The API is the operator's choice, not a user's: no public-address check, but
             // no redirects (the auth token goes where configured, nowhere else).
-            client: reqwest::Client::builder()
+            client: config
+                .extra_ca
+                .trusted_by(reqwest::Client::builder())
                 .redirect(reqwest::redirect::Policy::none())
                 .timeout(TIMEOUT)
                 .build()?,

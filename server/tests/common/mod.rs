@@ -296,6 +296,43 @@ pub async fn scalar(db: &gatebell_server::db::Db, sql: &str) -> i64 {
     }
 }
 
+/// Runs a query of one TEXT column on the read side; every row's value.
+pub async fn texts(db: &gatebell_server::db::Db, sql: &str) -> Vec<String> {
+    use gatebell_server::db::Backend as B;
+    match db.reader() {
+        B::Sqlite(p) => sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_owned()))
+            .fetch_all(p)
+            .await
+            .unwrap(),
+        B::Postgres(p) => sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_owned()))
+            .fetch_all(p)
+            .await
+            .unwrap(),
+    }
+}
+
+/// Polls a `SELECT COUNT(*) …` until it gives `want`; panics after `timeout` (a deadline so a
+/// broken server fails the test instead of hanging it, not a claim about speed).
+pub async fn wait_for_count(
+    db: &gatebell_server::db::Db,
+    sql: &str,
+    want: i64,
+    timeout: std::time::Duration,
+) {
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        let got = scalar(db, sql).await;
+        if got == want {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "waited {timeout:?} for {want} from {sql}, got {got}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
 /// Asserts a 409 whose message names `what` (the outcome, who decided).
 #[track_caller]
 pub fn assert_conflict_naming(got: &(StatusCode, Value), what: &str) {
