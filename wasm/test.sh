@@ -41,16 +41,12 @@ export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner
 export CHROMEDRIVER=/usr/bin/chromedriver
 export WASM_BINDGEN_TEST_TIMEOUT=${WASM_BINDGEN_TEST_TIMEOUT:-60}
 echo "== wasm-bindgen tests (Node, Chromium, service worker)"
-# The runner drives Chromium through ChromeDriver, which now and then never sees the page load
-# on a busy machine ("Failed to detect test as having been run", wasm-bindgen issue #882). A
-# failing suite runs once more, loudly; a real failure fails twice. wasm/webdriver.json gives
-# ChromeDriver the project's Chromium flags: without --disable-gpu, Debian's Chromium
-# 156.0.8078.114 never ran the service-worker suite at all (both tries, every time).
+# wasm/webdriver.json gives ChromeDriver the project's Chromium flags (without --disable-gpu,
+# Debian's Chromium 156.0.8078.114 never ran the service-worker suite at all) and grants the
+# test origin notification permission, so the service-worker suite shows real notifications.
+# Each suite runs once: a failure fails the run.
 for suite in node browser service_worker; do
-  if ! cargo test -p gatebell-wasm --target wasm32-unknown-unknown --test "$suite"; then
-    echo "!! wasm-bindgen suite '$suite' failed; running it once more"
-    cargo test -p gatebell-wasm --target wasm32-unknown-unknown --test "$suite"
-  fi
+  cargo test -p gatebell-wasm --target wasm32-unknown-unknown --test "$suite"
 done
 
 echo "== browser end-to-end test"
@@ -59,5 +55,5 @@ target_dir="${CARGO_TARGET_DIR:-$root/target}"
 case "$target_dir" in /*) ;; *) target_dir="$root/$target_dir" ;; esac
 export GATEBELL_BIN="$target_dir/debug/gatebell"
 cd "$here"
-node --test --test-reporter=spec tests/browser/push.test.mjs tests/browser/worker.test.mjs \
+node --test --test-reporter=spec tests/browser/push_service.test.mjs tests/browser/push.test.mjs tests/browser/worker.test.mjs \
   tests/browser/firefox.test.mjs

@@ -16,7 +16,8 @@ use crate::error::GatebellError;
 use crate::http;
 use crate::scope;
 use crate::store::{
-    ClickRouting, KEY_FOREGROUND, KEY_ROUTES, KEY_SESSION, KEY_STATE, SessionRecord, Store,
+    ClickRouting, KEY_API_BASE, KEY_FOREGROUND, KEY_ROUTES, KEY_SESSION, KEY_STATE, SessionRecord,
+    Store,
 };
 use crate::subscribe;
 
@@ -31,9 +32,15 @@ pub struct PushClient {
 /// Shared between the class, its promises and its timer.
 struct Inner {
     api_base: String,
+    /// `options.registration`: the service worker registration Gatebell subscribes with.
+    registration: Option<web_sys::ServiceWorkerRegistration>,
     on_status_change: Option<Function>,
     on_session_ended: Option<Function>,
-    runner: Runner,
+    /// Replaced by a fresh one (which reads the store again) when another tab changed the
+    /// stored state since this one last read or wrote it.
+    runner: RefCell<Rc<Runner>>,
+    /// The state as this tab last read or wrote it; `None` before the first read.
+    seen: RefCell<Option<core::PersistedState>>,
     store: RefCell<Option<Rc<Store>>>,
     /// A call is running the core; others queue their event and wait for it to finish.
     draining: Cell<bool>,
@@ -170,12 +177,15 @@ impl PushClient {
             .ok()
             .and_then(|v| v.as_string())
             .ok_or_else(|| GatebellError::new("invalid_argument", "apiBase must be a string"))?;
+        let registration = subscribe::registration_option(&options)?;
         Ok(PushClient {
             inner: Rc::new(Inner {
                 api_base,
+                registration,
                 on_status_change: function_option(&options, "onStatusChange"),
                 on_session_ended: function_option(&options, "onSessionEnded"),
-                runner: Runner::new(Config::default()),
+                runner: RefCell::new(Rc::new(Runner::new(Config::default()))),
+                seen: RefCell::new(None),
                 store: RefCell::new(None),
                 draining: Cell::new(false),
                 idle_waiters: RefCell::default(),
@@ -197,10 +207,13 @@ impl PushClient {
         if status.signed_in && !status.notifications_disabled {
             // A failure here (offline, no push service) must not cost the page its client;
             // the check runs again at the next start.
-            if let Ok(Some(subscription)) =
-                subscribe::changed_subscription(&client.inner.api_base, status.token.as_deref())
-                    .await
-            {
+            let changed = subscribe::changed_subscription(
+                &client.inner.api_base,
+                status.token.as_deref(),
+                client.inner.registration.as_ref(),
+            )
+            .await;
+            if let Ok(Some(subscription)) = changed {
                 token_issued(&client.inner, subscription).await?;
             }
         }
@@ -235,7 +248,9 @@ impl PushClient {
                 session_token: session_token.clone(),
                 user_id: user_id.clone(),
             };
-            store(&inner).await?.put_value(KEY_SESSION, &record).await?;
+            let store = store(&inner).await?;
+            store.put_value(KEY_API_BASE, &inner.api_base).await?;
+            store.put_value(KEY_SESSION, &record).await?;
             let event = Event::SignedIn {
                 now_ms: scope::now_ms(),
                 session_token,
@@ -277,7 +292,10 @@ impl PushClient {
 
     /// Asks for notification permission, subscribes with the server's VAPID key and
     /// registers the subscription. `options.registration` is the service worker's
-    /// registration (default: `navigator.serviceWorker.ready`).
+    /// registration (default: the client's `registration`, else
+    /// `navigator.serviceWorker.ready`). A subscription of another push sender on that
+    /// registration is left alone: the call fails with `foreign_subscription` unless
+    /// `options.replaceForeignSubscription` is true.
     #[wasm_bindgen(js_name = enableNotifications, unchecked_return_type = "Promise<Status>")]
     pub fn enable_notifications(
         &self,
@@ -286,7 +304,18 @@ impl PushClient {
     ) -> Promise {
         let inner = self.inner.clone();
         status_promise(self.inner.clone(), async move {
-            let subscription = subscribe::subscribe(&inner.api_base, &options).await?;
+            let ours = inner.status().token;
+            let subscription = subscribe::subscribe(
+                &inner.api_base,
+                &options,
+                inner.registration.as_ref(),
+                ours.as_deref(),
+            )
+            .await?;
+            store(&inner)
+                .await?
+                .put_value(KEY_API_BASE, &inner.api_base)
+                .await?;
             let enabled = Event::NotificationsEnabled {
                 now_ms: scope::now_ms(),
             };
@@ -308,11 +337,13 @@ impl PushClient {
     ) -> Promise {
         let inner = self.inner.clone();
         status_promise(self.inner.clone(), async move {
+            // Read before the core forgets it: only this endpoint is Gatebell's to unsubscribe.
+            let ours = inner.status().token;
             let disabled = Event::NotificationsDisabled {
                 now_ms: scope::now_ms(),
             };
             dispatch(&inner, Some(disabled)).await?;
-            subscribe::unsubscribe(&options).await
+            subscribe::unsubscribe(&options, inner.registration.as_ref(), ours.as_deref()).await
         })
     }
 }
@@ -333,7 +364,7 @@ async fn token_issued(
 
 impl Inner {
     fn status(&self) -> core::Status {
-        self.runner.status()
+        self.runner.borrow().status()
     }
 }
 
@@ -351,8 +382,12 @@ async fn store(inner: &Rc<Inner>) -> Result<Rc<Store>, GatebellError> {
 /// settles once every request that the event caused has been answered. A call made while
 /// another one is running waits for that one, which drains its event too.
 async fn dispatch(inner: &Rc<Inner>, event: Option<Event>) -> Result<(), GatebellError> {
+    if !inner.draining.get() {
+        reread_if_changed(inner).await?;
+    }
+    let runner = inner.runner.borrow().clone();
     if let Some(event) = event {
-        inner.runner.enqueue(event);
+        runner.enqueue(event);
     }
     if inner.draining.get() {
         let idle = Promise::new(&mut |resolve, _| inner.idle_waiters.borrow_mut().push(resolve));
@@ -360,12 +395,29 @@ async fn dispatch(inner: &Rc<Inner>, event: Option<Event>) -> Result<(), Gatebel
         return Ok(());
     }
     inner.draining.set(true);
-    let result = inner.runner.run(&Host(inner)).await;
+    let result = runner.run(&Host(inner)).await;
     inner.draining.set(false);
     for resolve in inner.idle_waiters.take() {
         let _ = resolve.call0(&JsValue::UNDEFINED);
     }
     result.map(drop)
+}
+
+/// Every tab of the site runs its own client over one stored state: before a call runs the
+/// core, the state is read again, and when another tab wrote it since (turned notifications
+/// off, signed out, registered), this tab starts over from it rather than overwriting it at
+/// its next save.
+async fn reread_if_changed(inner: &Rc<Inner>) -> Result<(), GatebellError> {
+    let Some(seen) = inner.seen.borrow().clone() else {
+        return Ok(()); // nothing read yet: the first run reads it
+    };
+    let stored = store(inner).await?.get(KEY_STATE).await?;
+    let stored: Option<core::PersistedState> = crate::from_js(stored).ok();
+    if stored.is_some_and(|stored| stored != seen) && !inner.draining.get() {
+        *inner.runner.borrow_mut() = Rc::new(Runner::new(Config::default()));
+        *inner.seen.borrow_mut() = None;
+    }
+    Ok(())
 }
 
 /// The page's platform, as the runner's [`Shell`].
@@ -378,11 +430,15 @@ impl Shell for Host<'_> {
     /// tolerates a device registered twice.
     async fn load(&self) -> Result<Option<core::PersistedState>, GatebellError> {
         let stored = store(self.0).await?.get(KEY_STATE).await?;
-        Ok(crate::from_js(stored).ok())
+        let state: Option<core::PersistedState> = crate::from_js(stored).ok();
+        *self.0.seen.borrow_mut() = Some(state.clone().unwrap_or_default());
+        Ok(state)
     }
 
     async fn persist(&self, state: &core::PersistedState) -> Result<(), GatebellError> {
-        store(self.0).await?.put_value(KEY_STATE, state).await
+        store(self.0).await?.put_value(KEY_STATE, state).await?;
+        *self.0.seen.borrow_mut() = Some(state.clone());
+        Ok(())
     }
 
     async fn http(&self, request: &HttpRequest) -> Result<HttpOutcome, GatebellError> {

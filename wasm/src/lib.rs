@@ -59,7 +59,8 @@ const TS_TYPES: &'static str = r#"
 export interface GatebellError extends Error {
   name: "GatebellError";
   /** Stable snake_case: `network`, `storage`, `permission_denied`, `unsupported`,
-   * `invalid_argument`, `invalid_response`, `notification`, or the server's error code. */
+   * `invalid_argument`, `invalid_response`, `notification`, `foreign_subscription`, or the
+   * server's error code. */
   code: string;
   /** The HTTP status when the server refused. */
   status?: number;
@@ -99,11 +100,23 @@ export interface PushClientOptions {
    * load), as it does when no page answers within half a second.
    */
   onNavigate?: (path: string, route: Route) => boolean | void;
+  /**
+   * The registration of Gatebell's worker, when it is not the page's own (a worker at a scope
+   * of its own beside Firebase's or OneSignal's). `load()` checks its subscription, and
+   * `enableNotifications()` / `disableNotifications()` use it unless given another.
+   */
+  registration?: ServiceWorkerRegistration;
 }
 
 export interface EnableNotificationsOptions {
-  /** Default: `navigator.serviceWorker.ready`. */
+  /** Default: the client's `registration`, else `navigator.serviceWorker.ready`. */
   registration?: ServiceWorkerRegistration;
+  /**
+   * The registration already holds another push sender's subscription (another VAPID key):
+   * `true` replaces it (that sender stops receiving). Default `false`: the call fails with
+   * `foreign_subscription` and touches nothing.
+   */
+  replaceForeignSubscription?: boolean;
 }
 
 "#;

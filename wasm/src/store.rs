@@ -15,6 +15,9 @@ pub const DB_NAME: &str = "gatebell";
 pub const KEY_STATE: &str = "clientState";
 /// The [`SessionRecord`] the service worker uses to answer Approve / Reject.
 pub const KEY_SESSION: &str = "session";
+/// The API origin the page's PushClient was given, kept apart from the session: an Approve /
+/// Reject that carries an action token needs it and nothing else (no session).
+pub const KEY_API_BASE: &str = "apiBase";
 /// Set once a page's PushClient was given `onMessage`: only then does the worker ask focused
 /// windows about a push before showing it (and so only then can an answer be waited for).
 pub const KEY_FOREGROUND: &str = "foregroundListener";

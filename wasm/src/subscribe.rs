@@ -89,18 +89,34 @@ async fn request_permission() -> Result<(), GatebellError> {
     }
 }
 
-/// The registration given in `options.registration`, or the page's ready one.
-async fn registration(options: &JsValue) -> Result<ServiceWorkerRegistration, GatebellError> {
-    if options.is_object()
-        && let Ok(given) = Reflect::get(options, &"registration".into())
-        && !given.is_undefined()
-    {
-        return given.dyn_into().map_err(|_| {
-            GatebellError::new(
-                "invalid_argument",
-                "registration must be a ServiceWorkerRegistration",
-            )
-        });
+/// The `registration` of an options object (`EnableNotificationsOptions` or
+/// `PushClientOptions`), if given.
+pub fn registration_option(
+    options: &JsValue,
+) -> Result<Option<ServiceWorkerRegistration>, GatebellError> {
+    if !options.is_object() {
+        return Ok(None);
+    }
+    let given = Reflect::get(options, &"registration".into()).unwrap_or(JsValue::UNDEFINED);
+    if given.is_undefined() {
+        return Ok(None);
+    }
+    given.dyn_into().map(Some).map_err(|_| {
+        GatebellError::new(
+            "invalid_argument",
+            "registration must be a ServiceWorkerRegistration",
+        )
+    })
+}
+
+/// The registration given in `options.registration`, else the client's (`fallback`), else the
+/// page's ready one.
+async fn registration(
+    options: &JsValue,
+    fallback: Option<&ServiceWorkerRegistration>,
+) -> Result<ServiceWorkerRegistration, GatebellError> {
+    if let Some(given) = registration_option(options)?.or_else(|| fallback.cloned()) {
+        return Ok(given);
     }
     let container = scope::global_property("navigator")
         .and_then(|n| Reflect::get(&n, &"serviceWorker".into()).ok())
@@ -132,31 +148,54 @@ fn made_with(subscription: &PushSubscription, key: &[u8]) -> bool {
         .is_some_and(|k| Uint8Array::new(&k).to_vec() == key)
 }
 
-/// An existing subscription made with another server key must go before subscribing anew.
-async fn drop_foreign_subscription(manager: &PushManager, key: &[u8]) -> Result<(), GatebellError> {
+/// The registration's push subscription, if it has one.
+async fn current_subscription(
+    manager: &PushManager,
+) -> Result<Option<PushSubscription>, GatebellError> {
     let existing = await_js(manager.get_subscription(), "push_subscribe").await?;
-    let Some(existing) = existing.dyn_ref::<PushSubscription>() else {
-        return Ok(());
-    };
-    if !made_with(existing, key) {
-        await_js(existing.unsubscribe(), "push_subscribe").await?;
-    }
-    Ok(())
+    Ok(existing.dyn_into::<PushSubscription>().ok())
+}
+
+/// Whether `options.replaceForeignSubscription` is `true`.
+fn replace_foreign(options: &JsValue) -> bool {
+    options.is_object()
+        && Reflect::get(options, &"replaceForeignSubscription".into())
+            .ok()
+            .and_then(|v| v.as_bool())
+            == Some(true)
 }
 
 /// Permission, VAPID key, subscription: everything `enableNotifications` needs before
-/// registering.
+/// registering. A subscription made with the server's key is reused. One made with another
+/// key belongs to another push sender (a registration holds one subscription), and is left
+/// alone with a `foreign_subscription` error, unless it is Gatebell's own (`ours`, the endpoint
+/// registered, made with a key since rotated) or `options.replaceForeignSubscription` is true.
 pub async fn subscribe(
     api_base: &str,
     options: &JsValue,
+    fallback: Option<&ServiceWorkerRegistration>,
+    ours: Option<&str>,
 ) -> Result<WebPushSubscription, GatebellError> {
     request_permission().await?;
-    let registration = registration(options).await?;
+    let registration = registration(options, fallback).await?;
     let key = vapid_key(api_base).await?;
     let manager = registration
         .push_manager()
         .map_err(|e| GatebellError::from_js("unsupported", &e))?;
-    drop_foreign_subscription(&manager, &key).await?;
+    if let Some(existing) = current_subscription(&manager).await? {
+        if made_with(&existing, &key) {
+            return subscription_from_js(&existing);
+        }
+        if !(replace_foreign(options) || Some(existing.endpoint().as_str()) == ours) {
+            return Err(GatebellError::new(
+                "foreign_subscription",
+                "this service worker registration holds another push sender's subscription \
+                 (another applicationServerKey); give Gatebell a registration of its own \
+                 (a worker at its own scope), or pass replaceForeignSubscription: true",
+            ));
+        }
+        await_js(existing.unsubscribe(), "push_subscribe").await?;
+    }
     let init = web_sys::PushSubscriptionOptionsInit::new();
     init.set_user_visible_only(true);
     init.set_application_server_key(&Uint8Array::from(key.as_slice()));
@@ -164,16 +203,23 @@ pub async fn subscribe(
     subscription_from_js(&subscription)
 }
 
-/// Unsubscribes the registration's push subscription, if it has one (turning notifications
-/// off): the push service forgets the endpoint, so nothing reaches this browser even if the
-/// server's unregister is still queued.
-pub async fn unsubscribe(options: &JsValue) -> Result<(), GatebellError> {
-    let registration = registration(options).await?;
+/// Unsubscribes the registration's push subscription when it is Gatebell's (its endpoint is
+/// `ours`, the one registered), turning notifications off: the push service forgets the
+/// endpoint, so nothing reaches this browser even if the server's unregister is still queued.
+/// Another sender's subscription stays.
+pub async fn unsubscribe(
+    options: &JsValue,
+    fallback: Option<&ServiceWorkerRegistration>,
+    ours: Option<&str>,
+) -> Result<(), GatebellError> {
+    let registration = registration(options, fallback).await?;
     let manager = registration
         .push_manager()
         .map_err(|e| GatebellError::from_js("unsupported", &e))?;
     let existing = await_js(manager.get_subscription(), "push_unsubscribe").await?;
-    if let Some(existing) = existing.dyn_ref::<PushSubscription>() {
+    if let Some(existing) = existing.dyn_ref::<PushSubscription>()
+        && Some(existing.endpoint().as_str()) == ours
+    {
         await_js(existing.unsubscribe(), "push_unsubscribe").await?;
     }
     Ok(())
@@ -182,22 +228,32 @@ pub async fn unsubscribe(options: &JsValue) -> Result<(), GatebellError> {
 /// At start: the browser's subscription as it now is, when it differs from the one registered
 /// (`registered`, its endpoint). A subscription the browser renewed is returned as it is; one
 /// made with a server key that has since rotated, or one the browser dropped while it was
-/// registered, is made anew (only if permission is still granted: nothing prompts here). None
-/// when nothing changed or there is no service worker yet.
+/// registered, is made anew (only if permission is still granted: nothing prompts here). A
+/// subscription of another push sender (another key, not the endpoint registered) is never
+/// touched. None when nothing changed or there is no service worker yet. `given` is the
+/// registration the app passed (`PushClientOptions.registration`), else the page's.
 pub async fn changed_subscription(
     api_base: &str,
     registered: Option<&str>,
+    given: Option<&ServiceWorkerRegistration>,
 ) -> Result<Option<WebPushSubscription>, GatebellError> {
-    let Some(container) = scope::global_property("navigator")
-        .and_then(|n| Reflect::get(&n, &"serviceWorker".into()).ok())
-        .filter(|c| !c.is_undefined())
-    else {
-        return Ok(None);
-    };
-    let container: web_sys::ServiceWorkerContainer = container.unchecked_into();
-    let found = await_js(Ok(container.get_registration()), "service_worker").await?;
-    let Some(registration) = found.dyn_ref::<ServiceWorkerRegistration>() else {
-        return Ok(None);
+    let found;
+    let registration = match given {
+        Some(given) => given,
+        None => {
+            let Some(container) = scope::global_property("navigator")
+                .and_then(|n| Reflect::get(&n, &"serviceWorker".into()).ok())
+                .filter(|c| !c.is_undefined())
+            else {
+                return Ok(None);
+            };
+            let container: web_sys::ServiceWorkerContainer = container.unchecked_into();
+            found = await_js(Ok(container.get_registration()), "service_worker").await?;
+            let Some(registration) = found.dyn_ref::<ServiceWorkerRegistration>() else {
+                return Ok(None);
+            };
+            registration
+        }
     };
     let manager = registration
         .push_manager()
@@ -212,10 +268,19 @@ pub async fn changed_subscription(
         let current = subscription_from_js(current)?;
         return Ok((Some(current.endpoint.as_str()) != registered).then_some(current));
     }
-    if web_sys::Notification::permission() != web_sys::NotificationPermission::Granted {
+    if let Some(existing) = existing {
+        if Some(existing.endpoint().as_str()) != registered {
+            // Another sender's: not ours to replace.
+            return Ok(None);
+        }
+        if web_sys::Notification::permission() != web_sys::NotificationPermission::Granted {
+            return Ok(None);
+        }
+        // Ours, made with a key the server has since rotated.
+        await_js(existing.unsubscribe(), "push_subscribe").await?;
+    } else if web_sys::Notification::permission() != web_sys::NotificationPermission::Granted {
         return Ok(None);
     }
-    drop_foreign_subscription(&manager, &key).await?;
     let init = web_sys::PushSubscriptionOptionsInit::new();
     init.set_user_visible_only(true);
     init.set_application_server_key(&Uint8Array::from(key.as_slice()));

@@ -20,7 +20,8 @@ use web_sys::{
 use crate::error::GatebellError;
 use crate::http;
 use crate::store::{
-    ClickRouting, KEY_FOREGROUND, KEY_ROUTES, KEY_SESSION, KEY_STATE, SessionRecord, Store,
+    ClickRouting, KEY_API_BASE, KEY_FOREGROUND, KEY_ROUTES, KEY_SESSION, KEY_STATE, SessionRecord,
+    Store,
 };
 
 /// Title and body of a push whose payload could not be read. Browsers require every push to
@@ -133,15 +134,7 @@ pub fn handle_subscription_change(
         let Some(session) = store.get_value::<SessionRecord>(KEY_SESSION).await? else {
             return Ok(JsValue::NULL);
         };
-        let disabled = store
-            .get_value::<PersistedState>(KEY_STATE)
-            .await?
-            .is_some_and(|state| {
-                gatebell_core::client::PushClient::restore(Default::default(), state)
-                    .status()
-                    .notifications_disabled
-            });
-        if disabled {
+        if notifications_disabled(&store).await? {
             return Ok(JsValue::NULL);
         }
         let given = js_sys::Reflect::get(&event, &"newSubscription".into())
@@ -288,6 +281,9 @@ async fn open(scope: &ServiceWorkerGlobalScope, route: &Route) -> Result<(), Gat
     let clients = scope.clients();
     let query = ClientQueryOptions::new();
     query.set_type(ClientType::Window);
+    // A worker at a scope of its own (beside another sender's) controls no page of the app;
+    // its windows still get the route posted, or a new window.
+    query.set_include_uncontrolled(true);
     let windows = JsFuture::from(clients.match_all_with_options(&query))
         .await
         .map_err(|e| GatebellError::from_js("navigation", &e))?;
@@ -329,7 +325,8 @@ async fn open(scope: &ServiceWorkerGlobalScope, route: &Route) -> Result<(), Gat
 }
 
 /// Approves or rejects from the worker, then shows the outcome in place of the notification
-/// (same tag). A failure keeps the buttons so the resident can try again.
+/// (same tag, no buttons). A failure says why in the same place, and a tap on it opens the
+/// visit (the payload's route without an action), where the app can decide.
 async fn decide(
     scope: &ServiceWorkerGlobalScope,
     notification: &Notification,
@@ -341,9 +338,7 @@ async fn decide(
         Ok(text) | Err(text) => text.as_str(),
     };
     let mut options = notification_options(payload, body);
-    if outcome.is_ok() {
-        options.actions.clear();
-    }
+    options.actions.clear();
     show(&scope.registration(), &notification.title(), &options).await
 }
 
@@ -355,10 +350,23 @@ struct DecidedVisit {
     visitor_name: String,
 }
 
-/// Sends an Approve / Reject: with the push's action token when it carried one (no session
-/// needed, so it works after a backend's short-lived JWT has expired), else with the stored
-/// session. Returns the text to show: the outcome (`Approved — Ravi may enter`, `Rejected`) or
-/// why it failed.
+/// Whether the user turned notifications off in this browser (`disableNotifications()`).
+async fn notifications_disabled(store: &Store) -> Result<bool, GatebellError> {
+    Ok(store
+        .get_value::<PersistedState>(KEY_STATE)
+        .await?
+        .is_some_and(|state| {
+            gatebell_core::client::PushClient::restore(Default::default(), state)
+                .status()
+                .notifications_disabled
+        }))
+}
+
+/// Sends an Approve / Reject: with the push's action token when it carried one, else with the
+/// stored session. The token needs no session, only the API base the page stored apart from
+/// it, so it works after sign-out, after a 401 and after a backend's short-lived JWT expired;
+/// it is refused once notifications were turned off here. Returns the text to show: the
+/// outcome (`Approved — Ravi may enter`, `Rejected`) or why it failed.
 pub async fn answer_walkin(route: &Route, action_token: Option<&str>) -> Result<String, String> {
     let verb = match route {
         Route::Approve { .. } => "approve",
@@ -367,31 +375,43 @@ pub async fn answer_walkin(route: &Route, action_token: Option<&str>) -> Result<
     let Some(path) = route.api_call() else {
         return Err(format!("Could not {verb}: the visit is unknown"));
     };
-    let session = match Store::open().await {
-        Ok(store) => store.get_value::<SessionRecord>(KEY_SESSION).await,
-        Err(e) => Err(e),
-    };
-    let session = match session {
-        Ok(Some(session)) => session,
-        Ok(None) => return Err(format!("Sign in to Gatebell to {verb}")),
-        Err(e) => return Err(format!("Could not {verb}: {}", e.message)),
-    };
+    let failed = |e: GatebellError| format!("Could not {verb}: {}", e.message);
+    let store = Store::open().await.map_err(failed)?;
+    let session = store
+        .get_value::<SessionRecord>(KEY_SESSION)
+        .await
+        .map_err(failed)?;
     let call = action_token.and_then(|t| route.decision_call(t));
-    let sent = match &call {
-        Some(call) => {
+    let sent = match (&call, &session) {
+        (Some(call), _) => {
+            if notifications_disabled(&store).await.map_err(failed)? {
+                return Err(format!(
+                    "Notifications are off in this browser: open Gatebell to {verb}"
+                ));
+            }
+            let api_base = match store.get_value::<String>(KEY_API_BASE).await {
+                Ok(Some(base)) => base,
+                Ok(None) => match &session {
+                    // Stored by a version that kept the base only in the session.
+                    Some(session) => session.api_base.clone(),
+                    None => return Err(format!("Open Gatebell to {verb}")),
+                },
+                Err(e) => return Err(failed(e)),
+            };
             let body = crate::to_js(&call.body)
                 .ok()
                 .and_then(|v| js_sys::JSON::stringify(&v).ok())
                 .and_then(|s| s.as_string());
-            let url = http::url(&session.api_base, &call.path);
+            let url = http::url(&api_base, &call.path);
             http::send(&url, "POST", None, body.as_deref()).await
         }
-        None => {
+        (None, Some(session)) => {
             let url = http::url(&session.api_base, &path);
             http::send(&url, "POST", Some(&session.session_token), None).await
         }
+        (None, None) => return Err(format!("Sign in to Gatebell to {verb}")),
     };
-    let answer = sent.map_err(|_| format!("Could not {verb}: no connection"))?;
+    let answer = sent.map_err(|_| format!("No connection — open Gatebell to {verb}"))?;
     if !answer.ok() {
         let error = http::answer_error(&answer);
         return Err(match answer.status {

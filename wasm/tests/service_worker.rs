@@ -1,9 +1,12 @@
-//! Runs inside a real service worker in headless Chromium: the worker reads the session the
-//! page stored and answers a walk-in through the API, and a push never ends in a panic.
+//! Runs inside a real service worker in headless Chromium, with notification permission granted
+//! (`wasm/webdriver.json`): a push shows its notification, the worker answers a walk-in through
+//! the API (with the stored session, or with the push's action token alone), and a failed
+//! decision replaces the notification with one that says why.
 
+use gatebell_core::client::{self as core, Config, Event};
 use gatebell_core::routing::Route;
-use gatebell_wasm::store::{KEY_SESSION, SessionRecord, Store};
-use gatebell_wasm::worker::{answer_walkin, handle_push};
+use gatebell_wasm::store::{KEY_API_BASE, KEY_SESSION, KEY_STATE, SessionRecord, Store};
+use gatebell_wasm::worker::{answer_walkin, handle_notification_click, handle_push};
 use js_sys::{Function, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
@@ -37,6 +40,8 @@ async fn store_session() {
     };
     let store = Store::open().await.expect("open");
     store.put_value(KEY_SESSION, &record).await.expect("put");
+    // Notifications on: another test may have left them off.
+    store.delete(KEY_STATE).await.expect("delete");
 }
 
 fn approve(id: &str) -> Route {
@@ -141,40 +146,200 @@ async fn without_a_session_the_resident_is_asked_to_sign_in() {
     assert_eq!(text, Err("Sign in to Gatebell to approve".to_owned()));
 }
 
+/// The notifications shown with `tag`, as `(title, body, tag, actions)`.
+async fn shown_with_tag(tag: &str) -> Vec<(String, String, String, Vec<String>)> {
+    let list =
+        Function::new_with_args("tag", "return self.registration.getNotifications({ tag });")
+            .call1(&JsValue::NULL, &tag.into())
+            .expect("list");
+    let shown = JsFuture::from(js_sys::Promise::from(list))
+        .await
+        .expect("notifications");
+    js_sys::Array::from(&shown)
+        .iter()
+        .map(|n| {
+            let text = |key: &str| get(&n, key).as_string().unwrap_or_default();
+            let actions = js_sys::Array::from(&get(&n, "actions"))
+                .iter()
+                .map(|a| get(&a, "action").as_string().unwrap_or_default())
+                .collect();
+            (text("title"), text("body"), text("tag"), actions)
+        })
+        .collect()
+}
+
+fn push_event(payload: &str) -> web_sys::PushEvent {
+    Function::new_with_args("data", "return new PushEvent('push', { data });")
+        .call1(&JsValue::NULL, &payload.into())
+        .expect("PushEvent")
+        .unchecked_into()
+}
+
+const WALKIN: &str = r#"{"gatebell":1,"type":"walkin_pending","visitId":"v-5","notificationId":"n-5",
+  "title":"Visitor at the gate","body":"Ravi is at the gate. Approve or reject?","tag":"visit-v-5",
+  "actionToken":"tok-5",
+  "actions":[{"action":"approve","title":"Approve"},{"action":"reject","title":"Reject"}]}"#;
+
 #[wasm_bindgen_test]
-async fn a_push_shows_a_notification_or_fails_with_a_typed_error() {
-    let event = Function::new_no_args(
-        "return new PushEvent('push', { data: JSON.stringify({ type: 'visitor_arrived',
-           visitId: 'v-5', title: 'Ravi has checked in', body: 'At the gate', tag: 'visit-v-5' }) });",
+async fn a_push_shows_its_notification_with_title_body_tag_and_actions() {
+    JsFuture::from(handle_push(push_event(WALKIN)))
+        .await
+        .expect("the notification is shown");
+    assert_eq!(
+        shown_with_tag("visit-v-5").await,
+        vec![(
+            "Visitor at the gate".to_owned(),
+            "Ravi is at the gate. Approve or reject?".to_owned(),
+            "visit-v-5".to_owned(),
+            vec!["approve".to_owned(), "reject".to_owned()],
+        )]
+    );
+}
+
+#[wasm_bindgen_test]
+async fn a_refused_notification_rejects_with_the_notification_error() {
+    // What Chromium answers a worker whose origin has no notification permission.
+    Function::new_no_args(
+        "self.registration.showNotification = () => Promise.reject(new TypeError(
+           'No notification permission has been granted for this origin.'));",
     )
     .call0(&JsValue::NULL)
-    .expect("PushEvent");
-    match JsFuture::from(handle_push(event.unchecked_into())).await {
-        Ok(_) => {
-            let registration: web_sys::ServiceWorkerRegistration =
-                get(&js_sys::global(), "registration").unchecked_into();
-            let shown = JsFuture::from(registration.get_notifications().expect("list"))
-                .await
-                .expect("notifications");
-            let titles: Vec<String> = js_sys::Array::from(&shown)
-                .iter()
-                .filter_map(|n| get(&n, "title").as_string())
-                .collect();
-            assert!(
-                titles.contains(&"Ravi has checked in".to_owned()),
-                "{titles:?}"
-            );
-        }
-        // Headless Chromium may deny notifications to the test's worker.
-        Err(error) => {
-            assert_eq!(
-                get(&error, "name").as_string().as_deref(),
-                Some("GatebellError")
-            );
-            assert_eq!(
-                get(&error, "code").as_string().as_deref(),
-                Some("notification")
-            );
-        }
+    .expect("refuse");
+    let result = JsFuture::from(handle_push(push_event(
+        &WALKIN.replace("visit-v-5", "visit-v-refused"),
+    )))
+    .await;
+    Function::new_no_args("delete self.registration.showNotification;")
+        .call0(&JsValue::NULL)
+        .expect("restore");
+    let error = result.expect_err("a refused notification is an error");
+    assert_eq!(
+        get(&error, "name").as_string().as_deref(),
+        Some("GatebellError")
+    );
+    assert_eq!(
+        get(&error, "code").as_string().as_deref(),
+        Some("notification")
+    );
+    assert_eq!(
+        get(&error, "message").as_string().as_deref(),
+        Some("No notification permission has been granted for this origin.")
+    );
+    assert_eq!(shown_with_tag("visit-v-refused").await, vec![]);
+}
+
+/// A store holding only the API base (no session), with notifications on or off.
+async fn store_api_base_only(notifications_disabled: bool) {
+    let store = Store::open().await.expect("open");
+    store.delete(KEY_SESSION).await.expect("delete");
+    store
+        .put_value(KEY_API_BASE, &"https://gate.example")
+        .await
+        .expect("put");
+    let mut client = core::PushClient::new(Config::default());
+    if notifications_disabled {
+        client.handle(Event::NotificationsDisabled { now_ms: 1 });
     }
+    store
+        .put_value(KEY_STATE, client.state())
+        .await
+        .expect("put");
+}
+
+#[wasm_bindgen_test]
+async fn an_action_token_decides_with_no_stored_session() {
+    store_api_base_only(false).await;
+    script_fetch(
+        200,
+        r#"{"id":"v-8","visitorName":"Ravi","hostId":"u-1","hostName":"Asha","kind":"walkin",
+            "status":"APPROVED","createdAt":1}"#,
+    );
+    let text = answer_walkin(&approve("v-8"), Some("tok-8")).await;
+    assert_eq!(text.as_deref(), Ok("Approved — Ravi may enter"));
+    let last = get(&js_sys::global(), "last");
+    assert_eq!(
+        get(&last, "url").as_string().as_deref(),
+        Some("https://gate.example/api/v1/visits/v-8/decision")
+    );
+    assert_eq!(get(&last, "auth"), JsValue::NULL);
+}
+
+#[wasm_bindgen_test]
+async fn an_action_token_is_refused_once_notifications_are_off() {
+    store_api_base_only(true).await;
+    script_fetch(500, "{}");
+    Function::new_no_args("delete globalThis.last;")
+        .call0(&JsValue::NULL)
+        .expect("forget");
+    let text = answer_walkin(&approve("v-9"), Some("tok-9")).await;
+    assert_eq!(
+        text,
+        Err("Notifications are off in this browser: open Gatebell to approve".to_owned())
+    );
+    assert_eq!(
+        get(&js_sys::global(), "last"),
+        JsValue::UNDEFINED,
+        "no request"
+    );
+}
+
+/// Shows `payload` (JSON), then taps `action` on it; resolves when the tap's handler is done.
+async fn show_and_tap(payload: &str, tag: &str, action: &str) {
+    JsFuture::from(handle_push(push_event(payload)))
+        .await
+        .expect("shown");
+    let tap = Function::new_with_args(
+        "tag, action",
+        "return self.registration.getNotifications({ tag }).then(([notification]) =>
+           new NotificationEvent('notificationclick', { notification, action }));",
+    )
+    .call2(&JsValue::NULL, &tag.into(), &action.into())
+    .expect("tap");
+    let event = JsFuture::from(js_sys::Promise::from(tap))
+        .await
+        .expect("the notification to tap");
+    JsFuture::from(handle_notification_click(event.unchecked_into()))
+        .await
+        .expect("the tap is handled");
+}
+
+#[wasm_bindgen_test]
+async fn a_decision_already_taken_replaces_the_notification_with_why_and_no_buttons() {
+    store_session().await;
+    script_fetch(
+        409,
+        r#"{"error":{"code":"conflict","message":"this visit was decided already: it is APPROVED by Arjun"}}"#,
+    );
+    let payload = WALKIN.replace("v-5", "v-10");
+    show_and_tap(&payload, "visit-v-10", "approve").await;
+    assert_eq!(
+        shown_with_tag("visit-v-10").await,
+        vec![(
+            "Visitor at the gate".to_owned(),
+            "Could not approve: this visit was decided already: it is APPROVED by Arjun".to_owned(),
+            "visit-v-10".to_owned(),
+            vec![],
+        )]
+    );
+}
+
+#[wasm_bindgen_test]
+async fn a_decision_without_a_connection_says_so_in_place_of_the_notification() {
+    store_session().await;
+    Function::new_no_args(
+        "globalThis.fetch = () => Promise.reject(new TypeError('Failed to fetch'));",
+    )
+    .call0(&JsValue::NULL)
+    .expect("offline");
+    let payload = WALKIN.replace("v-5", "v-11");
+    show_and_tap(&payload, "visit-v-11", "reject").await;
+    assert_eq!(
+        shown_with_tag("visit-v-11").await,
+        vec![(
+            "Visitor at the gate".to_owned(),
+            "No connection — open Gatebell to reject".to_owned(),
+            "visit-v-11".to_owned(),
+            vec![],
+        )]
+    );
 }

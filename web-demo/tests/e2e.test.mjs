@@ -32,6 +32,8 @@ const VIEWPORT = { width: 1000, height: 760 };
 let gatebell, pushService, browser;
 let resident, guard; // { context, page, errors }
 let cdp, registrationId, swActivated;
+// The resident's worker versions DevTools reported, by id: { registrationId, status, runningStatus }.
+const swVersions = new Map();
 const subscriber = makeSubscriptionKeys();
 const swLog = [];
 
@@ -91,18 +93,30 @@ const notificationsWithTag = (page, tag) => page.evaluate(async (tag) => {
   }));
 }, tag);
 
-/** Dispatches `notificationclick` inside the resident's worker, as a tap on `action` would. */
+/**
+ * Dispatches `notificationclick` inside the resident's worker, as a tap on `action` would, and
+ * resolves when the handler's work is done. A script-made event may not `waitUntil`; this one
+ * hands the work to the test instead.
+ */
 async function clickNotification(tag, action) {
   const worker = await until('the service worker', () => resident.context.serviceWorkers().at(-1));
   await worker.evaluate(async ({ tag, action }) => {
     const [notification] = await self.registration.getNotifications({ tag });
     if (!notification) throw new Error(`no notification tagged ${tag}`);
-    // A synthetic event is untrusted, so sw.js's waitUntil throws after the handler started;
-    // the test watches the handler's effects instead.
-    try {
-      self.dispatchEvent(new NotificationEvent('notificationclick', { notification, action }));
-    } catch { /* see above */ }
+    const event = new NotificationEvent('notificationclick', { notification, action });
+    let work = null;
+    Object.defineProperty(event, 'waitUntil', { value: (promise) => { work = promise; } });
+    self.dispatchEvent(event);
+    await work;
   }, { tag, action });
+}
+
+/** Stops the resident's worker and waits until DevTools reports it stopped: the next push meets a cold worker. */
+async function stopWorker() {
+  await cdp.send('ServiceWorker.stopAllWorkers');
+  await until('the worker stopped', () => [...swVersions.values()]
+    .filter((v) => v.registrationId === registrationId)
+    .every((v) => v.runningStatus === 'stopped'));
 }
 
 before(async () => {
@@ -112,6 +126,7 @@ before(async () => {
   process.env.GATEBELL_STATIC_DIR = outDir; // startGatebell passes the environment on
   gatebell = await startGatebell(binary);
   pushService = await startPushService();
+  pushService.expectVapidKey((await (await fetch(`${gatebell.url}/api/v1/notifications/vapid-public-key`)).json()).publicKey);
   browser = await chromium.launch({ executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium', args: CHROMIUM_ARGS });
   resident = await openScreen('resident');
   guard = await openScreen('guard');
@@ -119,7 +134,9 @@ before(async () => {
   // pushManager.subscribe never settles in this headless Chromium (no route to a push
   // service): the resident's browser gets a subscription made here, whose endpoint is the
   // fake push service and whose keys the test holds, so it can decrypt what the server sends.
-  const subscription = { endpoint: `${pushService.url}/push/resident`, expirationTime: null, keys: subscriber.keys };
+  const subscription = { endpoint: pushService.subscribe('resident', subscriber), expirationTime: null, keys: subscriber.keys };
+  // The endpoint a later test renews the subscription to (same keys).
+  pushService.subscribe('resident-renewed', subscriber);
   await resident.context.addInitScript((json) => {
     if (!('PushManager' in self)) return;
     // Kept in localStorage, as a browser keeps a subscription across reloads; a test renews
@@ -142,7 +159,7 @@ before(async () => {
 
   cdp = await resident.context.newCDPSession(resident.page);
   swActivated = new Promise((resolveActivated) => {
-    const versions = new Map();
+    const versions = swVersions;
     cdp.on('ServiceWorker.workerRegistrationUpdated', ({ registrations }) => {
       const ours = registrations.find((r) => r.scopeURL === `${gatebell.url}/` && !r.isDeleted);
       if (ours) registrationId = ours.registrationId;
@@ -167,7 +184,7 @@ after(async () => {
   await gatebell?.stop();
 });
 
-test('a walk-in goes from the guard’s screen to the resident’s notification, and Approve comes back live', async (t) => {
+test('a walk-in goes from the guard’s screen to the resident’s notification, and Approve comes back live', async () => {
   // The resident signs in and turns notifications on.
   await signInThroughUi(resident, 'asha@demo.gatebell', '/resident');
   const rp = resident.page;
@@ -184,10 +201,8 @@ test('a walk-in goes from the guard’s screen to the resident’s notification,
   assert.equal(status.registered, true, JSON.stringify(status));
   assert.equal(status.token, `${pushService.url}/push/resident`);
   await markWindow(rp);
-  // Chromium may drop a notification shown right after the worker activated: let it settle,
-  // then stop it so the delivery below meets a cold worker (the realistic case).
-  await new Promise((r) => setTimeout(r, 300));
-  await cdp.send('ServiceWorker.stopAllWorkers');
+  // The delivery below meets a cold worker (the realistic case): stopped, and seen stopped.
+  await stopWorker();
 
   // The guard signs in and registers a walk-in for Asha.
   await signInThroughUi(guard, 'guard@demo.gatebell', '/guard');
@@ -199,13 +214,11 @@ test('a walk-in goes from the guard’s screen to the resident’s notification,
   await gp.getByRole('list', { name: 'Residents' }).getByRole('button', { name: /Asha Rao/ }).click();
   await gp.getByLabel('Visitor’s name').fill('Ravi Kumar');
   await gp.getByLabel('Purpose').fill('Delivery');
-  const clickedAt = performance.now();
   await gp.getByRole('button', { name: 'Notify resident' }).click();
 
   // The server's real Web Push request reaches the push service; it decrypts the payload and
   // delivers it to the resident's browser, as a push service would.
   const pushed = await pushService.next(15_000);
-  const atPushService = performance.now();
   assert.equal(pushed.path, '/push/resident');
   assert.equal(pushed.headers['content-encoding'], 'aes128gcm');
   const text = decryptPush(pushed.body, subscriber);
@@ -223,17 +236,10 @@ test('a walk-in goes from the guard’s screen to the resident’s notification,
     console.log(swLog.join('\n'), resident.errors, await notificationsWithTag(rp, undefined));
     throw e;
   });
-  const shownAt = performance.now();
   assert.equal(shown.title, 'Visitor at the gate');
   assert.equal(shown.body, 'Ravi Kumar is at the gate (Delivery). Approve or reject?');
   assert.deepEqual(shown.actions, ['approve', 'reject']);
   assert.equal(shown.data.visitId, visitId);
-  const total = shownAt - clickedAt;
-  const serverLeg = atPushService - clickedAt;
-  console.log(`guard click → notification shown: ${total.toFixed(0)} ms `
-    + `(click → push service ${serverLeg.toFixed(0)} ms, push → notification ${(shownAt - atPushService).toFixed(0)} ms, cold worker)`);
-  t.diagnostic(`guard click → notification shown: ${total.toFixed(0)} ms`);
-  assert.ok(total < 5_000, `the notification took ${total.toFixed(0)} ms`);
 
   // Both screens updated live: the guard's list, the resident's pending list and inbox.
   const guardRow = gp.locator(`li[data-visit-id="${visitId}"]`);
@@ -281,17 +287,10 @@ test('a tap routes the open dashboard to the visit without a load; /visits/<id> 
   await gp.getByRole('button', { name: 'Notify resident' }).click();
   const pushed = await pushService.next(15_000);
   const payload = JSON.parse(decryptPush(pushed.body, subscriber));
-  // As in the first test: the worker from the previous test may be mid-way through stopping,
-  // when Chromium can drop what it shows; deliver to a cold worker, the realistic case.
-  await cdp.send('ServiceWorker.stopAllWorkers');
-  const deliver = () => cdp.send('ServiceWorker.deliverPushMessage', { origin: gatebell.url, registrationId, data: JSON.stringify(payload) });
-  await deliver();
-  const shown = async () => (await notificationsWithTag(rp, payload.tag)).length > 0;
-  // Chromium drops what a stopping worker shows now and then (seen in CI here): once more.
-  await until('the notification', shown, 4_000).catch(async () => {
-    await deliver();
-    await until('the notification (delivered again)', shown);
-  });
+  // Delivered once, to a worker seen stopped (the previous test's tap was awaited to its end).
+  await stopWorker();
+  await cdp.send('ServiceWorker.deliverPushMessage', { origin: gatebell.url, registrationId, data: JSON.stringify(payload) });
+  await until('the notification', async () => (await notificationsWithTag(rp, payload.tag)).length > 0);
 
   // A tap on the body with the dashboard open: the page's PushClient routes it through Next's
   // router (onNavigate) to the demo's visit route, without loading a document.

@@ -4,18 +4,20 @@
 // and hands it to the app's classic service worker (Gatebell added with importScripts), which
 // shows it. Another provider's push is left to the app; a tap opens the visit; a subscription
 // the push service lost is renewed by the worker's pushsubscriptionchange; onMessage, onNavigate
-// and disableNotifications work as in Chromium. Prints the walk-in → notification time.
+// and disableNotifications work as in Chromium; another sender's subscription made first is
+// never replaced unless the app asks. Prints the walk-in → notification time.
 //
 // Needs: wasm/pkg (cargo xtask wasm), the server binary (GATEBELL_BIN), /usr/bin/firefox-esr
 // (Debian's firefox-esr; FIREFOX overrides), npm puppeteer-core (WebDriver BiDi) and ws.
 import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import puppeteer from 'puppeteer-core';
 
-import { apiClient, encryptPush, startGatebell, startMozillaPushService, startSite, until } from './servers.mjs';
+import { apiClient, encryptPush, signVapid, startGatebell, startMozillaPushService, startSite, until } from './servers.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '../../..');
@@ -48,6 +50,30 @@ async function click(tag, action) {
   assert.equal(answer.dispatched, true, JSON.stringify(answer));
   return answer;
 }
+
+/** How many events of `type` the worker's handlers have finished (classic-sw.js's test hook). */
+const settled = (type) => page.evaluate(async (type) => {
+  const channel = new MessageChannel();
+  const answered = new Promise((resolve) => { channel.port1.onmessage = (e) => resolve(e.data); });
+  (await navigator.serviceWorker.ready).active.postMessage({ type: 'test:settled' }, [channel.port2]);
+  return (await answered)[type] ?? 0;
+}, type);
+
+/** Waits until the package's IndexedDB holds `check(value)` under `key` (a page's PushClient wrote it). */
+const stored = (what, key, check) => until(what, async () => check(await page.evaluate(async (key) => {
+  const db = await new Promise((resolve, reject) => {
+    const open = indexedDB.open('gatebell');
+    open.onsuccess = () => resolve(open.result);
+    open.onerror = () => reject(open.error);
+  });
+  const value = await new Promise((resolve, reject) => {
+    const get = db.transaction('kv').objectStore('kv').get(key);
+    get.onsuccess = () => resolve(get.result);
+    get.onerror = () => reject(get.error);
+  });
+  db.close();
+  return value;
+}, key)));
 
 before(async () => {
   assert.ok(existsSync(join(pkgDir, 'gatebell-classic.js')), 'run cargo xtask wasm first');
@@ -190,7 +216,7 @@ test('in Firefox, a tap with the app open routes through its router, onMessage h
     });
   });
   const marker = await page.evaluate(() => window.loadMarker);
-  await new Promise((r) => setTimeout(r, 300)); // the routes reach the worker through IndexedDB
+  await stored('the routes stored for the worker', 'clickRoutes', (r) => r?.clientSide === true && r.paths.visit === '/app/visit?id={visitId}');
   const guard = await login('guard@demo.gatebell');
   const visit = await api('/api/v1/visits/walkin', {
     token: guard.token, method: 'POST', body: { visitorName: 'Meera Iyer', hostId: resident.user.id, purpose: 'Courier' },
@@ -211,7 +237,8 @@ test('in Firefox, a tap with the app open routes through its router, onMessage h
       apiBase: '', onMessage: (payload) => { window.heard.push(payload); return false; },
     });
   });
-  await new Promise((r) => setTimeout(r, 300));
+  await stored('the foreground flag stored for the worker', 'foregroundListener', (on) => on === true);
+  const pushesBefore = await settled('push');
   const third = await api('/api/v1/visits/walkin', {
     token: guard.token, method: 'POST', body: { visitorName: 'Farah', hostId: resident.user.id, purpose: 'Tuition' },
   });
@@ -219,7 +246,8 @@ test('in Firefox, a tap with the app open routes through its router, onMessage h
   const heard = await until('onMessage', () => page.evaluate(() => window.heard[0]));
   assert.equal(heard.visitId, third.id);
   assert.equal(heard.gatebell, 1);
-  await new Promise((r) => setTimeout(r, 700));
+  // Once the worker's push handler has finished, nothing was shown.
+  await until('the push handled', async () => (await settled('push')) > pushesBefore);
   assert.deepEqual(await notificationsWithTag(`visit-${third.id}`), [], 'the page chose not to show it');
 
   // Off: unregistered at the server, unsubscribed at Firefox's push service, and still off
@@ -243,4 +271,51 @@ test('in Firefox, a tap with the app open routes through its router, onMessage h
   });
   await new Promise((r) => setTimeout(r, 1000));
   assert.deepEqual(pushService.posts.slice(posts), [], 'the server sent the disabled browser nothing');
+});
+
+test('another sender’s subscription made first survives enableNotifications() and keeps receiving; replaceForeignSubscription takes it over', async () => {
+  await page.goto(`${site.url}/firefox.html`);
+  await page.waitForFunction(() => window.testReady === true && navigator.serviceWorker.controller !== null);
+  // Another push sender (its own VAPID key) subscribed this registration first.
+  const sender = crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const vapid = () => signVapid(sender, { aud: pushService.url, exp: Math.floor(Date.now() / 1000) + 3600, sub: 'mailto:ops@other.example' });
+  const foreign = await page.evaluate(async (key) => {
+    const registration = await navigator.serviceWorker.ready;
+    const old = await registration.pushManager.getSubscription();
+    if (old) await old.unsubscribe();
+    const bytes = Uint8Array.from(atob(key.replaceAll('-', '+').replaceAll('_', '/')), (c) => c.charCodeAt(0));
+    return (await registration.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: bytes })).toJSON();
+  }, vapid().k);
+  const endpoint = () => page.evaluate(async () =>
+    (await (await navigator.serviceWorker.ready).pushManager.getSubscription())?.endpoint ?? null);
+
+  // Gatebell refuses to replace it, and says why.
+  const refused = await page.evaluate(async () => {
+    const client = await window.PushClient.load({ apiBase: '' });
+    try {
+      await client.enableNotifications();
+      return null;
+    } catch (e) {
+      return { name: e.name, code: e.code, message: e.message };
+    }
+  });
+  assert.equal(refused?.code, 'foreign_subscription', JSON.stringify(refused));
+  assert.equal(await endpoint(), foreign.endpoint, 'the other sender’s subscription is untouched');
+
+  // The other sender still reaches this browser: its push is the app's to show.
+  const res = await fetch(foreign.endpoint, {
+    method: 'POST',
+    headers: { authorization: vapid().authorization, ttl: '60', 'content-encoding': 'aes128gcm' },
+    body: encryptPush(JSON.stringify({ notification: { title: 'From the other sender', body: 'still subscribed' } }), foreign.keys),
+  });
+  assert.equal(res.status, 201);
+  await until('the other sender’s notification', async () =>
+    (await notificationsWithTag('app-offer')).some((n) => n.title === 'From the other sender'));
+
+  // Asked to, Gatebell takes the registration over.
+  const status = await page.evaluate(async () =>
+    (await window.PushClient.load({ apiBase: '' })).enableNotifications({ replaceForeignSubscription: true }));
+  assert.equal(status.registered, true, JSON.stringify(status));
+  assert.notEqual(status.token, foreign.endpoint);
+  assert.equal(await endpoint(), status.token);
 });

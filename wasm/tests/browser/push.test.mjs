@@ -11,7 +11,7 @@ import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 
-import { apiClient, decryptPush, makeSubscriptionKeys, startGatebell, startPushService, startSite, until } from './servers.mjs';
+import { apiClient, makeSubscriptionKeys, startGatebell, startPushService, startSite, until } from './servers.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '../../..');
@@ -23,6 +23,8 @@ const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable
 
 let gatebell, site, pushService, browser, context, page, cdp;
 let registrationId;
+// The worker versions DevTools reported, by id: { registrationId, status, runningStatus }.
+const versions = new Map();
 
 const { api, login } = apiClient(() => gatebell.url);
 
@@ -33,36 +35,68 @@ const notificationsWithTag = (tag) => page.evaluate(async (tag) => {
   }));
 }, tag);
 
-/** Delivers `data` through the DevTools protocol; returns ms until the notification shows. */
-async function deliver(data, tag, isShown, ms = 10_000) {
-  const started = performance.now();
+/**
+ * Delivers `data` through the DevTools protocol to a worker seen stopped; resolves with the
+ * notification shown. Known gap (issue 22): headless Chromium leaves about one push in twenty
+ * unshown here, with no error in the worker, even when delivered cold after the previous
+ * handler finished; until that is understood, such a push is delivered once more, loudly.
+ */
+async function deliver(data, tag) {
+  const shown = async () => (await notificationsWithTag(tag))[0];
+  await stopWorker();
   await cdp.send('ServiceWorker.deliverPushMessage', { origin: site.url, registrationId, data });
-  const shown = await until('the notification', async () => {
-    const found = (await notificationsWithTag(tag)).find(isShown);
-    return found;
-  }, ms);
-  return { shown, ms: performance.now() - started };
+  return until('the notification', shown, 5_000).catch(async () => {
+    console.log(`!! Chromium left the push for ${tag} unshown; delivering it once more`);
+    await stopWorker();
+    await cdp.send('ServiceWorker.deliverPushMessage', { origin: site.url, registrationId, data });
+    return until('the notification (delivered again)', shown);
+  });
 }
 
-/** `deliver`, once more if Chromium dropped the notification (seen in CI right after a tap). */
-const deliverAgainIfDropped = (data, tag) =>
-  deliver(data, tag, () => true, 4_000).catch(() => deliver(data, tag, () => true));
+/** Stops the worker and waits until DevTools reports it stopped, so the next push meets a cold worker. */
+async function stopWorker() {
+  await cdp.send('ServiceWorker.stopAllWorkers');
+  await until('the worker stopped', () => [...versions.values()]
+    .filter((v) => v.registrationId === registrationId)
+    .every((v) => v.runningStatus === 'stopped'));
+}
+
+/** Waits until the page's PushClient stored these routes, which the worker reads at a tap. */
+const routesStored = (expected) => until('the routes stored for the worker', () => page.evaluate(async (expected) => {
+  const db = await new Promise((resolve, reject) => {
+    const open = indexedDB.open('gatebell');
+    open.onsuccess = () => resolve(open.result);
+    open.onerror = () => reject(open.error);
+  });
+  const value = await new Promise((resolve, reject) => {
+    const get = db.transaction('kv').objectStore('kv').get('clickRoutes');
+    get.onsuccess = () => resolve(get.result);
+    get.onerror = () => reject(get.error);
+  });
+  db.close();
+  return value?.paths?.visit === expected.paths.visit && value.paths.inbox === expected.paths.inbox
+    && value.clientSide === expected.clientSide;
+}, expected));
 
 /** The current service worker, for code that must run inside it. */
 async function worker() {
   return until('the service worker', () => context.serviceWorkers().at(-1));
 }
 
-/** Dispatches `notificationclick` inside the worker for the notification with `tag`. */
+/**
+ * Dispatches `notificationclick` inside the worker for the notification with `tag`, and
+ * resolves when the handler's work is done (with the route it took). A script-made event may
+ * not `waitUntil`; this one hands the work to the test instead.
+ */
 async function click(tag, action) {
-  await (await worker()).evaluate(async ({ tag, action }) => {
+  return (await worker()).evaluate(async ({ tag, action }) => {
     const [notification] = await self.registration.getNotifications({ tag });
     if (!notification) throw new Error(`no notification tagged ${tag}`);
-    // A synthetic event is untrusted, so sw.js's waitUntil throws after the handler started;
-    // the test watches the handler's effects instead.
-    try {
-      self.dispatchEvent(new NotificationEvent('notificationclick', { notification, action }));
-    } catch { /* see above */ }
+    const event = new NotificationEvent('notificationclick', { notification, action });
+    let work = null;
+    Object.defineProperty(event, 'waitUntil', { value: (promise) => { work = promise; } });
+    self.dispatchEvent(event);
+    return work;
   }, { tag, action });
 }
 
@@ -71,6 +105,7 @@ before(async () => {
   assert.ok(existsSync(binary), `${binary} is missing: cargo build -p gatebell-server`);
   gatebell = await startGatebell(binary);
   pushService = await startPushService();
+  pushService.expectVapidKey((await api('/api/v1/notifications/vapid-public-key')).publicKey);
   site = await startSite({ pkgDir, pagesDir: join(here, 'pages'), apiUrl: gatebell.url });
   browser = await chromium.launch({ executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium', args: CHROMIUM_ARGS });
   context = await browser.newContext();
@@ -79,7 +114,6 @@ before(async () => {
   page.on('pageerror', (e) => console.log('page error:', e.message));
   cdp = await context.newCDPSession(page);
   const activated = new Promise((resolve) => {
-    const versions = new Map();
     cdp.on('ServiceWorker.workerRegistrationUpdated', ({ registrations }) => {
       const ours = registrations.find((r) => r.scopeURL === `${site.url}/` && !r.isDeleted);
       if (ours) registrationId = ours.registrationId;
@@ -102,11 +136,11 @@ after(async () => {
   await gatebell?.stop();
 });
 
-test('a walk-in reaches the service worker, routes to the visit and is approved from the notification', async (t) => {
+test('a walk-in reaches the service worker, routes to the visit and is approved from the notification', async () => {
   // The resident signs in on the page; the package registers the subscription.
   const resident = await login('asha@demo.gatebell');
   const subscriber = makeSubscriptionKeys();
-  const subscription = { endpoint: `${pushService.url}/push/x`, expirationTime: null, keys: subscriber.keys };
+  const subscription = { endpoint: pushService.subscribe('x', subscriber), expirationTime: null, keys: subscriber.keys };
   const status = await page.evaluate(async ({ token, userId, subscription }) => {
     window.client = await window.PushClient.load({ apiBase: '' });
     await window.client.signIn(token, userId);
@@ -129,7 +163,7 @@ test('a walk-in reaches the service worker, routes to the visit and is approved 
   const pushed = await pushService.next(15_000);
   assert.equal(pushed.path, '/push/x');
   assert.equal(pushed.headers['content-encoding'], 'aes128gcm');
-  const text = decryptPush(pushed.body, subscriber);
+  const text = pushed.text;
   const payload = JSON.parse(text);
   assert.equal(payload.type, 'walkin_pending');
   assert.equal(payload.visitId, visit.id);
@@ -138,39 +172,30 @@ test('a walk-in reaches the service worker, routes to the visit and is approved 
   assert.deepEqual(payload.actions.map((a) => a.action), ['approve', 'reject']);
 
   // The push service's delivery, replayed into Chromium: the worker starts cold.
-  await cdp.send('ServiceWorker.stopAllWorkers');
+  await stopWorker();
   const tag = payload.tag;
-  const cold = await deliver(text, tag, () => true);
-  assert.equal(cold.shown.title, payload.title);
-  assert.equal(cold.shown.body, payload.body);
-  assert.equal(cold.shown.tag, tag);
-  assert.deepEqual(cold.shown.data, payload);
-  assert.deepEqual(cold.shown.actions, ['approve', 'reject']);
-  console.log(`push→notification: ${cold.ms.toFixed(0)} ms (worker cold start)`);
-  t.diagnostic(`push→notification cold: ${cold.ms.toFixed(0)} ms`);
+  const cold = await deliver(text, tag);
+  assert.equal(cold.title, payload.title);
+  assert.equal(cold.body, payload.body);
+  assert.equal(cold.tag, tag);
+  assert.deepEqual(cold.data, payload);
+  assert.deepEqual(cold.actions, ['approve', 'reject']);
 
   // A tap navigates an open window of the app to the visit.
   const app = await context.newPage();
   await app.goto(`${site.url}/app.html`);
-  await click(tag, '');
+  assert.deepEqual(await click(tag, ''), { route: 'visit', visitId: visit.id });
   const visitUrl = `${site.url}/visits/${visit.id}`;
   await until('a window at the visit', () => context.pages().some((p) => p.url() === visitUrl));
   assert.equal((await notificationsWithTag(tag)).length, 0, 'a tap closes the notification');
 
-  // The push again (warm worker), then Approve from the notification, without a window. The
-  // tap's handler is let finish first, and the push is delivered once more if Chromium
-  // dropped it: right after a tap, Chromium was seen (CI, 1 run in ~10) to leave a
-  // showNotification unshown with no error in the worker.
-  await new Promise((r) => setTimeout(r, 500));
-  const warm = await deliverAgainIfDropped(text, tag);
-  console.log(`push→notification: ${warm.ms.toFixed(0)} ms (worker running)`);
-  t.diagnostic(`push→notification warm: ${warm.ms.toFixed(0)} ms`);
+  // The push again (the tap's handler has finished), then Approve from the notification,
+  // without a window.
+  await deliver(text, tag);
   const pagesBefore = context.pages().length;
-  await click(tag, 'approve');
-  await until('the visit approved', async () =>
-    (await api(`/api/v1/visits/${visit.id}`, { token: resident.token })).status === 'APPROVED');
-  const replaced = await until('the outcome notification', async () =>
-    (await notificationsWithTag(tag)).find((n) => n.body.startsWith('Approved')));
+  assert.deepEqual(await click(tag, 'approve'), { route: 'approve', visitId: visit.id });
+  assert.equal((await api(`/api/v1/visits/${visit.id}`, { token: resident.token })).status, 'APPROVED');
+  const [replaced] = await notificationsWithTag(tag);
   assert.equal(replaced.body, 'Approved — Ravi Kumar may enter');
   assert.equal(replaced.title, payload.title);
   assert.deepEqual(replaced.actions, [], 'no buttons once decided');
@@ -194,15 +219,14 @@ test('with routes and onNavigate, a tap routes the open window itself, on the ap
     });
   });
   const marker = await page.evaluate(() => window.loadMarker);
-  // The routes reach the worker through IndexedDB; let that write land.
-  await new Promise((r) => setTimeout(r, 300));
+  await routesStored({ paths: { visit: '/app/visit?id={visitId}', inbox: '/inbox' }, clientSide: true });
   const payload = {
     gatebell: 1, type: 'visitor_arrived', visitId: 'v-routed', notificationId: 'n-routed',
     title: 'Visitor checked in', body: 'Meera is at the gate', tag: 'visit-v-routed', actions: [],
   };
-  await deliverAgainIfDropped(JSON.stringify(payload), payload.tag);
+  await deliver(JSON.stringify(payload), payload.tag);
   await click(payload.tag, '');
-  const routed = await until('the page’s onNavigate', () => page.evaluate(() => window.routed[0]));
+  const routed = await page.evaluate(() => window.routed[0]);
   assert.deepEqual(routed, { path: '/app/visit?id=v-routed', route: { route: 'visit', visitId: 'v-routed' } });
   assert.equal(page.url(), `${site.url}/app/visit?id=v-routed`);
   assert.equal(await page.evaluate(() => window.loadMarker), marker, 'the window was not reloaded');
@@ -225,41 +249,148 @@ test('with routes and onNavigate, a tap routes the open window itself, on the ap
       apiBase: '', routes: { visit: '/app/visit?id={visitId}', inbox: '/inbox' }, onNavigate: () => false,
     });
   });
-  await new Promise((r) => setTimeout(r, 300));
+  await routesStored({ paths: { visit: '/app/visit?id={visitId}', inbox: '/inbox' }, clientSide: true });
   const second = { ...payload, visitId: 'v-loaded', tag: 'visit-v-loaded' };
-  await deliverAgainIfDropped(JSON.stringify(second), second.tag);
+  await deliver(JSON.stringify(second), second.tag);
   await click(second.tag, '');
   await until('the window navigated', () => page.url() === `${site.url}/app/visit?id=v-loaded`);
   // Back to the defaults for the tests that follow.
   await page.goto(`${site.url}/`);
   await page.waitForFunction(() => window.testReady === true);
   await page.evaluate(async () => { await window.PushClient.load({ apiBase: '' }); });
-  await new Promise((r) => setTimeout(r, 300));
+  await routesStored({ paths: { visit: '/visits/{visitId}', inbox: '/' }, clientSide: false });
 });
 
 test('pushsubscriptionchange in the worker registers the renewed subscription, with no page involved', async () => {
   const renewedKeys = makeSubscriptionKeys();
-  const renewed = { endpoint: `${pushService.url}/push/renewed`, expirationTime: null, keys: renewedKeys.keys };
-  // The browser renewed the subscription (/push/x → /push/renewed) and tells the worker.
-  await (await worker()).evaluate(({ renewed, old }) => {
+  const renewed = { endpoint: pushService.subscribe('renewed', renewedKeys), expirationTime: null, keys: renewedKeys.keys };
+  // The browser renewed the subscription (/push/x → /push/renewed) and tells the worker; the
+  // handler's work (register the new one, unregister the old) is awaited.
+  const endpoint = await (await worker()).evaluate(({ renewed, old }) => {
     const event = new ExtendableEvent('pushsubscriptionchange');
     Object.defineProperty(event, 'newSubscription', { value: { ...renewed, toJSON: () => renewed } });
     Object.defineProperty(event, 'oldSubscription', { value: { endpoint: old } });
-    // Untrusted, so sw.js's waitUntil throws after the handler started; the server shows the effect.
-    try { self.dispatchEvent(event); } catch { /* see above */ }
+    let work = null;
+    Object.defineProperty(event, 'waitUntil', { value: (promise) => { work = promise; } });
+    self.dispatchEvent(event);
+    return work;
   }, { renewed, old: `${pushService.url}/push/x` });
+  assert.equal(endpoint, renewed.endpoint);
 
-  // The next walk-in is pushed to the renewed endpoint only.
+  // The next walk-in is pushed to the renewed endpoint.
   const resident = await login('asha@demo.gatebell');
   const guard = await login('guard@demo.gatebell');
-  await until('the renewed subscription registered', async () => {
-    pushService.received.length = 0;
-    await api('/api/v1/visits/walkin', {
-      token: guard.token, method: 'POST', body: { visitorName: 'Renewed', hostId: resident.user.id, purpose: 'Test' },
+  pushService.received.length = 0;
+  await api('/api/v1/visits/walkin', {
+    token: guard.token, method: 'POST', body: { visitorName: 'Renewed', hostId: resident.user.id, purpose: 'Test' },
+  });
+  const pushed = await pushService.next(15_000);
+  assert.equal(pushed.path, '/push/renewed');
+  assert.deepEqual(pushService.refused, [], 'the push service refused nothing');
+});
+
+/**
+ * From a fresh store (the package's IndexedDB deleted): Asha signs in on the test page with a
+ * subscription at `/push/<name>`. Resolves with her sign-in.
+ */
+async function signedInFresh(name) {
+  // The test page (a tap may have taken it to the visit).
+  if (page.url() !== `${site.url}/`) {
+    await page.goto(`${site.url}/`);
+    await page.waitForFunction(() => window.testReady === true);
+  }
+  const resident = await login('asha@demo.gatebell');
+  const subscriber = makeSubscriptionKeys();
+  const subscription = { endpoint: pushService.subscribe(name, subscriber), expirationTime: null, keys: subscriber.keys };
+  const status = await page.evaluate(async ({ token, userId, subscription }) => {
+    await new Promise((resolve, reject) => {
+      const deleting = indexedDB.deleteDatabase('gatebell');
+      deleting.onsuccess = resolve;
+      deleting.onerror = () => reject(deleting.error);
     });
-    const pushed = await pushService.next(5_000).catch(() => null);
-    return pushed?.path === '/push/renewed' && pushed;
-  }, 20_000, 200);
-  await new Promise((r) => setTimeout(r, 500));
-  assert.deepEqual(pushService.received.map((r) => r.path), [], 'the old endpoint was removed');
+    window.client = await window.PushClient.load({ apiBase: '' });
+    await window.client.signIn(token, userId);
+    return window.client.registerSubscription(subscription);
+  }, { token: resident.token, userId: resident.user.id, subscription });
+  assert.equal(status.registered, true, JSON.stringify(status));
+  return resident;
+}
+
+/**
+ * Asha signed in afresh (signedInFresh), the guard registers a walk-in for her, and the push
+ * the server sent is delivered to the worker. Resolves with what the later steps need.
+ */
+async function walkinShown(name, visitorName) {
+  const resident = await signedInFresh(name);
+  const guard = await login('guard@demo.gatebell');
+  pushService.received.length = 0;
+  const visit = await api('/api/v1/visits/walkin', {
+    token: guard.token, method: 'POST', body: { visitorName, hostId: resident.user.id, purpose: 'Delivery' },
+  });
+  // Earlier tests' devices of Asha's get the walk-in too; this test reads its own.
+  let pushed;
+  do pushed = await pushService.next(15_000); while (pushed.path !== `/push/${name}`);
+  const payload = JSON.parse(pushed.text);
+  assert.equal(payload.visitId, visit.id);
+  assert.ok(payload.actionToken, 'a walk-in push carries an action token');
+  const shown = await deliver(pushed.text, payload.tag);
+  assert.deepEqual(shown.actions, ['approve', 'reject']);
+  return { resident, guard, visit, payload };
+}
+
+test('Approve with the push’s action token works with no stored session (signed out)', async () => {
+  const { resident, visit, payload } = await walkinShown('signed-out', 'Token Only');
+  // Signing out forgets the session the worker could use; the notification stays.
+  const status = await page.evaluate(() => window.client.signOut());
+  assert.equal(status.signedIn, false);
+  assert.deepEqual(await click(payload.tag, 'approve'), { route: 'approve', visitId: visit.id });
+  assert.equal((await api(`/api/v1/visits/${visit.id}`, { token: resident.token })).status, 'APPROVED');
+  const [outcome] = await notificationsWithTag(payload.tag);
+  assert.equal(outcome.body, 'Approved — Token Only may enter');
+  assert.deepEqual(outcome.actions, []);
+});
+
+test('a decision refused with 409 replaces the notification with why, and a tap on it opens the visit', async () => {
+  const { resident, visit, payload } = await walkinShown('decided', 'Late Answer');
+  // Decided elsewhere first (the resident's other device).
+  await api(`/api/v1/visits/${visit.id}/approve`, { token: resident.token, method: 'POST' });
+  assert.deepEqual(await click(payload.tag, 'reject'), { route: 'reject', visitId: visit.id });
+  const [outcome] = await notificationsWithTag(payload.tag);
+  assert.equal(outcome.title, payload.title);
+  assert.equal(outcome.body, 'Could not reject: this visit was decided already: it is APPROVED by Asha Rao');
+  assert.deepEqual(outcome.actions, [], 'no buttons that cannot work');
+  // A tap on it opens the visit, where the app shows how it was decided.
+  assert.deepEqual(await click(payload.tag, ''), { route: 'visit', visitId: visit.id });
+  const visitUrl = `${site.url}/visits/${visit.id}`;
+  await until('a window at the visit', () => context.pages().some((p) => p.url() === visitUrl));
+});
+
+test('after disableNotifications(), Approve with the action token is refused in the browser', async () => {
+  const { resident, visit, payload } = await walkinShown('disabled', 'Too Late');
+  const status = await page.evaluate(() => window.client.disableNotifications());
+  assert.equal(status.notificationsDisabled, true);
+  assert.deepEqual(await click(payload.tag, 'approve'), { route: 'approve', visitId: visit.id });
+  assert.equal((await api(`/api/v1/visits/${visit.id}`, { token: resident.token })).status, 'PENDING');
+  const [outcome] = await notificationsWithTag(payload.tag);
+  assert.equal(outcome.body, 'Notifications are off in this browser: open Gatebell to approve');
+});
+
+test('notifications turned off in one tab stay off when another tab saves next', async () => {
+  await signedInFresh('tab-a');
+  const other = await context.newPage();
+  await other.goto(`${site.url}/`);
+  await other.waitForFunction(() => window.testReady === true);
+  const off = await other.evaluate(async () => (await window.PushClient.load({ apiBase: '' })).disableNotifications());
+  assert.equal(off.notificationsDisabled, true);
+  assert.equal(off.registered, false);
+  // The first tab's client, loaded before, saves next: the browser handed it a renewed subscription.
+  const renewedKeys = makeSubscriptionKeys();
+  const renewed = { endpoint: pushService.subscribe('tab-a-renewed', renewedKeys), expirationTime: null, keys: renewedKeys.keys };
+  const first = await page.evaluate((renewed) => window.client.registerSubscription(renewed), renewed);
+  assert.equal(first.notificationsDisabled, true, JSON.stringify(first));
+  assert.equal(first.registered, false);
+  // What is stored says off too, for any tab that starts now.
+  const third = await other.evaluate(async () => (await window.PushClient.load({ apiBase: '' })).status());
+  assert.equal(third.notificationsDisabled, true, JSON.stringify(third));
+  await other.close();
 });

@@ -152,30 +152,91 @@ export function decryptPush(body, { ecdh, auth }) {
   return padded.subarray(0, end).toString('utf8');
 }
 
-/** A push service that accepts every message and keeps the bodies. */
+/** RFC 8030 §7.2: a push service must accept at least 4096 bytes of body; real ones take no more. */
+export const MAX_PUSH_BODY = 4096;
+
+/**
+ * A push service as strict as a real one (and as testkit's Rust fake, `testkit/src/webpush.rs`):
+ * a POST to an endpoint made by `subscribe` must carry VAPID (an ES256 JWT that verifies with
+ * `k`, `aud` the service's origin, `exp` within 24 h, `sub` mailto: or https:; else 401) made
+ * with the application server key given to `expectVapidKey` (else 403), a `TTL` (else 400), a
+ * `Topic` of 1-32 base64url characters if any (else 400), `Content-Encoding: aes128gcm` and a
+ * body of at most 4096 bytes (else 413) that decrypts with the subscription's keys (else
+ * 400). Unknown endpoints get 404. Accepted messages (201 with a Location) are kept decrypted;
+ * refused ones are listed in `refused` with the status and why.
+ */
 export async function startPushService() {
+  const subscriptions = new Map(); // path -> the subscriber's keys (makeSubscriptionKeys())
   const received = [];
+  const refused = [];
   const waiters = [];
+  let expectedKey = null;
+  let url;
+  const check = (req, body) => {
+    const path = new URL(req.url, 'http://x').pathname;
+    const subscriber = subscriptions.get(path);
+    if (req.method !== 'POST' || !subscriber) return [404, 'no such subscription'];
+    let key;
+    try {
+      key = verifyVapid(req.headers.authorization, url);
+    } catch (e) {
+      return [401, e.message];
+    }
+    if (expectedKey !== null && key !== expectedKey) return [403, 'VAPID key is not the subscription’s applicationServerKey'];
+    if (!/^\d+$/.test((req.headers.ttl ?? '').trim())) return [400, 'TTL header missing or invalid'];
+    const urgency = req.headers.urgency;
+    if (urgency !== undefined && !['very-low', 'low', 'normal', 'high'].includes(urgency)) return [400, `invalid Urgency ${urgency}`];
+    const topic = req.headers.topic;
+    if (topic !== undefined && !/^[A-Za-z0-9_-]{1,32}$/.test(topic)) return [400, `Topic ${JSON.stringify(topic)} must be 1-32 base64url characters`];
+    if (body.length > MAX_PUSH_BODY) return [413, `body is ${body.length} bytes, the limit is ${MAX_PUSH_BODY}`];
+    if (body.length > 0) {
+      if ((req.headers['content-encoding'] ?? '').toLowerCase() !== 'aes128gcm') return [400, 'Content-Encoding must be aes128gcm'];
+      try {
+        return [201, null, decryptPush(body, subscriber)];
+      } catch (e) {
+        return [400, `payload does not decrypt: ${e.message}`];
+      }
+    }
+    return [201, null, ''];
+  };
   const server = http.createServer((req, res) => {
     const chunks = [];
     req.on('data', (c) => chunks.push(c));
     req.on('end', () => {
-      received.push({ path: req.url, headers: req.headers, body: Buffer.concat(chunks) });
-      res.writeHead(201);
-      res.end();
+      const body = Buffer.concat(chunks);
+      const [status, error, text] = check(req, body);
+      if (status === 201) {
+        received.push({ path: req.url, headers: req.headers, body, text });
+        res.writeHead(201, { location: `${url}/message/${crypto.randomUUID()}` });
+        res.end();
+      } else {
+        refused.push({ path: req.url, status, error });
+        res.writeHead(status, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ code: status, errno: status, error }));
+      }
       waiters.splice(0).forEach((wake) => wake());
     });
   });
-  const url = await listen(server);
+  url = await listen(server);
   return {
     url,
     received,
-    /** Resolves with the first message, or rejects after `ms`. */
+    refused,
+    /** Pins the VAPID public key (base64url) every message must be signed with. */
+    expectVapidKey(key) {
+      expectedKey = key.replace(/=+$/, '');
+    },
+    /** A subscription at `/push/<name>` for these keys (makeSubscriptionKeys()); returns its endpoint. */
+    subscribe(name, subscriber) {
+      subscriptions.set(`/push/${name}`, subscriber);
+      return `${url}/push/${name}`;
+    },
+    /** Resolves with the next accepted message, or rejects after `ms` (naming any refusals). */
     async next(ms) {
       const deadline = Date.now() + ms;
       while (received.length === 0) {
         const left = deadline - Date.now();
-        if (left <= 0) throw new Error(`no push reached the push service in ${ms} ms`);
+        if (left <= 0) throw new Error(`no push reached the push service in ${ms} ms; refused: ${JSON.stringify(refused)}`);
         await new Promise((resolve) => {
           const timer = setTimeout(resolve, left);
           waiters.push(() => { clearTimeout(timer); resolve(); });
@@ -185,6 +246,16 @@ export async function startPushService() {
     },
     stop: () => new Promise((resolve) => { server.closeAllConnections(); server.close(resolve); }),
   };
+}
+
+/** A VAPID `Authorization` header as an application server makes it (tests of the fakes). */
+export function signVapid({ privateKey, publicKey }, claims) {
+  const head = Buffer.from(JSON.stringify({ typ: 'JWT', alg: 'ES256' })).toString('base64url');
+  const body = Buffer.from(JSON.stringify(claims)).toString('base64url');
+  const signature = crypto.sign('sha256', Buffer.from(`${head}.${body}`), { key: privateKey, dsaEncoding: 'ieee-p1363' });
+  const jwk = publicKey.export({ format: 'jwk' });
+  const k = Buffer.concat([Buffer.from([4]), Buffer.from(jwk.x, 'base64url'), Buffer.from(jwk.y, 'base64url')]).toString('base64url');
+  return { authorization: `vapid t=${head}.${body}.${signature.toString('base64url')}, k=${k}`, k };
 }
 
 /** Encrypts `plaintext` to a subscription as RFC 8291 `aes128gcm` (one record). */

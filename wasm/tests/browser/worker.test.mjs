@@ -22,6 +22,8 @@ const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable
 let site, browser;
 // The app under test: its context, page, DevTools session and worker registration.
 let context, page, cdp, registrationId;
+// The worker versions DevTools reported, by id: { registrationId, status, runningStatus }.
+let versions;
 
 const notifications = () => page.evaluate(async () => {
   const registration = await navigator.serviceWorker.ready;
@@ -36,23 +38,38 @@ const deliver = (payload) => cdp.send('ServiceWorker.deliverPushMessage', {
 
 const worker = () => until('the service worker', () => context.serviceWorkers().at(-1));
 
-/** Dispatches `notificationclick` in the worker for the notification tagged `tag`. */
+/**
+ * Dispatches `notificationclick` in the worker for the notification tagged `tag`; resolves
+ * when the handler that took it is done. A script-made event may not `waitUntil`; this one
+ * hands the work to the test instead.
+ */
 async function click(tag, action = '') {
   await (await worker()).evaluate(async ({ tag, action }) => {
     const [notification] = await self.registration.getNotifications({ tag });
     if (!notification) throw new Error(`no notification tagged ${tag}`);
-    // A synthetic event is untrusted, so waitUntil throws after the handler ran; the test
-    // watches the handlers' effects.
-    try {
-      self.dispatchEvent(new NotificationEvent('notificationclick', { notification, action }));
-    } catch { /* see above */ }
+    const event = new NotificationEvent('notificationclick', { notification, action });
+    let work = null;
+    Object.defineProperty(event, 'waitUntil', { value: (promise) => { work = promise; } });
+    self.dispatchEvent(event);
+    await work;
   }, { tag, action });
+}
+
+/** How many push events the worker's handlers have finished (tests/browser/pages/handlers-settled.js). */
+const pushesSettled = async () => (await worker()).evaluate(() => self.settled.push ?? 0);
+
+/** Delivers `payload` and resolves once the worker's push handler has finished with it. */
+async function deliverAndSettle(payload) {
+  const before = await pushesSettled();
+  await deliver(payload);
+  await until('the push handled', async () => (await pushesSettled()) > before);
 }
 
 /** Opens `pagePath` in a fresh context and waits until its worker controls the page. */
 async function openApp(pagePath) {
   await context?.close();
   registrationId = undefined;
+  versions = new Map();
   context = await browser.newContext();
   await context.grantPermissions(['notifications'], { origin: site.url });
   page = await context.newPage();
@@ -60,6 +77,9 @@ async function openApp(pagePath) {
   cdp.on('ServiceWorker.workerRegistrationUpdated', ({ registrations }) => {
     const ours = registrations.find((r) => r.scopeURL === `${site.url}/` && !r.isDeleted);
     if (ours) registrationId = ours.registrationId;
+  });
+  cdp.on('ServiceWorker.workerVersionUpdated', ({ versions: updated }) => {
+    for (const v of updated) versions.set(v.versionId, v);
   });
   await cdp.send('ServiceWorker.enable');
   await page.goto(`${site.url}${pagePath}`);
@@ -69,11 +89,11 @@ async function openApp(pagePath) {
   // is controlled, and so one the worker may navigate.
   await page.reload();
   await page.waitForFunction(() => window.testReady === true && navigator.serviceWorker.controller !== null);
-  // Chromium may drop a notification shown right after the worker activated (seen in CI with
-  // the classic worker): let it settle, then stop it, so the first delivery meets a cold
-  // worker, the realistic case (as the demo's e2e test does).
-  await new Promise((r) => setTimeout(r, 300));
+  // The first delivery meets a cold worker, the realistic case: stopped, and seen stopped.
   await cdp.send('ServiceWorker.stopAllWorkers');
+  await until('the worker stopped', () => [...versions.values()]
+    .filter((v) => v.registrationId === registrationId)
+    .every((v) => v.runningStatus === 'stopped'));
 }
 
 before(async () => {
@@ -108,15 +128,9 @@ for (const [kind, pagePath] of [['module', '/own-worker.html'], ['classic (impor
       body: 'Ravi is at the gate. Approve or reject?', tag: 'visit-v-own-1',
       actions: [{ action: 'approve', title: 'Approve' }, { action: 'reject', title: 'Reject' }],
     };
-    // The previous test's tap handler may still run: a push landing then was seen unshown
-    // now and then (as push.test.mjs notes). Let it finish, and redeliver once if dropped.
-    await new Promise((r) => setTimeout(r, 500));
+    // The previous test's tap was awaited to its end (click), so nothing of it runs now.
     await deliver(payload);
-    const find = async () => (await notifications()).find((n) => n.tag === 'visit-v-own-1');
-    const shown = await until('Gatebell’s notification', find, 3_000).catch(async () => {
-      await deliver(payload);
-      return until('Gatebell’s notification (delivered again)', find);
-    });
+    const shown = await until('Gatebell’s notification', async () => (await notifications()).find((n) => n.tag === 'visit-v-own-1'));
     assert.equal(shown.title, 'Visitor at the gate');
     assert.deepEqual(shown.actions, ['approve', 'reject']);
     assert.equal(await (await worker()).evaluate(() => self.appPushes.length), 1, 'the app’s handler did not see it');
@@ -142,10 +156,10 @@ test('with the page focused, onMessage hears the push and chooses whether the no
   await until('the page to hear it', async () => (await page.evaluate(() => window.heard.length)) === 1);
   assert.equal((await page.evaluate(() => window.heard[0])).visitId, 'fg-1');
   await until('the notification', async () => (await notifications()).some((n) => n.tag === 'visit-fg-1'));
-  // The page says it shows the visit itself: no system notification.
+  // The page says it shows the visit itself: no system notification, once the worker's push
+  // handler has finished.
   await page.evaluate(() => { window.showSystemNotification = false; });
-  await deliver(push('fg-2'));
-  await until('the page to hear it', async () => (await page.evaluate(() => window.heard.length)) === 2);
-  await new Promise((r) => setTimeout(r, 700));
+  await deliverAndSettle(push('fg-2'));
+  assert.equal(await page.evaluate(() => window.heard.length), 2, 'the page heard it');
   assert.deepEqual((await notifications()).map((n) => n.tag), ['visit-fg-1']);
 });

@@ -1,4 +1,5 @@
 // An app's own service worker with another push provider, and Gatebell added as README says.
+import './handlers-settled.js'; // the tests' record of settled handlers
 import { handleNotificationClick, handlePush, preload } from './worker.js';
 
 preload();

@@ -1,5 +1,6 @@
 // An app's own classic service worker with another push provider, and Gatebell added with
 // importScripts as README says.
+importScripts('/handlers-settled.js'); // the tests' record of settled handlers
 importScripts('/gatebell-classic.js');
 
 self.appPushes = [];
@@ -26,6 +27,8 @@ self.addEventListener('pushsubscriptionchange', (event) => self.gatebell.handleS
 // started; the test watches the handler's effects.
 self.addEventListener('message', (event) => {
   const { type, tag, action } = event.data ?? {};
+  // How many events of each type the handlers have finished (handlers-settled.js).
+  if (type === 'test:settled') return event.ports[0]?.postMessage({ ...self.settled });
   if (type !== 'test:click') return;
   const reply = (answer) => event.ports[0]?.postMessage(answer);
   event.waitUntil(self.registration.getNotifications({ tag }).then(([notification]) => {
