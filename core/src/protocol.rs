@@ -319,8 +319,13 @@ pub struct PreferencesUpdate {
     pub household: Option<HouseholdSetting>,
     #[serde(default)]
     pub channels: Option<ChannelPreferences>,
-    /// `null` removes them.
-    #[serde(default, deserialize_with = "present")]
+    /// `null` removes them. Absent stays absent when serialised, so a client that sends an
+    /// update it parsed never removes quiet hours by accident.
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
     #[cfg_attr(feature = "openapi", schema(nullable))]
     #[cfg_attr(feature = "ts", ts(as = "Option<QuietHours>"))]
     pub quiet_hours: Option<Option<QuietHours>>,
@@ -1355,6 +1360,16 @@ mod tests {
         )
         .unwrap();
         assert_eq!(u.quiet_hours.unwrap().unwrap().start, "22:00");
+    }
+
+    #[test]
+    fn preferences_update_round_trips_absent_and_null_quiet_hours() {
+        for text in [r#"{"phone":"+919800000001"}"#, r#"{"quietHours":null}"#] {
+            let u: PreferencesUpdate = serde_json::from_str(text).unwrap();
+            let again: PreferencesUpdate =
+                serde_json::from_str(&serde_json::to_string(&u).unwrap()).unwrap();
+            assert_eq!(again, u, "{text}");
+        }
     }
 
     #[test]

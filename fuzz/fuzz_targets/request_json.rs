@@ -4,7 +4,8 @@
 
 use gatebell_core::protocol::{
     CheckinRequest, DecisionRequest, InternalNotifyRequest, InternalUserRequest,
-    InternalVisitRequest, InviteRequest, LoginRequest, RegisterDeviceRequest, SetDisabledRequest,
+    InternalVisitRequest, InviteRequest, LoginRequest, PreferencesUpdate, RegisterDeviceRequest,
+    SetDisabledRequest,
     UnregisterDeviceRequest, WalkinRequest, WebPushSubscription,
 };
 use libfuzzer_sys::fuzz_target;
@@ -32,4 +33,5 @@ fuzz_target!(|data: &[u8]| {
     round_trip::<InternalVisitRequest>(data);
     round_trip::<SetDisabledRequest>(data);
     round_trip::<DecisionRequest>(data);
+    round_trip::<PreferencesUpdate>(data);
 });

@@ -158,10 +158,20 @@ const EXTERNAL_SESSION_REFRESH_MS: i64 = 24 * 3600 * 1000;
 async fn external_user(state: &AppState, claims: jwt::Claims) -> ApiResult<AuthUser> {
     let now = now_ms();
     let mut found = db::accounts::external_user(&state.db, &claims.sub, now).await?;
+    // The backend deleted this user: a token made before that cannot bring them back (the
+    // backend's PUT does).
+    if found.is_none()
+        && let Some(deleted_at) = db::accounts::tombstone(&state.db, &claims.sub).await?
+        && claims.issued_at_ms.is_none_or(|iat| iat <= deleted_at)
+    {
+        return Err(ApiError::Unauthorized(
+            "this account was deleted; the token was issued before that".into(),
+        ));
+    }
     let current = |f: &db::accounts::ExternalUser| {
         f.user.role == claims.role
             && f.user.unit == claims.unit
-            && f.user.name == claims.name
+            && claims.name.as_ref().is_none_or(|n| *n == f.user.name)
             && f.session.as_ref().is_some_and(|(_, expires_at, _)| {
                 *expires_at - now > SESSION_TTL_MS - EXTERNAL_SESSION_REFRESH_MS
             })
@@ -230,11 +240,17 @@ async fn save_external_user(state: &AppState, claims: &jwt::Claims, now: i64) ->
         db::accounts::ExternalUserUpdate {
             id_if_new: &id,
             external_id: &claims.sub,
-            name: &claims.name,
+            name: claims.name.as_deref(),
+            // Never the raw `sub`: a placeholder until the backend or a token names them.
+            name_if_new: match claims.role {
+                Role::Resident => "Resident",
+                Role::Guard => "Guard",
+                Role::Admin => "Admin",
+            },
             email: &email,
             role: claims.role,
             unit: claims.unit.as_deref(),
-            unusable_password_hash: DUMMY_HASH,
+            unusable_password_hash: NO_PASSWORD,
             now,
         },
     )
@@ -311,6 +327,10 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientIp {
     }
 }
 
+/// The password hash of an account with no password here (one that signs in through an
+/// existing backend, or a deleted one): sign-in refuses it without hashing.
+pub(crate) const NO_PASSWORD: &str = "";
+
 // A valid hash of a throwaway password, verified when the email is unknown so that the answer
 // takes as long as for a known email.
 pub(crate) const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$0vRjXcWO6hgHUKnXg5dh0dNUXxr1OO9Rs3PdcVF8m0s";
@@ -334,6 +354,12 @@ async fn login(
     // Counted before any work, unknown emails alike: guessing costs the guesser, not us.
     state.login_limits.attempt(ip, &email)?;
     let found = db::accounts::user_by_email(&state.db, &email).await?;
+    if found
+        .as_ref()
+        .is_some_and(|c| c.password_hash == NO_PASSWORD)
+    {
+        return Err(ApiError::Unauthorized("wrong email or password".into()));
+    }
     let hash = found
         .as_ref()
         .map_or(DUMMY_HASH.to_owned(), |c| c.password_hash.clone());

@@ -123,6 +123,29 @@ pub struct ServeArgs {
         default_value_t = 10
     )]
     pub login_per_account_per_minute: u32,
+    /// Decisions by action token and one-tap link pages (views and answers) allowed per client
+    /// address per minute (also the burst); beyond it 429 with `Retry-After`.
+    #[arg(
+        long = "decisions-per-ip",
+        env = "GATEBELL_DECISIONS_PER_IP",
+        default_value_t = 60
+    )]
+    pub decisions_per_ip_per_minute: u32,
+    /// Walk-ins one guard may register per minute (also the burst); beyond it 429.
+    #[arg(
+        long = "walkins-per-guard",
+        env = "GATEBELL_WALKINS_PER_GUARD",
+        default_value_t = 20
+    )]
+    pub walkins_per_guard_per_minute: u32,
+    /// Texts one person may be sent per hour; beyond it their texts are skipped (their email
+    /// and pushes still go) and counted as `gatebell_messages_total{channel="sms",event="capped"}`.
+    #[arg(
+        long = "texts-per-recipient",
+        env = "GATEBELL_TEXTS_PER_RECIPIENT",
+        default_value_t = 12
+    )]
+    pub texts_per_recipient_per_hour: u32,
     /// Wrong check-in codes (OTP or QR) one guard may enter per window before their check-ins
     /// are refused (429 `too_many_wrong_codes`) until the window has passed.
     #[arg(long, env = "GATEBELL_OTP_FAILURES_PER_GUARD", default_value_t = 10)]
@@ -187,6 +210,14 @@ pub struct ServeArgs {
         hide = true
     )]
     pub jwt_jwks_min_refetch_ms: u64,
+    /// The shortest `Cache-Control: max-age` of a JWKS answer honoured (ms); tests lower it.
+    #[arg(
+        long,
+        env = "GATEBELL_JWT_JWKS_MIN_MAX_AGE_MS",
+        default_value_t = 60_000,
+        hide = true
+    )]
+    pub jwt_jwks_min_max_age_ms: u64,
     /// Seconds of clock skew allowed when checking a JWT's `exp` and `nbf`.
     #[arg(long = "jwt-leeway", env = "GATEBELL_JWT_LEEWAY", default_value_t = 60)]
     pub jwt_leeway_secs: u64,

@@ -145,6 +145,10 @@ impl From<crate::throttle::Refused> for ApiError {
                 secs(wait),
             ),
             Refused::Busy(wait) => ApiError::Busy(secs(wait)),
+            Refused::Limited(what, wait) => ApiError::TooManyRequests(
+                format!("too many {what}; wait before trying again"),
+                secs(wait),
+            ),
         }
     }
 }

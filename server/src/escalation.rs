@@ -166,7 +166,7 @@ async fn queue(
     now: i64,
 ) -> anyhow::Result<Queued> {
     let config = &state.config;
-    let planned = plan(
+    let mut planned = plan(
         contact,
         kind.clone(),
         now,
@@ -184,6 +184,20 @@ async fn queue(
     let mut messages = Vec::new();
     for (wanted, channel) in [(planned.sms, "sms"), (planned.email, "email")] {
         if !wanted {
+            continue;
+        }
+        // Texts cost money: past the hourly cap a person gets their email and pushes only.
+        if channel == "sms" && state.text_limits.check(&user_id.to_owned()).is_err() {
+            state
+                .metrics
+                .messages
+                .with_label_values(&["sms", "capped"])
+                .inc();
+            tracing::info!(
+                user_id,
+                "text skipped: the recipient's hourly cap is reached"
+            );
+            planned.sms = false;
             continue;
         }
         let links = if walkin {
@@ -233,12 +247,15 @@ impl Links {
 
 /// The text or email telling `contact` about `visit`: a walk-in asking for a decision (with
 /// links) or an arrival.
+/// What the guard typed (the visitor's name, the purpose) stands in quotes and carries nothing
+/// a phone or mail client would turn into a link, so it cannot pass for Gatebell's own links;
+/// those stand on lines of their own.
 pub fn compose(channel: &str, visit: &Visit, contact: &Contact, links: Option<&Links>) -> Message {
-    let who = &visit.visitor_name;
+    let who = &quoted(&visit.visitor_name);
     let purpose = visit
         .purpose
         .as_deref()
-        .map(|p| format!(" ({p})"))
+        .map(|p| format!(" ({})", quoted(p)))
         .unwrap_or_default();
     let unit = visit
         .unit
@@ -258,7 +275,7 @@ pub fn compose(channel: &str, visit: &Visit, contact: &Contact, links: Option<&L
     if channel == "sms" {
         let body = match links {
             Some(l) => format!(
-                "Gatebell: {lead} Approve: {} Reject: {}",
+                "Gatebell: {lead}\nApprove: {}\nReject: {}",
                 l.approve, l.reject
             ),
             None => format!("Gatebell: {lead}"),
@@ -295,6 +312,30 @@ pub fn compose(channel: &str, visit: &Visit, contact: &Contact, links: Option<&L
             escape(&lead)
         ),
     }
+}
+
+/// `text` in quotes, defanged: a dot between two characters becomes `[.]` and `:/` becomes
+/// `[:]/` (no scheme, no host name a client would link), and its own quotes become `'`.
+fn quoted(text: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = String::with_capacity(text.len() + 8);
+    out.push('"');
+    for (i, &c) in chars.iter().enumerate() {
+        let prev = i.checked_sub(1).map(|j| chars[j]);
+        let next = chars.get(i + 1).copied();
+        match c {
+            '.' if prev.is_some_and(|p| !p.is_whitespace())
+                && next.is_some_and(|n| !n.is_whitespace()) =>
+            {
+                out.push_str("[.]")
+            }
+            ':' if next == Some('/') => out.push_str("[:]"),
+            '"' => out.push('\''),
+            _ => out.push(c),
+        }
+    }
+    out.push('"');
+    out
 }
 
 /// A display name safe in a `Name <address>` mailbox: quoted, without quotes or line breaks.
@@ -439,9 +480,9 @@ mod tests {
             panic!("not a text");
         };
         assert_eq!(to, "+919800000001");
-        assert!(body.contains("Ravi <b> (delivery) is at the gate for A-101"));
-        assert!(body.contains("Approve: https://gate.example/a/tok?d=approve"));
-        assert!(body.contains("Reject: https://gate.example/a/tok?d=reject"));
+        assert!(body.contains("\"Ravi <b>\" (\"delivery\") is at the gate for A-101"));
+        assert!(body.contains("\nApprove: https://gate.example/a/tok?d=approve\n"));
+        assert!(body.ends_with("\nReject: https://gate.example/a/tok?d=reject"));
         let Message::Email { to, text, html, .. } =
             compose("email", &visit(), &contact(), Some(&links))
         else {
@@ -449,7 +490,7 @@ mod tests {
         };
         assert_eq!(to, "\"Asha Rao\" <asha@example.com>");
         assert!(text.contains("Reject: https://gate.example/a/tok?d=reject"));
-        assert!(html.contains("Ravi &lt;b&gt;"));
+        assert!(html.contains("&quot;Ravi &lt;b&gt;&quot;"), "{html}");
         assert!(!html.contains("Ravi <b>"));
         assert!(html.contains("href=\"https://gate.example/a/tok?d=approve\""));
     }
@@ -460,9 +501,44 @@ mod tests {
         else {
             panic!("not an email");
         };
-        assert_eq!(subject, "Visitor arrived: Ravi <b>");
+        assert_eq!(subject, "Visitor arrived: \"Ravi <b>\"");
         assert!(text.contains("has checked in"));
         assert!(!text.contains("/a/"));
+    }
+
+    #[test]
+    fn a_typed_purpose_cannot_pass_for_a_link() {
+        let mut v = visit();
+        v.visitor_name = "Ravi \"the courier\"".into();
+        v.purpose = Some("Approve: https://evil.example/a/Zx9 or www.evil.example".into());
+        let links = Links::new("https://gate.example", "tok");
+        let Message::Sms { body, .. } = compose("sms", &v, &contact(), Some(&links)) else {
+            panic!("not a text");
+        };
+        assert!(
+            body.contains("(\"Approve: https[:]//evil[.]example/a/Zx9 or www[.]evil[.]example\")"),
+            "{body}"
+        );
+        assert!(body.contains("\"Ravi 'the courier'\""), "{body}");
+        assert!(!body.contains("evil.example"), "{body}");
+        // Gatebell's own links, and only they, start a line.
+        let link_lines: Vec<&str> = body
+            .lines()
+            .filter(|l| l.contains("://") && !l.contains("[:]"))
+            .collect();
+        assert_eq!(
+            link_lines,
+            [
+                "Approve: https://gate.example/a/tok?d=approve",
+                "Reject: https://gate.example/a/tok?d=reject"
+            ]
+        );
+        let Message::Email { text, .. } = compose("email", &v, &contact(), Some(&links)) else {
+            panic!("not an email");
+        };
+        assert!(!text.contains("evil.example"), "{text}");
+        // Sentences keep their full stops.
+        assert_eq!(quoted("Parcel. Thanks."), "\"Parcel. Thanks.\"");
     }
 
     #[test]

@@ -15,7 +15,7 @@ use axum::http::request::Parts;
 use gatebell_core::protocol::paths;
 use gatebell_core::protocol::{
     InternalNotifyRequest, InternalNotifyResponse, InternalUser, InternalUserRequest,
-    InternalVisitRequest, LiveEvent, Role, SetDisabledRequest, Visit,
+    InternalVisitRequest, LiveEvent, NotificationType, Role, SetDisabledRequest, Visit,
 };
 use sha2::{Digest, Sha256};
 use utoipa_axum::router::OpenApiRouter;
@@ -77,7 +77,7 @@ impl FromRequestParts<AppState> for Service {
     responses((status = 202, body = InternalNotifyResponse),
         (status = 401, description = "no or a wrong service key", body = gatebell_core::protocol::ErrorBody),
         (status = 404, description = "the internal API is off (the server has no --service-key)", body = gatebell_core::protocol::ErrorBody),
-        (status = 422, description = "a field is empty, too long or out of range, or names an unknown user or visit", body = gatebell_core::protocol::ErrorBody)))]
+        (status = 422, description = "a field is empty, too long or out of range, names an unknown user or visit, or the type is `walkin_pending` or `walkin_resolved` (Gatebell's own)", body = gatebell_core::protocol::ErrorBody)))]
 async fn notify(
     State(state): State<AppState>,
     _: Service,
@@ -91,6 +91,16 @@ async fn notify(
         return Err(ApiError::validation(
             "type must be snake_case, at most 40 characters",
         ));
+    }
+    // A walk-in's question and outcome are Gatebell's own: one made here would look like a
+    // real request at the gate (with Approve / Reject) and nobody asked could answer it.
+    if matches!(
+        req.kind,
+        NotificationType::WalkinPending | NotificationType::WalkinResolved
+    ) {
+        return Err(ApiError::validation(format!(
+            "type {kind} is Gatebell's own; register the walk-in with POST /internal/walkins"
+        )));
     }
     let title = human_text("title", &req.title, 100)?;
     let body = human_text("body", &req.body, 1000)?;
@@ -137,10 +147,11 @@ async fn notify(
 }
 
 #[utoipa::path(put, path = paths::INTERNAL_USER_DISABLED, tag = "internal", operation_id = "setUserDisabled", security(("service_key" = [])),
-    params(("id" = String, Path, description = "the user's id in the backend (or Gatebell's id)")),
+    params(("id" = String, Path, description = "the user's id in the backend (the `sub` of its JWTs)")),
     request_body = SetDisabledRequest,
-    responses((status = 204, description = "done; disabling ended the account's sessions and dropped their devices"),
+    responses((status = 204, description = "done; disabling ended the account's sessions, dropped their devices and voided their action tokens"),
         (status = 401, body = gatebell_core::protocol::ErrorBody), (status = 404, body = gatebell_core::protocol::ErrorBody),
+        (status = 409, description = "the id is Gatebell's own id of an account the backend does not manage", body = gatebell_core::protocol::ErrorBody),
         (status = 422, body = gatebell_core::protocol::ErrorBody)))]
 async fn set_disabled(
     State(state): State<AppState>,
@@ -162,21 +173,24 @@ async fn set_disabled(
 }
 
 #[utoipa::path(delete, path = paths::INTERNAL_USER, tag = "internal", operation_id = "deleteUser", security(("service_key" = [])),
-    params(("id" = String, Path, description = "the user's id in the backend (or Gatebell's id)")),
-    responses((status = 204, description = "the account's sessions are revoked, its devices and queued pushes gone, its personal data erased; its visits remain, anonymised"),
-        (status = 401, body = gatebell_core::protocol::ErrorBody), (status = 404, body = gatebell_core::protocol::ErrorBody)))]
+    params(("id" = String, Path, description = "the user's id in the backend (the `sub` of its JWTs)")),
+    responses((status = 204, description = "the account's sessions are revoked, its devices and queued pushes gone, its personal data erased; its visits remain, anonymised; its JWTs issued until now are refused"),
+        (status = 401, body = gatebell_core::protocol::ErrorBody), (status = 404, body = gatebell_core::protocol::ErrorBody),
+        (status = 409, description = "the id is Gatebell's own id of an account the backend does not manage", body = gatebell_core::protocol::ErrorBody)))]
 async fn delete_user(
     State(state): State<AppState>,
     _: Service,
-    Path(id): Path<String>,
+    Path(key): Path<String>,
 ) -> ApiResult<axum::http::StatusCode> {
     let ended = {
         let mut tx = state.db.begin().await?;
-        let id = user_named(&mut tx, &id).await?;
+        let id = user_named(&mut tx, &key).await?;
         let now = now_ms();
+        // Its JWTs issued until now are refused from here on.
+        db::accounts::set_tombstone(&mut tx, &key, Some(now)).await?;
         let ended =
             db::accounts::end_sessions(&mut tx, db::accounts::Ending::AllOf(&id), now).await?;
-        if !db::accounts::anonymise(&mut tx, &id, now, crate::auth::DUMMY_HASH).await? {
+        if !db::accounts::anonymise(&mut tx, &id, now, crate::auth::NO_PASSWORD).await? {
             return Err(ApiError::not_found("no such user"));
         }
         tx.commit().await?;
@@ -186,11 +200,27 @@ async fn delete_user(
     Ok(axum::http::StatusCode::NO_CONTENT)
 }
 
-/// The Gatebell id of the user the internal API names by `key` (see the module doc).
+/// The Gatebell id of the user the backend names by its own id `key`. A Gatebell id of an
+/// account the backend does not manage is a 409: the backend's ids and Gatebell's are apart,
+/// so a call meant for one account can never reach another.
 async fn user_named(tx: &mut Tx, key: &str) -> ApiResult<String> {
-    db::accounts::resolve_in_tx(tx, key)
-        .await?
-        .ok_or_else(|| ApiError::not_found("no such user"))
+    if let Some(id) = db::accounts::by_external_id_in_tx(tx, key).await? {
+        return Ok(id);
+    }
+    not_a_gatebell_id(tx, key).await?;
+    Err(ApiError::not_found("no such user"))
+}
+
+/// 409 when `key` is the Gatebell id of an account (which has no such external id).
+async fn not_a_gatebell_id(tx: &mut Tx, key: &str) -> ApiResult<()> {
+    if db::accounts::user_exists_in_tx(tx, key).await? {
+        return Err(ApiError::Conflict(
+            "this is Gatebell's own id of an account the backend does not manage; \
+             /internal/users/{id} takes the backend's id (the `sub` of its JWTs)"
+                .into(),
+        ));
+    }
+    Ok(())
 }
 
 /// An email address as given, lowercased; refused unless it looks like one.
@@ -213,7 +243,7 @@ fn email(e: Option<&str>) -> ApiResult<Option<String>> {
     responses((status = 200, description = "updated", body = InternalUser),
         (status = 201, description = "created", body = InternalUser),
         (status = 401, body = gatebell_core::protocol::ErrorBody), (status = 404, body = gatebell_core::protocol::ErrorBody),
-        (status = 409, description = "another account has this email", body = gatebell_core::protocol::ErrorBody),
+        (status = 409, description = "another account has this email, or the id is Gatebell's own id of an account the backend does not manage", body = gatebell_core::protocol::ErrorBody),
         (status = 422, description = "a field is empty, too long or malformed, or a resident has no unit", body = gatebell_core::protocol::ErrorBody)))]
 async fn put_user(
     State(state): State<AppState>,
@@ -236,6 +266,12 @@ async fn put_user(
         tries += 1;
         let now = now_ms();
         let mut tx = state.db.begin().await?;
+        if db::accounts::by_external_id_in_tx(&mut tx, &external_id)
+            .await?
+            .is_none()
+        {
+            not_a_gatebell_id(&mut tx, &external_id).await?;
+        }
         if let Some(e) = &email
             && db::accounts::email_taken_by_other_in_tx(&mut tx, e, &external_id).await?
         {
@@ -251,7 +287,7 @@ async fn put_user(
                 phone: phone.as_deref(),
                 role: req.role,
                 unit: unit.as_deref(),
-                unusable_password_hash: crate::auth::DUMMY_HASH,
+                unusable_password_hash: crate::auth::NO_PASSWORD,
                 now,
             },
         )
@@ -266,6 +302,8 @@ async fn put_user(
         let user = db::accounts::internal_user_in_tx(&mut tx, &external_id)
             .await?
             .ok_or_else(|| anyhow::anyhow!("a user vanished as it was saved"))?;
+        // Made again by the backend: its tokens work again.
+        db::accounts::set_tombstone(&mut tx, &external_id, None).await?;
         tx.commit().await?;
         break (created, user);
     };

@@ -14,7 +14,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::{Map, Value};
 
 use crate::config::Config;
-use crate::error::{ApiError, ApiResult, human_text, optional_text};
+use crate::error::{ApiError, ApiResult, human_text, optional_human_text};
 
 /// The longest bearer token read as a JWT.
 pub const MAX_TOKEN_LEN: usize = 8 * 1024;
@@ -22,18 +22,27 @@ pub const MAX_TOKEN_LEN: usize = 8 * 1024;
 const MAX_JWKS_BYTES: usize = 256 * 1024;
 /// How long a JWKS fetch may take.
 const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a fetched key set is used when its answer has no `Cache-Control: max-age`.
+const DEFAULT_MAX_AGE: Duration = Duration::from_secs(600);
+/// The longest a key set is used before it is fetched again, whatever its `max-age` says: a
+/// key the backend removed stops working within this.
+const LONGEST_MAX_AGE: Duration = Duration::from_secs(24 * 3600);
 
 /// What a verified token says about its caller.
 #[derive(Debug, Clone)]
 pub struct Claims {
     /// `sub`: the user's id in the other backend.
     pub sub: String,
-    pub name: String,
+    /// The `name` claim when it is a usable name (the API's text checks); absent otherwise, and
+    /// then a stored name is kept.
+    pub name: Option<String>,
     pub email: Option<String>,
     pub role: Role,
     pub unit: Option<String>,
     /// `exp`, in epoch milliseconds.
     pub expires_at_ms: i64,
+    /// `iat`, in epoch milliseconds, when the token has it.
+    pub issued_at_ms: Option<i64>,
 }
 
 /// The configured verifier.
@@ -60,9 +69,15 @@ struct Jwks {
     url: String,
     client: reqwest::Client,
     keys: RwLock<Arc<KeySet>>,
+    /// When the set in `keys` stops being fresh (its `max-age` after it was fetched).
+    fresh_until: RwLock<Option<Instant>>,
     /// When the last fetch started; held while fetching, so one fetch runs at a time.
     last_fetch: tokio::sync::Mutex<Option<Instant>>,
     min_refetch: Duration,
+    /// The shortest `max-age` honoured (one minute; lower in tests).
+    min_max_age: Duration,
+    /// Fetches of the key set that failed (the last good set stays in use).
+    refresh_failures: prometheus::IntCounter,
 }
 
 /// Whether a bearer token has a JWT's shape (three dot-separated parts); Gatebell's own
@@ -95,8 +110,14 @@ impl JwtAuth {
                         .timeout(FETCH_TIMEOUT)
                         .build()?,
                     keys: RwLock::default(),
+                    fresh_until: RwLock::default(),
                     last_fetch: tokio::sync::Mutex::new(None),
                     min_refetch: Duration::from_millis(args.jwt_jwks_min_refetch_ms),
+                    min_max_age: Duration::from_millis(args.jwt_jwks_min_max_age_ms),
+                    refresh_failures: prometheus::IntCounter::new(
+                        "gatebell_jwks_refresh_failures_total",
+                        "Fetches of the JWT key set that failed (the last good set stays in use)",
+                    )?,
                 })
             }
             (None, Some(secret)) => Keys::Hs256(DecodingKey::from_secret(secret.as_bytes())),
@@ -115,9 +136,24 @@ impl JwtAuth {
     /// Verifies a token (signature, algorithm, `exp`, `nbf`, `iss`, `aud`) and reads its
     /// claims. Every way a token can be wrong is a 401; a valid token whose role or unit
     /// Gatebell cannot use is a 403.
+    /// The metric for `/metrics`, when keys come from a JWKS.
+    pub fn refresh_failures(&self) -> Option<prometheus::IntCounter> {
+        match &self.keys {
+            Keys::Jwks(j) => Some(j.refresh_failures.clone()),
+            Keys::Hs256(_) => None,
+        }
+    }
+
     pub async fn verify(&self, token: &str) -> ApiResult<Claims> {
         let header = jsonwebtoken::decode_header(token)
             .map_err(|_| unauthorized("the bearer token is not a well-formed JWT"))?;
+        // An ID token or a refresh token must not pass for an access token.
+        if let Some(typ) = &header.typ
+            && !typ.eq_ignore_ascii_case("JWT")
+            && !typ.eq_ignore_ascii_case("at+jwt")
+        {
+            return Err(unauthorized("the token's `typ` must be JWT or at+jwt"));
+        }
         let (alg, key) = match &self.keys {
             Keys::Hs256(key) if header.alg == Algorithm::HS256 => (Algorithm::HS256, key.clone()),
             Keys::Jwks(jwks) if matches!(header.alg, Algorithm::RS256 | Algorithm::ES256) => {
@@ -166,7 +202,7 @@ impl JwtAuth {
                     self.role_claim
                 ))
             })?;
-        let unit = optional_text("unit", text(&self.unit_claim), 32)
+        let unit = optional_human_text("unit", text(&self.unit_claim), 32)
             .map_err(|e| ApiError::forbidden(format!("the token's unit: {e}")))?;
         if role == Role::Resident && unit.is_none() {
             return Err(ApiError::forbidden(format!(
@@ -175,13 +211,12 @@ impl JwtAuth {
             )));
         }
         // A name the other backend sends that Gatebell would refuse falls back to the id.
-        let name = text("name")
-            .and_then(|n| human_text("name", n, 100).ok())
-            .unwrap_or_else(|| sub.chars().take(100).collect());
+        let name = text("name").and_then(|n| human_text("name", n, 100).ok());
         let email = text("email")
             .map(|e| e.trim().to_lowercase())
             .filter(|e| e.contains('@') && e.len() <= 254 && !e.chars().any(char::is_control));
         let exp = c.get("exp").and_then(Value::as_f64).unwrap_or(0.0);
+        let iat = c.get("iat").and_then(Value::as_f64);
         Ok(Claims {
             sub,
             name,
@@ -189,6 +224,7 @@ impl JwtAuth {
             role,
             unit,
             expires_at_ms: (exp * 1000.0) as i64,
+            issued_at_ms: iat.map(|t| (t * 1000.0) as i64),
         })
     }
 }
@@ -213,38 +249,77 @@ impl Jwks {
         keys.get(kid).cloned()
     }
 
-    /// The key with this `kid`, fetching the set when it is not cached and the last fetch is
-    /// at least `min_refetch` old.
+    fn fresh(&self) -> bool {
+        self.fresh_until
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_some_and(|t| Instant::now() < t)
+    }
+
+    /// The key `kid` names. The set is fetched again once its `max-age` has passed (so a key the
+    /// backend removed stops working then) and when an unknown `kid` arrives (at most once per
+    /// `min_refetch`); a failed fetch keeps the last good set, counted and logged.
     async fn key(&self, kid: &str) -> ApiResult<(Algorithm, DecodingKey)> {
-        if let Some(k) = self.cached(kid) {
+        if self.fresh()
+            && let Some(k) = self.cached(kid)
+        {
             return Ok(k);
         }
         let mut last = self.last_fetch.lock().await;
         // Another request may have fetched it while this one waited.
-        if let Some(k) = self.cached(kid) {
+        let stale = !self.fresh();
+        if !stale && let Some(k) = self.cached(kid) {
             return Ok(k);
         }
         let unknown = || unauthorized("the token's key (`kid`) is unknown");
-        if last.is_some_and(|t| t.elapsed() < self.min_refetch) {
+        if !stale && last.is_some_and(|t| t.elapsed() < self.min_refetch) {
             return Err(unknown());
         }
         *last = Some(Instant::now());
         match self.fetch().await {
-            Ok(keys) => {
-                tracing::info!(keys = keys.len(), "fetched the JWT key set");
+            Ok((keys, max_age)) => {
+                tracing::info!(keys = keys.len(), ?max_age, "fetched the JWT key set");
                 *self.keys.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(keys);
+                *self.fresh_until.write().unwrap_or_else(|e| e.into_inner()) =
+                    Some(Instant::now() + max_age);
             }
             Err(e) => {
+                self.refresh_failures.inc();
                 tracing::warn!(error = %e, url = %self.url, "could not fetch the JWT key set");
-                return Err(ApiError::Unavailable(
-                    "the token issuer's key set could not be fetched".into(),
-                ));
+                // The last good set answers until the next try, `min_refetch` from now.
+                *self.fresh_until.write().unwrap_or_else(|e| e.into_inner()) =
+                    Some(Instant::now() + self.min_refetch);
+                if self
+                    .keys
+                    .read()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .is_empty()
+                {
+                    return Err(ApiError::Unavailable(
+                        "the token issuer's key set could not be fetched".into(),
+                    ));
+                }
             }
         }
         self.cached(kid).ok_or_else(unknown)
     }
 
-    async fn fetch(&self) -> anyhow::Result<KeySet> {
+    /// How long a fetched set stays fresh: its `Cache-Control: max-age`, bounded to
+    /// `min_max_age` … a day; ten minutes without one.
+    fn max_age(&self, headers: &reqwest::header::HeaderMap) -> Duration {
+        let given = headers
+            .get_all(reqwest::header::CACHE_CONTROL)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .find_map(|d| d.trim().strip_prefix("max-age=")?.parse::<u64>().ok())
+            .map(Duration::from_secs);
+        given
+            .unwrap_or(DEFAULT_MAX_AGE)
+            .clamp(self.min_max_age, LONGEST_MAX_AGE)
+    }
+
+    async fn fetch(&self) -> anyhow::Result<(KeySet, Duration)> {
         let mut resp = self
             .client
             .get(&self.url)
@@ -252,6 +327,7 @@ impl Jwks {
             .await
             .map_err(|e| anyhow::anyhow!(crate::egress::chain(&e)))?
             .error_for_status()?;
+        let max_age = self.max_age(resp.headers());
         let mut body = Vec::new();
         while let Some(chunk) = resp.chunk().await? {
             body.extend_from_slice(&chunk);
@@ -265,13 +341,14 @@ impl Jwks {
         }
         let set: Set = serde_json::from_slice(&body)?;
         // Keys of kinds Gatebell does not use are skipped, not an error: a set may hold them.
-        Ok(set
+        let keys = set
             .keys
             .into_iter()
             .filter_map(|k| serde_json::from_value::<Jwk>(k).ok())
             .filter_map(|jwk| usable_key(&jwk))
             .map(|(kid, alg, key)| (kid, (alg, key)))
-            .collect())
+            .collect();
+        Ok((keys, max_age))
     }
 }
 

@@ -12,7 +12,7 @@ use axum::routing::get;
 use gatebell_core::protocol::{Visit, VisitStatus};
 use serde::Deserialize;
 
-use crate::auth::hash_token;
+use crate::auth::{ClientIp, hash_token};
 use crate::db::{self, now_ms};
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -59,6 +59,11 @@ async fn standing(state: &AppState, token: &str) -> Result<Standing, ApiError> {
     let Some(visit) = db::visits::get(&state.db, &found.visit_id, now).await? else {
         return Ok(Standing::Unknown);
     };
+    // A recipient who may not decide any more (disabled, moved, no longer a resident) sees
+    // nothing of the visit.
+    if !db::visits::may_decide(&state.db, &visit.id, &found.user_id).await? {
+        return Ok(Standing::Unknown);
+    }
     if visit.status != VisitStatus::Pending {
         return Ok(Standing::Closed(outcome(&visit)));
     }
@@ -95,9 +100,12 @@ fn outcome(v: &Visit) -> String {
 
 async fn show(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     axum::extract::Path(token): axum::extract::Path<String>,
     Query(choice): Query<Choice>,
 ) -> Result<Response, ApiError> {
+    // Counted before any work: guessing links costs the guesser.
+    state.decision_limits.check(&ip)?;
     let first = parse_choice(choice.d.as_deref()).unwrap_or(VisitStatus::Approved);
     Ok(match standing(&state, &token).await? {
         Standing::Unknown => not_valid(),
@@ -130,9 +138,11 @@ pub struct Decided {
 
 async fn decide(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     axum::extract::Path(token): axum::extract::Path<String>,
     form: Result<Form<Decided>, FormRejection>,
 ) -> Result<Response, ApiError> {
+    state.decision_limits.check(&ip)?;
     let Some(to) = form.ok().and_then(|Form(f)| parse_choice(Some(&f.d))) else {
         return Ok(page(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -201,7 +211,7 @@ fn not_valid() -> Response {
     page(
         StatusCode::NOT_FOUND,
         "Link not valid",
-        "<p>This link is not valid. Open the Gatebell app to answer.</p>",
+        "<p>This link is no longer valid. Open the Gatebell app to see the visit.</p>",
     )
 }
 

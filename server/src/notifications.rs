@@ -27,7 +27,8 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 /// Queues a push about an existing notification of `user_id` (the outcome of a walk-in it
-/// asked about) on every device of theirs, inside `tx`; returns how many. With the visit's tag
+/// asked about) on every device of theirs but those of `except_session`, inside `tx`; returns
+/// how many. With the visit's tag
 /// (Web Push `Topic`, FCM collapse key, APNs collapse id) it replaces the earlier push on the
 /// device, and at the push service when that one is still waiting.
 pub async fn push_about(
@@ -36,6 +37,7 @@ pub async fn push_about(
     notification_id: &str,
     payload: &PushPayload,
     ttl_ms: i64,
+    except_session: Option<&str>,
 ) -> ApiResult<u32> {
     let now = now_ms();
     let json = push::payload::encode(payload).map_err(ApiError::validation)?;
@@ -47,6 +49,7 @@ pub async fn push_about(
         &json,
         now,
         now + ttl_ms,
+        except_session,
     )
     .await?;
     Ok(n)
@@ -103,7 +106,17 @@ pub async fn notify_user(tx: &mut Tx, n: NewNotification<'_>) -> ApiResult<Notif
     )
     .await?;
     let pushes = if n.push {
-        db::outbox::enqueue(tx, &id, &id, n.user_id, &payload_json, now, now + n.ttl_ms).await?
+        db::outbox::enqueue(
+            tx,
+            &id,
+            &id,
+            n.user_id,
+            &payload_json,
+            now,
+            now + n.ttl_ms,
+            None,
+        )
+        .await?
     } else {
         0
     };

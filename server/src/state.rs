@@ -12,7 +12,7 @@ use crate::db::Db;
 use crate::events::Events;
 use crate::push::PushHandle;
 use crate::push::metrics::PushMetrics;
-use crate::throttle::{HashPool, LoginLimits, StreamSlots};
+use crate::throttle::{HashPool, KeyedLimit, LoginLimits, StreamSlots};
 
 /// What every handler shares.
 #[derive(Clone)]
@@ -32,6 +32,12 @@ pub struct AppState {
     pub hash_pool: Arc<HashPool>,
     /// Sign-in attempts per client address and per account.
     pub login_limits: LoginLimits,
+    /// Decisions by action token and link pages, per client address.
+    pub decision_limits: KeyedLimit<std::net::IpAddr>,
+    /// Walk-ins per guard.
+    pub walkin_limits: KeyedLimit<String>,
+    /// Texts per recipient (an hourly cap on what a run of walk-ins can cost).
+    pub text_limits: KeyedLimit<String>,
     /// The keyed hash invitation codes are stored and looked up by.
     pub code_key: CodeKey,
     /// Open event streams per user.

@@ -35,6 +35,8 @@ pub enum Refused {
     RateLimited(Duration),
     /// Every hashing slot is busy and the queue is full; try again after this long.
     Busy(Duration),
+    /// Too many of what a [`KeyedLimit`] counts (its words); try again after this long.
+    Limited(&'static str, Duration),
 }
 
 /// Hashing slots with a bounded queue.
@@ -134,6 +136,56 @@ impl LoginLimits {
         }
         if self.per_account.len() > 10_000 {
             self.per_account.retain_recent();
+        }
+        Ok(())
+    }
+}
+
+/// A rate limit per key (a client address, a guard, a text's recipient): `n` per period, also
+/// the burst allowed at once. Kept per instance.
+pub struct KeyedLimit<K: std::hash::Hash + Eq + Clone> {
+    limiter: Arc<DefaultKeyedRateLimiter<K>>,
+    /// What it counts, for the refusal: "decisions from this address".
+    what: &'static str,
+}
+
+impl<K: std::hash::Hash + Eq + Clone> Clone for KeyedLimit<K> {
+    fn clone(&self) -> Self {
+        KeyedLimit {
+            limiter: self.limiter.clone(),
+            what: self.what,
+        }
+    }
+}
+
+impl<K: std::hash::Hash + Eq + Clone> KeyedLimit<K> {
+    /// `n` a minute of `what`.
+    pub fn per_minute(n: u32, what: &'static str) -> KeyedLimit<K> {
+        let n = NonZeroU32::new(n.max(1)).expect("at least one");
+        KeyedLimit {
+            limiter: Arc::new(RateLimiter::keyed(Quota::per_minute(n).allow_burst(n))),
+            what,
+        }
+    }
+
+    /// `n` an hour of `what`.
+    pub fn per_hour(n: u32, what: &'static str) -> KeyedLimit<K> {
+        let n = NonZeroU32::new(n.max(1)).expect("at least one");
+        KeyedLimit {
+            limiter: Arc::new(RateLimiter::keyed(Quota::per_hour(n).allow_burst(n))),
+            what,
+        }
+    }
+
+    /// Counts one for `key`, or refuses it with the time until the next is allowed.
+    pub fn check(&self, key: &K) -> Result<(), Refused> {
+        let now = DefaultClock::default().now();
+        self.limiter
+            .check_key(key)
+            .map_err(|n| Refused::Limited(self.what, n.wait_time_from(now)))?;
+        // Keys whose allowance has refilled are forgotten, so many keys cannot grow the map.
+        if self.limiter.len() > 10_000 {
+            self.limiter.retain_recent();
         }
         Ok(())
     }

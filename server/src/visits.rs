@@ -13,7 +13,7 @@ use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::auth::{AuthUser, hash_token, random_token};
+use crate::auth::{AuthUser, ClientIp, hash_token, random_token};
 use crate::db::checkin_attempts::Outcome;
 use crate::db::visits::{Code, NewInvitation, NewWalkin};
 use crate::db::{self, Tx, new_id, now_ms};
@@ -275,6 +275,7 @@ pub(crate) async fn announce_walkin(
         None => format!("{} is at the gate. Approve or reject?", visit.visitor_name),
     };
     let asked = db::visits::household_in_tx(tx, &visit.host_id).await?;
+    db::visits::grant_rights(tx, &visit.id, &asked, now).await?;
     for user_id in &asked {
         let push = db::accounts::contact_in_tx(tx, user_id)
             .await?
@@ -306,19 +307,19 @@ pub(crate) async fn announce_walkin(
     Ok(asked)
 }
 
-/// Tells everyone a walk-in asked how it ended, but `decider` (whose own device already shows
-/// the answer they gave), inside `tx`: their inbox entry shows `outcome` (and is marked read),
-/// and a push with the visit's tag replaces the walk-in's notification on each of their
-/// devices. Returns who was told.
+/// Tells everyone a walk-in asked how it ended, inside `tx`: their inbox entry shows `outcome`
+/// (and is marked read), and a push with the visit's tag replaces the walk-in's notification
+/// on each of their devices — the decider's other sessions included — but the devices of
+/// `deciding_session`, which already show the answer given there. Returns who was told.
 pub(crate) async fn resolve_walkin(
     tx: &mut Tx,
     state: &AppState,
     visit: &Visit,
     outcome: &str,
-    decider: Option<&str>,
+    deciding_session: Option<&str>,
 ) -> ApiResult<Vec<String>> {
     let body = format!("{}: {outcome}", visit.visitor_name);
-    let entries = db::notifications::resolve_walkin(tx, &visit.id, &body, decider).await?;
+    let entries = db::notifications::resolve_walkin(tx, &visit.id, &body).await?;
     let mut told = Vec::with_capacity(entries.len());
     for (notification_id, user_id) in entries {
         let payload = PushPayload::new(
@@ -334,6 +335,7 @@ pub(crate) async fn resolve_walkin(
             &notification_id,
             &payload,
             state.config.walkin_ttl_ms(),
+            deciding_session,
         )
         .await?;
         told.push(user_id);
@@ -403,6 +405,8 @@ async fn refuse(
     security(("bearer" = [])), request_body = WalkinRequest,
     responses((status = 201, body = Visit),
         (status = 403, description = "only guards register walk-ins", body = gatebell_core::protocol::ErrorBody),
+        (status = 429, description = "too many walk-ins from this guard in a minute; see Retry-After", body = gatebell_core::protocol::ErrorBody,
+            headers(("Retry-After" = u64, description = "seconds to wait before trying again"))),
         (status = 422, description = "a field is empty or too long, or `hostId` is not a resident", body = gatebell_core::protocol::ErrorBody)))]
 async fn walkin(
     State(state): State<AppState>,
@@ -410,6 +414,7 @@ async fn walkin(
     Json(req): Json<WalkinRequest>,
 ) -> ApiResult<(axum::http::StatusCode, Json<Visit>)> {
     user.require(&[Role::Guard])?;
+    state.walkin_limits.check(&user.id)?;
     let name = human_text("visitorName", &req.visitor_name, 100)?;
     let purpose = human_text("purpose", &req.purpose, 200)?;
     let phone = phone(req.phone.as_deref())?;
@@ -449,15 +454,18 @@ async fn walkin(
 }
 
 /// Records `by`'s decision on a pending walk-in inside `tx`, with its effects: everyone the
-/// walk-in asked is told the outcome (inbox entry and a replacing push), the backend's webhook
-/// is queued. The first decision wins: a later one is a 409 naming the outcome and who decided.
-/// Call [`after_decision`] once committed.
+/// walk-in asked is told the outcome (inbox entry and a replacing push, but not on the devices
+/// of `session`, the one that decided), the backend's webhook is queued. The decision
+/// statement itself requires that `by` was asked, is an enabled resident of the unit they were
+/// asked for, and that the walk-in has not expired. The first decision wins: a later one is a
+/// 409 naming the outcome and who decided. Call [`after_resolution`] once committed.
 async fn record_decision(
     tx: &mut Tx,
     state: &AppState,
     id: &str,
     to: VisitStatus,
     by: &str,
+    session: Option<&str>,
     now: i64,
 ) -> ApiResult<Decided> {
     let visit = load_visit(tx, id).await?;
@@ -480,10 +488,22 @@ async fn record_decision(
     if visit.status != VisitStatus::Pending {
         return Err(decided_already(&visit));
     }
-    if !db::visits::decide(tx, id, to, by, now).await? {
-        // A concurrent decision won (PostgreSQL): report it as it now stands.
+    let made_after = now - state.config.walkin_expiry_ms();
+    if !db::visits::decide(tx, id, to, by, now, made_after).await? {
+        // Why not: a concurrent decision won (PostgreSQL), the walk-in expired before the
+        // sweep saw it, or `by` may not decide it (any longer).
         let now_visit = load_visit(tx, id).await?;
-        return Err(decided_already(&now_visit));
+        if now_visit.status != VisitStatus::Pending {
+            return Err(decided_already(&now_visit));
+        }
+        if now_visit.created_at <= made_after {
+            return Err(ApiError::Conflict(
+                "this walk-in has EXPIRED: no one answered in time".into(),
+            ));
+        }
+        return Err(ApiError::forbidden(
+            "only the residents this walk-in asked, while they live in its unit, decide it",
+        ));
     }
     // The decider's entries about it are answered.
     db::notifications::mark_visit_read(tx, id, by).await?;
@@ -495,10 +515,7 @@ async fn record_decision(
         VisitStatus::Approved => "Approved",
         _ => "Rejected",
     };
-    let mut told =
-        resolve_walkin(tx, state, &visit, &format!("{verb} by {name}"), Some(by)).await?;
-    // The decider's inbox changed too (their entry is read).
-    told.push(by.to_owned());
+    let told = resolve_walkin(tx, state, &visit, &format!("{verb} by {name}"), session).await?;
     crate::webhooks::enqueue_decision(
         tx,
         &state.config,
@@ -546,11 +563,21 @@ async fn decide(
     }
     let now = now_ms();
     let mut tx = state.db.begin().await?;
-    let visit = load_visit(&mut tx, &id).await?;
-    if visit.host_id != user.id && !db::visits::asked_in_tx(&mut tx, &id, &user.id).await? {
+    // 404 for no such visit, before any question of rights.
+    load_visit(&mut tx, &id).await?;
+    if !db::visits::asked_in_tx(&mut tx, &id, &user.id).await? {
         return Err(ApiError::forbidden("this visit is for another household"));
     }
-    let decided = record_decision(&mut tx, &state, &id, to, &user.id, now).await?;
+    let decided = record_decision(
+        &mut tx,
+        &state,
+        &id,
+        to,
+        &user.id,
+        Some(user.token_hash()),
+        now,
+    )
+    .await?;
     tx.commit().await?;
     after_resolution(&state, &decided.told, id);
     Ok(Json(decided.visit))
@@ -559,14 +586,19 @@ async fn decide(
 #[utoipa::path(post, path = paths::VISIT_DECISION, tag = "visits", operation_id = "decideWithActionToken",
     params(("id" = String, Path, description = "visit id")), request_body = DecisionRequest,
     responses((status = 200, body = Visit),
-        (status = 403, description = "the action token is unknown, used, expired, for another visit, or its recipient's account is disabled", body = gatebell_core::protocol::ErrorBody),
+        (status = 403, description = "the action token is unknown, used, expired, for another visit, or its recipient may not decide it (disabled, moved, not asked)", body = gatebell_core::protocol::ErrorBody),
+        (status = 429, description = "too many decisions from this address; see Retry-After", body = gatebell_core::protocol::ErrorBody,
+            headers(("Retry-After" = u64, description = "seconds to wait before trying again"))),
         (status = 409, description = "decided already (the message names the outcome and who decided)", body = gatebell_core::protocol::ErrorBody),
         (status = 422, description = "the body is not a decision and a token", body = gatebell_core::protocol::ErrorBody)))]
 async fn decision(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     Path(id): Path<String>,
     Json(req): Json<DecisionRequest>,
 ) -> ApiResult<Json<Visit>> {
+    // Counted before any work: guessing tokens costs the guesser.
+    state.decision_limits.check(&ip)?;
     Ok(Json(
         decide_by_token(&state, &id, &req.action_token, req.decision.status()).await?,
     ))
@@ -607,7 +639,7 @@ pub(crate) async fn decide_by_token(
     if db::accounts::role_in_tx(&mut tx, &by).await?.is_none() {
         return Err(ApiError::forbidden("this account is disabled"));
     }
-    let decided = record_decision(&mut tx, state, id, to, &by, now).await?;
+    let decided = record_decision(&mut tx, state, id, to, &by, None, now).await?;
     tx.commit().await?;
     after_resolution(state, &decided.told, id.to_owned());
     Ok(decided.visit)

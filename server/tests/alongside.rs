@@ -415,7 +415,8 @@ async fn users_and_visits_from_the_backend(b: Backend) {
         422,
         "validation",
     );
-    put_user(&app, "ext-guard", json!({"name": "Gate", "role": "guard"})).await;
+    let (s, v) = put_user(&app, "ext-guard", json!({"name": "Gate", "role": "guard"})).await;
+    assert_eq!(s, 201, "{v}");
     assert_error(
         &internal_walkin(&app, "v-1", "ext-guard").await,
         422,
@@ -449,8 +450,12 @@ async fn users_and_visits_from_the_backend(b: Backend) {
     let (s, v) = internal_walkin(&app, "v-3", &resident).await;
     assert_eq!(s, 201, "{v}");
 
-    // Deleting by the backend's id revokes everything the user had.
+    // Deleting by the backend's id revokes everything the user had (and they had some).
     let uid = made["id"].as_str().unwrap();
+    for table in ["action_tokens", "notifications"] {
+        let sql = format!("SELECT COUNT(*) FROM {table} WHERE user_id = '{uid}'");
+        assert!(scalar(db, &sql).await > 0, "{table}");
+    }
     let del = app
         .call(
             Method::DELETE,
@@ -476,7 +481,6 @@ async fn users_and_visits_from_the_backend(b: Backend) {
         .await,
         0
     );
-    assert_eq!(scalar(db, &format!("SELECT COUNT(*) FROM push_jobs j JOIN notifications n ON n.id = j.notification_id WHERE n.user_id = '{uid}'")).await, 0);
     let again = app
         .call(
             Method::DELETE,
@@ -565,8 +569,227 @@ async fn action_tokens_are_single_use_scoped_and_lose_to_the_first_answer(b: Bac
     assert_error(&decide(&visits[1], &t1, "reject").await, 403, "forbidden");
 }
 
+const HS_SECRET: &str = "alongside-hs256-secret-of-32-bytes-or-more";
+
+/// An HS256 JWT of the test backend for `claims` (issuer, audience and times added unless
+/// given), with `typ` in its header when given.
+fn hs_jwt(claims: Value, typ: Option<&str>) -> String {
+    let now = jsonwebtoken::get_current_timestamp();
+    let mut full = json!({"iss": "https://backend.example", "aud": "gatebell",
+                          "iat": now, "exp": now + 600});
+    full.as_object_mut()
+        .unwrap()
+        .extend(claims.as_object().unwrap().clone());
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
+    header.typ = typ.map(str::to_owned);
+    jsonwebtoken::encode(
+        &header,
+        &full,
+        &jsonwebtoken::EncodingKey::from_secret(HS_SECRET.as_bytes()),
+    )
+    .unwrap()
+}
+
+async fn backend_identities_stay_apart_and_deleted_ones_stay_deleted(b: Backend) {
+    let app = TestApp::start_with(
+        b,
+        &[
+            "--service-key",
+            SERVICE_KEY,
+            "--jwt-hs256-secret",
+            HS_SECRET,
+            "--jwt-issuer",
+            "https://backend.example",
+            "--jwt-audience",
+            "gatebell",
+        ],
+    )
+    .await;
+    let db = &app.state().db;
+
+    // A Gatebell id of an account the backend does not manage is not one of its ids.
+    let guard = app.login("guard@demo.gatebell").await;
+    let asha_local = app.resident_id(&guard, "asha").await;
+    for (method, path, body) in [
+        (
+            Method::PUT,
+            format!("/api/v1/internal/users/{asha_local}"),
+            Some(json!({"name": "Someone Else", "role": "resident", "unit": "B-9"})),
+        ),
+        (
+            Method::PUT,
+            format!("/api/v1/internal/users/{asha_local}/disabled"),
+            Some(json!({"disabled": true})),
+        ),
+        (
+            Method::DELETE,
+            format!("/api/v1/internal/users/{asha_local}"),
+            None,
+        ),
+    ] {
+        let got = app.call(method, &path, Some(SERVICE_KEY), body).await;
+        assert_error(&got, 409, "conflict");
+        assert!(
+            got.1["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("backend"),
+            "{}",
+            got.1
+        );
+    }
+    app.login("asha@demo.gatebell").await;
+    assert_eq!(
+        scalar(db, "SELECT COUNT(*) FROM users WHERE name = 'Someone Else'").await,
+        0
+    );
+
+    // The backend's users have no password here: sign-in refuses them like a wrong password.
+    let (s, made) = put_user(
+        &app,
+        "ext-ira",
+        json!({"name": "Ira Sen", "role": "resident", "unit": "B-7", "email": "ira@backend.example"}),
+    )
+    .await;
+    assert_eq!(s, 201, "{made}");
+    let ira_id = made["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        scalar(
+            db,
+            &format!("SELECT COUNT(*) FROM users WHERE id = '{ira_id}' AND password_hash = ''")
+        )
+        .await,
+        1
+    );
+    for password in ["", "password", "gatebell-demo"] {
+        let login = app
+            .call(
+                Method::POST,
+                "/api/v1/auth/login",
+                None,
+                Some(json!({"email": "ira@backend.example", "password": password})),
+            )
+            .await;
+        assert_error(&login, 401, "unauthorized");
+    }
+
+    // A token without a name keeps the name the backend gave; a new user's name is never the
+    // raw `sub`; name and unit claims pass the API's text checks.
+    let ira = hs_jwt(
+        json!({"sub": "ext-ira", "role": "resident", "unit": "B-7"}),
+        None,
+    );
+    let (s, me) = app.get("/api/v1/me", &ira).await;
+    assert_eq!(s, 200, "{me}");
+    assert_eq!(me["name"], "Ira Sen");
+    let odd_sub = "ext-\u{202e}odd\r\nsub";
+    let odd = hs_jwt(
+        json!({"sub": odd_sub, "role": "resident", "unit": "B-7", "name": "Bad\nName"}),
+        None,
+    );
+    let (s, me) = app.get("/api/v1/me", &odd).await;
+    assert_eq!(s, 200, "{me}");
+    assert_eq!(me["name"], "Resident");
+    let bad_unit = hs_jwt(
+        json!({"sub": "ext-unit", "role": "resident", "unit": "B-7\u{202e}"}),
+        None,
+    );
+    assert_error(&app.get("/api/v1/me", &bad_unit).await, 403, "forbidden");
+    // Only access tokens: `typ` JWT or at+jwt when present.
+    for typ in ["JWT", "at+jwt"] {
+        let t = hs_jwt(
+            json!({"sub": "ext-ira", "role": "resident", "unit": "B-7"}),
+            Some(typ),
+        );
+        assert_eq!(app.get("/api/v1/me", &t).await.0, 200, "{typ}");
+    }
+    let refresh = hs_jwt(
+        json!({"sub": "ext-ira", "role": "resident", "unit": "B-7"}),
+        Some("refresh+jwt"),
+    );
+    assert_error(&app.get("/api/v1/me", &refresh).await, 401, "unauthorized");
+
+    // Tokens follow the person: moving to another unit, or being disabled, voids them.
+    let walkin = app
+        .call(
+            Method::POST,
+            "/api/v1/internal/walkins",
+            Some(SERVICE_KEY),
+            Some(json!({"externalVisitId": "ira-1", "hostExternalId": "ext-ira", "visitorName": "Ravi"})),
+        )
+        .await;
+    assert_eq!(walkin.0, 201, "{}", walkin.1);
+    let tokens = format!("SELECT COUNT(*) FROM action_tokens WHERE user_id = '{ira_id}'");
+    assert_eq!(scalar(db, &tokens).await, 1);
+    let (s, v) = put_user(
+        &app,
+        "ext-ira",
+        json!({"name": "Ira Sen", "role": "resident", "unit": "B-8"}),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(scalar(db, &tokens).await, 0, "a move voids the tokens");
+    let walkin = app
+        .call(
+            Method::POST,
+            "/api/v1/internal/walkins",
+            Some(SERVICE_KEY),
+            Some(json!({"externalVisitId": "ira-2", "hostExternalId": "ext-ira", "visitorName": "Ravi"})),
+        )
+        .await;
+    assert_eq!(walkin.0, 201, "{}", walkin.1);
+    assert_eq!(scalar(db, &tokens).await, 1);
+    let disabled = app
+        .call(
+            Method::PUT,
+            "/api/v1/internal/users/ext-ira/disabled",
+            Some(SERVICE_KEY),
+            Some(json!({"disabled": true})),
+        )
+        .await;
+    assert_eq!(disabled.0, 204, "{}", disabled.1);
+    assert_eq!(scalar(db, &tokens).await, 0, "a disable voids the tokens");
+
+    // A deleted user stays deleted for the tokens issued before: the backend's PUT makes them
+    // again, and then a new token works.
+    let deleted = app
+        .call(
+            Method::DELETE,
+            "/api/v1/internal/users/ext-ira",
+            Some(SERVICE_KEY),
+            None,
+        )
+        .await;
+    assert_eq!(deleted.0, 204, "{}", deleted.1);
+    let before = hs_jwt(
+        json!({"sub": "ext-ira", "role": "resident", "unit": "B-7",
+                              "iat": jsonwebtoken::get_current_timestamp() - 5}),
+        None,
+    );
+    assert_error(&app.get("/api/v1/me", &before).await, 401, "unauthorized");
+    assert_eq!(
+        scalar(
+            db,
+            "SELECT COUNT(*) FROM users WHERE external_id = 'ext-ira'"
+        )
+        .await,
+        0,
+        "the token made the account again"
+    );
+    let (s, v) = put_user(
+        &app,
+        "ext-ira",
+        json!({"name": "Ira Sen", "role": "resident", "unit": "B-7"}),
+    )
+    .await;
+    assert_eq!(s, 201, "{v}");
+    assert_eq!(app.get("/api/v1/me", &before).await.0, 200);
+    app.stop().await;
+}
+
 on_both_backends!(
     the_whole_story,
+    backend_identities_stay_apart_and_deleted_ones_stay_deleted,
     users_and_visits_from_the_backend,
     action_tokens_are_single_use_scoped_and_lose_to_the_first_answer,
 );

@@ -145,20 +145,22 @@ async fn device_of_asha(app: &TestApp, s: &Sessions, cell: usize) -> String {
     token
 }
 
-/// A resident of B-202 made for one cell, so disabling or deleting them touches no caller.
+/// A resident of B-202 the backend made for one cell, so disabling or deleting them touches no
+/// caller: their id in the backend (the internal API's `{id}`).
 async fn someone(app: &TestApp, cell: usize) -> String {
-    gatebell_server::accounts::create_user(
-        &app.state().db,
-        gatebell_server::accounts::NewUser {
-            name: format!("Resident {cell}"),
-            email: format!("resident-{cell}@matrix.test"),
-            password: "matrix-password".into(),
-            role: gatebell_core::protocol::Role::Resident,
-            unit: Some("B-202".into()),
-        },
+    let id = format!("ext-someone-{cell}");
+    let (status, v) = send(
+        app,
+        (
+            Method::PUT,
+            paths::INTERNAL_USER.replace("{id}", &id),
+            Some(json!({"name": format!("Resident {cell}"), "role": "resident", "unit": "B-202"})),
+        ),
+        Some(SERVICE_KEY),
     )
-    .await
-    .expect("create a resident")
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{v}");
+    id
 }
 
 /// The request of `operation` for one cell, with the resources it needs made fresh.
@@ -339,6 +341,20 @@ async fn every_operation_answers_each_caller_as_the_matrix_says(b: Backend) {
         ..s
     };
 
+    // Bina has an inbox entry of her own, so an inbox that showed nobody anything would fail.
+    let bina_id = me_id(&app, &s.bina).await;
+    let (status, v) = send(
+        &app,
+        (
+            Method::POST,
+            paths::INTERNAL_NOTIFY.to_owned(),
+            Some(json!({"userId": bina_id, "type": "parcel_arrived", "title": "Parcel", "body": "For Bina."})),
+        ),
+        Some(SERVICE_KEY),
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{v}");
+
     let mut wrong = Vec::new();
     let mut cell = 0;
     for (operation, expected) in MATRIX {
@@ -351,6 +367,12 @@ async fn every_operation_answers_each_caller_as_the_matrix_says(b: Backend) {
                 _ => s.token(*caller),
             };
             let (status, body) = send(&app, req, token.as_deref()).await;
+            if status == StatusCode::OK
+                && let Some(token) = token.as_deref()
+                && let Err(why) = rows_are_the_callers(&app, operation, *caller, token, &body).await
+            {
+                wrong.push(format!("{operation} as {caller:?}: {why}: {body}"));
+            }
             if status.as_u16() != *want {
                 wrong.push(format!(
                     "{operation} as {caller:?}: {status}, want {want}: {body}"
@@ -364,6 +386,116 @@ async fn every_operation_answers_each_caller_as_the_matrix_says(b: Backend) {
     }
     assert!(wrong.is_empty(), "\n{}", wrong.join("\n"));
     app.stop().await;
+}
+
+/// The caller's user id.
+async fn me_id(app: &TestApp, token: &str) -> String {
+    let (status, me) = app.get(paths::ME, token).await;
+    assert_eq!(status, StatusCode::OK, "{me}");
+    me["id"].as_str().unwrap().to_owned()
+}
+
+/// The unit of a resident caller.
+fn unit(caller: Caller) -> Option<&'static str> {
+    match caller {
+        Caller::Owner | Caller::UnitMate => Some("A-101"),
+        Caller::OtherUnit => Some("B-202"),
+        _ => None,
+    }
+}
+
+/// A list answered 200 holds exactly the caller's rows: their own inbox entries and sessions
+/// (checked against the database), a resident's visits and pending requests of their own unit
+/// only. Other operations are not lists.
+async fn rows_are_the_callers(
+    app: &TestApp,
+    operation: &str,
+    caller: Caller,
+    token: &str,
+    body: &Value,
+) -> Result<(), String> {
+    let ids_in = |items: &[Value]| {
+        items
+            .iter()
+            .map(|i| format!("'{}'", i["id"].as_str().unwrap_or("")))
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    // The caller's own rows of `table` among `items`, and all of the caller's rows.
+    async fn owned(app: &TestApp, table: &str, me: &str, ids: &str) -> (i64, i64) {
+        let db = &app.state().db;
+        let mine = common::scalar(
+            db,
+            &format!("SELECT COUNT(*) FROM {table} WHERE user_id = '{me}' AND id IN ({ids})"),
+        )
+        .await;
+        let all = common::scalar(
+            db,
+            &format!("SELECT COUNT(*) FROM {table} WHERE user_id = '{me}'"),
+        )
+        .await;
+        (mine, all)
+    }
+    let visits_of_unit = |items: &[Value], status: Option<&str>| -> Result<(), String> {
+        let Some(unit) = unit(caller) else {
+            return Ok(());
+        };
+        match items.iter().find(|v| {
+            v["unit"] != unit || status.is_some_and(|s| v["status"] != s || v["kind"] != "walkin")
+        }) {
+            Some(v) => Err(format!("a visit not for {unit}: {v}")),
+            None => Ok(()),
+        }
+    };
+    match operation {
+        "listNotifications" => {
+            let items = body["items"].as_array().ok_or("no items")?;
+            if items.is_empty() && matches!(caller, Caller::Owner | Caller::OtherUnit) {
+                return Err("an empty inbox for a caller who has entries".into());
+            }
+            if items.is_empty() {
+                return Ok(());
+            }
+            let me = me_id(app, token).await;
+            let (mine, all) = owned(app, "notifications", &me, &ids_in(items)).await;
+            let whole = body["nextCursor"].is_null();
+            if mine != items.len() as i64 || (whole && mine != all) {
+                return Err(format!(
+                    "{} entries, {mine} of them the caller's, who has {all}",
+                    items.len()
+                ));
+            }
+            Ok(())
+        }
+        "listSessions" => {
+            let items = body.as_array().ok_or("not a list")?;
+            let me = me_id(app, token).await;
+            let (mine, all) = owned(app, "sessions", &me, &ids_in(items)).await;
+            let current = items.iter().filter(|i| i["current"] == true).count();
+            if mine != items.len() as i64 || mine != all || current != 1 {
+                return Err(format!(
+                    "{} sessions, {mine} of them the caller's (of {all}), {current} current",
+                    items.len()
+                ));
+            }
+            Ok(())
+        }
+        "listVisits" => {
+            let items = body["items"].as_array().ok_or("no items")?;
+            if items.is_empty() && matches!(caller, Caller::Owner | Caller::OtherUnit) {
+                return Err("no visits for a caller who has some".into());
+            }
+            visits_of_unit(items, None)
+        }
+        "listMyRequests" => {
+            let items = body["items"].as_array().ok_or("no items")?;
+            if items.is_empty() && caller == Caller::Owner {
+                return Err("no pending walk-in for their host".into());
+            }
+            visits_of_unit(items, Some("PENDING"))
+        }
+        _ => Ok(()),
+    }
 }
 
 on_both_backends!(every_operation_answers_each_caller_as_the_matrix_says);

@@ -166,13 +166,13 @@ async fn nobody_answers_so_the_household_is_texted_and_emailed_and_a_link_decide
     );
     assert!(
         text.body
-            .contains("Ravi (parcel) is at the gate for A-101, and nobody has answered yet."),
+            .contains("\"Ravi\" (\"parcel\") is at the gate for A-101, and nobody has answered yet.\nApprove: "),
         "{}",
         text.body
     );
     let asha_mail = email_to(&emails, ASHA);
     let arjun_mail = email_to(&emails, ARJUN);
-    assert_eq!(asha_mail["subject"], "Visitor at the gate: Ravi");
+    assert_eq!(asha_mail["subject"], "Visitor at the gate: \"Ravi\"");
     assert_eq!(asha_mail["content_type"], "multipart/alternative");
     assert_eq!(asha_mail["mail_from"], "gate@demo.gatebell");
     let mail_text = asha_mail["text"].as_str().unwrap();
@@ -330,13 +330,13 @@ async fn channels_are_per_event_type_and_a_checkin_is_emailed_to_who_chose_it(b:
         .await;
     assert_eq!(s, 200, "{v}");
     let emails = smtp.wait_for(1, WAIT).await;
-    assert_eq!(emails[0]["subject"], "Visitor arrived: Meera");
+    assert_eq!(emails[0]["subject"], "Visitor arrived: \"Meera\"");
     assert_eq!(emails[0]["rcpt_tos"], json!([ASHA]));
     assert!(
         emails[0]["text"]
             .as_str()
             .unwrap()
-            .contains("Meera has checked in at the gate for A-101."),
+            .contains("\"Meera\" has checked in at the gate for A-101."),
         "{}",
         emails[0]
     );

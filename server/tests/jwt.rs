@@ -109,7 +109,12 @@ impl KeyServer {
                     let (s, h) = (s.clone(), h.clone());
                     async move {
                         h.fetch_add(1, Ordering::SeqCst);
-                        axum::Json(json!({ "keys": *s.lock().unwrap() }))
+                        // Fresh for as short a time as the server allows (a minute, unless a
+                        // test lowers it with --jwt-jwks-min-max-age-ms).
+                        (
+                            [(axum::http::header::CACHE_CONTROL, "max-age=0")],
+                            axum::Json(json!({ "keys": *s.lock().unwrap() })),
+                        )
                     }
                 }),
             )
@@ -437,8 +442,20 @@ async fn a_jwt_users_session_ends_like_any_other(b: Backend) {
     assert_eq!(list[0]["current"], true, "{list}");
     let first_session = list[0]["id"].clone();
 
-    // The event stream takes the JWT too (as ?access_token= in a browser).
-    drop(app.events(&token).await);
+    // The event stream takes the JWT too, as `?access_token=` (a browser's EventSource sends
+    // no headers).
+    let stream = app
+        .http
+        .get(format!(
+            "{}/api/v1/notifications/stream?access_token={token}",
+            app.url
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stream.status(), StatusCode::OK);
+    assert_eq!(stream.headers()["content-type"], "text/event-stream");
+    drop(stream);
 
     // Logging out drops the devices registered under the session; the next token starts one.
     let (s, d) = app
@@ -465,13 +482,11 @@ async fn a_jwt_users_session_ends_like_any_other(b: Backend) {
     assert_eq!(s, StatusCode::OK, "{list}");
     assert_ne!(list[0]["id"], first_session, "{list}");
 
-    // A disabled account is refused whatever its tokens say.
-    let (_, me) = app.get("/api/v1/me", &token).await;
-    let id = me["id"].as_str().unwrap();
+    // A disabled account is refused whatever its tokens say (the backend names it by `sub`).
     let (s, v) = app
         .call(
             reqwest::Method::PUT,
-            &format!("/api/v1/internal/users/{id}/disabled"),
+            "/api/v1/internal/users/ext-5/disabled",
             Some(SERVICE_KEY),
             Some(json!({"disabled": true})),
         )
@@ -523,8 +538,40 @@ async fn the_key_set_is_fetched_only_over_trusted_https_through_the_guarded_clie
     app.stop().await;
 }
 
+/// The backend rotates its keys: one it removed from its set stops working once the set's
+/// `max-age` has passed (lowered here to a fifth of a second), and a refresh that fails keeps the
+/// last good set working.
+async fn a_key_removed_from_the_set_stops_working_at_the_next_refresh(b: Backend) {
+    let old = Key::rsa("rsa-old");
+    let new = Key::ec("ec-new");
+    let jwks = KeyServer::start(&[&old, &new]).await;
+    let app = start_with_jwks(b, &jwks, &["--jwt-jwks-min-max-age-ms", "200"]).await;
+    let with_old = old.sign(&claims("ext-rot", "guard", None));
+    let with_new = new.sign(&claims("ext-rot", "guard", None));
+    assert_eq!(app.get("/api/v1/me", &with_old).await.0, StatusCode::OK);
+
+    // The old key leaves the set: refused once the set is fetched again.
+    *jwks.keys.lock().unwrap() = vec![new.jwk.clone()];
+    let start = std::time::Instant::now();
+    let refused = loop {
+        let got = app.get("/api/v1/me", &with_old).await;
+        if got.0 != StatusCode::OK {
+            break got;
+        }
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(20),
+            "the removed key still works"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert_error(&refused, 401, "unauthorized");
+    assert_eq!(app.get("/api/v1/me", &with_new).await.0, StatusCode::OK);
+    assert!(jwks.hits() >= 2, "{} fetches", jwks.hits());
+}
+
 on_both_backends!(
     a_jwt_users_session_ends_like_any_other,
+    a_key_removed_from_the_set_stops_working_at_the_next_refresh,
     jwks_tokens_sign_in_and_use_the_api,
     bad_tokens_are_refused_with_401,
     a_role_gatebell_does_not_know_is_refused,

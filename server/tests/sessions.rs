@@ -337,6 +337,12 @@ async fn a_disabled_account_cannot_sign_in_and_its_sessions_stop(b: Backend) {
     let guard = app.login(GUARD).await;
     let asha = app.login(ASHA).await;
     let asha_id = app.resident_id(&guard, "asha").await;
+    // The internal API names the users the backend manages by its own ids.
+    execute(
+        &app.state().db,
+        "UPDATE users SET external_id = 'ext-asha' WHERE email = 'asha@demo.gatebell'",
+    )
+    .await;
     let mut stream = app.events(&asha).await;
     let (s, v) = app
         .post(
@@ -347,7 +353,7 @@ async fn a_disabled_account_cannot_sign_in_and_its_sessions_stop(b: Backend) {
         .await;
     assert_eq!(s, StatusCode::OK, "{v}");
 
-    let (s, v) = put_disabled(&app, &asha_id, json!({"disabled": true})).await;
+    let (s, v) = put_disabled(&app, "ext-asha", json!({"disabled": true})).await;
     assert_eq!(s, StatusCode::NO_CONTENT, "{v}");
     assert_error(&app.get("/api/v1/me", &asha).await, 401, "unauthorized");
     stream.next_event("session_ended").await;
@@ -384,7 +390,7 @@ async fn a_disabled_account_cannot_sign_in_and_its_sessions_stop(b: Backend) {
         .await;
     assert_error(&walkin, 422, "validation");
 
-    let (s, v) = put_disabled(&app, &asha_id, json!({"disabled": false})).await;
+    let (s, v) = put_disabled(&app, "ext-asha", json!({"disabled": false})).await;
     assert_eq!(s, StatusCode::NO_CONTENT, "{v}");
     let again = app.login(ASHA).await;
     assert_eq!(app.get("/api/v1/me", &again).await.0, StatusCode::OK);
@@ -395,14 +401,14 @@ async fn a_disabled_account_cannot_sign_in_and_its_sessions_stop(b: Backend) {
         "not_found",
     );
     assert_error(
-        &put_disabled(&app, &asha_id, json!({"disabled": "yes"})).await,
+        &put_disabled(&app, "ext-asha", json!({"disabled": "yes"})).await,
         422,
         "validation",
     );
     let no_key = app
         .call(
             Method::PUT,
-            &format!("/api/v1/internal/users/{asha_id}/disabled"),
+            "/api/v1/internal/users/ext-asha/disabled",
             Some(&guard),
             Some(json!({"disabled": true})),
         )
@@ -416,6 +422,12 @@ async fn deleting_an_account_keeps_its_visits_anonymised(b: Backend) {
     let guard = app.login(GUARD).await;
     let asha = app.login(ASHA).await;
     let asha_id = app.resident_id(&guard, "asha").await;
+    // The internal API names the users the backend manages by its own ids.
+    execute(
+        &app.state().db,
+        "UPDATE users SET external_id = 'ext-asha' WHERE email = 'asha@demo.gatebell'",
+    )
+    .await;
     let (s, inv) = app
         .post(
             "/api/v1/visits",
@@ -439,7 +451,7 @@ async fn deleting_an_account_keeps_its_visits_anonymised(b: Backend) {
     let (s, v) = app
         .call(
             Method::DELETE,
-            &format!("/api/v1/internal/users/{asha_id}"),
+            "/api/v1/internal/users/ext-asha",
             Some(SERVICE_KEY),
             None,
         )
@@ -485,7 +497,7 @@ async fn deleting_an_account_keeps_its_visits_anonymised(b: Backend) {
     let again = app
         .call(
             Method::DELETE,
-            &format!("/api/v1/internal/users/{asha_id}"),
+            "/api/v1/internal/users/ext-asha",
             Some(SERVICE_KEY),
             None,
         )

@@ -124,7 +124,9 @@ pub struct ExternalUserUpdate<'a> {
     /// The id a new user gets.
     pub id_if_new: &'a str,
     pub external_id: &'a str,
-    pub name: &'a str,
+    /// `None` keeps a stored name; a new user gets `name_if_new`.
+    pub name: Option<&'a str>,
+    pub name_if_new: &'a str,
     /// Used when the user is new; the caller picks one no other account has.
     pub email: &'a str,
     pub role: Role,
@@ -159,13 +161,27 @@ pub async fn upsert_external_user(
             .await?;
         match existing {
             Some(id) => {
-                sqlx::query("UPDATE users SET name = $1, role = $2, unit_id = $3 WHERE id = $4")
+                let before: (String, Option<String>) =
+                    sqlx::query_as("SELECT role, unit_id FROM users WHERE id = $1")
+                        .bind(&id)
+                        .fetch_one(&mut *c)
+                        .await?;
+                sqlx::query(
+                    "UPDATE users SET name = COALESCE($1, name), role = $2, unit_id = $3 WHERE id = $4",
+                )
                     .bind(u.name)
                     .bind(u.role.as_str())
-                    .bind(unit_id)
+                    .bind(&unit_id)
                     .bind(&id)
                     .execute(&mut *c)
                     .await?;
+                // Tokens follow the person: one who moved or changed role decides no more.
+                if before != (u.role.as_str().to_owned(), unit_id) {
+                    sqlx::query("DELETE FROM action_tokens WHERE user_id = $1")
+                        .bind(&id)
+                        .execute(&mut *c)
+                        .await?;
+                }
                 Ok(id)
             }
             None => {
@@ -175,7 +191,7 @@ pub async fn upsert_external_user(
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
                 )
                 .bind(&id)
-                .bind(u.name)
+                .bind(u.name.unwrap_or(u.name_if_new))
                 .bind(u.email)
                 .bind(u.unusable_password_hash)
                 .bind(u.role.as_str())
@@ -238,18 +254,30 @@ pub async fn put_external_user(
             .await?;
         match existing {
             Some(id) => {
+                let before: (String, Option<String>) =
+                    sqlx::query_as("SELECT role, unit_id FROM users WHERE id = $1")
+                        .bind(&id)
+                        .fetch_one(&mut *c)
+                        .await?;
                 sqlx::query(
                     "UPDATE users SET name = $1, role = $2, unit_id = $3, phone = $4,
                      email = COALESCE($5, email) WHERE id = $6",
                 )
                 .bind(u.name)
                 .bind(u.role.as_str())
-                .bind(unit_id)
+                .bind(&unit_id)
                 .bind(u.phone)
                 .bind(u.email)
                 .bind(&id)
                 .execute(&mut *c)
                 .await?;
+                // Tokens follow the person: one who moved or changed role decides no more.
+                if before != (u.role.as_str().to_owned(), unit_id) {
+                    sqlx::query("DELETE FROM action_tokens WHERE user_id = $1")
+                        .bind(&id)
+                        .execute(&mut *c)
+                        .await?;
+                }
                 Ok((id, false))
             }
             None => {
@@ -311,6 +339,55 @@ pub async fn internal_user_in_tx(
         })
     })
     .transpose()
+}
+
+/// When the backend deleted the user with this external id, if it did (and has not made them
+/// again since).
+pub async fn tombstone(db: &Db, external_id: &str) -> Result<Option<i64>, sqlx::Error> {
+    per_backend!(db.reader(), p => {
+        sqlx::query_scalar("SELECT deleted_at FROM external_tombstones WHERE external_id = $1")
+            .bind(external_id)
+            .fetch_optional(p)
+            .await
+    })
+}
+
+/// Records (`Some(time)`) or clears (`None`) the deletion of the user with this external id.
+pub async fn set_tombstone(
+    tx: &mut Tx,
+    external_id: &str,
+    deleted_at: Option<i64>,
+) -> Result<(), sqlx::Error> {
+    per_backend!(tx.conn(), c => {
+        match deleted_at {
+            Some(at) => sqlx::query(
+                "INSERT INTO external_tombstones (external_id, deleted_at) VALUES ($1, $2)
+                 ON CONFLICT (external_id) DO UPDATE SET deleted_at = excluded.deleted_at",
+            )
+            .bind(external_id)
+            .bind(at)
+            .execute(&mut *c)
+            .await?,
+            None => sqlx::query("DELETE FROM external_tombstones WHERE external_id = $1")
+                .bind(external_id)
+                .execute(&mut *c)
+                .await?,
+        };
+    });
+    Ok(())
+}
+
+/// The Gatebell id of the (not deleted) user with this external id.
+pub async fn by_external_id_in_tx(
+    tx: &mut Tx,
+    external_id: &str,
+) -> Result<Option<String>, sqlx::Error> {
+    per_backend!(tx.conn(), c => {
+        sqlx::query_scalar("SELECT id FROM users WHERE external_id = $1 AND deleted_at IS NULL")
+            .bind(external_id)
+            .fetch_optional(&mut *c)
+            .await
+    })
 }
 
 /// The id of the user the internal API names by `key`: the user with that external id, else
@@ -657,20 +734,28 @@ pub async fn user_exists_in_tx(tx: &mut Tx, user_id: &str) -> Result<bool, sqlx:
     Ok(id.is_some())
 }
 
-/// Disables (`Some(time)`) or re-enables (`None`) an account that has not been deleted; false
-/// when there is no such account. End its sessions too when disabling ([`end_sessions`]).
+/// Disables (`Some(time)`, voiding its action tokens) or re-enables (`None`) an account that
+/// has not been deleted; false when there is no such account. End its sessions too when disabling ([`end_sessions`]).
 pub async fn set_disabled(
     tx: &mut Tx,
     user_id: &str,
     disabled_at: Option<i64>,
 ) -> Result<bool, sqlx::Error> {
     let n = per_backend!(tx.conn(), c => {
-        sqlx::query("UPDATE users SET disabled_at = $1 WHERE id = $2 AND deleted_at IS NULL")
+        let n = sqlx::query("UPDATE users SET disabled_at = $1 WHERE id = $2 AND deleted_at IS NULL")
             .bind(disabled_at)
             .bind(user_id)
             .execute(&mut *c)
             .await?
-            .rows_affected()
+            .rows_affected();
+        // A disabled account's outstanding tokens are void (re-enabling does not revive them).
+        if n > 0 && disabled_at.is_some() {
+            sqlx::query("DELETE FROM action_tokens WHERE user_id = $1")
+                .bind(user_id)
+                .execute(&mut *c)
+                .await?;
+        }
+        n
     });
     Ok(n > 0)
 }

@@ -76,6 +76,8 @@ pub async fn consume(
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Found {
     pub visit_id: String,
+    /// Whose token it is.
+    pub user_id: String,
     pub expires_at: i64,
     pub used_at: Option<i64>,
 }
@@ -84,7 +86,7 @@ pub struct Found {
 pub async fn find(db: &Db, token_hash: &str) -> Result<Option<Found>, sqlx::Error> {
     per_backend!(db.reader(), p => {
         sqlx::query_as(
-            "SELECT visit_id, expires_at, used_at FROM action_tokens WHERE token_hash = $1",
+            "SELECT visit_id, user_id, expires_at, used_at FROM action_tokens WHERE token_hash = $1",
         )
         .bind(token_hash)
         .fetch_optional(p)

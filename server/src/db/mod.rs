@@ -88,6 +88,32 @@ pub struct Tx(Backend<Transaction<'static, Sqlite>, Transaction<'static, Postgre
 /// The connection a transaction's statements run on.
 pub type TxConn<'a> = Backend<&'a mut SqliteConnection, &'a mut PgConnection>;
 
+/// Applies the migrations to a SQLite database under an exclusive lock on a file beside it
+/// (`<file>-migrate.lock`), so processes started at once on a fresh file take turns instead of
+/// racing to create the same tables. sqlx locks PostgreSQL itself (an advisory lock); its
+/// SQLite lock does nothing.
+async fn migrate_sqlite(pool: &SqlitePool, file: &std::path::Path) -> anyhow::Result<()> {
+    let in_memory = file.as_os_str().is_empty() || file.to_string_lossy().contains(":memory:");
+    if in_memory {
+        return Ok(MIGRATIONS.run(pool).await?);
+    }
+    let mut lock_path = file.as_os_str().to_owned();
+    lock_path.push("-migrate.lock");
+    let lock = tokio::task::spawn_blocking(move || -> std::io::Result<std::fs::File> {
+        let f = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)?;
+        f.lock()?;
+        Ok(f)
+    })
+    .await??;
+    let applied = MIGRATIONS.run(pool).await;
+    drop(lock);
+    Ok(applied?)
+}
+
 impl Db {
     /// Connects (creating a SQLite file when the URL says `mode=rwc`) and applies migrations.
     pub async fn connect(url: &str) -> anyhow::Result<Db> {
@@ -111,7 +137,7 @@ impl Db {
                 .acquire_timeout(Duration::from_secs(30))
                 .connect_with(opts.clone())
                 .await?;
-            MIGRATIONS.run(&write).await?;
+            migrate_sqlite(&write, opts.get_filename()).await?;
             // `query_only` rather than a read-only open: the readers still share the WAL index
             // the writer keeps, and a stray write fails with SQLITE_READONLY.
             let read = SqlitePoolOptions::new()

@@ -114,24 +114,22 @@ pub async fn mark_all_read(tx: &mut Tx, user_id: &str) -> Result<u64, sqlx::Erro
     })
 }
 
-/// Puts a walk-in's outcome into the inbox entry of everyone it asked but `except` (who
-/// decided): their `walkin_pending` entry's body becomes `outcome` and it is marked read.
+/// Puts a walk-in's outcome into the inbox entry of everyone it asked, the decider included:
+/// their `walkin_pending` entry's body becomes `outcome` and it is marked read.
 /// Returns each entry's id and user.
 pub async fn resolve_walkin(
     tx: &mut Tx,
     visit_id: &str,
     outcome: &str,
-    except: Option<&str>,
 ) -> Result<Vec<(String, String)>, sqlx::Error> {
     per_backend!(tx.conn(), c => {
         sqlx::query_as(
             "UPDATE notifications SET body = $2, read = TRUE
-             WHERE visit_id = $1 AND type = 'walkin_pending' AND ($3 IS NULL OR user_id <> $3)
+             WHERE visit_id = $1 AND type = 'walkin_pending'
              RETURNING id, user_id",
         )
         .bind(visit_id)
         .bind(outcome)
-        .bind(except)
         .fetch_all(&mut *c)
         .await
     })

@@ -11,7 +11,9 @@ use std::collections::HashMap;
 
 use super::{Backend, Db, Tx, new_id};
 
-/// Queues one push per device of `user_id` whose session is live; returns how many. Each row's
+/// Queues one push per device of `user_id` whose session is live, but for the devices of
+/// `except_session` (the session that decided, which already show the answer); returns how
+/// many. Each row's
 /// id is `job_prefix` and the device id: a notification's first pushes use its own id, a later
 /// push about it (a walk-in's outcome) a new one.
 pub async fn enqueue(
@@ -22,6 +24,7 @@ pub async fn enqueue(
     payload_json: &str,
     now: i64,
     expires_at: i64,
+    except_session: Option<&str>,
 ) -> Result<u32, sqlx::Error> {
     let n = per_backend!(tx.conn(), c => {
         sqlx::query(
@@ -31,7 +34,8 @@ pub async fn enqueue(
                     CASE WHEN d.platform = 'web' THEN 'webpush' ELSE 'fcm' END,
                     $3, 'pending', 0, $4, $5, $4, $4
              FROM devices d WHERE d.user_id = $6 AND (d.session_hash IS NULL OR EXISTS
-               (SELECT 1 FROM sessions s WHERE s.token_hash = d.session_hash AND s.expires_at > $4))",
+               (SELECT 1 FROM sessions s WHERE s.token_hash = d.session_hash AND s.expires_at > $4))
+               AND ($7 IS NULL OR d.session_hash IS NULL OR d.session_hash <> $7)",
         )
         .bind(job_prefix)
         .bind(notification_id)
@@ -39,6 +43,7 @@ pub async fn enqueue(
         .bind(now)
         .bind(expires_at)
         .bind(user_id)
+        .bind(except_session)
         .execute(&mut *c)
         .await?
         .rows_affected()

@@ -12,12 +12,12 @@ const VISIT_COLUMNS: &str =
     LEFT JOIN units un ON un.id = h.unit_id
     LEFT JOIN users d ON d.id = v.decided_by";
 
-/// Whether the resident in `$3` was asked about visit `v` (got its `walkin_pending`).
-const ASKED: &str = "EXISTS (SELECT 1 FROM notifications n
-    WHERE n.visit_id = v.id AND n.user_id = $3 AND n.type = 'walkin_pending')";
+/// Whether the resident in `$3` was asked about visit `v` (holds a decision right on it).
+const ASKED: &str = "EXISTS (SELECT 1 FROM decision_rights r
+    WHERE r.visit_id = v.id AND r.user_id = $3)";
 /// [`ASKED`] for the resident in `$1`.
-const ASKED_1: &str = "EXISTS (SELECT 1 FROM notifications n
-    WHERE n.visit_id = v.id AND n.user_id = $1 AND n.type = 'walkin_pending')";
+const ASKED_1: &str = "EXISTS (SELECT 1 FROM decision_rights r
+    WHERE r.visit_id = v.id AND r.user_id = $1)";
 
 #[derive(sqlx::FromRow)]
 struct VisitRow {
@@ -347,32 +347,97 @@ pub async fn check_in(
     Ok(n == 1)
 }
 
-/// Moves a pending visit to `to`; false when it was no longer pending.
+/// Records `by`'s decision on walk-in `id`, if it is theirs to make at `now`: the walk-in is
+/// still pending and was made after `made_after` (it has not expired, whether or not the sweep
+/// has seen it yet), and `by` holds a decision right on it and is, now, an enabled resident of
+/// the unit they were asked for. One statement, so no check can go stale before the write.
+/// False when any of that does not hold (the caller tells which).
 pub async fn decide(
     tx: &mut Tx,
     id: &str,
     to: VisitStatus,
-    host_id: &str,
+    by: &str,
     now: i64,
+    made_after: i64,
 ) -> Result<bool, sqlx::Error> {
     let n = per_backend!(tx.conn(), c => {
-        sqlx::query("UPDATE visits SET status = $1, decided_at = $2, decided_by = $3 WHERE id = $4 AND status = 'PENDING'")
-            .bind(to.as_str())
-            .bind(now)
-            .bind(host_id)
-            .bind(id)
-            .execute(&mut *c)
-            .await?
-            .rows_affected()
+        sqlx::query(
+            "UPDATE visits SET status = $1, decided_at = $2, decided_by = $3
+             WHERE id = $4 AND status = 'PENDING' AND kind = 'walkin' AND created_at > $5
+               AND EXISTS (SELECT 1 FROM decision_rights r JOIN users u ON u.id = r.user_id
+                           WHERE r.visit_id = $4 AND r.user_id = $3 AND u.role = 'resident'
+                             AND u.unit_id = r.unit_id
+                             AND u.disabled_at IS NULL AND u.deleted_at IS NULL)",
+        )
+        .bind(to.as_str())
+        .bind(now)
+        .bind(by)
+        .bind(id)
+        .bind(made_after)
+        .execute(&mut *c)
+        .await?
+        .rows_affected()
     });
     Ok(n == 1)
+}
+
+/// Whether `user_id` may decide walk-in `visit_id` now, rights-wise: asked, and still an
+/// enabled resident of the unit they were asked for (the link pages show nothing otherwise).
+pub async fn may_decide(db: &Db, visit_id: &str, user_id: &str) -> Result<bool, sqlx::Error> {
+    let found: Option<i32> = per_backend!(db.reader(), p => {
+        sqlx::query_scalar(
+            "SELECT 1 FROM decision_rights r JOIN users u ON u.id = r.user_id
+             WHERE r.visit_id = $1 AND r.user_id = $2 AND u.role = 'resident'
+               AND u.unit_id = r.unit_id AND u.disabled_at IS NULL AND u.deleted_at IS NULL",
+        )
+        .bind(visit_id)
+        .bind(user_id)
+        .fetch_optional(p)
+        .await?
+    });
+    Ok(found.is_some())
+}
+
+/// Gives each of `users` (residents of the walk-in's unit, asked now) a decision right on it.
+pub async fn grant_rights(
+    tx: &mut Tx,
+    visit_id: &str,
+    users: &[String],
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    for user_id in users {
+        per_backend!(tx.conn(), c => {
+            sqlx::query(
+                "INSERT INTO decision_rights (visit_id, user_id, unit_id, created_at)
+                 SELECT $1, u.id, u.unit_id, $3 FROM users u
+                 WHERE u.id = $2 AND u.unit_id IS NOT NULL
+                 ON CONFLICT (visit_id, user_id) DO NOTHING",
+            )
+            .bind(visit_id)
+            .bind(user_id)
+            .bind(now)
+            .execute(&mut *c)
+            .await?;
+        });
+    }
+    Ok(())
 }
 
 /// Deletes visits created before `cutoff` that are no longer open (an invitation still valid
 /// then stays) and that no remaining notification points at (retention: purge notifications
 /// first); returns how many went.
 pub async fn purge_before(tx: &mut Tx, cutoff: i64) -> Result<u64, sqlx::Error> {
+    const PURGED: &str = "created_at < $1 AND COALESCE(valid_until, 0) < $1
+             AND NOT EXISTS (SELECT 1 FROM notifications n WHERE n.visit_id = visits.id)";
     per_backend!(tx.conn(), c => {
+        // Explicit rather than through ON DELETE CASCADE alone (SQLite honours it only with
+        // foreign keys on).
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DELETE FROM decision_rights WHERE visit_id IN (SELECT id FROM visits WHERE {PURGED})"
+        )))
+        .bind(cutoff)
+        .execute(&mut *c)
+        .await?;
         sqlx::query(
             "DELETE FROM visits WHERE created_at < $1 AND COALESCE(valid_until, 0) < $1
              AND NOT EXISTS (SELECT 1 FROM notifications n WHERE n.visit_id = visits.id)",
@@ -402,11 +467,11 @@ pub async fn household_in_tx(tx: &mut Tx, host_id: &str) -> Result<Vec<String>, 
     Ok(std::iter::once(host_id.to_owned()).chain(others).collect())
 }
 
-/// Whether a walk-in asked `user_id` to decide (they got its `walkin_pending`).
+/// Whether a walk-in asked `user_id` to decide (they hold a decision right on it).
 pub async fn asked_in_tx(tx: &mut Tx, visit_id: &str, user_id: &str) -> Result<bool, sqlx::Error> {
     let found: Option<i32> = per_backend!(tx.conn(), c => {
         sqlx::query_scalar(
-            "SELECT 1 FROM notifications WHERE visit_id = $1 AND user_id = $2 AND type = 'walkin_pending' LIMIT 1",
+            "SELECT 1 FROM decision_rights WHERE visit_id = $1 AND user_id = $2",
         )
         .bind(visit_id)
         .bind(user_id)
@@ -420,7 +485,7 @@ pub async fn asked_in_tx(tx: &mut Tx, visit_id: &str, user_id: &str) -> Result<b
 pub async fn asked(db: &Db, visit_id: &str, user_id: &str) -> Result<bool, sqlx::Error> {
     let found: Option<i32> = per_backend!(db.reader(), p => {
         sqlx::query_scalar(
-            "SELECT 1 FROM notifications WHERE visit_id = $1 AND user_id = $2 AND type = 'walkin_pending' LIMIT 1",
+            "SELECT 1 FROM decision_rights WHERE visit_id = $1 AND user_id = $2",
         )
         .bind(visit_id)
         .bind(user_id)

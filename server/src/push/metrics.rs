@@ -132,6 +132,12 @@ impl PushMetrics {
     }
 
     /// The text exposition format.
+    /// Adds a metric kept elsewhere (the JWT key set's refresh failures) to what `/metrics`
+    /// shows.
+    pub fn register(&self, metric: prometheus::IntCounter) -> Result<(), prometheus::Error> {
+        self.registry.register(Box::new(metric))
+    }
+
     pub fn render(&self) -> String {
         TextEncoder::new()
             .encode_to_string(&self.registry.gather())

@@ -65,6 +65,16 @@ pub fn serve_args(database_url: &str, extra: &[&str]) -> ServeArgs {
         database_url,
         "--demo",
     ];
+    // Tests make walk-ins and decisions faster than any gate; the limits have tests of their
+    // own, which set them.
+    for (flag, value) in [
+        ("--walkins-per-guard", "100000"),
+        ("--decisions-per-ip", "100000"),
+    ] {
+        if !extra.contains(&flag) {
+            argv.extend([flag, value]);
+        }
+    }
     argv.extend_from_slice(extra);
     Cli::try_parse_from(argv).expect("test flags parse").serve
 }
