@@ -257,8 +257,9 @@ test('a walk-in goes from the guard’s screen to the resident’s notification,
   await assertNoReload(gp, 'guard');
   assert.equal(await guardRow.getByTestId('outcome').textContent(), 'Approved by Asha Rao', 'the list names who decided');
 
-  // The resident's inbox shows the notification read, the pending list empties.
-  await rp.getByTestId('inbox').locator('li.note.read', { hasText: 'Ravi Kumar is at the gate' }).waitFor();
+  // The resident's inbox shows the entry answered (read, with the outcome), the pending list
+  // empties.
+  await rp.getByTestId('inbox').locator('li.note.read', { hasText: 'Ravi Kumar: Approved by Asha Rao' }).waitFor();
   await rp.getByText('Nobody is waiting for you.').waitFor();
   assert.equal(await rp.getByTestId('unread').count(), 0);
   await assertNoReload(rp, 'resident');
@@ -266,6 +267,13 @@ test('a walk-in goes from the guard’s screen to the resident’s notification,
   const replaced = await until('the outcome notification', async () =>
     (await notificationsWithTag(rp, tag)).find((n) => n.body.startsWith('Approved')));
   assert.equal(replaced.body, 'Approved — Ravi Kumar may enter');
+  // Decided by the push's action token, with no session to tell which device answered: the
+  // server sends the outcome to every device of everyone asked, this browser included, under
+  // the same tag.
+  const outcome = JSON.parse(decryptPush((await pushService.next(15_000)).body, subscriber));
+  assert.equal(outcome.type, 'walkin_resolved');
+  assert.equal(outcome.tag, tag);
+  assert.equal(outcome.body, 'Ravi Kumar: Approved by Asha Rao');
 
   mkdirSync(artifacts, { recursive: true });
   await rp.screenshot({ path: join(artifacts, 'resident.png'), fullPage: true });
@@ -587,7 +595,7 @@ test('the household story: A-101 is asked in two browsers, the first answer wins
       (await guardRow(second).getByTestId('outcome').textContent().catch(() => '')) === 'Waiting — SMS sent');
     assert.equal(sms.received.length, 1, JSON.stringify(sms.received));
     assert.equal(sms.received[0].to, '+919800000002');
-    assert.match(sms.received[0].body, /Sunil Das \(parcel\) is at the gate for A-101/);
+    assert.match(sms.received[0].body, /"Sunil Das" \("parcel"\) is at the gate for A-101/);
     const link = /Approve: (\S+)/.exec(sms.received[0].body)[1];
     assert.ok(link.startsWith(`${server.url}/a/`), link);
     await until('the guard to see it expire', async () =>
