@@ -43,13 +43,15 @@ pub async fn push_about(
     let json = push::payload::encode(payload).map_err(ApiError::validation)?;
     let n = db::outbox::enqueue(
         tx,
-        &new_id(),
-        notification_id,
-        user_id,
-        &json,
-        now,
-        now + ttl_ms,
-        except_session,
+        db::outbox::NewPushes {
+            job_prefix: &new_id(),
+            notification_id,
+            user_id,
+            payload_json: &json,
+            now,
+            expires_at: now + ttl_ms,
+            except_session,
+        },
     )
     .await?;
     Ok(n)
@@ -108,13 +110,15 @@ pub async fn notify_user(tx: &mut Tx, n: NewNotification<'_>) -> ApiResult<Notif
     let pushes = if n.push {
         db::outbox::enqueue(
             tx,
-            &id,
-            &id,
-            n.user_id,
-            &payload_json,
-            now,
-            now + n.ttl_ms,
-            None,
+            db::outbox::NewPushes {
+                job_prefix: &id,
+                notification_id: &id,
+                user_id: n.user_id,
+                payload_json: &payload_json,
+                now,
+                expires_at: now + n.ttl_ms,
+                except_session: None,
+            },
         )
         .await?
     } else {

@@ -536,7 +536,7 @@ async fn a_decision_cancels_the_households_waiting_texts(b: Backend) {
     // The provider refused the first try: the text waits for its retry.
     let db = &app.state().db;
     let start = Instant::now();
-    while sms.received().len() < 1 {
+    while sms.received().is_empty() {
         assert!(start.elapsed() < Duration::from_secs(20), "never texted");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }

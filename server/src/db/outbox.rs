@@ -11,21 +11,23 @@ use std::collections::HashMap;
 
 use super::{Backend, Db, Tx, new_id};
 
+/// The pushes of one notification to one user's devices.
+pub struct NewPushes<'a> {
+    pub job_prefix: &'a str,
+    pub notification_id: &'a str,
+    pub user_id: &'a str,
+    pub payload_json: &'a str,
+    pub now: i64,
+    pub expires_at: i64,
+    /// Devices of this session get none (see [`enqueue`]).
+    pub except_session: Option<&'a str>,
+}
+
 /// Queues one push per device of `user_id` whose session is live, but for the devices of
 /// `except_session` (the session that decided, which already show the answer); returns how
-/// many. Each row's
-/// id is `job_prefix` and the device id: a notification's first pushes use its own id, a later
-/// push about it (a walk-in's outcome) a new one.
-pub async fn enqueue(
-    tx: &mut Tx,
-    job_prefix: &str,
-    notification_id: &str,
-    user_id: &str,
-    payload_json: &str,
-    now: i64,
-    expires_at: i64,
-    except_session: Option<&str>,
-) -> Result<u32, sqlx::Error> {
+/// many. Each row's id is `job_prefix` and the device id: a notification's first pushes use its
+/// own id, a later push about it (a walk-in's outcome) a new one.
+pub async fn enqueue(tx: &mut Tx, p: NewPushes<'_>) -> Result<u32, sqlx::Error> {
     let n = per_backend!(tx.conn(), c => {
         sqlx::query(
             "INSERT INTO push_jobs (id, notification_id, device_id, provider, payload, state,
@@ -37,13 +39,13 @@ pub async fn enqueue(
                (SELECT 1 FROM sessions s WHERE s.token_hash = d.session_hash AND s.expires_at > $4))
                AND ($7 IS NULL OR d.session_hash IS NULL OR d.session_hash <> $7)",
         )
-        .bind(job_prefix)
-        .bind(notification_id)
-        .bind(payload_json)
-        .bind(now)
-        .bind(expires_at)
-        .bind(user_id)
-        .bind(except_session)
+        .bind(p.job_prefix)
+        .bind(p.notification_id)
+        .bind(p.payload_json)
+        .bind(p.now)
+        .bind(p.expires_at)
+        .bind(p.user_id)
+        .bind(p.except_session)
         .execute(&mut *c)
         .await?
         .rows_affected()
