@@ -122,7 +122,8 @@ phone?: string | null,
  */
 household?: HouseholdSetting | null, channels?: ChannelPreferences | null, 
 /**
- * `null` removes them.
+ * `null` removes them. Absent stays absent when serialised, so a client that sends an
+ * update it parsed never removes quiet hours by accident.
  */
 quietHours?: QuietHours | null, };
 
