@@ -7,7 +7,7 @@ mod common;
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use common::{Backend, TestApp, execute, scalar};
+use common::{Backend, TestApp, scalar};
 
 #[test]
 fn processes_started_at_once_on_a_fresh_file_all_migrate() {
@@ -63,36 +63,43 @@ fn processes_started_at_once_on_a_fresh_file_all_migrate() {
     );
 }
 
-/// Rows of the webhook and message outboxes (with an attempt each) made `age_days` ago.
+/// Rows of the webhook and message outboxes (with an attempt each) made `age_days` ago, in one
+/// transaction: the server's own housekeeping, which runs at start, must not purge the job
+/// between its insert and its attempt's.
 async fn outbox_rows(app: &TestApp, tag: &str, age_days: i64) {
-    let db = &app.state().db;
+    use gatebell_server::db::Backend as B;
     let at = gatebell_server::db::now_ms() - age_days * 24 * 3600 * 1000;
-    execute(
-        db,
-        &format!(
+    let statements = [
+        format!(
             "INSERT INTO webhook_jobs (id, event, payload, state, attempts, due_at, expires_at,
              created_at, updated_at) VALUES ('w-{tag}', 'visit.approved', '', 'delivered', 1,
              {at}, {at}, {at}, {at})"
         ),
-    )
-    .await;
-    execute(
-        db,
-        &format!(
+        format!(
             "INSERT INTO message_jobs (id, channel, event, payload, state, attempts, due_at,
              expires_at, created_at, updated_at) VALUES ('m-{tag}', 'sms', 'walkin_pending', '',
              'delivered', 1, {at}, {at}, {at}, {at})"
         ),
-    )
-    .await;
-    execute(
-        db,
-        &format!(
+        format!(
             "INSERT INTO message_attempts (id, job_id, at, channel, status, latency_ms)
              VALUES ('ma-{tag}', 'm-{tag}', {at}, 'sms', 201, 5)"
         ),
-    )
-    .await;
+    ];
+    let mut tx = app.state().db.begin().await.unwrap();
+    for sql in statements {
+        match tx.conn() {
+            B::Sqlite(c) => sqlx::query(sqlx::AssertSqlSafe(sql))
+                .execute(c)
+                .await
+                .map(|_| ()),
+            B::Postgres(c) => sqlx::query(sqlx::AssertSqlSafe(sql))
+                .execute(c)
+                .await
+                .map(|_| ()),
+        }
+        .unwrap();
+    }
+    tx.commit().await.unwrap();
 }
 
 async fn retention_purges_old_webhooks_and_messages_only(b: Backend) {
