@@ -44,9 +44,22 @@ echo "== wasm-bindgen tests (Node, Chromium, service worker)"
 # wasm/webdriver.json gives ChromeDriver the project's Chromium flags (without --disable-gpu,
 # Debian's Chromium 156.0.8078.114 never ran the service-worker suite at all) and grants the
 # test origin notification permission, so the service-worker suite shows real notifications.
-# Each suite runs once: a failure fails the run.
+# A suite that fails its tests fails the run. The one exception is the runner's own known fault
+# (wasm-bindgen issue #882): ChromeDriver never sees the page run ("Failed to detect test as
+# having been run"), so no test ran at all; seen in a clean-clone CI run on Chromium
+# 156.0.8078.129. That case, and only that, runs the suite once more, loudly.
 for suite in node browser service_worker; do
-  cargo test -p gatebell-wasm --target wasm32-unknown-unknown --test "$suite"
+  log="$(mktemp)"
+  if ! cargo test -p gatebell-wasm --target wasm32-unknown-unknown --test "$suite" 2>&1 | tee "$log"; then
+    if grep -q "Failed to detect test as having been run" "$log"; then
+      echo "!! the wasm-bindgen runner never saw suite '$suite' run (wasm-bindgen #882); once more"
+      cargo test -p gatebell-wasm --target wasm32-unknown-unknown --test "$suite"
+    else
+      rm -f "$log"
+      exit 1
+    fi
+  fi
+  rm -f "$log"
 done
 
 echo "== browser end-to-end test"
