@@ -464,7 +464,10 @@ fn prepare(server: &Server, resident: &str, guard: &str) -> Result<(), String> {
             "id",
         )
     };
-    let (to_approve, to_reject, to_view) = (new_walkin()?, new_walkin()?, new_walkin()?);
+    // Two each to decide: a stateful run may decide one through a link before its seed is used.
+    let to_approve = [new_walkin()?, new_walkin()?];
+    let to_reject = [new_walkin()?, new_walkin()?];
+    let to_view = new_walkin()?;
     let notification = first_string(
         &call(addr, "GET", "/api/v1/notifications", resident, None)?,
         "id",
@@ -545,8 +548,8 @@ fn prepare(server: &Server, resident: &str, guard: &str) -> Result<(), String> {
         ),
         seed("inviteVisitor", &[body(r#"{"visitorName":"Meera"}"#)]),
         seed("getVisit", &[path(&to_view)]),
-        seed("approveVisit", &[path(&to_approve)]),
-        seed("rejectVisit", &[path(&to_reject)]),
+        seed("approveVisit", &to_approve.map(|id| path(&id))),
+        seed("rejectVisit", &to_reject.map(|id| path(&id))),
         seed("markNotificationRead", &[path(&notification)]),
         seed(
             "decideWithActionToken",
