@@ -374,7 +374,7 @@ fn raw_encrypt_sign_rate(subs: &[gatebell_testkit::TestSubscription]) -> f64 {
     use web_push::{
         ContentEncoding, SubscriptionInfo, VapidSignatureBuilder, WebPushMessageBuilder,
     };
-    let keys = gatebell_server::push::webpush::VapidKeys::generate();
+    let keys = gatebell_server::channels::webpush::VapidKeys::generate();
     let payload = br#"{"type":"visitor_arrived","visitId":"0192f1a2-3b4c-7d5e-8f60-718293a4b5c6","title":"Bench","body":"Web Push fan-out"}"#;
     let threads = std::thread::available_parallelism()
         .map(|n| n.get())

@@ -1,13 +1,13 @@
 //! The CPU of one Web Push payload's RFC 8291 encryption, two ways, on one thread (not a test:
 //! it prints figures): the `web-push` crate's message builder (the `ece` crate on OpenSSL) and
-//! `gatebell_server::push::ece` (on `ring`), which the server uses. Same receiver keys and a
+//! `gatebell_server::channels::ece` (on `ring`), which the server uses. Same receiver keys and a
 //! Gatebell-sized walk-in payload; each result is decrypted once to show both are correct.
 //!
 //! `cargo bench -p gatebell-server --bench webpush_encrypt` — knob `N` (5000 messages per way).
 
 use std::time::Instant;
 
-use gatebell_server::push::ece;
+use gatebell_server::channels::ece;
 use gatebell_testkit::FakeWebPush;
 use web_push::{ContentEncoding, SubscriptionInfo, WebPushMessageBuilder};
 

@@ -134,9 +134,9 @@ impl IntoResponse for ApiError {
     }
 }
 
-impl From<crate::throttle::Refused> for ApiError {
-    fn from(r: crate::throttle::Refused) -> ApiError {
-        use crate::throttle::Refused;
+impl From<crate::domain::throttle::Refused> for ApiError {
+    fn from(r: crate::domain::throttle::Refused) -> ApiError {
+        use crate::domain::throttle::Refused;
         // Whole seconds, rounded up: a client retrying on time must not be refused again.
         let secs = |d: std::time::Duration| d.as_millis().div_ceil(1000) as u64;
         match r {

@@ -4,9 +4,9 @@ use std::io::{BufRead, IsTerminal};
 
 use clap::{Parser, Subcommand};
 use gatebell_core::protocol::Role;
-use gatebell_server::accounts::{DEMO_ACCOUNTS, DEMO_PASSWORD, NewUser, create_user};
 use gatebell_server::config::{Config, ServeArgs};
 use gatebell_server::db::Db;
+use gatebell_server::http::accounts::{DEMO_ACCOUNTS, DEMO_PASSWORD, NewUser, create_user};
 
 #[derive(Parser)]
 #[command(
@@ -64,7 +64,7 @@ fn parse_role(s: &str) -> Result<Role, String> {
 }
 
 fn main() -> anyhow::Result<()> {
-    gatebell_server::throttle::release_large_blocks();
+    gatebell_server::domain::throttle::release_large_blocks();
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?
@@ -81,7 +81,7 @@ async fn run() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Serve(args) => serve(*args).await,
         Command::Vapid(VapidCommand::Generate) => {
-            let k = gatebell_server::push::webpush::VapidKeys::generate();
+            let k = gatebell_server::channels::webpush::VapidKeys::generate();
             println!("GATEBELL_VAPID_PRIVATE_KEY={}", k.private_key);
             println!("public key (applicationServerKey): {}", k.public_key);
             Ok(())
@@ -127,7 +127,7 @@ fn read_password() -> anyhow::Result<String> {
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let demo = args.demo;
-    gatebell_server::listener::raise_open_files_limit();
+    gatebell_server::http::listener::raise_open_files_limit();
     let server = gatebell_server::start(Config::from_args(args)?).await?;
     if demo {
         println!("Demo community (password for all: {DEMO_PASSWORD}):");

@@ -6,13 +6,13 @@ use std::sync::Arc;
 use gatebell_core::protocol::LiveEvent;
 use tokio::sync::watch;
 
-use crate::codes::CodeKey;
 use crate::config::Config;
 use crate::db::Db;
+use crate::domain::codes::CodeKey;
+use crate::domain::throttle::{HashPool, KeyedLimit, LoginLimits, StreamSlots};
 use crate::events::Events;
-use crate::push::PushHandle;
-use crate::push::metrics::PushMetrics;
-use crate::throttle::{HashPool, KeyedLimit, LoginLimits, StreamSlots};
+use crate::metrics::PushMetrics;
+use crate::outbox::push::PushHandle;
 
 /// What every handler shares.
 #[derive(Clone)]
@@ -43,7 +43,7 @@ pub struct AppState {
     /// Open event streams per user.
     pub streams: StreamSlots,
     /// The verifier of an existing backend's JWTs, when `--jwt-*` turns them on.
-    pub jwt: Option<Arc<crate::jwt::JwtAuth>>,
+    pub jwt: Option<Arc<crate::domain::jwt::JwtAuth>>,
 }
 
 impl AppState {

@@ -176,7 +176,7 @@ async fn request(
     match operation {
         "login" => post(
             paths::LOGIN,
-            json!({"email": "asha@demo.gatebell", "password": gatebell_server::accounts::DEMO_PASSWORD}),
+            json!({"email": "asha@demo.gatebell", "password": gatebell_server::http::accounts::DEMO_PASSWORD}),
         ),
         "logout" => (Method::POST, paths::LOGOUT.to_owned(), None),
         "getMe" => get(paths::ME),

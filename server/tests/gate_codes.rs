@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use common::{Backend, TestApp, assert_error};
 use gatebell_core::protocol::Role;
-use gatebell_server::accounts::{DEMO_PASSWORD, NewUser, create_user};
 use gatebell_server::db::Backend as Db;
 use gatebell_server::db::visits::{NewInvitation, insert_invitation};
+use gatebell_server::http::accounts::{DEMO_PASSWORD, NewUser, create_user};
 use hmac::{Hmac, Mac};
 use reqwest::StatusCode;
 use serde_json::{Value, json};

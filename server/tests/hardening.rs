@@ -314,18 +314,21 @@ async fn names_are_nfc_and_refuse_bidi_and_invisible_characters(b: Backend) {
         );
     }
     // Account names go through the same check.
-    let new = gatebell_server::accounts::NewUser {
+    let new = gatebell_server::http::accounts::NewUser {
         name: "Mallory\u{202E}".into(),
         email: "mallory@demo.gatebell".into(),
         password: "long-enough-password".into(),
         role: gatebell_core::protocol::Role::Guard,
         unit: None,
     };
-    let err = gatebell_server::accounts::create_user(&app.state().db, new)
+    let err = gatebell_server::http::accounts::create_user(&app.state().db, new)
         .await
         .unwrap_err();
     assert!(
-        matches!(err, gatebell_server::accounts::CreateUserError::Invalid(_)),
+        matches!(
+            err,
+            gatebell_server::http::accounts::CreateUserError::Invalid(_)
+        ),
         "{err}"
     );
     app.stop().await;

@@ -106,7 +106,7 @@ async fn retention_purges_old_webhooks_and_messages_only(b: Backend) {
     let app = TestApp::start_with(b, &["--retention-days", "90"]).await;
     outbox_rows(&app, "old", 100).await;
     outbox_rows(&app, "new", 1).await;
-    gatebell_server::housekeeping::run_once(app.state())
+    gatebell_server::jobs::housekeeping::run_once(app.state())
         .await
         .unwrap();
     let db = &app.state().db;

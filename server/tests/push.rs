@@ -1174,7 +1174,7 @@ async fn two_instances_on_one_postgres_deliver_each_push_exactly_once() {
 /// failing it forever.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rotated_vapid_key_serves_old_subscriptions_through_the_grace_then_prunes_them() {
-    use gatebell_server::push::webpush::VapidKeys;
+    use gatebell_server::channels::webpush::VapidKeys;
     let (old, new) = (VapidKeys::generate(), VapidKeys::generate());
     let push = FakeWebPush::start().await;
     // The browser subscribed with the old key as its applicationServerKey.

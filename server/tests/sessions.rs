@@ -5,8 +5,8 @@
 mod common;
 
 use common::{Backend, TestApp, assert_error, execute, scalar};
-use gatebell_server::auth::hash_token;
 use gatebell_server::db::now_ms;
+use gatebell_server::http::auth::hash_token;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
@@ -184,7 +184,7 @@ async fn expired_sessions_are_cleaned_up_with_their_devices(b: Backend) {
          WHERE email = 'asha@demo.gatebell'",
     )
     .await;
-    let swept = gatebell_server::housekeeping::run_once(app.state())
+    let swept = gatebell_server::jobs::housekeeping::run_once(app.state())
         .await
         .unwrap();
     assert_eq!(swept.sessions, 1);
@@ -268,7 +268,7 @@ async fn retention_purges_rows_older_than_its_days_only(b: Backend) {
     age_everything(&app).await;
     assert_eq!(retention_counts(&app).await, [1, 1, 1, 1]);
     let fresh = walkin_with_push_rows(&app, &guard, "New visitor").await;
-    gatebell_server::housekeeping::run_once(app.state())
+    gatebell_server::jobs::housekeeping::run_once(app.state())
         .await
         .unwrap();
     let db = &app.state().db;
@@ -311,7 +311,7 @@ async fn retention_of_zero_days_keeps_everything(b: Backend) {
     assert_eq!(s, StatusCode::OK);
     walkin_with_push_rows(&app, &guard, "Old visitor").await;
     age_everything(&app).await;
-    gatebell_server::housekeeping::run_once(app.state())
+    gatebell_server::jobs::housekeeping::run_once(app.state())
         .await
         .unwrap();
     assert_eq!(retention_counts(&app).await, [1, 1, 1, 1]);
@@ -366,7 +366,9 @@ async fn a_disabled_account_cannot_sign_in_and_its_sessions_stop(b: Backend) {
             Method::POST,
             "/api/v1/auth/login",
             None,
-            Some(json!({"email": ASHA, "password": gatebell_server::accounts::DEMO_PASSWORD})),
+            Some(
+                json!({"email": ASHA, "password": gatebell_server::http::accounts::DEMO_PASSWORD}),
+            ),
         )
         .await;
     assert_error(&refused, 403, "forbidden");
@@ -463,7 +465,9 @@ async fn deleting_an_account_keeps_its_visits_anonymised(b: Backend) {
             Method::POST,
             "/api/v1/auth/login",
             None,
-            Some(json!({"email": ASHA, "password": gatebell_server::accounts::DEMO_PASSWORD})),
+            Some(
+                json!({"email": ASHA, "password": gatebell_server::http::accounts::DEMO_PASSWORD}),
+            ),
         )
         .await,
         401,

@@ -60,7 +60,7 @@ async fn unit_id(tx: &mut Tx, unit: Option<&str>, now: i64) -> Result<Option<Str
     })
 }
 
-/// The key of an external user's one session row. Not a [`crate::auth::hash_token`] output
+/// The key of an external user's one session row. Not a [`crate::http::auth::hash_token`] output
 /// (those are 64 hex digits), so no bearer token can ever match it; the SQL of
 /// [`external_user`] builds the same string.
 pub fn external_session_hash(user_id: &str) -> String {

@@ -179,7 +179,7 @@ impl TestApp {
                 "/api/v1/auth/login",
                 None,
                 Some(
-                    json!({ "email": email, "password": gatebell_server::accounts::DEMO_PASSWORD }),
+                    json!({ "email": email, "password": gatebell_server::http::accounts::DEMO_PASSWORD }),
                 ),
             )
             .await;

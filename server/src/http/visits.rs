@@ -13,7 +13,6 @@ use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::auth::{AuthUser, ClientIp, hash_token, random_token};
 use crate::db::checkin_attempts::Outcome;
 use crate::db::visits::{Code, NewInvitation, NewWalkin};
 use crate::db::{self, Tx, new_id, now_ms};
@@ -21,7 +20,8 @@ use crate::error::{
     ApiError, ApiResult, Json, Path, Query, human_text, optional_human_text, optional_text,
     required_text,
 };
-use crate::notifications::{NewNotification, notify_user, push_about};
+use crate::http::auth::{AuthUser, ClientIp, hash_token, random_token};
+use crate::http::notifications::{NewNotification, notify_user, push_about};
 use crate::state::AppState;
 
 /// Default validity of an invitation's codes.
@@ -236,7 +236,7 @@ pub(crate) async fn announce_arrival(
         .as_ref()
         .is_none_or(|c| c.channels.visitor_arrived.push);
     if let Some(contact) = &contact {
-        crate::escalation::announce_arrival(tx, state, visit, contact, now_ms())
+        crate::jobs::escalation::announce_arrival(tx, state, visit, contact, now_ms())
             .await
             .map_err(ApiError::Internal)?;
     }
@@ -516,7 +516,7 @@ async fn record_decision(
         _ => "Rejected",
     };
     let told = resolve_walkin(tx, state, &visit, &format!("{verb} by {name}"), session).await?;
-    crate::webhooks::enqueue_decision(
+    crate::channels::webhooks::enqueue_decision(
         tx,
         &state.config,
         VisitDecided {
@@ -605,7 +605,7 @@ async fn decision(
 }
 
 /// Records the decision of an action token's recipient on walk-in `id`: for the notification's
-/// buttons ([`decision`]) and the links in texts and emails ([`crate::links`]). 422 for a
+/// buttons ([`decision`]) and the links in texts and emails ([`crate::http::links`]). 422 for a
 /// malformed token, 403 for one that cannot decide this visit, 409 when the visit is decided
 /// already or expired.
 pub(crate) async fn decide_by_token(

@@ -100,7 +100,7 @@ impl JwtAuth {
                 let builder = if args.jwt_jwks_allow_private {
                     reqwest::Client::builder().redirect(reqwest::redirect::Policy::none())
                 } else {
-                    crate::egress::client_builder().https_only(true)
+                    crate::channels::egress::client_builder().https_only(true)
                 };
                 Keys::Jwks(Jwks {
                     url: url.clone(),
@@ -325,7 +325,7 @@ impl Jwks {
             .get(&self.url)
             .send()
             .await
-            .map_err(|e| anyhow::anyhow!(crate::egress::chain(&e)))?
+            .map_err(|e| anyhow::anyhow!(crate::channels::egress::chain(&e)))?
             .error_for_status()?;
         let max_age = self.max_age(resp.headers());
         let mut body = Vec::new();
@@ -389,7 +389,7 @@ mod tests {
 
     #[test]
     fn session_tokens_are_not_jwt_shaped() {
-        assert!(!looks_like_jwt(&crate::auth::random_token(32)));
+        assert!(!looks_like_jwt(&crate::http::auth::random_token(32)));
         assert!(looks_like_jwt("a.b.c"));
         assert!(!looks_like_jwt("a.b"));
     }

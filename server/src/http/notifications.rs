@@ -12,10 +12,9 @@ use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::auth::AuthUser;
 use crate::db::{self, Tx, new_id, now_ms};
 use crate::error::{ApiError, ApiResult, Json, Path, Query};
-use crate::push;
+use crate::http::auth::AuthUser;
 use crate::state::AppState;
 
 /// The routes of this module, with their OpenAPI descriptions.
@@ -40,7 +39,7 @@ pub async fn push_about(
     except_session: Option<&str>,
 ) -> ApiResult<u32> {
     let now = now_ms();
-    let json = push::payload::encode(payload).map_err(ApiError::validation)?;
+    let json = crate::channels::payload::encode(payload).map_err(ApiError::validation)?;
     let n = db::outbox::enqueue(
         tx,
         db::outbox::NewPushes {
@@ -81,7 +80,7 @@ pub struct Notified {
 }
 
 /// Records a notification and queues one push per device of the user, inside `tx`. The caller
-/// commits and then wakes the dispatcher ([`crate::push::PushHandle::wake`]).
+/// commits and then wakes the dispatcher ([`crate::outbox::push::PushHandle::wake`]).
 pub async fn notify_user(tx: &mut Tx, n: NewNotification<'_>) -> ApiResult<Notified> {
     let id = new_id();
     let now = now_ms();
@@ -93,7 +92,7 @@ pub async fn notify_user(tx: &mut Tx, n: NewNotification<'_>) -> ApiResult<Notif
         n.body.clone(),
     )
     .with_action_token(n.action_token);
-    let payload_json = push::payload::encode(&payload).map_err(ApiError::validation)?;
+    let payload_json = crate::channels::payload::encode(&payload).map_err(ApiError::validation)?;
     db::notifications::insert(
         tx,
         db::notifications::NotificationRow {

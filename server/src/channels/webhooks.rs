@@ -20,9 +20,9 @@ use tokio::sync::watch;
 use crate::config::Config;
 use crate::db::webhooks::{self, Job, NextState};
 use crate::db::{Db, Tx, new_id, now_ms};
-use crate::lane;
-use crate::push::metrics::PushMetrics;
-use crate::push::{PushHandle, retry_after_ms};
+use crate::metrics::PushMetrics;
+use crate::outbox::lane;
+use crate::outbox::push::{PushHandle, retry_after_ms};
 
 /// A webhook not delivered within a day is given up.
 pub const WEBHOOK_TTL_MS: i64 = 24 * 3600 * 1000;
@@ -241,7 +241,7 @@ async fn attempt(sender: &Sender, job: &Job) -> (NextState, Option<u16>, Option<
             retry_after_ms(resp.headers()),
             format!("the receiver answered {}", resp.status()),
         ),
-        Err(e) => (None, None, crate::egress::chain(&e)),
+        Err(e) => (None, None, crate::channels::egress::chain(&e)),
     };
     let delay = gatebell_core::backoff::delay_ms(
         job.attempts.min(30),

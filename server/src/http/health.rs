@@ -65,7 +65,7 @@ async fn metrics(
     if let Ok(d) = crate::db::webhooks::depth(&state.db).await {
         state.metrics.webhook_outbox_depth.set(d);
     }
-    for channel in crate::messages::CHANNELS {
+    for channel in crate::outbox::messages::CHANNELS {
         if let Ok(d) = crate::db::messages::depth(&state.db, channel).await {
             state
                 .metrics

@@ -3,8 +3,8 @@
 
 use std::time::{Duration, Instant};
 
-use super::Sent;
 use crate::config::Config;
+use crate::outbox::messages::Sent;
 
 /// How long the API has to answer.
 const TIMEOUT: Duration = Duration::from_secs(10);
@@ -57,7 +57,7 @@ impl SmsClient {
         match request.send().await {
             Ok(resp) => {
                 let status = resp.status();
-                let retry_after = crate::push::retry_after_ms(resp.headers());
+                let retry_after = crate::outbox::push::retry_after_ms(resp.headers());
                 let latency_ms = started.elapsed().as_millis() as i64;
                 if status.is_success() {
                     return Sent::Accepted {
@@ -89,7 +89,7 @@ impl SmsClient {
             }
             Err(e) => Sent::Refused {
                 status: None,
-                error: crate::egress::chain(&e),
+                error: crate::channels::egress::chain(&e),
                 transient: true,
                 retry_after_ms: None,
                 latency_ms: started.elapsed().as_millis() as i64,

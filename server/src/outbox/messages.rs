@@ -1,12 +1,9 @@
-//! Texts and emails, the third channel beside pushes: what [`crate::escalation`] queues in
+//! Texts and emails, the third channel beside pushes: what [`crate::jobs::escalation`] queues in
 //! `message_jobs` is sent here, one lane per channel, each claiming its own rows (with a lease:
 //! a crashed instance's rows are taken again), sending them and recording the outcome. Tries
 //! back off like pushes until the message is delivered, refused for good, or too late (a
 //! walk-in's texts expire with the walk-in). A walk-in's message whose walk-in was decided or
 //! expired before it went is cancelled unsent.
-
-pub mod email;
-pub mod sms;
 
 use std::sync::Arc;
 
@@ -17,12 +14,12 @@ use tokio::sync::watch;
 use crate::config::Config;
 use crate::db::messages::{self, Attempt, Job, NextState};
 use crate::db::{Db, Tx, new_id, now_ms};
-use crate::lane;
-use crate::push::PushHandle;
-use crate::push::metrics::PushMetrics;
+use crate::metrics::PushMetrics;
+use crate::outbox::lane;
+use crate::outbox::push::PushHandle;
 
-use email::EmailClient;
-use sms::SmsClient;
+use crate::channels::email::EmailClient;
+use crate::channels::sms::SmsClient;
 
 /// The channels, as `message_jobs.channel` and the metrics' label name them.
 pub const CHANNELS: [&str; 2] = ["sms", "email"];

@@ -15,8 +15,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::db::{self, now_ms};
+use crate::domain::jwt;
 use crate::error::{ApiError, ApiResult, Json};
-use crate::jwt;
 use crate::state::AppState;
 
 /// How long a session lasts.

@@ -14,10 +14,10 @@ use gatebell_core::protocol::{LiveEvent, Role};
 use serde_json::Value;
 use tokio::sync::broadcast;
 
-use crate::auth::AuthUser;
 use crate::db::{self, now_ms};
 use crate::error::{ApiError, ApiResult};
 use crate::events::Audience;
+use crate::http::auth::AuthUser;
 use crate::state::AppState;
 
 /// Seconds a client refused for too many streams is asked to wait.

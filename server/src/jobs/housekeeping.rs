@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
-use crate::auth::end_sessions;
 use crate::db::{self, now_ms};
+use crate::http::auth::end_sessions;
 use crate::state::AppState;
 
 const DAY_MS: i64 = 24 * 3600 * 1000;

@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 use web_push::{PartialVapidSignatureBuilder, SubscriptionInfo, VapidSignatureBuilder};
 
-use super::SendOutcome;
-use crate::push::allowlist::AllowList;
+use crate::channels::allowlist::AllowList;
+use crate::outbox::push::SendOutcome;
 
 /// A VAPID JWT lives 12 hours; it is reused for 11, well under the 24-hour limit.
 const VAPID_LIFETIME: Duration = Duration::from_secs(12 * 3600);
@@ -99,7 +99,7 @@ impl WebPushSender {
     pub fn new(keys: &VapidKeys, subject: &str, allow: AllowList) -> anyhow::Result<WebPushSender> {
         Ok(WebPushSender {
             // Endpoints come from users: no redirects, public addresses only.
-            client: crate::egress::client_builder()
+            client: crate::channels::egress::client_builder()
                 .timeout(Duration::from_secs(10))
                 .connect_timeout(Duration::from_secs(5))
                 .build()?,
@@ -205,12 +205,15 @@ impl WebPushSender {
             outcome = match req.body(body.clone()).send().await {
                 Err(e) => SendOutcome::Retry {
                     status: None,
-                    error: format!("push service unreachable: {}", crate::egress::chain(&e)),
+                    error: format!(
+                        "push service unreachable: {}",
+                        crate::channels::egress::chain(&e)
+                    ),
                     retry_after_ms: None,
                 },
                 Ok(r) => {
                     let status = r.status().as_u16();
-                    let retry_after = super::retry_after_ms(r.headers());
+                    let retry_after = crate::outbox::push::retry_after_ms(r.headers());
                     let text = r.text().await.unwrap_or_default();
                     classify(status, retry_after, &text)
                 }

@@ -5,15 +5,6 @@
 //! dispatcher claims due rows (on PostgreSQL with `FOR UPDATE SKIP LOCKED`, so instances share
 //! the work), sends them, and records each attempt and outcome.
 
-pub mod allowlist;
-pub mod breaker;
-pub mod dispatcher;
-pub mod ece;
-pub mod fcm;
-pub mod metrics;
-pub mod payload;
-pub mod webpush;
-
 use std::sync::Arc;
 
 use axum::http::HeaderMap;

@@ -1,4 +1,4 @@
-//! The pages behind the Approve / Reject links of texts and emails ([`crate::escalation`]):
+//! The pages behind the Approve / Reject links of texts and emails ([`crate::jobs::escalation`]):
 //! `GET /a/{token}` shows the walk-in and a button, `POST /a/{token}` decides. Nothing is
 //! decided by a GET, because mail scanners and link previews fetch links nobody tapped. The
 //! token is the one credential (single use, scoped to the visit and recipient, expiring with
@@ -12,9 +12,9 @@ use axum::routing::get;
 use gatebell_core::protocol::{Visit, VisitStatus};
 use serde::Deserialize;
 
-use crate::auth::{ClientIp, hash_token};
 use crate::db::{self, now_ms};
 use crate::error::ApiError;
+use crate::http::auth::{ClientIp, hash_token};
 use crate::state::AppState;
 
 /// Where the pages live: `/a/{token}`.
@@ -161,7 +161,7 @@ async fn decide(
         }
         Standing::Open(v) => v,
     };
-    match crate::visits::decide_by_token(&state, &visit.id, &token, to).await {
+    match crate::http::visits::decide_by_token(&state, &visit.id, &token, to).await {
         Ok(v) => {
             let (title, text) = match v.status {
                 VisitStatus::Approved => ("Approved", format!("{} may come in.", v.visitor_name)),

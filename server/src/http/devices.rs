@@ -11,10 +11,10 @@ use gatebell_core::protocol::{
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::auth::AuthUser;
+use crate::channels::allowlist::AllowList;
 use crate::db::{self, now_ms};
 use crate::error::{ApiError, ApiResult, Json};
-use crate::push::allowlist::AllowList;
+use crate::http::auth::AuthUser;
 use crate::state::AppState;
 
 /// A user keeps at most this many devices; registering one more drops the least recently seen.

@@ -20,7 +20,7 @@ pub fn client_builder() -> reqwest::ClientBuilder {
 /// CA certificates trusted beside the built-in roots (`--extra-ca-file`): a private CA of the
 /// operator's SMTP server, SMS gateway or key server, or a test's own CA. Every outbound TLS
 /// client built from the configuration takes them ([`ExtraCa::trusted_by`]; email in
-/// [`crate::messages::email`]).
+/// [`crate::channels::email`]).
 #[derive(Clone, Default)]
 pub struct ExtraCa {
     pem: Vec<u8>,

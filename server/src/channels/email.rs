@@ -7,9 +7,9 @@ use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 
-use super::Sent;
+use crate::channels::egress::ExtraCa;
 use crate::config::Config;
-use crate::egress::ExtraCa;
+use crate::outbox::messages::Sent;
 
 /// How long the SMTP server has for each command.
 const TIMEOUT: Duration = Duration::from_secs(10);
@@ -107,7 +107,11 @@ impl EmailClient {
             // A 5xx reply will not change on a retry; a 4xx or a dropped connection may.
             Err(e) => {
                 let status = e.status().map(|c| reply_code(&c));
-                refused(crate::egress::chain(&e), !e.is_permanent(), status)
+                refused(
+                    crate::channels::egress::chain(&e),
+                    !e.is_permanent(),
+                    status,
+                )
             }
         }
     }

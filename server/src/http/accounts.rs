@@ -11,11 +11,11 @@ use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::auth::{AuthUser, hash_password};
 use crate::db::{self, Db, is_unique_violation, new_id, now_ms};
 use crate::error::{
     ApiError, ApiResult, Json, Query, e164, human_text, optional_text, required_text,
 };
+use crate::http::auth::{AuthUser, hash_password};
 use crate::state::AppState;
 
 /// The routes of this module, with their OpenAPI descriptions.

@@ -15,12 +15,12 @@ use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::task::JoinSet;
 
 use super::breaker::PruneBreaker;
-use super::fcm::FcmSender;
-use super::metrics::PushMetrics;
-use super::webpush::{WebPushSender, WebTarget, topic_for_visit};
-use super::{Provider, PushHandle, SendOutcome};
+use crate::channels::fcm::FcmSender;
+use crate::channels::webpush::{WebPushSender, WebTarget, topic_for_visit};
 use crate::db::outbox::{self, Attempt, Job, NextState, SentInfo, Target};
 use crate::db::{Db, new_id, now_ms};
+use crate::metrics::PushMetrics;
+use crate::outbox::push::{Provider, PushHandle, SendOutcome};
 
 /// A periodic sweep picks up rows whose lease ran out (a crashed instance) or that another
 /// instance queued without waking us.

@@ -3,9 +3,9 @@
 //! `UPDATE … WHERE escalated_at IS NULL` is the one place that happens, so two instances
 //! cannot both escalate it) and queues, in the same transaction, a text and/or an email to each
 //! resident it asked, per their channels and quiet hours. Each carries one-tap Approve / Reject
-//! links with its own single-use action token, answered by [`crate::links`] with no app and no
+//! links with its own single-use action token, answered by [`crate::http::links`] with no app and no
 //! login. A check-in is emailed (or texted) at once to a host who chose that channel for it.
-//! [`crate::messages`] sends what is queued.
+//! [`crate::outbox::messages`] sends what is queued.
 
 use std::time::Duration;
 
@@ -13,12 +13,12 @@ use chrono::Timelike;
 use gatebell_core::protocol::{LiveEvent, NotificationType, QuietHours, Visit};
 use tokio::sync::watch;
 
-use crate::auth::{hash_token, random_token};
 use crate::db::accounts::Contact;
 use crate::db::messages::NewMessage;
 use crate::db::{self, Tx, now_ms};
-use crate::links::escape;
-use crate::messages::Message;
+use crate::http::auth::{hash_token, random_token};
+use crate::http::links::escape;
+use crate::outbox::messages::Message;
 use crate::state::AppState;
 
 /// How often the sweep runs: a walk-in is escalated at most this much late.
@@ -237,7 +237,7 @@ pub struct Links {
 
 impl Links {
     fn new(public_url: &str, token: &str) -> Links {
-        let page = format!("{public_url}{}{token}", crate::links::PREFIX);
+        let page = format!("{public_url}{}{token}", crate::http::links::PREFIX);
         Links {
             approve: format!("{page}?d=approve"),
             reject: format!("{page}?d=reject"),

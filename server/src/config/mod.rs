@@ -6,8 +6,8 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use crate::egress::ExtraCa;
-use crate::push::allowlist::{AllowList, DEFAULT_PUSH_HOSTS};
+use crate::channels::allowlist::{AllowList, DEFAULT_PUSH_HOSTS};
+use crate::channels::egress::ExtraCa;
 
 /// Flags of `gatebell serve`.
 #[derive(Debug, Clone, Args)]
@@ -348,11 +348,11 @@ impl Config {
         if args
             .code_secret
             .as_ref()
-            .is_some_and(|k| k.len() < crate::codes::MIN_SECRET_LEN)
+            .is_some_and(|k| k.len() < crate::domain::codes::MIN_SECRET_LEN)
         {
             anyhow::bail!(
                 "--code-secret must be at least {} characters",
-                crate::codes::MIN_SECRET_LEN
+                crate::domain::codes::MIN_SECRET_LEN
             );
         }
         let extra_ca = match &args.extra_ca_file {
@@ -442,7 +442,7 @@ fn check_messages(args: &ServeArgs, extra_ca: &ExtraCa) -> anyhow::Result<()> {
         anyhow::bail!("--smtp-url and --smtp-from go together");
     }
     if let Some(url) = &args.smtp_url {
-        crate::messages::email::transport(url, extra_ca)
+        crate::channels::email::transport(url, extra_ca)
             .map_err(|e| anyhow::anyhow!("--smtp-url is not usable: {e}"))?;
     }
     if let Some(from) = &args.smtp_from {

@@ -10,8 +10,8 @@ use gatebell_core::protocol::{VisitDecided, VisitStatus};
 use tokio::sync::watch;
 
 use crate::db::{self, now_ms};
+use crate::http::visits::{after_resolution, resolve_walkin};
 use crate::state::AppState;
-use crate::visits::{after_resolution, resolve_walkin};
 
 /// How often the sweep runs: a walk-in expires at most this much late.
 const EVERY: Duration = Duration::from_secs(1);
@@ -47,7 +47,7 @@ pub async fn run_once(state: &AppState) -> anyhow::Result<usize> {
         let users = resolve_walkin(&mut tx, state, &visit, "Expired — no one answered", None)
             .await
             .map_err(|e| anyhow::anyhow!("telling the household: {e}"))?;
-        crate::webhooks::enqueue_decision(
+        crate::channels::webhooks::enqueue_decision(
             &mut tx,
             &state.config,
             VisitDecided {
