@@ -5,8 +5,9 @@
 use std::time::Duration;
 
 use gatebell_core::protocol::LiveEvent;
+
+use crate::db::{DbError, PgPool, notify};
 use serde::{Deserialize, Serialize};
-use sqlx::PgPool;
 use tokio::sync::broadcast;
 
 const CHANNEL: &str = "gatebell_events";
@@ -88,12 +89,7 @@ impl Events {
         if let Some((pool, origin)) = &self.pg {
             let (pool, text) = (pool.clone(), encode(&audience, &event, origin));
             tokio::spawn(async move {
-                if let Err(e) = sqlx::query("SELECT pg_notify($1, $2)")
-                    .bind(CHANNEL)
-                    .bind(text)
-                    .execute(&pool)
-                    .await
-                {
+                if let Err(e) = notify::notify(&pool, CHANNEL, &text).await {
                     tracing::warn!(error = %e, "pg_notify failed");
                 }
             });
@@ -128,18 +124,16 @@ async fn listen(
     pool: &PgPool,
     tx: &broadcast::Sender<(Audience, LiveEvent)>,
     origin: &str,
-) -> Result<(), sqlx::Error> {
-    let mut listener = sqlx::postgres::PgListener::connect_with(pool).await?;
-    listener.listen(CHANNEL).await?;
-    loop {
-        let n = listener.recv().await?;
+) -> Result<(), DbError> {
+    notify::listen(pool, CHANNEL, |payload| {
         // Our own events were broadcast locally when they were published.
-        if let Some((from, audience, event)) = decode(n.payload())
+        if let Some((from, audience, event)) = decode(payload)
             && from != origin
         {
             let _ = tx.send((audience, event));
         }
-    }
+    })
+    .await
 }
 
 #[cfg(test)]

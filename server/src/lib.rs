@@ -30,7 +30,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use crate::channels::fcm::FcmSender;
-use crate::channels::webhooks;
+
 use crate::channels::webpush::{VapidKeys, WebPushSender};
 use crate::config::Config;
 use crate::db::Db;
@@ -40,8 +40,8 @@ use crate::http::{accounts, auth, listener, site};
 use crate::jobs::{escalation, expiry, housekeeping};
 use crate::metrics::PushMetrics;
 use crate::outbox::dispatcher::{self, DispatcherConfig, Senders};
-use crate::outbox::messages;
 use crate::outbox::push::PushHandle;
+use crate::outbox::{messages, webhooks};
 use crate::state::AppState;
 
 pub use crate::http::{MAX_BODY_BYTES, api, router};

@@ -7,9 +7,9 @@ use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 
+use crate::channels::Sent;
 use crate::channels::egress::ExtraCa;
 use crate::config::Config;
-use crate::outbox::messages::Sent;
 
 /// How long the SMTP server has for each command.
 const TIMEOUT: Duration = Duration::from_secs(10);

@@ -13,7 +13,7 @@ use gatebell_core::protocol::{
 use gcp_auth::TokenProvider;
 use serde_json::{Value, json};
 
-use crate::outbox::push::SendOutcome;
+use crate::channels::SendOutcome;
 
 const SCOPE: &str = "https://www.googleapis.com/auth/firebase.messaging";
 /// HTTP/2 allows about 100 streams a connection; several connections spread a burst.
@@ -145,7 +145,7 @@ impl FcmSender {
             },
             Ok(r) => {
                 let status = r.status().as_u16();
-                let retry_after = crate::outbox::push::retry_after_ms(r.headers());
+                let retry_after = crate::channels::retry_after_ms(r.headers());
                 let text = r.text().await.unwrap_or_default();
                 classify(status, retry_after, &text)
             }

@@ -3,8 +3,8 @@
 
 use std::time::{Duration, Instant};
 
+use crate::channels::Sent;
 use crate::config::Config;
-use crate::outbox::messages::Sent;
 
 /// How long the API has to answer.
 const TIMEOUT: Duration = Duration::from_secs(10);
@@ -57,7 +57,7 @@ impl SmsClient {
         match request.send().await {
             Ok(resp) => {
                 let status = resp.status();
-                let retry_after = crate::outbox::push::retry_after_ms(resp.headers());
+                let retry_after = crate::channels::retry_after_ms(resp.headers());
                 let latency_ms = started.elapsed().as_millis() as i64;
                 if status.is_success() {
                     return Sent::Accepted {

@@ -1,36 +1,7 @@
-//! Signed webhooks to the existing backend (`--webhook-url`): `visit.approved` and
-//! `visit.rejected` when a resident decides, signed per the Standard Webhooks specification
-//! with the `standardwebhooks` crate (`webhook-id`, `webhook-timestamp`,
-//! `webhook-signature: v1,<base64 HMAC-SHA256>`).
-//!
-//! Webhooks ride an outbox like pushes do: [`enqueue_decision`] writes a `webhook_jobs` row in
-//! the transaction that records the decision, and one sender task per instance claims due rows
-//! (with a lease, so a crashed instance's rows are taken again), posts them and records the
-//! outcome, retrying with the shared backoff until the receiver answers 2xx or the webhook is a
-//! day old. The row id is the `webhook-id`, the same on every try, for de-duplication; the
-//! timestamp is each try's, so a late retry still passes the receiver's five-minute window.
-
-use std::sync::Arc;
-use std::time::{Duration, Instant};
-
-use gatebell_core::protocol::{VisitDecided, VisitStatus, WebhookEvent};
-use rand::Rng;
-use tokio::sync::watch;
-
-use crate::config::Config;
-use crate::db::webhooks::{self, Job, NextState};
-use crate::db::{Db, Tx, new_id, now_ms};
-use crate::metrics::PushMetrics;
-use crate::outbox::lane;
-use crate::outbox::push::{PushHandle, retry_after_ms};
-
-/// A webhook not delivered within a day is given up.
-pub const WEBHOOK_TTL_MS: i64 = 24 * 3600 * 1000;
-/// How long the receiver has to answer one try.
-const SEND_TIMEOUT: Duration = Duration::from_secs(10);
-/// Webhooks claimed (and sent concurrently) at a time.
-const BATCH: i64 = 32;
-const RETRY_BASE_MS: i64 = 1_000;
+//! Signed webhooks to the existing backend (`--webhook-url`), per the Standard Webhooks
+//! specification with the `standardwebhooks` crate (`webhook-id`, `webhook-timestamp`,
+//! `webhook-signature: v1,<base64 HMAC-SHA256>`). The queue that sends them is
+//! [`crate::outbox::webhooks`].
 
 /// Signs webhook bodies with the `--webhook-secret`.
 pub struct Signer(standardwebhooks::Webhook);
@@ -61,206 +32,6 @@ impl Signer {
     }
 }
 
-/// The event type of a visit that reached `status`, if it is one the backend hears of.
-pub fn event_type(status: VisitStatus) -> Option<&'static str> {
-    match status {
-        VisitStatus::Approved => Some("visit.approved"),
-        VisitStatus::Rejected => Some("visit.rejected"),
-        VisitStatus::Expired => Some("visit.expired"),
-        _ => None,
-    }
-}
-
-/// Queues the webhook of a decision inside `tx`, when webhooks are configured; returns whether
-/// one was queued. Wake the sender ([`PushHandle::wake`]) after committing.
-pub async fn enqueue_decision(
-    tx: &mut Tx,
-    config: &Config,
-    decided: VisitDecided,
-    now: i64,
-) -> Result<bool, sqlx::Error> {
-    if config.args.webhook_url.is_none() {
-        return Ok(false);
-    }
-    let Some(kind) = event_type(decided.status) else {
-        return Ok(false);
-    };
-    let event = WebhookEvent {
-        kind: kind.to_owned(),
-        timestamp: rfc3339(now),
-        data: decided,
-    };
-    let json = serde_json::to_string(&event).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
-    webhooks::enqueue(tx, &new_id(), kind, &json, now, now + WEBHOOK_TTL_MS).await?;
-    Ok(true)
-}
-
-/// Epoch milliseconds as RFC 3339 UTC (`2026-11-28T08:00:00.000Z`).
-fn rfc3339(ms: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(ms)
-        .unwrap_or_default()
-        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-}
-
-/// What the sender needs.
-pub struct Sender {
-    db: Db,
-    url: String,
-    signer: Signer,
-    client: reqwest::Client,
-    retry_max_ms: i64,
-    lease_ms: i64,
-    metrics: PushMetrics,
-    claim_id: String,
-}
-
-/// Starts the sender when `--webhook-url` is set; it stops when `stop` turns true, handing back
-/// what it holds.
-pub fn spawn(
-    db: Db,
-    config: &Config,
-    wake: &PushHandle,
-    metrics: PushMetrics,
-    stop: watch::Receiver<bool>,
-) -> anyhow::Result<Option<tokio::task::JoinHandle<()>>> {
-    let (Some(url), Some(secret)) = (&config.args.webhook_url, &config.args.webhook_secret) else {
-        return Ok(None);
-    };
-    let sender = Arc::new(Sender {
-        db,
-        url: url.clone(),
-        signer: Signer::new(secret)?,
-        // The receiver is the operator's own service, possibly on a private network: no
-        // public-address check, but no redirects either (a signed body goes where configured).
-        client: reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(SEND_TIMEOUT)
-            .build()?,
-        retry_max_ms: (config.args.webhook_retry_max_secs as i64).saturating_mul(1000),
-        lease_ms: config.args.claim_lease_ms,
-        metrics,
-        claim_id: new_id(),
-    });
-    Ok(Some(tokio::spawn(lane::run(
-        sender,
-        wake.subscribe(),
-        stop,
-    ))))
-}
-
-impl lane::Lane for Sender {
-    type Job = Job;
-
-    fn name(&self) -> &'static str {
-        "webhooks"
-    }
-
-    fn db(&self) -> &Db {
-        &self.db
-    }
-
-    async fn claim(&self, tx: &mut Tx, now: i64) -> Result<Vec<Job>, sqlx::Error> {
-        webhooks::claim(tx, &self.claim_id, now, self.lease_ms, BATCH).await
-    }
-
-    async fn next_due(&self) -> Result<Option<i64>, sqlx::Error> {
-        webhooks::next_due(&self.db).await
-    }
-
-    async fn deliver(&self, job: Job) {
-        deliver(self, job).await
-    }
-
-    async fn release(&self, tx: &mut Tx, now: i64) -> Result<u64, sqlx::Error> {
-        webhooks::release(tx, &self.claim_id, now).await
-    }
-}
-
-/// Sends one webhook and records the outcome (losing the record would send the webhook again
-/// later, which the stable id makes harmless but noisy).
-async fn deliver(sender: &Sender, job: Job) {
-    let (next, status, error) = attempt(sender, &job).await;
-    let event = match next {
-        NextState::Delivered => "delivered",
-        NextState::RetryAt(_) => "retried",
-        NextState::Expired => "expired",
-        NextState::Failed => "failed",
-    };
-    sender.metrics.webhooks.with_label_values(&[event]).inc();
-    if let Some(e) = &error {
-        tracing::debug!(webhook = %job.id, event = %job.event, ?status, error = %e, "webhook not delivered");
-    }
-    let (job, error) = (&job, error.as_deref());
-    lane::record(&sender.db, "a webhook outcome", |mut tx| async move {
-        webhooks::record(
-            &mut tx,
-            &job.id,
-            &sender.claim_id,
-            next,
-            status,
-            error,
-            now_ms(),
-        )
-        .await?;
-        Ok(tx)
-    })
-    .await;
-}
-
-/// One try: the next state, the receiver's status and why it was not delivered.
-async fn attempt(sender: &Sender, job: &Job) -> (NextState, Option<u16>, Option<String>) {
-    let now = now_ms();
-    if job.expires_at <= now {
-        return (
-            NextState::Expired,
-            None,
-            Some("not delivered within a day".into()),
-        );
-    }
-    let headers = match sender.signer.headers(&job.id, now / 1000, &job.payload) {
-        Ok(h) => h,
-        Err(e) => return (NextState::Failed, None, Some(format!("signing: {e}"))),
-    };
-    let mut request = sender
-        .client
-        .post(&sender.url)
-        .header(reqwest::header::CONTENT_TYPE, "application/json")
-        .body(job.payload.clone());
-    for (name, value) in headers {
-        request = request.header(name, value);
-    }
-    sender.metrics.webhooks.with_label_values(&["sent"]).inc();
-    let started = Instant::now();
-    let (status, retry_after, error) = match request.send().await {
-        Ok(resp) if resp.status().is_success() => {
-            tracing::debug!(webhook = %job.id, ms = started.elapsed().as_millis() as u64, "webhook delivered");
-            return (NextState::Delivered, Some(resp.status().as_u16()), None);
-        }
-        Ok(resp) => (
-            Some(resp.status().as_u16()),
-            retry_after_ms(resp.headers()),
-            format!("the receiver answered {}", resp.status()),
-        ),
-        Err(e) => (None, None, crate::channels::egress::chain(&e)),
-    };
-    let delay = gatebell_core::backoff::delay_ms(
-        job.attempts.min(30),
-        RETRY_BASE_MS,
-        sender.retry_max_ms,
-        rand::thread_rng().r#gen(),
-    )
-    .max(retry_after.unwrap_or(0));
-    let due = now_ms() + delay;
-    if due >= job.expires_at {
-        return (
-            NextState::Expired,
-            status,
-            Some(format!("{error} (a day passed; given up)")),
-        );
-    }
-    (NextState::RetryAt(due), status, Some(error))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -271,9 +42,9 @@ mod tests {
     fn signatures_verify_with_the_standard_library() {
         let signer = Signer::new(SECRET).unwrap();
         let body = r#"{"type":"visit.approved"}"#;
-        let ts = now_ms() / 1000;
+        let ts = crate::db::now_ms() / 1000;
         let headers = signer.headers("msg_1", ts, body).unwrap();
-        let mut map = axum::http::HeaderMap::new();
+        let mut map = reqwest::header::HeaderMap::new();
         for (k, v) in &headers {
             map.insert(*k, v.parse().unwrap());
         }
@@ -288,18 +59,5 @@ mod tests {
         assert!(Signer::new("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").is_err());
         assert!(Signer::new("whsec_not*base64").is_err());
         assert!(Signer::new("whsec_c2hvcnQ=").is_err());
-    }
-
-    #[test]
-    fn timestamps_are_rfc3339_utc() {
-        assert_eq!(rfc3339(0), "1970-01-01T00:00:00.000Z");
-        assert_eq!(rfc3339(1_795_852_800_123), "2026-11-28T08:00:00.123Z");
-    }
-
-    #[test]
-    fn only_outcomes_make_events() {
-        assert_eq!(event_type(VisitStatus::Approved), Some("visit.approved"));
-        assert_eq!(event_type(VisitStatus::Rejected), Some("visit.rejected"));
-        assert_eq!(event_type(VisitStatus::Pending), None);
     }
 }

@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 use web_push::{PartialVapidSignatureBuilder, SubscriptionInfo, VapidSignatureBuilder};
 
+use crate::channels::SendOutcome;
 use crate::channels::allowlist::AllowList;
-use crate::outbox::push::SendOutcome;
 
 /// A VAPID JWT lives 12 hours; it is reused for 11, well under the 24-hour limit.
 const VAPID_LIFETIME: Duration = Duration::from_secs(12 * 3600);
@@ -213,7 +213,7 @@ impl WebPushSender {
                 },
                 Ok(r) => {
                     let status = r.status().as_u16();
-                    let retry_after = crate::outbox::push::retry_after_ms(r.headers());
+                    let retry_after = crate::channels::retry_after_ms(r.headers());
                     let text = r.text().await.unwrap_or_default();
                     classify(status, retry_after, &text)
                 }

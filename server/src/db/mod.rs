@@ -30,9 +30,11 @@
 use std::str::FromStr;
 use std::time::Duration;
 
+pub use sqlx::Error as DbError;
+pub use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{PgConnection, PgPool, Postgres, Sqlite, SqliteConnection, SqlitePool, Transaction};
+use sqlx::{PgConnection, Postgres, Sqlite, SqliteConnection, SqlitePool, Transaction};
 
 /// Runs `$body` with `$x` bound to whatever a [`Backend`] value holds for the backend in use;
 /// the body is compiled once per backend. Private to the database layer (see the module doc).
@@ -51,6 +53,7 @@ pub mod checkin_attempts;
 pub mod devices;
 pub mod messages;
 pub mod notifications;
+pub mod notify;
 pub mod outbox;
 pub mod settings;
 pub mod visits;
@@ -262,6 +265,16 @@ pub fn is_deadlock(e: &sqlx::Error) -> bool {
 /// A text column that should hold one of an enum's names but does not.
 pub(crate) fn bad_value(column: &str, value: &str) -> sqlx::Error {
     sqlx::Error::Decode(format!("unexpected {column} {value:?} in the database").into())
+}
+
+impl From<DbError> for crate::error::ApiError {
+    fn from(e: DbError) -> crate::error::ApiError {
+        use crate::error::ApiError;
+        match e {
+            DbError::PoolTimedOut => ApiError::Unavailable("database is busy".into()),
+            e => ApiError::Internal(e.into()),
+        }
+    }
 }
 
 #[cfg(test)]

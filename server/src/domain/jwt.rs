@@ -14,7 +14,8 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::{Map, Value};
 
 use crate::config::Config;
-use crate::error::{ApiError, ApiResult, human_text, optional_human_text};
+use crate::domain::checks::{human_text, optional_human_text};
+use crate::error::{ApiError, ApiResult};
 
 /// The longest bearer token read as a JWT.
 pub const MAX_TOKEN_LEN: usize = 8 * 1024;

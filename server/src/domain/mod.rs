@@ -2,6 +2,7 @@
 //! arrivals, sessions and passwords, backend identities (JWT), gate codes, input checks and
 //! rate limits. Functions take what they use.
 
+pub mod checks;
 pub mod codes;
 pub mod jwt;
 pub mod throttle;

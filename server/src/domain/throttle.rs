@@ -233,6 +233,25 @@ impl Drop for StreamSlot {
     }
 }
 
+impl From<Refused> for crate::error::ApiError {
+    fn from(r: Refused) -> crate::error::ApiError {
+        use crate::error::ApiError;
+        // Whole seconds, rounded up: a client retrying on time must not be refused again.
+        let secs = |d: std::time::Duration| d.as_millis().div_ceil(1000) as u64;
+        match r {
+            Refused::RateLimited(wait) => ApiError::TooManyRequests(
+                "too many sign-in attempts; wait before trying again".into(),
+                secs(wait),
+            ),
+            Refused::Busy(wait) => ApiError::Busy(secs(wait)),
+            Refused::Limited(what, wait) => ApiError::TooManyRequests(
+                format!("too many {what}; wait before trying again"),
+                secs(wait),
+            ),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

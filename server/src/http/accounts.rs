@@ -11,11 +11,11 @@ use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::db::{self, Db, is_unique_violation, new_id, now_ms};
-use crate::error::{
-    ApiError, ApiResult, Json, Query, e164, human_text, optional_text, required_text,
-};
+use crate::db::{self, Db, DbError, is_unique_violation, new_id, now_ms};
+use crate::domain::checks::{e164, human_text, optional_text, required_text};
+use crate::error::{ApiError, ApiResult};
 use crate::http::auth::{AuthUser, hash_password};
+use crate::http::error::{Json, Query};
 use crate::state::AppState;
 
 /// The routes of this module, with their OpenAPI descriptions.
@@ -44,7 +44,7 @@ pub enum CreateUserError {
     #[error("a user with the email {0} exists already")]
     EmailTaken(String),
     #[error(transparent)]
-    Db(#[from] sqlx::Error),
+    Db(#[from] DbError),
     #[error(transparent)]
     Other(#[from] anyhow::Error),
 }

@@ -14,9 +14,10 @@ use sha2::{Digest, Sha256};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::db::{self, now_ms};
+use crate::db::{self, DbError, now_ms};
 use crate::domain::jwt;
-use crate::error::{ApiError, ApiResult, Json};
+use crate::error::{ApiError, ApiResult};
+use crate::http::error::Json;
 use crate::state::AppState;
 
 /// How long a session lasts.
@@ -222,7 +223,7 @@ async fn external_user(state: &AppState, claims: jwt::Claims) -> ApiResult<AuthU
 }
 
 fn is_unique_violation(e: &anyhow::Error) -> bool {
-    e.downcast_ref::<sqlx::Error>()
+    e.downcast_ref::<DbError>()
         .is_some_and(db::is_unique_violation)
 }
 
@@ -261,7 +262,7 @@ async fn save_external_user(state: &AppState, claims: &jwt::Claims, now: i64) ->
     Ok(())
 }
 
-async fn touch_session(state: &AppState, token_hash: &str, now: i64) -> Result<(), sqlx::Error> {
+async fn touch_session(state: &AppState, token_hash: &str, now: i64) -> Result<(), DbError> {
     let mut tx = state.db.begin().await?;
     db::accounts::touch_session(&mut tx, token_hash, now).await?;
     tx.commit().await
@@ -416,7 +417,7 @@ pub async fn end_sessions(state: &AppState, which: db::accounts::Ending<'_>) -> 
             let mut tx = state.db.begin().await?;
             let ended = db::accounts::end_sessions(&mut tx, which, now_ms()).await?;
             tx.commit().await?;
-            Ok::<_, sqlx::Error>(ended)
+            Ok::<_, DbError>(ended)
         };
         match attempt.await {
             Err(e) if tries < 5 && db::is_deadlock(&e) => {

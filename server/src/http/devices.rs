@@ -13,8 +13,9 @@ use utoipa_axum::routes;
 
 use crate::channels::allowlist::AllowList;
 use crate::db::{self, now_ms};
-use crate::error::{ApiError, ApiResult, Json};
+use crate::error::{ApiError, ApiResult};
 use crate::http::auth::AuthUser;
+use crate::http::error::Json;
 use crate::state::AppState;
 
 /// A user keeps at most this many devices; registering one more drops the least recently seen.

@@ -23,11 +23,10 @@ use utoipa_axum::routes;
 
 use crate::db::visits::NewWalkin;
 use crate::db::{self, Tx, new_id, now_ms};
-use crate::error::{
-    ApiError, ApiResult, Json, Path, e164, human_text, optional_human_text, optional_text,
-    required_text,
-};
+use crate::domain::checks::{e164, human_text, optional_human_text, optional_text, required_text};
+use crate::error::{ApiError, ApiResult};
 use crate::http::auth::end_sessions;
+use crate::http::error::{Json, Path};
 use crate::http::notifications::{NewNotification, notify_user};
 use crate::state::AppState;
 

@@ -13,8 +13,9 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::db::{self, Tx, new_id, now_ms};
-use crate::error::{ApiError, ApiResult, Json, Path, Query};
+use crate::error::{ApiError, ApiResult};
 use crate::http::auth::AuthUser;
+use crate::http::error::{Json, Path, Query};
 use crate::state::AppState;
 
 /// The routes of this module, with their OpenAPI descriptions.

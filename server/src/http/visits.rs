@@ -16,11 +16,10 @@ use utoipa_axum::routes;
 use crate::db::checkin_attempts::Outcome;
 use crate::db::visits::{Code, NewInvitation, NewWalkin};
 use crate::db::{self, Tx, new_id, now_ms};
-use crate::error::{
-    ApiError, ApiResult, Json, Path, Query, human_text, optional_human_text, optional_text,
-    required_text,
-};
+use crate::domain::checks::{human_text, optional_human_text, optional_text, required_text};
+use crate::error::{ApiError, ApiResult};
 use crate::http::auth::{AuthUser, ClientIp, hash_token, random_token};
+use crate::http::error::{Json, Path, Query};
 use crate::http::notifications::{NewNotification, notify_user, push_about};
 use crate::state::AppState;
 
@@ -516,7 +515,7 @@ async fn record_decision(
         _ => "Rejected",
     };
     let told = resolve_walkin(tx, state, &visit, &format!("{verb} by {name}"), session).await?;
-    crate::channels::webhooks::enqueue_decision(
+    crate::outbox::webhooks::enqueue_decision(
         tx,
         &state.config,
         VisitDecided {

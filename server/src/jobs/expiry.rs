@@ -47,7 +47,7 @@ pub async fn run_once(state: &AppState) -> anyhow::Result<usize> {
         let users = resolve_walkin(&mut tx, state, &visit, "Expired — no one answered", None)
             .await
             .map_err(|e| anyhow::anyhow!("telling the household: {e}"))?;
-        crate::channels::webhooks::enqueue_decision(
+        crate::outbox::webhooks::enqueue_decision(
             &mut tx,
             &state.config,
             VisitDecided {

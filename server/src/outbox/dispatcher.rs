@@ -15,12 +15,13 @@ use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::task::JoinSet;
 
 use super::breaker::PruneBreaker;
+use crate::channels::SendOutcome;
 use crate::channels::fcm::FcmSender;
 use crate::channels::webpush::{WebPushSender, WebTarget, topic_for_visit};
 use crate::db::outbox::{self, Attempt, Job, NextState, SentInfo, Target};
-use crate::db::{Db, new_id, now_ms};
+use crate::db::{Db, DbError, new_id, now_ms};
 use crate::metrics::PushMetrics;
-use crate::outbox::push::{Provider, PushHandle, SendOutcome};
+use crate::outbox::push::{Provider, PushHandle};
 
 /// A periodic sweep picks up rows whose lease ran out (a crashed instance) or that another
 /// instance queued without waking us.
@@ -194,7 +195,7 @@ async fn run_lane(
 }
 
 /// Claims due jobs of the lane's provider in a transaction of their own.
-async fn claim(lane: &Lane, lease_ms: i64, limit: i64) -> Result<Vec<Job>, sqlx::Error> {
+async fn claim(lane: &Lane, lease_ms: i64, limit: i64) -> Result<Vec<Job>, DbError> {
     let mut tx = lane.db.begin().await?;
     let jobs = outbox::claim(
         &mut tx,
@@ -210,7 +211,7 @@ async fn claim(lane: &Lane, lease_ms: i64, limit: i64) -> Result<Vec<Job>, sqlx:
 }
 
 /// Makes this dispatcher's unfinished claims due again.
-async fn release(db: &Db, claim_id: &str) -> Result<u64, sqlx::Error> {
+async fn release(db: &Db, claim_id: &str) -> Result<u64, DbError> {
     let mut tx = db.begin().await?;
     let n = outbox::release(&mut tx, claim_id, now_ms()).await?;
     tx.commit().await?;
@@ -218,7 +219,7 @@ async fn release(db: &Db, claim_id: &str) -> Result<u64, sqlx::Error> {
 }
 
 /// Writes a batch of outcomes in one transaction.
-async fn record(db: &Db, batch: &[Attempt]) -> Result<(), sqlx::Error> {
+async fn record(db: &Db, batch: &[Attempt]) -> Result<(), DbError> {
     let mut tx = db.begin().await?;
     outbox::record(&mut tx, batch).await?;
     tx.commit().await

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
-use crate::db::{Db, Tx, now_ms};
+use crate::db::{Db, DbError, Tx, now_ms};
 
 /// A periodic sweep picks up rows whose lease ran out or that another instance queued.
 const SWEEP: Duration = Duration::from_millis(500);
@@ -25,17 +25,13 @@ pub trait Lane: Send + Sync + 'static {
         &self,
         tx: &mut Tx,
         now: i64,
-    ) -> impl Future<Output = Result<Vec<Self::Job>, sqlx::Error>> + Send;
+    ) -> impl Future<Output = Result<Vec<Self::Job>, DbError>> + Send;
     /// When the lane's next pending row is due.
-    fn next_due(&self) -> impl Future<Output = Result<Option<i64>, sqlx::Error>> + Send;
+    fn next_due(&self) -> impl Future<Output = Result<Option<i64>, DbError>> + Send;
     /// Sends one row and records its outcome (with [`record`]).
     fn deliver(&self, job: Self::Job) -> impl Future<Output = ()> + Send;
     /// Makes the rows this lane still holds due at `now` (stopping).
-    fn release(
-        &self,
-        tx: &mut Tx,
-        now: i64,
-    ) -> impl Future<Output = Result<u64, sqlx::Error>> + Send;
+    fn release(&self, tx: &mut Tx, now: i64) -> impl Future<Output = Result<u64, DbError>> + Send;
 }
 
 /// Runs `lane` until `stop` turns true; each send is bounded by its client's timeout, so a
@@ -86,7 +82,7 @@ pub async fn run<L: Lane>(
     }
 }
 
-async fn claim<L: Lane>(lane: &L) -> Result<Vec<L::Job>, sqlx::Error> {
+async fn claim<L: Lane>(lane: &L) -> Result<Vec<L::Job>, DbError> {
     let mut tx = lane.db().begin().await?;
     let jobs = lane.claim(&mut tx, now_ms()).await?;
     tx.commit().await?;
@@ -98,7 +94,7 @@ async fn claim<L: Lane>(lane: &L) -> Result<Vec<L::Job>, sqlx::Error> {
 pub async fn record<F, Fut>(db: &Db, what: &str, mut write: F)
 where
     F: FnMut(Tx) -> Fut,
-    Fut: Future<Output = Result<Tx, sqlx::Error>>,
+    Fut: Future<Output = Result<Tx, DbError>>,
 {
     let mut delay = Duration::from_millis(50);
     for _ in 0..8 {

@@ -13,11 +13,12 @@ use tokio::sync::watch;
 
 use crate::config::Config;
 use crate::db::messages::{self, Attempt, Job, NextState};
-use crate::db::{Db, Tx, new_id, now_ms};
+use crate::db::{Db, DbError, Tx, new_id, now_ms};
 use crate::metrics::PushMetrics;
 use crate::outbox::lane;
 use crate::outbox::push::PushHandle;
 
+use crate::channels::Sent;
 use crate::channels::email::EmailClient;
 use crate::channels::sms::SmsClient;
 
@@ -53,23 +54,6 @@ impl Message {
             Message::Email { .. } => "email",
         }
     }
-}
-
-/// How a provider took a message.
-#[derive(Debug)]
-pub enum Sent {
-    Accepted {
-        status: u16,
-        latency_ms: i64,
-    },
-    Refused {
-        status: Option<u16>,
-        error: String,
-        /// Whether a later try may succeed.
-        transient: bool,
-        retry_after_ms: Option<i64>,
-        latency_ms: i64,
-    },
 }
 
 enum Transport {
@@ -129,11 +113,11 @@ impl lane::Lane for Lane {
         &self.db
     }
 
-    async fn claim(&self, tx: &mut Tx, now: i64) -> Result<Vec<Job>, sqlx::Error> {
+    async fn claim(&self, tx: &mut Tx, now: i64) -> Result<Vec<Job>, DbError> {
         messages::claim(tx, self.channel, &self.claim_id, now, self.lease_ms, BATCH).await
     }
 
-    async fn next_due(&self) -> Result<Option<i64>, sqlx::Error> {
+    async fn next_due(&self) -> Result<Option<i64>, DbError> {
         messages::next_due(&self.db, self.channel).await
     }
 
@@ -141,7 +125,7 @@ impl lane::Lane for Lane {
         deliver(self, job).await
     }
 
-    async fn release(&self, tx: &mut Tx, now: i64) -> Result<u64, sqlx::Error> {
+    async fn release(&self, tx: &mut Tx, now: i64) -> Result<u64, DbError> {
         messages::release(tx, &self.claim_id, now).await
     }
 }

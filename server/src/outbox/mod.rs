@@ -7,3 +7,4 @@ pub mod dispatcher;
 pub mod lane;
 pub mod messages;
 pub mod push;
+pub mod webhooks;

@@ -1,4 +1,4 @@
-//! Push delivery: the outbox, its dispatchers, and the FCM and Web Push senders.
+//! The push queue's handle: what a request calls after committing `push_jobs` rows.
 //!
 //! A request that makes a notification writes one `push_jobs` row per device in its own
 //! transaction ([`crate::db::outbox::enqueue`]) and wakes the dispatcher ([`PushHandle::wake`]). The
@@ -7,8 +7,9 @@
 
 use std::sync::Arc;
 
-use axum::http::HeaderMap;
 use tokio::sync::watch;
+
+use crate::db::{DbError, PgPool, notify};
 
 /// A push provider. Each has its own dispatcher lane (claims, send slots, prune breaker), so
 /// one that stalls or fails cannot hold back the other.
@@ -59,7 +60,7 @@ impl PushHandle {
     /// A handle whose wakes reach every instance on this PostgreSQL database: without it, an
     /// instance that did not queue the rows would find them only at its next sweep (500 ms),
     /// and a second instance would add little to a burst.
-    pub fn with_postgres(pool: sqlx::PgPool) -> PushHandle {
+    pub fn with_postgres(pool: PgPool) -> PushHandle {
         let notify = Arc::new(tokio::sync::Notify::new());
         let handle = PushHandle {
             remote: Some(notify.clone()),
@@ -80,12 +81,7 @@ impl PushHandle {
         tokio::spawn(async move {
             loop {
                 notify.notified().await;
-                if let Err(e) = sqlx::query("SELECT pg_notify($1, $2)")
-                    .bind(WAKE_CHANNEL)
-                    .bind(&origin)
-                    .execute(&pool)
-                    .await
-                {
+                if let Err(e) = notify::notify(&pool, WAKE_CHANNEL, &origin).await {
                     tracing::debug!(error = %e, "push wake NOTIFY failed; the sweep finds the rows");
                 }
             }
@@ -109,73 +105,14 @@ impl PushHandle {
 
 /// Wakes this instance's lanes on every other instance's wake.
 async fn listen_for_wakes(
-    pool: &sqlx::PgPool,
+    pool: &PgPool,
     local: &watch::Sender<u64>,
     origin: &str,
-) -> Result<(), sqlx::Error> {
-    let mut listener = sqlx::postgres::PgListener::connect_with(pool).await?;
-    listener.listen(WAKE_CHANNEL).await?;
-    loop {
-        let n = listener.recv().await?;
-        if n.payload() != origin {
+) -> Result<(), DbError> {
+    notify::listen(pool, WAKE_CHANNEL, |payload| {
+        if payload != origin {
             local.send_modify(|v| *v = v.wrapping_add(1));
         }
-    }
-}
-
-/// The result of one send attempt.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SendOutcome {
-    /// Accepted by the provider.
-    Delivered { status: u16 },
-    /// The token or subscription is dead: delete the device, never retry.
-    Prune { status: u16, error: String },
-    /// Try again later, not before `retry_after_ms`.
-    Retry {
-        status: Option<u16>,
-        error: String,
-        retry_after_ms: Option<i64>,
-    },
-    /// Refused for a reason retrying will not fix.
-    Failed { status: Option<u16>, error: String },
-}
-
-/// `Retry-After` as milliseconds from now: delay-seconds or an HTTP date.
-pub fn retry_after_ms(headers: &HeaderMap) -> Option<i64> {
-    let v = headers
-        .get(axum::http::header::RETRY_AFTER)?
-        .to_str()
-        .ok()?
-        .trim();
-    if let Ok(secs) = v.parse::<u64>() {
-        return Some((secs.min(86_400) * 1000) as i64);
-    }
-    let at = httpdate::parse_http_date(v).ok()?;
-    let ms = at
-        .duration_since(std::time::SystemTime::now())
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0);
-    Some(ms.min(86_400_000))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn retry_after_reads_seconds_and_dates() {
-        let mut h = HeaderMap::new();
-        assert_eq!(retry_after_ms(&h), None);
-        h.insert("retry-after", "2".parse().unwrap());
-        assert_eq!(retry_after_ms(&h), Some(2000));
-        let later = std::time::SystemTime::now() + std::time::Duration::from_secs(30);
-        h.insert(
-            "retry-after",
-            httpdate::fmt_http_date(later).parse().unwrap(),
-        );
-        let ms = retry_after_ms(&h).unwrap();
-        assert!((28_000..=30_000).contains(&ms), "{ms}");
-        h.insert("retry-after", "soon".parse().unwrap());
-        assert_eq!(retry_after_ms(&h), None);
-    }
+    })
+    .await
 }
