@@ -11,6 +11,7 @@
 //! retention), `expiry` (walk-ins nobody answered) and `escalation` (texting and emailing them)
 //! → this file (router, start).
 
+pub mod access;
 pub mod channels;
 pub mod config;
 pub mod db;
@@ -31,12 +32,12 @@ use tokio::sync::watch;
 
 use crate::channels::fcm::FcmSender;
 
+use crate::access::{codes, jwt, throttle};
 use crate::channels::webpush::{VapidKeys, WebPushSender};
 use crate::config::Config;
 use crate::db::Db;
-use crate::domain::{codes, jwt, throttle};
 use crate::events::Events;
-use crate::http::{accounts, auth, listener, site};
+use crate::http::{accounts, listener, site};
 use crate::jobs::{escalation, expiry, housekeeping};
 use crate::metrics::PushMetrics;
 use crate::outbox::dispatcher::{self, DispatcherConfig, Senders};
@@ -238,7 +239,7 @@ async fn code_key(db: &Db, configured: Option<&str>) -> anyhow::Result<codes::Co
     if let Some(k) = db::settings::get(db, codes::SECRET_SETTING).await? {
         return Ok(codes::CodeKey::new(&k));
     }
-    let fresh = auth::random_token(32);
+    let fresh = crate::domain::sessions::random_token(32);
     let mut tx = db.begin().await?;
     let won = db::settings::insert_if_absent(&mut tx, codes::SECRET_SETTING, &fresh).await?;
     tx.commit().await?;

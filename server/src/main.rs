@@ -64,7 +64,7 @@ fn parse_role(s: &str) -> Result<Role, String> {
 }
 
 fn main() -> anyhow::Result<()> {
-    gatebell_server::domain::throttle::release_large_blocks();
+    gatebell_server::access::throttle::release_large_blocks();
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?

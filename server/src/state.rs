@@ -6,10 +6,10 @@ use std::sync::Arc;
 use gatebell_core::protocol::LiveEvent;
 use tokio::sync::watch;
 
+use crate::access::codes::CodeKey;
+use crate::access::throttle::{HashPool, KeyedLimit, LoginLimits, StreamSlots};
 use crate::config::Config;
 use crate::db::Db;
-use crate::domain::codes::CodeKey;
-use crate::domain::throttle::{HashPool, KeyedLimit, LoginLimits, StreamSlots};
 use crate::events::Events;
 use crate::metrics::PushMetrics;
 use crate::outbox::push::PushHandle;
@@ -43,7 +43,7 @@ pub struct AppState {
     /// Open event streams per user.
     pub streams: StreamSlots,
     /// The verifier of an existing backend's JWTs, when `--jwt-*` turns them on.
-    pub jwt: Option<Arc<crate::domain::jwt::JwtAuth>>,
+    pub jwt: Option<Arc<crate::access::jwt::JwtAuth>>,
 }
 
 impl AppState {

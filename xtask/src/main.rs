@@ -5,6 +5,7 @@ use std::process::ExitCode;
 mod api;
 mod bench;
 mod fuzz;
+mod layers;
 mod mobile;
 mod process;
 mod run;
@@ -29,13 +30,18 @@ const COMMANDS: &[Task] = &[
     ),
     (
         "test",
-        "[--only SUITE[,…]]   every test suite (types, rust, api, fuzz, wasm, mobile, demo), timed",
+        "[--only SUITE[,…]]   every test suite (layers, types, rust, api, fuzz, wasm, mobile, demo), timed",
         test::all,
     ),
     (
         "fuzz",
         "[SECONDS]            every cargo-fuzz target for SECONDS each (default 10)",
         fuzz::run_all,
+    ),
+    (
+        "layers",
+        "                   the server's layers hold (imports, axum, sqlx, file sizes, doc names)",
+        layers::run,
     ),
     (
         "types",

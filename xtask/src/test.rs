@@ -8,6 +8,10 @@ use crate::process::{NATIVE_TEST_BUILD, Steps, build_native, cargo, ensure_debia
 /// The suites, in the order they run, with what each covers.
 const SUITES: &[(&str, &str)] = &[
     (
+        "layers",
+        "the server's layers hold: imports, axum and sqlx each in one layer, file sizes, doc names",
+    ),
+    (
         "types",
         "core/ts/protocol.ts matches the Rust protocol types",
     ),
@@ -40,6 +44,11 @@ pub fn all(args: &[String]) -> Result<(), String> {
     let wants = |suite: &str| only.as_ref().is_none_or(|o| o.iter().any(|s| s == suite));
     let mut steps = Steps::default();
     let result = (|| {
+        if wants("layers") {
+            steps.step("layers: the server's layers hold", || {
+                crate::layers::run(&[])
+            })?;
+        }
         if wants("types") {
             steps.step("types: core/ts/protocol.ts is current", || {
                 crate::types::run(&["--check".to_owned()])

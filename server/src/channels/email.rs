@@ -8,8 +8,8 @@ use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 
 use crate::channels::Sent;
-use crate::channels::egress::ExtraCa;
 use crate::config::Config;
+use crate::config::ExtraCa;
 
 /// How long the SMTP server has for each command.
 const TIMEOUT: Duration = Duration::from_secs(10);
@@ -68,7 +68,8 @@ impl EmailClient {
             return Ok(None);
         };
         Ok(Some(EmailClient {
-            transport: transport(url, &config.extra_ca)?,
+            transport: transport(url, &config.extra_ca)
+                .map_err(|e| anyhow::anyhow!("--smtp-url is not usable: {e}"))?,
             from: from.parse()?,
         }))
     }

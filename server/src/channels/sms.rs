@@ -14,7 +14,7 @@ pub struct SmsClient {
     client: reqwest::Client,
     url: String,
     sid: String,
-    token: String,
+    token: crate::config::Secret,
     from: String,
 }
 
@@ -52,7 +52,7 @@ impl SmsClient {
         let request = self
             .client
             .post(&self.url)
-            .basic_auth(&self.sid, Some(&self.token))
+            .basic_auth(&self.sid, Some(&*self.token))
             .form(&[("To", to), ("From", &self.from), ("Body", body)]);
         match request.send().await {
             Ok(resp) => {

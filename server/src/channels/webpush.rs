@@ -10,7 +10,7 @@ use base64::Engine;
 use web_push::{PartialVapidSignatureBuilder, SubscriptionInfo, VapidSignatureBuilder};
 
 use crate::channels::SendOutcome;
-use crate::channels::allowlist::AllowList;
+use crate::config::AllowList;
 
 /// A VAPID JWT lives 12 hours; it is reused for 11, well under the 24-hour limit.
 const VAPID_LIFETIME: Duration = Duration::from_secs(12 * 3600);

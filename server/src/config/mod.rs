@@ -1,13 +1,25 @@
 //! `gatebell serve` configuration: flags with environment-variable fallbacks (`--help` lists
 //! them), turned into the [`Config`] the app runs with.
 
+mod allowlist;
+mod checks;
+mod extra_ca;
+mod secret;
+
+pub use allowlist::{AllowList, DEFAULT_PUSH_HOSTS};
+pub use checks::webhook_key;
+pub use extra_ca::ExtraCa;
+pub use secret::Secret;
+
+use checks::{check_jwt, check_messages, check_origin, check_webhook};
+
+/// Shortest `--code-secret` accepted.
+pub const MIN_SECRET_LEN: usize = 16;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::Args;
-
-use crate::channels::allowlist::{AllowList, DEFAULT_PUSH_HOSTS};
-use crate::channels::egress::ExtraCa;
 
 /// Flags of `gatebell serve`.
 #[derive(Debug, Clone, Args)]
@@ -21,13 +33,13 @@ pub struct ServeArgs {
         env = "DATABASE_URL",
         default_value = "sqlite://gatebell.db?mode=rwc"
     )]
-    pub database_url: String,
+    pub database_url: Secret,
     /// Seed the demo community and print its accounts.
     #[arg(long, env = "GATEBELL_DEMO")]
     pub demo: bool,
     /// VAPID private key (base64url P-256 scalar); made and stored in the database when absent.
     #[arg(long, env = "GATEBELL_VAPID_PRIVATE_KEY", hide_env_values = true)]
-    pub vapid_private_key: Option<String>,
+    pub vapid_private_key: Option<Secret>,
     /// The VAPID private key before a rotation: pushes to subscriptions made with it (which
     /// the push service refuses under the new key) are signed with it until those browsers
     /// re-subscribe. Remove it after a grace period; then such devices are pruned.
@@ -36,7 +48,7 @@ pub struct ServeArgs {
         env = "GATEBELL_VAPID_PREVIOUS_PRIVATE_KEY",
         hide_env_values = true
     )]
-    pub vapid_previous_private_key: Option<String>,
+    pub vapid_previous_private_key: Option<Secret>,
     /// VAPID `sub` claim: a mailto: or https: contact for push services.
     #[arg(
         long,
@@ -62,7 +74,7 @@ pub struct ServeArgs {
     pub push_allow_http: bool,
     /// Bearer key of the internal API (`/api/v1/internal/*`); off when absent.
     #[arg(long, env = "GATEBELL_SERVICE_KEY", hide_env_values = true)]
-    pub service_key: Option<String>,
+    pub service_key: Option<Secret>,
     /// How long a walk-in's push may still be delivered, in seconds.
     #[arg(
         long = "walkin-ttl",
@@ -167,14 +179,14 @@ pub struct ServeArgs {
     /// Secret key of the invitation codes' HMAC-SHA256 (at least 16 characters); made and
     /// stored in the database when absent.
     #[arg(long, env = "GATEBELL_CODE_SECRET", hide_env_values = true)]
-    pub code_secret: Option<String>,
+    pub code_secret: Option<Secret>,
     /// Most event streams (`/notifications/stream`) one user may hold open on one instance;
     /// more are refused with 429.
     #[arg(long, env = "GATEBELL_MAX_STREAMS_PER_USER", default_value_t = 5)]
     pub max_streams_per_user: usize,
     /// Bearer token `/metrics` requires; open to anyone who can reach it when absent.
     #[arg(long, env = "GATEBELL_METRICS_TOKEN", hide_env_values = true)]
-    pub metrics_token: Option<String>,
+    pub metrics_token: Option<Secret>,
     /// Days visits, notifications and push records are kept (0: forever).
     #[arg(long, env = "GATEBELL_RETENTION_DAYS", default_value_t = 90)]
     pub retention_days: u32,
@@ -185,7 +197,7 @@ pub struct ServeArgs {
     /// Shared secret of an existing backend's HS256 JWT bearer tokens (at least 32 characters),
     /// instead of --jwt-jwks-url; needs --jwt-issuer and --jwt-audience.
     #[arg(long, env = "GATEBELL_JWT_HS256_SECRET", hide_env_values = true)]
-    pub jwt_hs256_secret: Option<String>,
+    pub jwt_hs256_secret: Option<Secret>,
     /// The `iss` a JWT must carry.
     #[arg(long, env = "GATEBELL_JWT_ISSUER")]
     pub jwt_issuer: Option<String>,
@@ -227,7 +239,7 @@ pub struct ServeArgs {
     pub webhook_url: Option<String>,
     /// Standard Webhooks signing secret, `whsec_` and base64 of at least 24 bytes.
     #[arg(long, env = "GATEBELL_WEBHOOK_SECRET", hide_env_values = true)]
-    pub webhook_secret: Option<String>,
+    pub webhook_secret: Option<Secret>,
     /// Longest wait between two tries of a webhook the receiver did not take, in seconds
     /// (tries back off from one second; a webhook is given up a day after it was made).
     #[arg(
@@ -264,14 +276,14 @@ pub struct ServeArgs {
     pub sms_account_sid: Option<String>,
     /// SMS auth token (the Basic auth password).
     #[arg(long, env = "GATEBELL_SMS_AUTH_TOKEN", hide_env_values = true)]
-    pub sms_auth_token: Option<String>,
+    pub sms_auth_token: Option<Secret>,
     /// The number (E.164) or sender id texts come from.
     #[arg(long, env = "GATEBELL_SMS_FROM")]
     pub sms_from: Option<String>,
     /// SMTP server, as `smtps://user:pass@host:465` (TLS), `smtp://user:pass@host:587?tls=required`
     /// (STARTTLS) or `smtp://host:25` (plain, local relays only); email is off without it.
     #[arg(long, env = "GATEBELL_SMTP_URL", hide_env_values = true)]
-    pub smtp_url: Option<String>,
+    pub smtp_url: Option<Secret>,
     /// The From of emails, `Gatebell <gate@example.com>`.
     #[arg(long, env = "GATEBELL_SMTP_FROM")]
     pub smtp_from: Option<String>,
@@ -348,11 +360,11 @@ impl Config {
         if args
             .code_secret
             .as_ref()
-            .is_some_and(|k| k.len() < crate::domain::codes::MIN_SECRET_LEN)
+            .is_some_and(|k| k.len() < MIN_SECRET_LEN)
         {
             anyhow::bail!(
                 "--code-secret must be at least {} characters",
-                crate::domain::codes::MIN_SECRET_LEN
+                MIN_SECRET_LEN
             );
         }
         let extra_ca = match &args.extra_ca_file {
@@ -361,7 +373,7 @@ impl Config {
         };
         check_jwt(&args)?;
         check_webhook(&args)?;
-        check_messages(&args, &extra_ca)?;
+        check_messages(&args)?;
         for origin in &args.cors_origins {
             check_origin(origin)?;
         }
@@ -420,135 +432,4 @@ impl Config {
             None => format!("http://{}", self.args.listen),
         }
     }
-}
-
-/// SMS needs its SID, token and sender together; email its server and sender; links an
-/// http(s) public URL.
-fn check_messages(args: &ServeArgs, extra_ca: &ExtraCa) -> anyhow::Result<()> {
-    let sms = [&args.sms_account_sid, &args.sms_auth_token, &args.sms_from];
-    if sms.iter().any(|a| a.is_some()) && !sms.iter().all(|a| a.is_some()) {
-        anyhow::bail!("--sms-account-sid, --sms-auth-token and --sms-from go together");
-    }
-    let sid_ok = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric());
-    if args.sms_account_sid.as_deref().is_some_and(|s| !sid_ok(s)) {
-        anyhow::bail!("--sms-account-sid must be letters and digits");
-    }
-    let api = url::Url::parse(&args.sms_api_url)
-        .map_err(|e| anyhow::anyhow!("--sms-api-url is not a URL: {e}"))?;
-    if !matches!(api.scheme(), "http" | "https") {
-        anyhow::bail!("--sms-api-url must be an http: or https: URL");
-    }
-    if args.smtp_url.is_some() != args.smtp_from.is_some() {
-        anyhow::bail!("--smtp-url and --smtp-from go together");
-    }
-    if let Some(url) = &args.smtp_url {
-        crate::channels::email::transport(url, extra_ca)
-            .map_err(|e| anyhow::anyhow!("--smtp-url is not usable: {e}"))?;
-    }
-    if let Some(from) = &args.smtp_from {
-        from.parse::<lettre::message::Mailbox>()
-            .map_err(|e| anyhow::anyhow!("--smtp-from is not an address: {e}"))?;
-    }
-    if let Some(url) = &args.public_url {
-        let parsed =
-            url::Url::parse(url).map_err(|e| anyhow::anyhow!("--public-url is not a URL: {e}"))?;
-        if !matches!(parsed.scheme(), "http" | "https") {
-            anyhow::bail!("--public-url must be an http: or https: URL");
-        }
-    }
-    Ok(())
-}
-
-/// A webhook URL needs a secret in the Standard Webhooks form; the URL is the operator's own
-/// (it may be on a private network), but must be http(s).
-fn check_webhook(args: &ServeArgs) -> anyhow::Result<()> {
-    match (&args.webhook_url, &args.webhook_secret) {
-        (None, None) => Ok(()),
-        (Some(url), Some(secret)) => {
-            let parsed = url::Url::parse(url)
-                .map_err(|e| anyhow::anyhow!("--webhook-url is not a URL: {e}"))?;
-            if !matches!(parsed.scheme(), "http" | "https") {
-                anyhow::bail!("--webhook-url must be an http: or https: URL");
-            }
-            webhook_key(secret)?;
-            if args.webhook_retry_max_secs == 0 {
-                anyhow::bail!("--webhook-retry-max must be at least 1");
-            }
-            Ok(())
-        }
-        _ => anyhow::bail!("--webhook-url and --webhook-secret go together"),
-    }
-}
-
-/// The key of a Standard Webhooks secret: `whsec_` and base64 of at least 24 bytes (the
-/// shortest the Standard Webhooks libraries generate).
-pub fn webhook_key(secret: &str) -> anyhow::Result<Vec<u8>> {
-    use base64::Engine;
-    let encoded = secret
-        .strip_prefix("whsec_")
-        .ok_or_else(|| anyhow::anyhow!("--webhook-secret must start with whsec_"))?;
-    let key = base64::engine::general_purpose::STANDARD
-        .decode(encoded)
-        .map_err(|_| anyhow::anyhow!("--webhook-secret: whsec_ must be followed by base64"))?;
-    if key.len() < 24 {
-        anyhow::bail!("--webhook-secret must hold at least 24 bytes");
-    }
-    Ok(key)
-}
-
-/// An origin is a scheme, a host and an optional port: what a browser sends in `Origin`.
-fn check_origin(origin: &str) -> anyhow::Result<()> {
-    let bad = || {
-        anyhow::anyhow!(
-            "--cors-origins: {origin:?} is not an origin such as https://app.example.com \
-             (no wildcard, path or trailing slash)"
-        )
-    };
-    let parsed = url::Url::parse(origin).map_err(|_| bad())?;
-    if origin.contains('*')
-        || !matches!(parsed.scheme(), "http" | "https")
-        || parsed.origin().ascii_serialization() != origin
-    {
-        return Err(bad());
-    }
-    Ok(())
-}
-
-/// The JWT flags go together: one key source, and both the issuer and the audience, since a
-/// token minted for another service of the same backend must not sign in here.
-fn check_jwt(args: &ServeArgs) -> anyhow::Result<()> {
-    let on = match (&args.jwt_jwks_url, &args.jwt_hs256_secret) {
-        (Some(_), Some(_)) => {
-            anyhow::bail!("give either --jwt-jwks-url or --jwt-hs256-secret, not both")
-        }
-        (Some(url), None) => {
-            let parsed = url::Url::parse(url)
-                .map_err(|e| anyhow::anyhow!("--jwt-jwks-url is not a URL: {e}"))?;
-            if parsed.scheme() != "https" && !args.jwt_jwks_allow_private {
-                anyhow::bail!("--jwt-jwks-url must be an https: URL");
-            }
-            true
-        }
-        (None, Some(secret)) => {
-            if secret.len() < 32 {
-                anyhow::bail!("--jwt-hs256-secret must be at least 32 characters");
-            }
-            true
-        }
-        (None, None) => false,
-    };
-    let blank = |v: &Option<String>| v.as_deref().is_none_or(|v| v.trim().is_empty());
-    if on && (blank(&args.jwt_issuer) || blank(&args.jwt_audience)) {
-        anyhow::bail!(
-            "JWT sign-in (--jwt-jwks-url or --jwt-hs256-secret) needs both --jwt-issuer and \
-             --jwt-audience"
-        );
-    }
-    if !on && (args.jwt_issuer.is_some() || args.jwt_audience.is_some()) {
-        anyhow::bail!("--jwt-issuer and --jwt-audience need --jwt-jwks-url or --jwt-hs256-secret");
-    }
-    if args.jwt_role_claim.trim().is_empty() || args.jwt_unit_claim.trim().is_empty() {
-        anyhow::bail!("--jwt-role-claim and --jwt-unit-claim must not be empty");
-    }
-    Ok(())
 }

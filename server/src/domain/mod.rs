@@ -1,8 +1,9 @@
 //! The rules of the gate, with no HTTP in them: visits and their decisions, announcing
-//! arrivals, sessions and passwords, backend identities (JWT), gate codes, input checks and
-//! rate limits. Functions take what they use.
+//! arrivals, sessions and passwords, input checks.
 
 pub mod checks;
-pub mod codes;
-pub mod jwt;
-pub mod throttle;
+pub mod escalation;
+pub mod links;
+pub mod notifications;
+pub mod sessions;
+pub mod visits;

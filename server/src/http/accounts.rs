@@ -13,8 +13,9 @@ use utoipa_axum::routes;
 
 use crate::db::{self, Db, DbError, is_unique_violation, new_id, now_ms};
 use crate::domain::checks::{e164, human_text, optional_text, required_text};
+use crate::domain::sessions::hash_password;
 use crate::error::{ApiError, ApiResult};
-use crate::http::auth::{AuthUser, hash_password};
+use crate::http::auth::AuthUser;
 use crate::http::error::{Json, Query};
 use crate::state::AppState;
 

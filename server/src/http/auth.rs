@@ -1,21 +1,19 @@
 //! Sign-in: password check, opaque bearer sessions stored only as hashes, and the extractor
 //! that turns `Authorization: Bearer …` into the signed-in user.
 
-use argon2::Argon2;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use axum::extract::{FromRequestParts, State};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
-use base64::Engine;
 use gatebell_core::protocol::paths;
 use gatebell_core::protocol::{LoginRequest, LoginResponse, Role, SessionInfo, User};
-use rand::RngCore;
-use sha2::{Digest, Sha256};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::access::jwt;
 use crate::db::{self, DbError, now_ms};
-use crate::domain::jwt;
+use crate::domain::sessions::{
+    DUMMY_HASH, NO_PASSWORD, end_sessions, hash_token, random_token, verify_hash,
+};
 use crate::error::{ApiError, ApiResult};
 use crate::http::error::Json;
 use crate::state::AppState;
@@ -268,48 +266,6 @@ async fn touch_session(state: &AppState, token_hash: &str, now: i64) -> Result<(
     tx.commit().await
 }
 
-/// SHA-256 of a bearer token, hex: tokens are 256 random bits, so a fast hash is enough.
-pub fn hash_token(token: &str) -> String {
-    hex(&Sha256::digest(token.as_bytes()))
-}
-
-/// Lowercase hex.
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// `n` random bytes, base64url without padding.
-pub fn random_token(n: usize) -> String {
-    let mut buf = vec![0u8; n];
-    rand::thread_rng().fill_bytes(&mut buf);
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(buf)
-}
-
-/// Hashes a password with Argon2id (off the async threads: it takes tens of milliseconds).
-pub async fn hash_password(password: String) -> anyhow::Result<String> {
-    tokio::task::spawn_blocking(move || {
-        let salt = SaltString::generate(&mut argon2::password_hash::rand_core::OsRng);
-        Argon2::default()
-            .hash_password(password.as_bytes(), &salt)
-            .map(|h| h.to_string())
-            .map_err(|e| anyhow::anyhow!("hashing failed: {e}"))
-    })
-    .await?
-}
-
-/// Whether `password` matches an Argon2 `hash` (blocking: run it on the hash pool).
-fn verify_hash(password: &str, hash: &str) -> anyhow::Result<bool> {
-    let parsed = PasswordHash::new(hash).map_err(|e| anyhow::anyhow!("bad hash: {e}"))?;
-    Ok(Argon2::default()
-        .verify_password(password.as_bytes(), &parsed)
-        .is_ok())
-}
-
-#[cfg(test)]
-async fn verify_password(password: String, hash: String) -> anyhow::Result<bool> {
-    tokio::task::spawn_blocking(move || verify_hash(&password, &hash)).await?
-}
-
 /// The client's address, from the connection (a proxy in front shows as one client).
 pub struct ClientIp(pub std::net::IpAddr);
 
@@ -327,14 +283,6 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientIp {
         Ok(ClientIp(ip))
     }
 }
-
-/// The password hash of an account with no password here (one that signs in through an
-/// existing backend, or a deleted one): sign-in refuses it without hashing.
-pub(crate) const NO_PASSWORD: &str = "";
-
-// A valid hash of a throwaway password, verified when the email is unknown so that the answer
-// takes as long as for a known email.
-pub(crate) const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$0vRjXcWO6hgHUKnXg5dh0dNUXxr1OO9Rs3PdcVF8m0s";
 
 #[utoipa::path(post, path = paths::LOGIN, tag = "auth", operation_id = "login", request_body = LoginRequest,
     responses((status = 200, body = LoginResponse),
@@ -403,36 +351,6 @@ async fn logout_all(State(state): State<AppState>, user: AuthUser) -> ApiResult<
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Ends sessions with their effects: the devices registered under them are dropped, their
-/// queued pushes cancelled, and their event streams closed on every instance.
-///
-/// On PostgreSQL it can deadlock with the push recorder closing the same outbox rows (each
-/// locks them in its own order); the database aborts one of the two, and this one is tried
-/// again rather than answered with a 500.
-pub async fn end_sessions(state: &AppState, which: db::accounts::Ending<'_>) -> ApiResult<usize> {
-    let mut tries = 0;
-    let ended = loop {
-        tries += 1;
-        let attempt = async {
-            let mut tx = state.db.begin().await?;
-            let ended = db::accounts::end_sessions(&mut tx, which, now_ms()).await?;
-            tx.commit().await?;
-            Ok::<_, DbError>(ended)
-        };
-        match attempt.await {
-            Err(e) if tries < 5 && db::is_deadlock(&e) => {
-                tracing::info!(error = %e, "ending sessions met a deadlock; trying again");
-                // Apart from the other side's own retry, so the two do not meet again.
-                let pause = rand::Rng::gen_range(&mut rand::thread_rng(), 20..200);
-                tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
-            }
-            r => break r?,
-        }
-    };
-    state.after_sessions_ended(&ended);
-    Ok(ended.len())
-}
-
 #[utoipa::path(get, path = paths::SESSIONS, tag = "auth", operation_id = "listSessions", security(("bearer" = [])),
     responses((status = 200, body = Vec<SessionInfo>), (status = 401, body = gatebell_core::protocol::ErrorBody)))]
 async fn sessions(
@@ -457,35 +375,4 @@ async fn sessions(
     responses((status = 200, body = User), (status = 401, body = gatebell_core::protocol::ErrorBody)))]
 async fn me(user: AuthUser) -> Json<User> {
     Json(user.user())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test]
-    async fn dummy_hash_parses_and_rejects_everything_plausible() {
-        assert!(
-            !verify_password("password".into(), DUMMY_HASH.into())
-                .await
-                .unwrap()
-        );
-    }
-
-    #[tokio::test]
-    async fn password_hash_round_trips() {
-        let h = hash_password("s3cret!".into()).await.unwrap();
-        assert!(verify_password("s3cret!".into(), h.clone()).await.unwrap());
-        assert!(!verify_password("s3cret".into(), h).await.unwrap());
-    }
-
-    #[test]
-    fn token_hash_is_stable_hex() {
-        assert_eq!(
-            hash_token("abc"),
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-        );
-        assert_ne!(random_token(32), random_token(32));
-        assert_eq!(random_token(32).len(), 43);
-    }
 }

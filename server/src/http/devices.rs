@@ -11,7 +11,7 @@ use gatebell_core::protocol::{
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::channels::allowlist::AllowList;
+use crate::config::AllowList;
 use crate::db::{self, now_ms};
 use crate::error::{ApiError, ApiResult};
 use crate::http::auth::AuthUser;

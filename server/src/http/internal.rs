@@ -24,10 +24,10 @@ use utoipa_axum::routes;
 use crate::db::visits::NewWalkin;
 use crate::db::{self, Tx, new_id, now_ms};
 use crate::domain::checks::{e164, human_text, optional_human_text, optional_text, required_text};
+use crate::domain::notifications::{NewNotification, notify_user};
+use crate::domain::sessions::end_sessions;
 use crate::error::{ApiError, ApiResult};
-use crate::http::auth::end_sessions;
 use crate::http::error::{Json, Path};
-use crate::http::notifications::{NewNotification, notify_user};
 use crate::state::AppState;
 
 /// Longest TTL a caller may ask for (FCM's own limit is 28 days).
@@ -189,7 +189,8 @@ async fn delete_user(
         db::accounts::set_tombstone(&mut tx, &key, Some(now)).await?;
         let ended =
             db::accounts::end_sessions(&mut tx, db::accounts::Ending::AllOf(&id), now).await?;
-        if !db::accounts::anonymise(&mut tx, &id, now, crate::http::auth::NO_PASSWORD).await? {
+        if !db::accounts::anonymise(&mut tx, &id, now, crate::domain::sessions::NO_PASSWORD).await?
+        {
             return Err(ApiError::not_found("no such user"));
         }
         tx.commit().await?;
@@ -286,7 +287,7 @@ async fn put_user(
                 phone: phone.as_deref(),
                 role: req.role,
                 unit: unit.as_deref(),
-                unusable_password_hash: crate::http::auth::NO_PASSWORD,
+                unusable_password_hash: crate::domain::sessions::NO_PASSWORD,
                 now,
             },
         )
@@ -340,7 +341,7 @@ async fn hand_over(
     let host_key = required_text("hostExternalId", &req.host_external_id, 255)?;
     let name = human_text("visitorName", &req.visitor_name, 100)?;
     let purpose = optional_human_text("purpose", req.purpose.as_deref(), 200)?;
-    let phone = crate::http::visits::phone(req.phone.as_deref())?;
+    let phone = crate::domain::visits::phone(req.phone.as_deref())?;
     let now = now_ms();
     let mut tx = state.db.begin().await?;
     if let Some(id) = db::visits::by_external_id_in_tx(&mut tx, &external_id).await? {
@@ -382,10 +383,10 @@ async fn hand_over(
         .ok_or_else(|| anyhow::anyhow!("a visit vanished as it was made"))?;
     let told = match what {
         Handover::Walkin => {
-            crate::http::visits::announce_walkin(&mut tx, state, &visit, now).await?
+            crate::domain::visits::announce_walkin(&mut tx, state, &visit, now).await?
         }
         Handover::Checkin => {
-            crate::http::visits::announce_arrival(&mut tx, state, &visit).await?;
+            crate::domain::visits::announce_arrival(&mut tx, state, &visit).await?;
             vec![host]
         }
     };

@@ -13,12 +13,11 @@ use gatebell_core::protocol::{Visit, VisitStatus};
 use serde::Deserialize;
 
 use crate::db::{self, now_ms};
+use crate::domain::links::escape;
+use crate::domain::sessions::hash_token;
 use crate::error::ApiError;
-use crate::http::auth::{ClientIp, hash_token};
+use crate::http::auth::ClientIp;
 use crate::state::AppState;
-
-/// Where the pages live: `/a/{token}`.
-pub const PREFIX: &str = "/a/";
 
 /// The routes of this module (outside the JSON API, so not in the OpenAPI description).
 pub fn router() -> axum::Router<AppState> {
@@ -161,7 +160,7 @@ async fn decide(
         }
         Standing::Open(v) => v,
     };
-    match crate::http::visits::decide_by_token(&state, &visit.id, &token, to).await {
+    match crate::domain::visits::decide_by_token(&state, &visit.id, &token, to).await {
         Ok(v) => {
             let (title, text) = match v.status {
                 VisitStatus::Approved => ("Approved", format!("{} may come in.", v.visitor_name)),
@@ -238,22 +237,6 @@ fn page(status: StatusCode, title: &str, body: &str) -> Response {
         html,
     )
         .into_response()
-}
-
-/// Escapes text for HTML content and attribute values.
-pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 #[cfg(test)]

@@ -1,18 +1,17 @@
-//! The in-app inbox, and [`notify_user`]: the one way a notification is made, which also
-//! queues its pushes in the same transaction (the outbox).
+//! The in-app inbox: its pages, read marks, and the backend's notifications
+//! (`/internal/notify` is in [`crate::http::internal`]; notifications are made by
+//! [`crate::domain::notifications::notify_user`]).
 
 use axum::extract::State;
 use axum::http::StatusCode;
 use gatebell_core::protocol::paths;
-use gatebell_core::protocol::{
-    LiveEvent, MarkedRead, NotificationPage, NotificationType, PushPayload,
-};
+use gatebell_core::protocol::{LiveEvent, MarkedRead, NotificationPage};
 use serde::Deserialize;
 use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::db::{self, Tx, new_id, now_ms};
+use crate::db::{self};
 use crate::error::{ApiError, ApiResult};
 use crate::http::auth::AuthUser;
 use crate::http::error::{Json, Path, Query};
@@ -24,110 +23,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list))
         .routes(routes!(mark_read))
         .routes(routes!(mark_all_read))
-}
-
-/// Queues a push about an existing notification of `user_id` (the outcome of a walk-in it
-/// asked about) on every device of theirs but those of `except_session`, inside `tx`; returns
-/// how many. With the visit's tag
-/// (Web Push `Topic`, FCM collapse key, APNs collapse id) it replaces the earlier push on the
-/// device, and at the push service when that one is still waiting.
-pub async fn push_about(
-    tx: &mut Tx,
-    user_id: &str,
-    notification_id: &str,
-    payload: &PushPayload,
-    ttl_ms: i64,
-    except_session: Option<&str>,
-) -> ApiResult<u32> {
-    let now = now_ms();
-    let json = crate::channels::payload::encode(payload).map_err(ApiError::validation)?;
-    let n = db::outbox::enqueue(
-        tx,
-        db::outbox::NewPushes {
-            job_prefix: &new_id(),
-            notification_id,
-            user_id,
-            payload_json: &json,
-            now,
-            expires_at: now + ttl_ms,
-            except_session,
-        },
-    )
-    .await?;
-    Ok(n)
-}
-
-/// A notification to record and push.
-pub struct NewNotification<'a> {
-    pub user_id: &'a str,
-    pub kind: NotificationType,
-    pub title: String,
-    pub body: String,
-    pub visit_id: Option<&'a str>,
-    /// How long its pushes may still be delivered.
-    pub ttl_ms: i64,
-    /// The recipient's action token, carried by the push ([`PushPayload::action_token`]).
-    pub action_token: Option<String>,
-    /// Whether to push it (false when the recipient turned push off for its event type: the
-    /// inbox entry is still made).
-    pub push: bool,
-}
-
-/// What [`notify_user`] recorded.
-pub struct Notified {
-    pub notification_id: String,
-    /// Pushes queued (one per device of the user).
-    pub pushes: u32,
-}
-
-/// Records a notification and queues one push per device of the user, inside `tx`. The caller
-/// commits and then wakes the dispatcher ([`crate::outbox::push::PushHandle::wake`]).
-pub async fn notify_user(tx: &mut Tx, n: NewNotification<'_>) -> ApiResult<Notified> {
-    let id = new_id();
-    let now = now_ms();
-    let payload = PushPayload::new(
-        n.kind.clone(),
-        Some(id.clone()),
-        n.visit_id.map(str::to_owned),
-        n.title.clone(),
-        n.body.clone(),
-    )
-    .with_action_token(n.action_token);
-    let payload_json = crate::channels::payload::encode(&payload).map_err(ApiError::validation)?;
-    db::notifications::insert(
-        tx,
-        db::notifications::NotificationRow {
-            id: &id,
-            user_id: n.user_id,
-            kind: &n.kind,
-            title: &n.title,
-            body: &n.body,
-            visit_id: n.visit_id,
-            created_at: now,
-        },
-    )
-    .await?;
-    let pushes = if n.push {
-        db::outbox::enqueue(
-            tx,
-            db::outbox::NewPushes {
-                job_prefix: &id,
-                notification_id: &id,
-                user_id: n.user_id,
-                payload_json: &payload_json,
-                now,
-                expires_at: now + n.ttl_ms,
-                except_session: None,
-            },
-        )
-        .await?
-    } else {
-        0
-    };
-    Ok(Notified {
-        notification_id: id,
-        pushes,
-    })
 }
 
 /// `GET /notifications` paging.

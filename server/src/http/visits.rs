@@ -4,8 +4,8 @@
 use axum::extract::State;
 use gatebell_core::protocol::paths;
 use gatebell_core::protocol::{
-    CheckinRequest, DecisionRequest, InviteRequest, InviteResponse, LiveEvent, NotificationType,
-    PushPayload, Role, Visit, VisitDecided, VisitKind, VisitList, VisitStatus, WalkinRequest,
+    CheckinRequest, DecisionRequest, InviteRequest, InviteResponse, LiveEvent, Role, Visit,
+    VisitKind, VisitList, VisitStatus, WalkinRequest,
 };
 use rand::Rng;
 use serde::Deserialize;
@@ -16,11 +16,15 @@ use utoipa_axum::routes;
 use crate::db::checkin_attempts::Outcome;
 use crate::db::visits::{Code, NewInvitation, NewWalkin};
 use crate::db::{self, Tx, new_id, now_ms};
-use crate::domain::checks::{human_text, optional_human_text, optional_text, required_text};
+use crate::domain::checks::{human_text, optional_human_text, required_text};
+use crate::domain::sessions::random_token;
+use crate::domain::visits::{
+    after_resolution, announce_arrival, announce_walkin, decide_by_token, load_visit, phone,
+    record_decision,
+};
 use crate::error::{ApiError, ApiResult};
-use crate::http::auth::{AuthUser, ClientIp, hash_token, random_token};
+use crate::http::auth::{AuthUser, ClientIp};
 use crate::http::error::{Json, Path, Query};
-use crate::http::notifications::{NewNotification, notify_user, push_about};
 use crate::state::AppState;
 
 /// Default validity of an invitation's codes.
@@ -41,12 +45,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(my_requests))
 }
 
-async fn load_visit(tx: &mut Tx, id: &str) -> ApiResult<Visit> {
-    db::visits::get_in_tx(tx, id, now_ms())
-        .await?
-        .ok_or_else(|| ApiError::not_found("no such visit"))
-}
-
 /// Guards and admins see every visit; a resident the visits they host and the walk-ins that
 /// asked their household.
 async fn visible_to(state: &AppState, visit: &Visit, user: &AuthUser) -> ApiResult<()> {
@@ -56,19 +54,6 @@ async fn visible_to(state: &AppState, visit: &Visit, user: &AuthUser) -> ApiResu
         Role::Resident if db::visits::asked(&state.db, &visit.id, &user.id).await? => Ok(()),
         Role::Resident => Err(ApiError::forbidden("this visit is for another resident")),
     }
-}
-
-/// A visitor's phone number: digits, spaces and `+ - ( )`.
-pub(crate) fn phone(p: Option<&str>) -> ApiResult<Option<String>> {
-    let p = optional_text("phone", p, 32)?;
-    if let Some(p) = &p
-        && !p.chars().all(|c| c.is_ascii_digit() || " +-()".contains(c))
-    {
-        return Err(ApiError::validation(
-            "phone may hold only digits, spaces and + - ( )",
-        ));
-    }
-    Ok(p)
 }
 
 #[utoipa::path(post, path = paths::VISITS, tag = "visits", operation_id = "inviteVisitor",
@@ -223,125 +208,6 @@ async fn checkin(
     Ok(Json(visit))
 }
 
-/// Tells an arrived visitor's host, inside `tx`: the inbox entry, and the pushes, text and
-/// email per the host's channels for check-ins.
-pub(crate) async fn announce_arrival(
-    tx: &mut Tx,
-    state: &AppState,
-    visit: &Visit,
-) -> ApiResult<()> {
-    let contact = db::accounts::contact_in_tx(tx, &visit.host_id).await?;
-    let push = contact
-        .as_ref()
-        .is_none_or(|c| c.channels.visitor_arrived.push);
-    if let Some(contact) = &contact {
-        crate::jobs::escalation::announce_arrival(tx, state, visit, contact, now_ms())
-            .await
-            .map_err(ApiError::Internal)?;
-    }
-    notify_user(
-        tx,
-        NewNotification {
-            user_id: &visit.host_id,
-            kind: NotificationType::VisitorArrived,
-            title: "Visitor arrived".into(),
-            body: format!("{} has checked in.", visit.visitor_name),
-            visit_id: Some(&visit.id),
-            ttl_ms: state.config.checkin_ttl_ms(),
-            action_token: None,
-            push,
-        },
-    )
-    .await?;
-    Ok(())
-}
-
-/// Asks a walk-in's household to decide, inside `tx`: the host and (per the unit's setting)
-/// every other resident of the unit get the inbox entry and its pushes, each push carrying that
-/// recipient's single-use action token (valid until the walk-in expires). Returns who was
-/// asked, for [`AppState::after_notify`].
-pub(crate) async fn announce_walkin(
-    tx: &mut Tx,
-    state: &AppState,
-    visit: &Visit,
-    now: i64,
-) -> ApiResult<Vec<String>> {
-    let body = match &visit.purpose {
-        Some(purpose) => format!(
-            "{} is at the gate ({purpose}). Approve or reject?",
-            visit.visitor_name
-        ),
-        None => format!("{} is at the gate. Approve or reject?", visit.visitor_name),
-    };
-    let asked = db::visits::household_in_tx(tx, &visit.host_id).await?;
-    db::visits::grant_rights(tx, &visit.id, &asked, now).await?;
-    for user_id in &asked {
-        let push = db::accounts::contact_in_tx(tx, user_id)
-            .await?
-            .is_none_or(|c| c.channels.walkin_pending.push);
-        let token = random_token(32);
-        db::action_tokens::insert(
-            tx,
-            &hash_token(&token),
-            &visit.id,
-            user_id,
-            now + state.config.walkin_expiry_ms(),
-        )
-        .await?;
-        notify_user(
-            tx,
-            NewNotification {
-                user_id,
-                kind: NotificationType::WalkinPending,
-                title: "Visitor at the gate".into(),
-                body: body.clone(),
-                visit_id: Some(&visit.id),
-                ttl_ms: state.config.walkin_ttl_ms(),
-                action_token: Some(token),
-                push,
-            },
-        )
-        .await?;
-    }
-    Ok(asked)
-}
-
-/// Tells everyone a walk-in asked how it ended, inside `tx`: their inbox entry shows `outcome`
-/// (and is marked read), and a push with the visit's tag replaces the walk-in's notification
-/// on each of their devices — the decider's other sessions included — but the devices of
-/// `deciding_session`, which already show the answer given there. Returns who was told.
-pub(crate) async fn resolve_walkin(
-    tx: &mut Tx,
-    state: &AppState,
-    visit: &Visit,
-    outcome: &str,
-    deciding_session: Option<&str>,
-) -> ApiResult<Vec<String>> {
-    let body = format!("{}: {outcome}", visit.visitor_name);
-    let entries = db::notifications::resolve_walkin(tx, &visit.id, &body).await?;
-    let mut told = Vec::with_capacity(entries.len());
-    for (notification_id, user_id) in entries {
-        let payload = PushPayload::new(
-            NotificationType::WalkinResolved,
-            Some(notification_id.clone()),
-            Some(visit.id.clone()),
-            "Visitor at the gate".into(),
-            body.clone(),
-        );
-        push_about(
-            tx,
-            &user_id,
-            &notification_id,
-            &payload,
-            state.config.walkin_ttl_ms(),
-            deciding_session,
-        )
-        .await?;
-        told.push(user_id);
-    }
-    Ok(told)
-}
-
 /// Whether a wrong-code limit holds check-ins back: the refusal, and which limit it is. The
 /// server's database is the one gate (Gatebell has no gate entity): the gate-wide limit counts
 /// every guard's wrong codes together.
@@ -452,103 +318,6 @@ async fn walkin(
     Ok((axum::http::StatusCode::CREATED, Json(visit)))
 }
 
-/// Records `by`'s decision on a pending walk-in inside `tx`, with its effects: everyone the
-/// walk-in asked is told the outcome (inbox entry and a replacing push, but not on the devices
-/// of `session`, the one that decided), the backend's webhook is queued. The decision
-/// statement itself requires that `by` was asked, is an enabled resident of the unit they were
-/// asked for, and that the walk-in has not expired. The first decision wins: a later one is a
-/// 409 naming the outcome and who decided. Call [`after_resolution`] once committed.
-async fn record_decision(
-    tx: &mut Tx,
-    state: &AppState,
-    id: &str,
-    to: VisitStatus,
-    by: &str,
-    session: Option<&str>,
-    now: i64,
-) -> ApiResult<Decided> {
-    let visit = load_visit(tx, id).await?;
-    if visit.kind != VisitKind::Walkin {
-        return Err(ApiError::Conflict(
-            "only walk-ins are approved or rejected".into(),
-        ));
-    }
-    let decided_already = |v: &Visit| {
-        let who = v
-            .decided_by
-            .as_deref()
-            .map(|n| format!(" by {n}"))
-            .unwrap_or_default();
-        ApiError::Conflict(format!(
-            "this visit was decided already: it is {}{who}",
-            v.status.as_str()
-        ))
-    };
-    if visit.status != VisitStatus::Pending {
-        return Err(decided_already(&visit));
-    }
-    let made_after = now - state.config.walkin_expiry_ms();
-    if !db::visits::decide(tx, id, to, by, now, made_after).await? {
-        // Why not: a concurrent decision won (PostgreSQL), the walk-in expired before the
-        // sweep saw it, or `by` may not decide it (any longer).
-        let now_visit = load_visit(tx, id).await?;
-        if now_visit.status != VisitStatus::Pending {
-            return Err(decided_already(&now_visit));
-        }
-        if now_visit.created_at <= made_after {
-            return Err(ApiError::Conflict(
-                "this walk-in has EXPIRED: no one answered in time".into(),
-            ));
-        }
-        return Err(ApiError::forbidden(
-            "only the residents this walk-in asked, while they live in its unit, decide it",
-        ));
-    }
-    // The decider's entries about it are answered.
-    db::notifications::mark_visit_read(tx, id, by).await?;
-    let visit = load_visit(tx, id).await?;
-    let (name, external_id) = db::accounts::name_and_external_id_in_tx(tx, by)
-        .await?
-        .unwrap_or_default();
-    let verb = match to {
-        VisitStatus::Approved => "Approved",
-        _ => "Rejected",
-    };
-    let told = resolve_walkin(tx, state, &visit, &format!("{verb} by {name}"), session).await?;
-    crate::outbox::webhooks::enqueue_decision(
-        tx,
-        &state.config,
-        VisitDecided {
-            visit_id: visit.id.clone(),
-            external_visit_id: visit.external_id.clone(),
-            status: visit.status,
-            decided_at: now,
-            decided_by_id: Some(by.to_owned()),
-            decided_by_external_id: external_id,
-            decided_by_name: Some(name),
-        },
-        now,
-    )
-    .await?;
-    Ok(Decided { visit, told })
-}
-
-/// A recorded decision: the visit as it now stands, and who was told the outcome.
-struct Decided {
-    visit: Visit,
-    told: Vec<String>,
-}
-
-/// After a committed decision or expiry: the screens of everyone told, the guards' screens,
-/// and the push dispatcher and webhook sender.
-pub(crate) fn after_resolution(state: &AppState, told: &[String], visit_id: String) {
-    for user_id in told {
-        state.events.publish(user_id, LiveEvent::Inbox);
-    }
-    state.events.publish_guards(LiveEvent::Visit { visit_id });
-    state.push.wake();
-}
-
 async fn decide(
     state: AppState,
     user: AuthUser,
@@ -601,47 +370,6 @@ async fn decision(
     Ok(Json(
         decide_by_token(&state, &id, &req.action_token, req.decision.status()).await?,
     ))
-}
-
-/// Records the decision of an action token's recipient on walk-in `id`: for the notification's
-/// buttons ([`decision`]) and the links in texts and emails ([`crate::http::links`]). 422 for a
-/// malformed token, 403 for one that cannot decide this visit, 409 when the visit is decided
-/// already or expired.
-pub(crate) async fn decide_by_token(
-    state: &AppState,
-    id: &str,
-    token: &str,
-    to: VisitStatus,
-) -> ApiResult<Visit> {
-    if token.is_empty() || token.len() > 128 {
-        return Err(ApiError::validation(
-            "actionToken must be 1 to 128 characters",
-        ));
-    }
-    let refused = || {
-        ApiError::forbidden(
-            "this action token cannot decide this visit: it is used, expired or another visit's; \
-             open the app to decide",
-        )
-    };
-    let now = now_ms();
-    let token_hash = hash_token(token);
-    // No session guards this: a token that cannot work is refused from the read side, so
-    // guessing never queues for SQLite's one writer.
-    if !db::action_tokens::usable(&state.db, &token_hash, id, now).await? {
-        return Err(refused());
-    }
-    let mut tx = state.db.begin().await?;
-    let by = db::action_tokens::consume(&mut tx, &token_hash, id, now)
-        .await?
-        .ok_or_else(refused)?;
-    if db::accounts::role_in_tx(&mut tx, &by).await?.is_none() {
-        return Err(ApiError::forbidden("this account is disabled"));
-    }
-    let decided = record_decision(&mut tx, state, id, to, &by, None, now).await?;
-    tx.commit().await?;
-    after_resolution(state, &decided.told, id.to_owned());
-    Ok(decided.visit)
 }
 
 #[utoipa::path(post, path = paths::VISIT_APPROVE, tag = "visits", operation_id = "approveVisit",

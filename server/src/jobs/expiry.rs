@@ -10,7 +10,7 @@ use gatebell_core::protocol::{VisitDecided, VisitStatus};
 use tokio::sync::watch;
 
 use crate::db::{self, now_ms};
-use crate::http::visits::{after_resolution, resolve_walkin};
+use crate::domain::visits::{after_resolution, resolve_walkin};
 use crate::state::AppState;
 
 /// How often the sweep runs: a walk-in expires at most this much late.

@@ -9,7 +9,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use crate::db::{self, now_ms};
-use crate::http::auth::end_sessions;
+use crate::domain::sessions::end_sessions;
 use crate::state::AppState;
 
 const DAY_MS: i64 = 24 * 3600 * 1000;

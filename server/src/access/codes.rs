@@ -6,8 +6,7 @@
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-/// Shortest `--code-secret` accepted.
-pub const MIN_SECRET_LEN: usize = 16;
+pub use crate::config::MIN_SECRET_LEN;
 
 /// The settings key under which a generated secret is stored.
 pub const SECRET_SETTING: &str = "code_secret";

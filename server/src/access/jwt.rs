@@ -390,7 +390,7 @@ mod tests {
 
     #[test]
     fn session_tokens_are_not_jwt_shaped() {
-        assert!(!looks_like_jwt(&crate::http::auth::random_token(32)));
+        assert!(!looks_like_jwt(&crate::domain::sessions::random_token(32)));
         assert!(looks_like_jwt("a.b.c"));
         assert!(!looks_like_jwt("a.b"));
     }

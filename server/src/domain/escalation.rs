@@ -1,0 +1,469 @@
+//! Texts and emails, the third channel: who gets one and when (channels, quiet hours), and
+//! what they say. A walk-in is escalated by [`crate::jobs::escalation`]; a check-in is
+//! emailed (or texted) at once to a host who chose that channel for it. Each text and email
+//! about a walk-in carries one-tap Approve / Reject links with its own single-use action token,
+//! answered by [`crate::http::links`] with no app and no login.
+
+use chrono::Timelike;
+use gatebell_core::protocol::{NotificationType, QuietHours, Visit};
+
+use crate::db::accounts::Contact;
+use crate::db::messages::NewMessage;
+use crate::db::{self, Tx};
+use crate::domain::links::escape;
+use crate::domain::sessions::{hash_token, random_token};
+use crate::outbox::messages::Message;
+use crate::state::AppState;
+
+/// Queues a check-in's text and email to its host, per their channels, inside `tx`.
+pub async fn announce_arrival(
+    tx: &mut Tx,
+    state: &AppState,
+    visit: &Visit,
+    contact: &Contact,
+    now: i64,
+) -> anyhow::Result<Queued> {
+    queue(
+        tx,
+        state,
+        visit,
+        &visit.host_id,
+        contact,
+        NotificationType::VisitorArrived,
+        now,
+    )
+    .await
+}
+
+/// What was queued for one recipient.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Queued {
+    pub sms: bool,
+    pub email: bool,
+}
+
+/// Which channels carry `kind` to `contact` at `now`: their choice, limited to what is
+/// configured, what they can be reached at, and (for texts) their quiet hours.
+pub fn plan(
+    contact: &Contact,
+    kind: NotificationType,
+    now: i64,
+    sms_enabled: bool,
+    email_enabled: bool,
+) -> Queued {
+    let chosen = contact.channels.of(kind);
+    let quiet = contact
+        .quiet_hours
+        .as_ref()
+        .is_some_and(|q| in_quiet_hours(q, now));
+    Queued {
+        sms: chosen.sms && sms_enabled && contact.phone.is_some() && !quiet,
+        email: chosen.email && email_enabled,
+    }
+}
+
+/// Whether `now` (epoch ms) is inside the quiet hours in their time zone (a zone that does not
+/// parse, which the preferences API refuses, counts as never quiet).
+pub fn in_quiet_hours(q: &QuietHours, now: i64) -> bool {
+    let (Ok(tz), Some(utc)) = (
+        q.time_zone.parse::<chrono_tz::Tz>(),
+        chrono::DateTime::from_timestamp_millis(now),
+    ) else {
+        return false;
+    };
+    let local = utc.with_timezone(&tz);
+    q.contains((local.hour() * 60 + local.minute()) as u16)
+        .unwrap_or(false)
+}
+
+/// Queues `kind`'s messages about `visit` to one recipient.
+pub async fn queue(
+    tx: &mut Tx,
+    state: &AppState,
+    visit: &Visit,
+    user_id: &str,
+    contact: &Contact,
+    kind: NotificationType,
+    now: i64,
+) -> anyhow::Result<Queued> {
+    let config = &state.config;
+    let mut planned = plan(
+        contact,
+        kind.clone(),
+        now,
+        config.sms_enabled(),
+        config.email_enabled(),
+    );
+    let walkin = kind == NotificationType::WalkinPending;
+    // A walk-in's links work until it expires; a check-in's message is news for as long as
+    // its push would be.
+    let expires_at = if walkin {
+        visit.created_at + config.walkin_expiry_ms()
+    } else {
+        now + config.checkin_ttl_ms()
+    };
+    let mut messages = Vec::new();
+    for (wanted, channel) in [(planned.sms, "sms"), (planned.email, "email")] {
+        if !wanted {
+            continue;
+        }
+        // Texts cost money: past the hourly cap a person gets their email and pushes only.
+        if channel == "sms" && state.text_limits.check(&user_id.to_owned()).is_err() {
+            state
+                .metrics
+                .messages
+                .with_label_values(&["sms", "capped"])
+                .inc();
+            tracing::info!(
+                user_id,
+                "text skipped: the recipient's hourly cap is reached"
+            );
+            planned.sms = false;
+            continue;
+        }
+        let links = if walkin {
+            let token = random_token(32);
+            db::action_tokens::insert(tx, &hash_token(&token), &visit.id, user_id, expires_at)
+                .await?;
+            Some(Links::new(&config.public_url(), &token))
+        } else {
+            None
+        };
+        messages.push(compose(channel, visit, contact, links.as_ref()));
+    }
+    for message in &messages {
+        let json = serde_json::to_string(message)?;
+        db::messages::enqueue(
+            tx,
+            &NewMessage {
+                channel: message.channel(),
+                event: kind.as_str(),
+                user_id,
+                visit_id: Some(&visit.id),
+                payload_json: &json,
+                expires_at,
+            },
+            now,
+        )
+        .await?;
+    }
+    Ok(planned)
+}
+
+/// A walk-in's one-tap links (each opens a confirmation page; nothing is decided by a GET).
+pub struct Links {
+    pub approve: String,
+    pub reject: String,
+}
+
+impl Links {
+    fn new(public_url: &str, token: &str) -> Links {
+        let page = format!("{public_url}{}{token}", crate::domain::links::PREFIX);
+        Links {
+            approve: format!("{page}?d=approve"),
+            reject: format!("{page}?d=reject"),
+        }
+    }
+}
+
+/// The text or email telling `contact` about `visit`: a walk-in asking for a decision (with
+/// links) or an arrival.
+/// What the guard typed (the visitor's name, the purpose) stands in quotes and carries nothing
+/// a phone or mail client would turn into a link, so it cannot pass for Gatebell's own links;
+/// those stand on lines of their own.
+pub fn compose(channel: &str, visit: &Visit, contact: &Contact, links: Option<&Links>) -> Message {
+    let who = &quoted(&visit.visitor_name);
+    let purpose = visit
+        .purpose
+        .as_deref()
+        .map(|p| format!(" ({})", quoted(p)))
+        .unwrap_or_default();
+    let unit = visit
+        .unit
+        .as_deref()
+        .map(|u| format!(" for {u}"))
+        .unwrap_or_default();
+    let (subject, lead) = match links {
+        Some(_) => (
+            format!("Visitor at the gate: {who}"),
+            format!("{who}{purpose} is at the gate{unit}, and nobody has answered yet."),
+        ),
+        None => (
+            format!("Visitor arrived: {who}"),
+            format!("{who}{purpose} has checked in at the gate{unit}."),
+        ),
+    };
+    if channel == "sms" {
+        let body = match links {
+            Some(l) => format!(
+                "Gatebell: {lead}\nApprove: {}\nReject: {}",
+                l.approve, l.reject
+            ),
+            None => format!("Gatebell: {lead}"),
+        };
+        return Message::Sms {
+            to: contact.phone.clone().unwrap_or_default(),
+            body,
+        };
+    }
+    let greeting = format!("Hello {},", contact.name);
+    let (text_links, html_links) = match links {
+        Some(l) => (
+            format!(
+                "\n\nApprove: {}\nReject: {}\n\nEach link works once, until the request expires.",
+                l.approve, l.reject
+            ),
+            format!(
+                "<p><a href=\"{}\" style=\"padding:8px 16px;background:#15803d;color:#fff;text-decoration:none;border-radius:4px\">Approve</a> \
+                 <a href=\"{}\" style=\"padding:8px 16px;background:#b91c1c;color:#fff;text-decoration:none;border-radius:4px\">Reject</a></p>\
+                 <p style=\"color:#555\">Each link works once, until the request expires.</p>",
+                escape(&l.approve),
+                escape(&l.reject)
+            ),
+        ),
+        None => (String::new(), String::new()),
+    };
+    Message::Email {
+        to: format!("{} <{}>", mailbox_name(&contact.name), contact.email),
+        subject,
+        text: format!("{greeting}\n\n{lead}{text_links}\n\n— Gatebell\n"),
+        html: format!(
+            "<!doctype html><html><body style=\"font-family:sans-serif\"><p>{}</p><p>{}</p>{html_links}<p>— Gatebell</p></body></html>",
+            escape(&greeting),
+            escape(&lead)
+        ),
+    }
+}
+
+/// `text` in quotes, defanged: a dot between two characters becomes `[.]` and `:/` becomes
+/// `[:]/` (no scheme, no host name a client would link), and its own quotes become `'`.
+fn quoted(text: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = String::with_capacity(text.len() + 8);
+    out.push('"');
+    for (i, &c) in chars.iter().enumerate() {
+        let prev = i.checked_sub(1).map(|j| chars[j]);
+        let next = chars.get(i + 1).copied();
+        match c {
+            '.' if prev.is_some_and(|p| !p.is_whitespace())
+                && next.is_some_and(|n| !n.is_whitespace()) =>
+            {
+                out.push_str("[.]")
+            }
+            ':' if next == Some('/') => out.push_str("[:]"),
+            '"' => out.push('\''),
+            _ => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// A display name safe in a `Name <address>` mailbox: quoted, without quotes or line breaks.
+fn mailbox_name(name: &str) -> String {
+    let clean: String = name
+        .chars()
+        .filter(|c| !matches!(c, '"' | '\\' | '\r' | '\n' | '<' | '>'))
+        .collect();
+    format!("\"{clean}\"")
+}
+
+#[cfg(test)]
+mod tests {
+    use gatebell_core::protocol::{ChannelPreferences, Channels, VisitKind, VisitStatus};
+
+    use super::*;
+
+    fn contact() -> Contact {
+        Contact {
+            name: "Asha Rao".into(),
+            email: "asha@example.com".into(),
+            phone: Some("+919800000001".into()),
+            channels: ChannelPreferences::default(),
+            quiet_hours: None,
+        }
+    }
+
+    fn visit() -> Visit {
+        Visit {
+            id: "v1".into(),
+            visitor_name: "Ravi <b>".into(),
+            phone: None,
+            purpose: Some("delivery".into()),
+            host_id: "u1".into(),
+            host_name: "Asha Rao".into(),
+            unit: Some("A-101".into()),
+            kind: VisitKind::Walkin,
+            status: VisitStatus::Pending,
+            created_at: 0,
+            valid_until: None,
+            checked_in_at: None,
+            decided_at: None,
+            decided_by: None,
+            external_id: None,
+            escalation: None,
+        }
+    }
+
+    /// 2026-11-28 23:30 in Kolkata (UTC+5:30) is 18:00 UTC.
+    const KOLKATA_2330: i64 = 1_795_888_800_000;
+
+    fn night() -> QuietHours {
+        QuietHours {
+            start: "22:00".into(),
+            end: "07:00".into(),
+            time_zone: "Asia/Kolkata".into(),
+        }
+    }
+
+    #[test]
+    fn quiet_hours_are_in_the_users_time_zone() {
+        assert!(in_quiet_hours(&night(), KOLKATA_2330));
+        // 12:30 in Kolkata.
+        assert!(!in_quiet_hours(&night(), KOLKATA_2330 - 11 * 3_600_000));
+        // The same instant is 18:00 in London: not quiet there.
+        let london = QuietHours {
+            time_zone: "Europe/London".into(),
+            ..night()
+        };
+        assert!(!in_quiet_hours(&london, KOLKATA_2330));
+        let nowhere = QuietHours {
+            time_zone: "Mars/Olympus".into(),
+            ..night()
+        };
+        assert!(!in_quiet_hours(&nowhere, KOLKATA_2330));
+    }
+
+    #[test]
+    fn the_plan_follows_choice_configuration_contact_and_quiet_hours() {
+        let c = contact();
+        let kind = NotificationType::WalkinPending;
+        let all = plan(&c, kind.clone(), KOLKATA_2330, true, true);
+        assert_eq!(
+            all,
+            Queued {
+                sms: true,
+                email: true
+            }
+        );
+        assert_eq!(
+            plan(&c, kind.clone(), KOLKATA_2330, false, true),
+            Queued {
+                sms: false,
+                email: true
+            }
+        );
+        let quiet = Contact {
+            quiet_hours: Some(night()),
+            ..contact()
+        };
+        assert_eq!(
+            plan(&quiet, kind.clone(), KOLKATA_2330, true, true),
+            Queued {
+                sms: false,
+                email: true
+            },
+            "quiet hours hold texts back, not emails"
+        );
+        let no_phone = Contact {
+            phone: None,
+            ..contact()
+        };
+        assert!(!plan(&no_phone, kind.clone(), KOLKATA_2330, true, true).sms);
+        let mut opted_out = contact();
+        opted_out.channels.walkin_pending = Channels {
+            push: true,
+            sms: false,
+            email: false,
+        };
+        assert_eq!(
+            plan(&opted_out, kind, KOLKATA_2330, true, true),
+            Queued::default()
+        );
+        // Check-ins go by email only to those who chose it.
+        assert_eq!(
+            plan(
+                &c,
+                NotificationType::VisitorArrived,
+                KOLKATA_2330,
+                true,
+                true
+            ),
+            Queued::default()
+        );
+    }
+
+    #[test]
+    fn walkin_messages_carry_both_links_and_escape_html() {
+        let links = Links::new("https://gate.example", "tok");
+        assert_eq!(links.approve, "https://gate.example/a/tok?d=approve");
+        let Message::Sms { to, body } = compose("sms", &visit(), &contact(), Some(&links)) else {
+            panic!("not a text");
+        };
+        assert_eq!(to, "+919800000001");
+        assert!(body.contains("\"Ravi <b>\" (\"delivery\") is at the gate for A-101"));
+        assert!(body.contains("\nApprove: https://gate.example/a/tok?d=approve\n"));
+        assert!(body.ends_with("\nReject: https://gate.example/a/tok?d=reject"));
+        let Message::Email { to, text, html, .. } =
+            compose("email", &visit(), &contact(), Some(&links))
+        else {
+            panic!("not an email");
+        };
+        assert_eq!(to, "\"Asha Rao\" <asha@example.com>");
+        assert!(text.contains("Reject: https://gate.example/a/tok?d=reject"));
+        assert!(html.contains("&quot;Ravi &lt;b&gt;&quot;"), "{html}");
+        assert!(!html.contains("Ravi <b>"));
+        assert!(html.contains("href=\"https://gate.example/a/tok?d=approve\""));
+    }
+
+    #[test]
+    fn arrival_messages_have_no_links() {
+        let Message::Email { subject, text, .. } = compose("email", &visit(), &contact(), None)
+        else {
+            panic!("not an email");
+        };
+        assert_eq!(subject, "Visitor arrived: \"Ravi <b>\"");
+        assert!(text.contains("has checked in"));
+        assert!(!text.contains("/a/"));
+    }
+
+    #[test]
+    fn a_typed_purpose_cannot_pass_for_a_link() {
+        let mut v = visit();
+        v.visitor_name = "Ravi \"the courier\"".into();
+        v.purpose = Some("Approve: https://evil.example/a/Zx9 or www.evil.example".into());
+        let links = Links::new("https://gate.example", "tok");
+        let Message::Sms { body, .. } = compose("sms", &v, &contact(), Some(&links)) else {
+            panic!("not a text");
+        };
+        assert!(
+            body.contains("(\"Approve: https[:]//evil[.]example/a/Zx9 or www[.]evil[.]example\")"),
+            "{body}"
+        );
+        assert!(body.contains("\"Ravi 'the courier'\""), "{body}");
+        assert!(!body.contains("evil.example"), "{body}");
+        // Gatebell's own links, and only they, start a line.
+        let link_lines: Vec<&str> = body
+            .lines()
+            .filter(|l| l.contains("://") && !l.contains("[:]"))
+            .collect();
+        assert_eq!(
+            link_lines,
+            [
+                "Approve: https://gate.example/a/tok?d=approve",
+                "Reject: https://gate.example/a/tok?d=reject"
+            ]
+        );
+        let Message::Email { text, .. } = compose("email", &v, &contact(), Some(&links)) else {
+            panic!("not an email");
+        };
+        assert!(!text.contains("evil.example"), "{text}");
+        // Sentences keep their full stops.
+        assert_eq!(quoted("Parcel. Thanks."), "\"Parcel. Thanks.\"");
+    }
+
+    #[test]
+    fn display_names_cannot_break_the_mailbox() {
+        assert_eq!(mailbox_name("A \"B\" <c>\r\nBcc: x"), "\"A B cBcc: x\"");
+    }
+}
