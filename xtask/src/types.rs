@@ -38,7 +38,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
                 Ok(())
             }
             Some((line, was, now)) => Err(format!(
-                "{GENERATED} is stale: the Rust types in core/src/protocol.rs changed.\n\
+                "{GENERATED} is stale: the Rust types in core/src/protocol/ changed.\n\
                  First difference, line {line}:\n  committed: {was}\n  generated: {now}\n\
                  Run `cargo xtask types`, fix what the TypeScript build then reports in \
                  web-demo/, and commit {GENERATED}."

@@ -3,6 +3,9 @@
 //! by ts-rs from the Rust types and their serde attributes. `cargo xtask types` runs it and
 //! writes (or, with `--check`, compares) the committed file.
 
+use std::fs;
+use std::path::Path;
+
 use gatebell_core::client::{LastError, Operation, Status};
 use gatebell_core::protocol::*;
 use gatebell_core::routing::{DecisionCall, Route, RoutePaths};
@@ -52,8 +55,16 @@ fn main() -> std::process::ExitCode {
         .map(|(name, _)| *name)
         .chain(HAND_WRITTEN.iter().map(|(name, _)| *name))
         .collect();
-    let unlisted: Vec<String> = public_types(include_str!("../../../core/src/protocol.rs"))
-        .into_iter()
+    let sources = match protocol_sources() {
+        Ok(sources) => sources,
+        Err(e) => {
+            eprintln!("reading core/src/protocol/: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let unlisted: Vec<String> = sources
+        .iter()
+        .flat_map(|source| public_types(source))
         .filter(|name| !listed.contains(&name.as_str()))
         .collect();
     if !unlisted.is_empty() {
@@ -83,7 +94,20 @@ fn main() -> std::process::ExitCode {
     std::process::ExitCode::SUCCESS
 }
 
-/// Names of the `pub struct` and `pub enum` items of the protocol module, its tests left out.
+/// The text of every file of `core/src/protocol/`, read when the generator runs, so a file
+/// added there is checked without being named here.
+fn protocol_sources() -> std::io::Result<Vec<String>> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../core/src/protocol");
+    let mut files = fs::read_dir(dir)?
+        .map(|entry| entry.map(|e| e.path()))
+        .collect::<std::io::Result<Vec<_>>>()?;
+    files.retain(|path| path.extension().is_some_and(|ext| ext == "rs"));
+    files.sort();
+    files.iter().map(fs::read_to_string).collect()
+}
+
+/// Names of the `pub struct` and `pub enum` items of one file of the protocol module, its tests
+/// left out.
 fn public_types(source: &str) -> Vec<String> {
     let body = source.split("#[cfg(test)]").next().unwrap_or(source);
     body.lines()
