@@ -1,7 +1,7 @@
 //! Memory after password hashing, in a process of its own (resident memory is per process):
 //! Argon2's blocks freed on many threads must go back to the OS.
 
-use gatebell_server::http::auth::hash_password;
+use gatebell_server::domain::sessions::hash_password;
 
 fn rss_mb() -> f64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap();
@@ -19,7 +19,7 @@ fn rss_mb() -> f64 {
 
 #[test]
 fn hashing_on_many_threads_leaves_no_resident_blocks() {
-    gatebell_server::domain::throttle::release_large_blocks();
+    gatebell_server::access::throttle::release_large_blocks();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .max_blocking_threads(16)

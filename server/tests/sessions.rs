@@ -6,7 +6,7 @@ mod common;
 
 use common::{Backend, TestApp, assert_error, execute, scalar};
 use gatebell_server::db::now_ms;
-use gatebell_server::http::auth::hash_token;
+use gatebell_server::domain::sessions::hash_token;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
