@@ -55,6 +55,7 @@ pub mod messages;
 pub mod notifications;
 pub mod notify;
 pub mod outbox;
+pub mod queue;
 pub mod settings;
 pub mod visits;
 pub mod webhooks;

@@ -9,6 +9,8 @@ use sha2::{Digest, Sha256};
 
 use crate::error::ApiError;
 
+use crate::db::queue;
+use crate::outbox::push::Provider;
 use crate::state::AppState;
 
 /// The routes of this module.
@@ -59,14 +61,18 @@ async fn metrics(
             return Err(ApiError::Unauthorized("wrong metrics token".into()));
         }
     }
-    if let Ok(d) = crate::db::outbox::depth(&state.db).await {
-        state.metrics.outbox_depth.set(d);
+    let mut pushes = 0;
+    for provider in [Provider::Fcm, Provider::WebPush] {
+        pushes += queue::depth(&state.db, &queue::PUSHES, provider.as_str())
+            .await
+            .unwrap_or(0);
     }
-    if let Ok(d) = crate::db::webhooks::depth(&state.db).await {
+    state.metrics.outbox_depth.set(pushes);
+    if let Ok(d) = queue::depth(&state.db, &queue::WEBHOOKS, "").await {
         state.metrics.webhook_outbox_depth.set(d);
     }
     for channel in crate::outbox::messages::CHANNELS {
-        if let Ok(d) = crate::db::messages::depth(&state.db, channel).await {
+        if let Ok(d) = queue::depth(&state.db, &queue::MESSAGES, channel).await {
             state
                 .metrics
                 .message_outbox_depth

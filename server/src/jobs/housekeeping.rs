@@ -65,9 +65,9 @@ pub async fn run_once(state: &AppState) -> anyhow::Result<Swept> {
     if days > 0 {
         let cutoff = now - days * DAY_MS;
         let mut tx = state.db.begin().await?;
-        swept.push_rows = db::outbox::purge_before(&mut tx, cutoff).await?;
-        swept.webhooks = db::webhooks::purge_before(&mut tx, cutoff).await?;
-        swept.messages = db::messages::purge_before(&mut tx, cutoff).await?;
+        swept.push_rows = db::queue::purge_before(&mut tx, &db::queue::PUSHES, cutoff).await?;
+        swept.webhooks = db::queue::purge_before(&mut tx, &db::queue::WEBHOOKS, cutoff).await?;
+        swept.messages = db::queue::purge_before(&mut tx, &db::queue::MESSAGES, cutoff).await?;
         swept.notifications = db::notifications::purge_before(&mut tx, cutoff).await?;
         swept.visits = db::visits::purge_before(&mut tx, cutoff).await?;
         tx.commit().await?;

@@ -10,7 +10,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use gatebell_core::protocol::{Platform, PushPayload};
-use rand::Rng;
 use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::task::JoinSet;
 
@@ -18,16 +17,16 @@ use super::breaker::PruneBreaker;
 use crate::channels::SendOutcome;
 use crate::channels::fcm::FcmSender;
 use crate::channels::webpush::{WebPushSender, WebTarget, topic_for_visit};
-use crate::db::outbox::{self, Attempt, Job, NextState, SentInfo, Target};
+use crate::db::outbox::{self, Attempt, Job, NextState, PUSHES, SentInfo, Target};
+use crate::db::queue;
 use crate::db::{Db, DbError, new_id, now_ms};
 use crate::metrics::PushMetrics;
 use crate::outbox::push::{Provider, PushHandle};
+use crate::outbox::{RETRY_BASE_MS, RETRY_CAP_MS, retry_at};
 
 /// A periodic sweep picks up rows whose lease ran out (a crashed instance) or that another
 /// instance queued without waking us.
 const SWEEP: Duration = Duration::from_millis(500);
-const RETRY_BASE_MS: i64 = 1_000;
-const RETRY_CAP_MS: i64 = 60_000;
 const RECORD_BATCH: usize = 512;
 
 /// The senders the dispatcher uses.
@@ -146,7 +145,7 @@ async fn run_lane(
         };
         if jobs.is_empty() {
             drop(room);
-            let wait = match outbox::next_due(&lane.db, lane.provider.as_str()).await {
+            let wait = match queue::next_due(&lane.db, &PUSHES, lane.provider.as_str()).await {
                 Ok(Some(due)) => {
                     Duration::from_millis((due - now_ms()).clamp(1, SWEEP.as_millis() as i64) as u64)
                 }
@@ -197,8 +196,9 @@ async fn run_lane(
 /// Claims due jobs of the lane's provider in a transaction of their own.
 async fn claim(lane: &Lane, lease_ms: i64, limit: i64) -> Result<Vec<Job>, DbError> {
     let mut tx = lane.db.begin().await?;
-    let jobs = outbox::claim(
+    let jobs = queue::claim(
         &mut tx,
+        &PUSHES,
         lane.provider.as_str(),
         &lane.claim_id,
         now_ms(),
@@ -213,7 +213,7 @@ async fn claim(lane: &Lane, lease_ms: i64, limit: i64) -> Result<Vec<Job>, DbErr
 /// Makes this dispatcher's unfinished claims due again.
 async fn release(db: &Db, claim_id: &str) -> Result<u64, DbError> {
     let mut tx = db.begin().await?;
-    let n = outbox::release(&mut tx, claim_id, now_ms()).await?;
+    let n = queue::release(&mut tx, &PUSHES, claim_id, now_ms()).await?;
     tx.commit().await?;
     Ok(n)
 }
@@ -320,27 +320,27 @@ async fn send_job(lane: &Lane, job: Job, target: Result<Option<Target>, String>)
             error,
             retry_after_ms,
         } => {
-            let due =
-                done + retry_delay_ms(job.attempts, retry_after_ms, rand::thread_rng().r#gen());
-            if due >= job.expires_at {
-                (
+            match retry_at(
+                done,
+                job.attempts,
+                RETRY_CAP_MS,
+                retry_after_ms,
+                job.expires_at,
+            ) {
+                NextState::Expired => (
                     NextState::Expired,
                     status,
                     Some(format!("{error} (TTL runs out before the next try)")),
-                )
-            } else {
-                (NextState::RetryAt(due), status, Some(error))
+                ),
+                next => (next, status, Some(error)),
             }
         }
     };
     metrics.count(
         provider,
         match next {
-            NextState::Delivered => "delivered",
             NextState::RetryAt(_) => "retried",
-            NextState::Expired => "expired",
-            NextState::Failed => "failed",
-            NextState::Pruned => "pruned",
+            other => other.as_str(),
         },
     );
     if let Some(e) = &error {
@@ -442,30 +442,5 @@ async fn send(
                 error: "FCM is not configured (--fcm-credentials)".into(),
             },
         }
-    }
-}
-
-/// The shared backoff ([`gatebell_core::backoff::delay_ms`]), never before `Retry-After`.
-pub fn retry_delay_ms(attempts: i64, retry_after_ms: Option<i64>, random: f64) -> i64 {
-    gatebell_core::backoff::delay_ms(attempts.min(20), RETRY_BASE_MS, RETRY_CAP_MS, random)
-        .max(retry_after_ms.unwrap_or(0))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backoff_doubles_with_jitter_and_is_capped() {
-        assert_eq!(retry_delay_ms(1, None, 0.0), 500);
-        assert_eq!(retry_delay_ms(1, None, 0.999), 999);
-        assert_eq!(retry_delay_ms(3, None, 0.0), 2_000);
-        assert_eq!(retry_delay_ms(30, None, 0.999), 59_970);
-    }
-
-    #[test]
-    fn retry_after_is_a_floor() {
-        assert_eq!(retry_delay_ms(1, Some(2_000), 0.5), 2_000);
-        assert_eq!(retry_delay_ms(8, Some(2_000), 0.0), 30_000);
     }
 }

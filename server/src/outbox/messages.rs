@@ -7,16 +7,17 @@
 
 use std::sync::Arc;
 
-use rand::Rng;
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
 use crate::config::Config;
-use crate::db::messages::{self, Attempt, Job, NextState};
+use crate::db::messages::{Job, MESSAGES};
+use crate::db::queue::{self, NextState};
 use crate::db::{Db, DbError, Tx, new_id, now_ms};
 use crate::metrics::PushMetrics;
 use crate::outbox::lane;
 use crate::outbox::push::PushHandle;
+use crate::outbox::{RETRY_CAP_MS, retry_at};
 
 use crate::channels::Sent;
 use crate::channels::email::EmailClient;
@@ -27,8 +28,6 @@ pub const CHANNELS: [&str; 2] = ["sms", "email"];
 
 /// Messages claimed (and sent concurrently) at a time per lane.
 const BATCH: i64 = 16;
-const RETRY_BASE_MS: i64 = 1_000;
-const RETRY_MAX_MS: i64 = 60_000;
 
 /// One queued message (the `payload` of a `message_jobs` row).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -114,11 +113,20 @@ impl lane::Lane for Lane {
     }
 
     async fn claim(&self, tx: &mut Tx, now: i64) -> Result<Vec<Job>, DbError> {
-        messages::claim(tx, self.channel, &self.claim_id, now, self.lease_ms, BATCH).await
+        queue::claim(
+            tx,
+            &MESSAGES,
+            self.channel,
+            &self.claim_id,
+            now,
+            self.lease_ms,
+            BATCH,
+        )
+        .await
     }
 
     async fn next_due(&self) -> Result<Option<i64>, DbError> {
-        messages::next_due(&self.db, self.channel).await
+        queue::next_due(&self.db, &MESSAGES, self.channel).await
     }
 
     async fn deliver(&self, job: Job) {
@@ -126,7 +134,7 @@ impl lane::Lane for Lane {
     }
 
     async fn release(&self, tx: &mut Tx, now: i64) -> Result<u64, DbError> {
-        messages::release(tx, &self.claim_id, now).await
+        queue::release(tx, &MESSAGES, &self.claim_id, now).await
     }
 }
 
@@ -163,10 +171,10 @@ async fn deliver(lane: &Lane, job: Job) {
     if let Some(e) = &outcome.error {
         tracing::debug!(message = %job.id, channel = lane.channel, status = ?outcome.status, error = %e, "message not delivered");
     }
-    let attempt = Attempt {
+    let attempt = queue::Outcome {
         job_id: &job.id,
         claim_id: &lane.claim_id,
-        channel: lane.channel,
+        lane: lane.channel,
         at: now_ms(),
         next: outcome.next,
         status: outcome.status,
@@ -175,7 +183,7 @@ async fn deliver(lane: &Lane, job: Job) {
     };
     let attempt = &attempt;
     lane::record(&lane.db, "a message outcome", |mut tx| async move {
-        messages::record(&mut tx, attempt).await?;
+        queue::record(&mut tx, &MESSAGES, std::slice::from_ref(attempt)).await?;
         Ok(tx)
     })
     .await;
@@ -226,7 +234,13 @@ async fn attempt(lane: &Lane, job: &Job) -> Outcome {
             latency_ms,
         } => {
             let next = if transient {
-                retry_at(job, retry_after_ms)
+                retry_at(
+                    now_ms(),
+                    job.attempts,
+                    RETRY_CAP_MS,
+                    retry_after_ms,
+                    job.expires_at,
+                )
             } else {
                 NextState::Failed
             };
@@ -237,23 +251,6 @@ async fn attempt(lane: &Lane, job: &Job) -> Outcome {
                 latency_ms: Some(latency_ms),
             }
         }
-    }
-}
-
-/// When to try again, or Expired when that would be too late.
-fn retry_at(job: &Job, retry_after_ms: Option<i64>) -> NextState {
-    let delay = gatebell_core::backoff::delay_ms(
-        job.attempts.min(30),
-        RETRY_BASE_MS,
-        RETRY_MAX_MS,
-        rand::thread_rng().r#gen(),
-    )
-    .max(retry_after_ms.unwrap_or(0));
-    let due = now_ms() + delay;
-    if due >= job.expires_at {
-        NextState::Expired
-    } else {
-        NextState::RetryAt(due)
     }
 }
 
@@ -271,26 +268,5 @@ mod tests {
         assert_eq!(json["channel"], "sms");
         assert_eq!(serde_json::from_value::<Message>(json).unwrap(), sms);
         assert_eq!(sms.channel(), "sms");
-    }
-
-    #[test]
-    fn a_retry_past_the_expiry_expires() {
-        let job = |expires_at| Job {
-            id: "m".into(),
-            event: "walkin_pending".into(),
-            payload: String::new(),
-            attempts: 1,
-            expires_at,
-            visit_status: None,
-        };
-        assert_eq!(retry_at(&job(now_ms() + 500), None), NextState::Expired);
-        assert!(matches!(
-            retry_at(&job(now_ms() + 600_000), None),
-            NextState::RetryAt(_)
-        ));
-        assert_eq!(
-            retry_at(&job(now_ms() + 600_000), Some(700_000)),
-            NextState::Expired
-        );
     }
 }

@@ -12,17 +12,18 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use gatebell_core::protocol::{VisitDecided, VisitStatus, WebhookEvent};
-use rand::Rng;
 use tokio::sync::watch;
 
 use crate::channels::retry_after_ms;
 use crate::channels::webhooks::Signer;
 use crate::config::Config;
-use crate::db::webhooks::{self, Job, NextState};
+use crate::db::queue::{self, NextState};
+use crate::db::webhooks::{self, Job, WEBHOOKS};
 use crate::db::{Db, DbError, Tx, new_id, now_ms};
 use crate::metrics::PushMetrics;
 use crate::outbox::lane;
 use crate::outbox::push::PushHandle;
+use crate::outbox::retry_at;
 
 /// A webhook not delivered within a day is given up.
 pub const WEBHOOK_TTL_MS: i64 = 24 * 3600 * 1000;
@@ -30,7 +31,6 @@ pub const WEBHOOK_TTL_MS: i64 = 24 * 3600 * 1000;
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 /// Webhooks claimed (and sent concurrently) at a time.
 const BATCH: i64 = 32;
-const RETRY_BASE_MS: i64 = 1_000;
 
 /// The event type of a visit that reached `status`, if it is one the backend hears of.
 pub fn event_type(status: VisitStatus) -> Option<&'static str> {
@@ -131,11 +131,11 @@ impl lane::Lane for Sender {
     }
 
     async fn claim(&self, tx: &mut Tx, now: i64) -> Result<Vec<Job>, DbError> {
-        webhooks::claim(tx, &self.claim_id, now, self.lease_ms, BATCH).await
+        queue::claim(tx, &WEBHOOKS, "", &self.claim_id, now, self.lease_ms, BATCH).await
     }
 
     async fn next_due(&self) -> Result<Option<i64>, DbError> {
-        webhooks::next_due(&self.db).await
+        queue::next_due(&self.db, &WEBHOOKS, "").await
     }
 
     async fn deliver(&self, job: Job) {
@@ -143,7 +143,7 @@ impl lane::Lane for Sender {
     }
 
     async fn release(&self, tx: &mut Tx, now: i64) -> Result<u64, DbError> {
-        webhooks::release(tx, &self.claim_id, now).await
+        queue::release(tx, &WEBHOOKS, &self.claim_id, now).await
     }
 }
 
@@ -152,10 +152,8 @@ impl lane::Lane for Sender {
 async fn deliver(sender: &Sender, job: Job) {
     let (next, status, error) = attempt(sender, &job).await;
     let event = match next {
-        NextState::Delivered => "delivered",
         NextState::RetryAt(_) => "retried",
-        NextState::Expired => "expired",
-        NextState::Failed => "failed",
+        other => other.as_str(),
     };
     sender.metrics.webhooks.with_label_values(&[event]).inc();
     if let Some(e) = &error {
@@ -163,16 +161,17 @@ async fn deliver(sender: &Sender, job: Job) {
     }
     let (job, error) = (&job, error.as_deref());
     lane::record(&sender.db, "a webhook outcome", |mut tx| async move {
-        webhooks::record(
-            &mut tx,
-            &job.id,
-            &sender.claim_id,
+        let outcome = queue::Outcome {
+            job_id: &job.id,
+            claim_id: &sender.claim_id,
+            lane: "",
+            at: now_ms(),
             next,
             status,
             error,
-            now_ms(),
-        )
-        .await?;
+            latency_ms: None,
+        };
+        queue::record(&mut tx, &WEBHOOKS, &[outcome]).await?;
         Ok(tx)
     })
     .await;
@@ -214,22 +213,20 @@ async fn attempt(sender: &Sender, job: &Job) -> (NextState, Option<u16>, Option<
         ),
         Err(e) => (None, None, crate::channels::egress::chain(&e)),
     };
-    let delay = gatebell_core::backoff::delay_ms(
-        job.attempts.min(30),
-        RETRY_BASE_MS,
+    match retry_at(
+        now_ms(),
+        job.attempts,
         sender.retry_max_ms,
-        rand::thread_rng().r#gen(),
-    )
-    .max(retry_after.unwrap_or(0));
-    let due = now_ms() + delay;
-    if due >= job.expires_at {
-        return (
+        retry_after,
+        job.expires_at,
+    ) {
+        NextState::Expired => (
             NextState::Expired,
             status,
             Some(format!("{error} (a day passed; given up)")),
-        );
+        ),
+        next => (next, status, Some(error)),
     }
-    (NextState::RetryAt(due), status, Some(error))
 }
 
 #[cfg(test)]
