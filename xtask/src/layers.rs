@@ -245,16 +245,24 @@ fn resolve(src: &Path, parts: &[&str]) -> Result<(), String> {
         } else if as_file.exists() {
             file = Some(as_file);
             if i + 1 < parts.len() {
+                // An item, or a type's associated item (`PushHandle::with_postgres`).
                 let rest = &parts[i + 1..];
-                if rest.len() > 1 {
+                if rest.len() > 2 {
                     return Err(format!("`{}` is not a module", parts[i + 1]));
                 }
-                return defines(file.as_deref().unwrap_or(src), rest[0]);
+                let file = file.as_deref().unwrap_or(src);
+                for item in rest {
+                    defines(file, item)?;
+                }
+                return Ok(());
             }
             return Ok(());
         } else if let Some(f) = &file {
-            if i + 1 == parts.len() {
-                return defines(f, part);
+            if parts.len() - i <= 2 {
+                for item in &parts[i..] {
+                    defines(f, item)?;
+                }
+                return Ok(());
             }
             return Err(format!("no module `{part}`"));
         } else {
@@ -265,7 +273,7 @@ fn resolve(src: &Path, parts: &[&str]) -> Result<(), String> {
 }
 
 /// Ok when `file` defines `item` (`fn item`, `struct item`, `enum item`, `trait item`,
-/// `const item`, `type item`, `mod item`, `static item`); a folder's `mod.rs` also counts
+/// `const item`, `type item`, `mod item`, `static item`, or imports it `as item`); a folder's `mod.rs` also counts
 /// what the files beside it define (it re-exports them).
 fn defines(file: &Path, item: &str) -> Result<(), String> {
     let mut text = fs::read_to_string(file).map_err(|e| e.to_string())?;
@@ -279,7 +287,7 @@ fn defines(file: &Path, item: &str) -> Result<(), String> {
         }
     }
     let found = [
-        "fn", "struct", "enum", "trait", "const", "type", "mod", "static",
+        "fn", "struct", "enum", "trait", "const", "type", "mod", "static", "as",
     ]
     .iter()
     .any(|kw| {
@@ -366,11 +374,15 @@ mod tests {
     #[test]
     fn doc_names_must_exist() {
         let src = root().join("server/src");
-        let doc = "`db::outbox` `outbox::dispatcher::spawn` `server/src/lib.rs` `db::nothing_here` `outbox::dispatcher::no_such_fn` `server/src/gone.rs` `not a path` `std::sync`";
+        let doc = "`db::outbox` `outbox::dispatcher::spawn` `server/src/lib.rs` `db::DbError` \
+            `outbox::push::PushHandle::with_postgres` `db::nothing_here` \
+            `outbox::dispatcher::no_such_fn` `server/src/gone.rs` \
+            `outbox::push::PushHandle::no_such_method` `not a path` `std::sync`";
         let breaches = check_doc_names(doc, &src);
-        assert_eq!(breaches.len(), 3, "{breaches:?}");
+        assert_eq!(breaches.len(), 4, "{breaches:?}");
         assert!(breaches[0].contains("db::nothing_here"));
         assert!(breaches[1].contains("no_such_fn"));
         assert!(breaches[2].contains("gone.rs"));
+        assert!(breaches[3].contains("no_such_method"));
     }
 }
