@@ -375,3 +375,103 @@ on_both_backends!(
     names_are_nfc_and_refuse_bidi_and_invisible_characters,
     metrics_need_the_token_when_one_is_set,
 );
+
+/// A TCP proxy to PostgreSQL that the test can cut (every connection dropped, new ones closed
+/// at once) and restore: the database gone from the server's point of view, as in a network
+/// partition or a stopped server, without stopping the cluster other tests share.
+struct CuttableProxy {
+    addr: std::net::SocketAddr,
+    cut: tokio::sync::watch::Sender<bool>,
+}
+
+impl CuttableProxy {
+    async fn start(upstream: std::net::SocketAddr) -> CuttableProxy {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (cut, cut_rx) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut inbound, _)) = listener.accept().await else {
+                    return;
+                };
+                if *cut_rx.borrow() {
+                    drop(inbound);
+                    continue;
+                }
+                let mut cut_rx = cut_rx.clone();
+                tokio::spawn(async move {
+                    let Ok(mut outbound) = tokio::net::TcpStream::connect(upstream).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                        _ = cut_rx.wait_for(|c| *c) => {}
+                    }
+                });
+            }
+        });
+        CuttableProxy { addr, cut }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_the_database_gone_a_walkin_gets_503_with_retry_after_and_service_resumes() {
+    let real = common::pg::fresh_database().await;
+    let url = url::Url::parse(&real).unwrap();
+    let upstream = format!("{}:{}", url.host_str().unwrap(), url.port().unwrap())
+        .parse()
+        .unwrap();
+    let proxy = CuttableProxy::start(upstream).await;
+    let mut through = url.clone();
+    through.set_port(Some(proxy.addr.port())).unwrap();
+    let app = TestApp::start_on(tempfile::tempdir().unwrap(), through.to_string(), &[]).await;
+    let guard = app.login(GUARD).await;
+    let host = app.resident_id(&guard, "asha").await;
+    let walkin = |name: &str| {
+        app.http
+            .post(format!("{}/api/v1/visits/walkin", app.url))
+            .bearer_auth(&guard)
+            .json(&json!({"visitorName": name, "hostId": host, "purpose": "parcel"}))
+            .send()
+    };
+    assert_eq!(
+        walkin("Before").await.unwrap().status(),
+        StatusCode::CREATED
+    );
+
+    proxy.cut.send_replace(true);
+    let started = std::time::Instant::now();
+    let refused = walkin("During").await.unwrap();
+    let took = started.elapsed();
+    assert_eq!(refused.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let retry_after: u64 = refused.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(retry_after >= 1, "{retry_after}");
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "unavailable", "{body}");
+    // Not a claim about speed (the benchmark measures that): a figure for the log.
+    println!("503 with the database gone after {took:?}");
+
+    proxy.cut.send_replace(false);
+    // Service resumes by itself: the pool reconnects on the next request.
+    let mut answered = StatusCode::SERVICE_UNAVAILABLE;
+    for _ in 0..20 {
+        answered = walkin("After").await.unwrap().status();
+        if answered == StatusCode::CREATED {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    assert_eq!(answered, StatusCode::CREATED);
+    // The refused walk-in left nothing behind; the other two are there.
+    let names = common::texts(
+        &app.state().db,
+        "SELECT visitor_name FROM visits WHERE kind = 'walkin' ORDER BY created_at",
+    )
+    .await;
+    assert_eq!(names, ["Before", "After"]);
+    app.stop().await;
+}

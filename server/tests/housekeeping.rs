@@ -1,6 +1,7 @@
 //! The database's upkeep: several processes started at once on one fresh SQLite file (a
-//! `serve` beside `user add`s, or two instances) take turns at the migrations, and retention
-//! purges old webhook and message rows with their attempts (SQLite and PostgreSQL).
+//! `serve` beside `user add`s, or two instances) take turns at the migrations, retention
+//! purges old webhook and message rows with their attempts, and the outbox claims the visitor
+//! at the gate before any backlog without starving it (SQLite and PostgreSQL).
 
 mod common;
 
@@ -8,6 +9,7 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 
 use common::{Backend, TestApp, scalar};
+use gatebell_server::db::queue::{self, Order};
 
 #[test]
 fn processes_started_at_once_on_a_fresh_file_all_migrate() {
@@ -122,4 +124,167 @@ async fn retention_purges_old_webhooks_and_messages_only(b: Backend) {
     app.stop().await;
 }
 
-on_both_backends!(retention_purges_old_webhooks_and_messages_only);
+/// Queues, in one transaction, `bulk` pushes of urgency 2 due a minute ago, one check-in (1)
+/// and two walk-ins (0) due now, the second with the earlier deadline, in a lane no dispatcher
+/// runs (`test-lane`), so only the test claims them.
+async fn backlog_and_gate(app: &TestApp, bulk: usize) {
+    use gatebell_server::db::Backend as B;
+    let now = gatebell_server::db::now_ms();
+    let user: Vec<String> =
+        common::texts(&app.state().db, "SELECT id FROM users ORDER BY id LIMIT 1").await;
+    let mut statements = vec![format!(
+        "INSERT INTO notifications (id, user_id, type, title, body, created_at)
+         VALUES ('n-1', '{}', 'parcel_arrived', 't', 'b', {now})",
+        user[0]
+    )];
+    let row = |id: &str, urgency: i64, due: i64, expires: i64| {
+        format!(
+            "INSERT INTO push_jobs (id, notification_id, device_id, provider, payload, state,
+             attempts, due_at, expires_at, created_at, updated_at, urgency)
+             VALUES ('{id}', 'n-1', 'd', 'test-lane', '{{}}', 'pending', 0, {due}, {expires},
+             {due}, {due}, {urgency})"
+        )
+    };
+    for i in 0..bulk {
+        statements.push(row(
+            &format!("bulk-{i:05}"),
+            2,
+            now - 60_000 + i as i64,
+            now + 3_600_000,
+        ));
+    }
+    statements.push(row("checkin", 1, now, now + 3_600_000));
+    statements.push(row("walkin-late", 0, now, now + 180_000));
+    statements.push(row("walkin-soon", 0, now, now + 90_000));
+    let mut tx = app.state().db.begin().await.unwrap();
+    for sql in statements {
+        match tx.conn() {
+            B::Sqlite(c) => sqlx::query(sqlx::AssertSqlSafe(sql))
+                .execute(c)
+                .await
+                .map(|_| ()),
+            B::Postgres(c) => sqlx::query(sqlx::AssertSqlSafe(sql))
+                .execute(c)
+                .await
+                .map(|_| ()),
+        }
+        .unwrap();
+    }
+    tx.commit().await.unwrap();
+}
+
+/// One claim of `limit` rows of the test lane, in `order`; the ids claimed, in claim order.
+async fn claim_ids(app: &TestApp, order: Order, limit: i64) -> Vec<String> {
+    #[derive(sqlx::FromRow)]
+    struct Claimed {
+        id: String,
+    }
+    let db = &app.state().db;
+    let mut tx = db.begin().await.unwrap();
+    let claim = queue::Claim {
+        order,
+        lane: "test-lane",
+        claim_id: &format!("test-{}", gatebell_server::db::new_id()),
+        now: gatebell_server::db::now_ms(),
+        lease_ms: 60_000,
+        limit,
+    };
+    let rows: Vec<Claimed> = queue::claim(&mut tx, &queue::PUSHES, claim).await.unwrap();
+    tx.commit().await.unwrap();
+    rows.into_iter().map(|r| r.id).collect()
+}
+
+async fn the_visitor_at_the_gate_is_claimed_before_any_backlog(b: Backend) {
+    let app = TestApp::start(b).await;
+    backlog_and_gate(&app, 500).await;
+    // The first claim of a lane is by urgency: both walk-ins (the earlier deadline first), then
+    // the check-in, then the oldest of the backlog.
+    assert_eq!(Order::for_claim(0), Order::Urgent);
+    let mut first = claim_ids(&app, Order::Urgent, 4).await;
+    first.sort();
+    assert_eq!(
+        first,
+        ["bulk-00000", "checkin", "walkin-late", "walkin-soon"]
+    );
+    app.stop().await;
+}
+
+async fn every_fourth_claim_serves_the_backlog_in_due_order(b: Backend) {
+    let app = TestApp::start(b).await;
+    backlog_and_gate(&app, 20).await;
+    let orders: Vec<Order> = (0..8).map(Order::for_claim).collect();
+    assert_eq!(
+        orders.iter().filter(|o| **o == Order::Due).count(),
+        2,
+        "{orders:?}"
+    );
+    // A due-order claim takes the oldest rows whatever their class: the backlog moves even
+    // while urgent rows keep coming.
+    let due = claim_ids(&app, Order::Due, 3).await;
+    let mut due_sorted = due.clone();
+    due_sorted.sort();
+    assert_eq!(
+        due_sorted,
+        ["bulk-00000", "bulk-00001", "bulk-00002"],
+        "{due:?}"
+    );
+    // The urgent ones are still first for the next urgent claim.
+    let mut urgent = claim_ids(&app, Order::Urgent, 2).await;
+    urgent.sort();
+    assert_eq!(urgent, ["walkin-late", "walkin-soon"]);
+    app.stop().await;
+}
+
+/// The claim of a lane by urgency reads the partial index on (lane, urgency, deadline), not
+/// the whole table (PostgreSQL's plan of the claim's inner select).
+async fn the_urgent_claim_is_an_index_scan(b: Backend) {
+    let app = TestApp::start(b).await;
+    backlog_and_gate(&app, 2_000).await;
+    let db = &app.state().db;
+    // The claim itself, explained with its parameters bound (nothing is executed).
+    let sql = queue::PUSHES.claim_sql(Order::Urgent, b == Backend::Postgres);
+    let now = gatebell_server::db::now_ms();
+    let plan: Vec<String> = match db.reader() {
+        gatebell_server::db::Backend::Postgres(pool) => {
+            common::execute(db, "ANALYZE push_jobs").await;
+            sqlx::query_scalar(sqlx::AssertSqlSafe(format!("EXPLAIN {sql}")))
+                .bind("c")
+                .bind(now + 60_000)
+                .bind(now)
+                .bind(64i64)
+                .bind("test-lane")
+                .fetch_all(pool)
+                .await
+                .unwrap()
+        }
+        gatebell_server::db::Backend::Sqlite(pool) => {
+            use sqlx::Row;
+            sqlx::query(sqlx::AssertSqlSafe(format!("EXPLAIN QUERY PLAN {sql}")))
+                .bind("c")
+                .bind(now + 60_000)
+                .bind(now)
+                .bind(64i64)
+                .bind("test-lane")
+                .fetch_all(pool)
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| r.get::<String, _>("detail"))
+                .collect()
+        }
+    };
+    let plan = plan.join("\n");
+    assert!(plan.contains("push_jobs_urgent"), "{plan}");
+    assert!(
+        !plan.contains("TEMP B-TREE") && !plan.contains("Sort"),
+        "{plan}"
+    );
+    app.stop().await;
+}
+
+on_both_backends!(
+    retention_purges_old_webhooks_and_messages_only,
+    the_visitor_at_the_gate_is_claimed_before_any_backlog,
+    every_fourth_claim_serves_the_backlog_in_due_order,
+    the_urgent_claim_is_an_index_scan,
+);

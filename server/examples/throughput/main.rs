@@ -1,4 +1,4 @@
-//! Push throughput of the release server measured from outside (issue 15):
+//! Push throughput and latency of the release server measured from outside:
 //!
 //! ```text
 //! cargo xtask bench            # builds the three release binaries below, then runs this
@@ -19,14 +19,17 @@
 //! new connections the fakes accepted. Then, with one instance: walk-ins at `RATE` a second for
 //! `SECONDS` through `POST /api/v1/internal/walkins` (each to a host with one phone and one
 //! browser), latency from sending the request to the fakes receiving each push (p50 / p99); and
-//! a burst of both users' pushes at once (2 × `MESSAGES`) for the RSS after it. Last, the peers
+//! a burst of both users' pushes at once (2 × `MESSAGES`) for the RSS after it; and the
+//! visitor at the gate behind a backlog: a bulk notice to `BACKLOG` phones, then `TRIES`
+//! walk-ins 100 ms apart while it drains, each walk-in's push latency and the drain rate. Last, the peers
 //! (pywebpush, Node `web-push`, firebase-admin) against the same fakes.
 //!
 //! With valgrind installed, instructions per message come from callgrind: a server under
 //! `valgrind --tool=callgrind`, counters zeroed before and dumped after one notification to
 //! `CALLGRIND_MESSAGES` devices per provider.
 //!
-//! Knobs: `MESSAGES` (4000), `ROUNDS` (3), `RATE` (200), `SECONDS` (10), `DATABASE_URL` (only
+//! Knobs: `MESSAGES` (4000), `ROUNDS` (3), `RATE` (200), `SECONDS` (10), `BACKLOG` (40000),
+//! `TRIES` (20), `DATABASE_URL` (only
 //! this database instead of SQLite + PostgreSQL), `PEERS=0` (skip the peers), `POSTGRES=0`
 //! (skip PostgreSQL), `CALLGRIND=0` (skip callgrind), `CALLGRIND_MESSAGES` (500).
 
@@ -528,6 +531,107 @@ async fn walkin_latency(
     lines
 }
 
+/// A walk-in while a bulk notice waits: one notification of the `Other` class to a user with
+/// `backlog` phones, then `tries` walk-ins (one every 100 ms) to a host with one phone;
+/// latency from each walk-in request to its push at the fake FCM, with the bulk pushes still
+/// queued when it was sent; then the rate at which the backlog drained.
+async fn gate_behind_backlog(
+    bench: &Bench,
+    db: &Db,
+    server: &Server,
+    database: &str,
+    backlog: u64,
+    tries: u64,
+) -> Vec<String> {
+    let phones: Vec<SeedDevice> = (0..backlog)
+        .map(|i| (format!("bench-bulk-{i}"), "android", None))
+        .collect();
+    let bulk_user = seed_user(db, &phones).await;
+    let answer = bench
+        .http
+        .put(format!(
+            "{}/api/v1/internal/users/bench-gate-host",
+            server.url
+        ))
+        .bearer_auth(SERVICE_KEY)
+        .json(&json!({ "name": "Gate Host", "role": "resident", "unit": "G-1" }))
+        .send()
+        .await
+        .expect("internal user");
+    let host: Value = answer.json().await.expect("user JSON");
+    add_devices(
+        db,
+        host["id"].as_str().expect("host id"),
+        &[("bench-gate-phone".to_owned(), "android", None)],
+    )
+    .await;
+    bench.post("/fcm/record", json!({ "on": true })).await;
+    let delivered = |stats: &Value| stats["fcmDelivered"].as_u64().unwrap_or(0);
+    let before = delivered(&bench.get("/stats").await);
+    let notice = Instant::now();
+    let answer = bench
+        .http
+        .post(format!("{}/api/v1/internal/notify", server.url))
+        .bearer_auth(SERVICE_KEY)
+        .json(&json!({ "userId": bulk_user, "type": "community_notice", "title": "Water", "body": "No water 2-4 pm" }))
+        .send()
+        .await
+        .expect("notify");
+    assert!(answer.status().is_success(), "notify: {}", answer.status());
+    let run = unix_us();
+    let mut sent = Vec::new();
+    let mut queued_at_send = Vec::new();
+    for i in 0..tries {
+        tokio::time::sleep_until((notice + Duration::from_millis(100 * i)).into()).await;
+        let done = delivered(&bench.get("/stats").await) - before;
+        queued_at_send.push(backlog.saturating_sub(done));
+        let at = unix_us();
+        let answer = bench
+            .http
+            .post(format!("{}/api/v1/internal/walkins", server.url))
+            .bearer_auth(SERVICE_KEY)
+            .json(&json!({
+                "externalVisitId": format!("gate-{run}-{i}"),
+                "hostExternalId": "bench-gate-host",
+                "visitorName": "Ravi Kumar",
+            }))
+            .send()
+            .await
+            .expect("walk-in");
+        assert!(answer.status().is_success(), "walk-in: {}", answer.status());
+        let visit: Value = answer.json().await.expect("visit JSON");
+        sent.push((visit["id"].as_str().expect("visit id").to_owned(), at));
+    }
+    bench
+        .until_counted("fcmDelivered", before + backlog + tries, "backlog")
+        .await;
+    let drained = notice.elapsed().as_secs_f64();
+    let arrivals = bench.get("/arrivals").await;
+    bench.post("/fcm/record", json!({ "on": false })).await;
+    let mut ms: Vec<f64> = sent
+        .iter()
+        .filter_map(|(visit, at)| {
+            let arrival = arrivals.as_array()?.iter().find(|a| {
+                a["provider"] == "fcm" && a["visitId"].as_str() == Some(visit.as_str())
+            })?;
+            Some((arrival["atUs"].as_u64()? as f64 - *at as f64) / 1000.0)
+        })
+        .collect();
+    ms.sort_by(f64::total_cmp);
+    assert_eq!(ms.len() as u64, tries, "every walk-in's push arrived");
+    let (least, most) = (
+        queued_at_send.iter().min().copied().unwrap_or(0),
+        queued_at_send.iter().max().copied().unwrap_or(0),
+    );
+    vec![format!(
+        "| {database} | {tries} walk-ins behind {least}–{most} queued bulk pushes | {:.1} | {:.1} | {:.1} | {:.0} bulk pushes/s |",
+        percentile(&ms, 0.50),
+        percentile(&ms, 0.99),
+        ms[ms.len() - 1],
+        backlog as f64 / drained
+    )]
+}
+
 /// Instructions per message under callgrind (repeatable where seconds are not): the server
 /// runs under `valgrind --tool=callgrind` on a fresh SQLite file; per provider, the counters
 /// are zeroed, one notification to `n` devices is delivered, and the counts are dumped.
@@ -597,6 +701,7 @@ async fn instructions_per_message(bench: &Bench, dir: &Path, n: u64) -> Vec<Stri
 struct Outcome {
     rows: Vec<Row>,
     latency: Vec<String>,
+    backlog: Vec<String>,
     memory: Option<String>,
 }
 
@@ -632,10 +737,20 @@ async fn run_database(
         return Outcome {
             rows,
             latency: Vec::new(),
+            backlog: Vec::new(),
             memory: None,
         };
     }
     let latency = walkin_latency(bench, &db, &servers[0], database, rate, seconds).await;
+    let backlog = gate_behind_backlog(
+        bench,
+        &db,
+        &servers[0],
+        database,
+        env_num("BACKLOG", 40_000),
+        env_num("TRIES", 20).max(1),
+    )
+    .await;
     // The burst: both users at once, 2 × MESSAGES pushes.
     let before = bench.get("/stats").await;
     let target = |k: &str| before[k].as_u64().unwrap_or(0) + bench.messages;
@@ -661,6 +776,7 @@ async fn run_database(
     Outcome {
         rows,
         latency,
+        backlog,
         memory: Some(memory),
     }
 }
@@ -785,6 +901,12 @@ async fn main() {
     println!("| database | provider | walk-ins | pushes seen | p50 ms | p99 ms | max ms |");
     println!("|---|---|---:|---:|---:|---:|---:|");
     for line in outcomes.iter().flat_map(|o| &o.latency) {
+        println!("{line}");
+    }
+    println!("\nthe visitor at the gate behind a bulk notice, one instance:\n");
+    println!("| database | what | p50 ms | p99 ms | max ms | backlog drained at |");
+    println!("|---|---|---:|---:|---:|---:|");
+    for line in outcomes.iter().flat_map(|o| &o.backlog) {
         println!("{line}");
     }
     println!();

@@ -3,7 +3,7 @@
 //! ([`super::queue`], queue [`MESSAGES`]). A closed row keeps no payload: it held the
 //! recipient's address and a link's action token.
 
-pub use super::queue::MESSAGES;
+pub use super::queue::{MESSAGES, Urgency};
 use super::{DbError, Tx, new_id};
 
 /// A message to queue.
@@ -15,6 +15,7 @@ pub struct NewMessage<'a> {
     pub visit_id: Option<&'a str>,
     pub payload_json: &'a str,
     pub expires_at: i64,
+    pub urgency: Urgency,
 }
 
 /// Queues one message, due now.
@@ -22,8 +23,8 @@ pub async fn enqueue(tx: &mut Tx, m: &NewMessage<'_>, now: i64) -> Result<(), Db
     per_backend!(tx.conn(), c => {
         sqlx::query(
             "INSERT INTO message_jobs (id, channel, event, user_id, visit_id, payload, state,
-             attempts, due_at, expires_at, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, 'pending', 0, $7, $8, $7, $7)",
+             attempts, due_at, expires_at, created_at, updated_at, urgency)
+             VALUES ($1, $2, $3, $4, $5, $6, 'pending', 0, $7, $8, $7, $7, $9)",
         )
         .bind(new_id())
         .bind(m.channel)
@@ -33,6 +34,7 @@ pub async fn enqueue(tx: &mut Tx, m: &NewMessage<'_>, now: i64) -> Result<(), Db
         .bind(m.payload_json)
         .bind(now)
         .bind(m.expires_at)
+        .bind(m.urgency as i16)
         .execute(&mut *c)
         .await?;
     });

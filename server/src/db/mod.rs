@@ -47,6 +47,9 @@ macro_rules! per_backend {
     };
 }
 
+/// The longest a request waits for a PostgreSQL connection.
+const PG_ACQUIRE_TIMEOUT: Duration = Duration::from_millis(1500);
+
 pub mod accounts;
 pub mod action_tokens;
 pub mod checkin_attempts;
@@ -125,7 +128,10 @@ impl Db {
             let opts = PgConnectOptions::from_str(url)?;
             let pool = PgPoolOptions::new()
                 .max_connections(16)
-                .acquire_timeout(Duration::from_secs(10))
+                // A request waits this long for a connection, then answers 503: a guard with a
+                // visitor in front of them learns within seconds to call the resident, and
+                // requests do not pile up while the database is gone.
+                .acquire_timeout(PG_ACQUIRE_TIMEOUT)
                 .connect_with(opts)
                 .await?;
             MIGRATIONS.run(&pool).await?;
@@ -268,13 +274,33 @@ pub(crate) fn bad_value(column: &str, value: &str) -> sqlx::Error {
     sqlx::Error::Decode(format!("unexpected {column} {value:?} in the database").into())
 }
 
+/// Whether an error means the database cannot be reached now (as opposed to a fault of the
+/// statement): no connection within the acquire timeout, a broken or refused connection, or
+/// PostgreSQL's connection and shutdown error classes.
+pub fn is_unreachable(e: &DbError) -> bool {
+    match e {
+        DbError::PoolTimedOut
+        | DbError::PoolClosed
+        | DbError::Io(_)
+        | DbError::Tls(_)
+        | DbError::WorkerCrashed => true,
+        DbError::Database(d) => d
+            .code()
+            .is_some_and(|c| c.starts_with("08") || c.starts_with("57P")),
+        _ => false,
+    }
+}
+
 impl From<DbError> for crate::error::ApiError {
     fn from(e: DbError) -> crate::error::ApiError {
         use crate::error::ApiError;
-        match e {
-            DbError::PoolTimedOut => ApiError::Unavailable("database is busy".into()),
-            e => ApiError::Internal(e.into()),
+        if is_unreachable(&e) {
+            tracing::warn!(error = %e, "the database cannot be reached");
+            return ApiError::Unavailable(
+                "the database cannot be reached; nothing was recorded, try again shortly".into(),
+            );
         }
+        ApiError::Internal(e.into())
     }
 }
 

@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 
 use super::queue::{self, Outcome, to_json};
-pub use super::queue::{NextState, PUSHES};
+pub use super::queue::{NextState, PUSHES, Urgency};
 use super::{Backend, Db, DbError, Tx};
 
 /// The pushes of one notification to one user's devices.
@@ -21,6 +21,7 @@ pub struct NewPushes<'a> {
     pub expires_at: i64,
     /// Devices of this session get none (see [`enqueue`]).
     pub except_session: Option<&'a str>,
+    pub urgency: Urgency,
 }
 
 /// Queues one push per device of `user_id` whose session is live, but for the devices of
@@ -31,10 +32,10 @@ pub async fn enqueue(tx: &mut Tx, p: NewPushes<'_>) -> Result<u32, DbError> {
     let n = per_backend!(tx.conn(), c => {
         sqlx::query(
             "INSERT INTO push_jobs (id, notification_id, device_id, provider, payload, state,
-             attempts, due_at, expires_at, created_at, updated_at)
+             attempts, due_at, expires_at, created_at, updated_at, urgency)
              SELECT $1 || '-' || d.id, $2, d.id,
                     CASE WHEN d.platform = 'web' THEN 'webpush' ELSE 'fcm' END,
-                    $3, 'pending', 0, $4, $5, $4, $4
+                    $3, 'pending', 0, $4, $5, $4, $4, $8
              FROM devices d WHERE d.user_id = $6 AND (d.session_hash IS NULL OR EXISTS
                (SELECT 1 FROM sessions s WHERE s.token_hash = d.session_hash AND s.expires_at > $4))
                AND ($7 IS NULL OR d.session_hash IS NULL OR d.session_hash <> $7)",
@@ -46,6 +47,7 @@ pub async fn enqueue(tx: &mut Tx, p: NewPushes<'_>) -> Result<u32, DbError> {
         .bind(p.expires_at)
         .bind(p.user_id)
         .bind(p.except_session)
+        .bind(p.urgency as i16)
         .execute(&mut *c)
         .await?
         .rows_affected()

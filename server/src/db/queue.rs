@@ -4,7 +4,10 @@
 //! A row is `pending` until an attempt closes it. A claim stamps a claim id on due rows and
 //! moves their `due_at` a lease ahead, so a crashed sender's rows are claimed again once the
 //! lease runs out (delivery is at least once); on PostgreSQL it skips rows another instance
-//! holds (`FOR UPDATE SKIP LOCKED`). Only the claim holder may close a row. A batch of outcomes
+//! holds (`FOR UPDATE SKIP LOCKED`). Only the claim holder may close a row. A claim takes the
+//! most urgent rows first ([`Urgency`], then the earliest deadline), but every fourth claim of
+//! a lane takes rows in due order ([`Order::for_claim`]): urgent rows cannot starve the rest,
+//! and the rest delay an urgent row by at most that one claim. A batch of outcomes
 //! is two statements whatever its size: the rows travel as one JSON array (SQLite's
 //! `jsonb_each`, PostgreSQL's `jsonb_to_recordset`).
 
@@ -23,7 +26,8 @@ pub struct Queue {
     /// The table of attempts, if attempts are logged.
     attempts: Option<&'static str>,
     // The statements, made once per process (sqlx takes `&'static str` as audited SQL).
-    claim: [&'static str; 2],
+    /// By [`Order`], then by backend.
+    claim: [[&'static str; 2]; 2],
     close: [&'static str; 2],
     log: [&'static str; 2],
     release: &'static str,
@@ -74,14 +78,28 @@ impl Queue {
         returning: &str,
     ) -> Queue {
         let in_lane = lane.map_or(String::new(), |l| format!(" AND {l} = $5"));
-        let claim = |skip_locked: &str| {
+        let claim = |from: &str, order: &str, skip_locked: &str| {
             format!(
                 "UPDATE {table} SET claim = $1, due_at = $2, attempts = attempts + 1, updated_at = $3
-                 WHERE id IN (SELECT id FROM {table} WHERE state = 'pending'{in_lane} AND due_at <= $3
-                              ORDER BY due_at LIMIT $4{skip_locked})
+                 WHERE id IN (SELECT id FROM {from} WHERE state = 'pending'{in_lane} AND due_at <= $3
+                              ORDER BY {order} LIMIT $4{skip_locked})
                  RETURNING {returning}"
             )
         };
+        // SQLite without statistics would take the due-time index and sort every due row:
+        // the urgent claim names its index, which yields rows in claim order.
+        let urgent = [
+            claim(
+                &format!("{table} INDEXED BY {table}_urgent"),
+                "urgency, expires_at",
+                "",
+            ),
+            claim(table, "urgency, expires_at", " FOR UPDATE SKIP LOCKED"),
+        ];
+        let due = [
+            claim(table, "due_at", ""),
+            claim(table, "due_at", " FOR UPDATE SKIP LOCKED"),
+        ];
         // A closed row keeps no payload: it held an action token or an address.
         let set = "state = j.state, due_at = COALESCE(j.due, q.due_at), claim = NULL,
                    updated_at = j.at, last_status = j.status, last_error = j.error,
@@ -123,7 +141,7 @@ impl Queue {
             name,
             lane,
             attempts,
-            claim: [claim(""), claim(" FOR UPDATE SKIP LOCKED")].map(stmt),
+            claim: [urgent.map(stmt), due.map(stmt)],
             close: [close_sqlite, close_postgres].map(stmt),
             log: [log_sqlite, log_postgres].map(stmt),
             release: stmt(format!(
@@ -144,6 +162,13 @@ impl Queue {
     }
 }
 
+impl Queue {
+    /// The claim statement in `order` for SQLite or PostgreSQL (for tests of its plan).
+    pub fn claim_sql(&self, order: Order, postgres: bool) -> &'static str {
+        self.claim[order as usize][usize::from(postgres)]
+    }
+}
+
 /// 0 for SQLite, 1 for PostgreSQL: the index of a statement pair.
 fn which<S, P>(b: &Backend<S, P>) -> usize {
     match b {
@@ -152,33 +177,68 @@ fn which<S, P>(b: &Backend<S, P>) -> usize {
     }
 }
 
-/// Claims up to `limit` of `lane`'s due rows for `lane_ms` (`lane` is ignored by a queue with
-/// one lane); commit `tx` straight after, so that on PostgreSQL the claimed rows' locks are
-/// held only for the claim.
-pub async fn claim<J>(
-    tx: &mut Tx,
-    q: &Queue,
-    lane: &str,
-    claim_id: &str,
-    now: i64,
-    lease_ms: i64,
-    limit: i64,
-) -> Result<Vec<J>, DbError>
+/// How a row's class is ranked: the visitor at the gate first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Urgency {
+    /// A walk-in waiting for an answer, and its outcome.
+    Gate = 0,
+    /// A visitor who checked in.
+    Arrival = 1,
+    /// Everything else: the backend's notices, webhooks.
+    Bulk = 2,
+}
+
+/// The order of one claim.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Order {
+    /// By urgency, then by deadline (`expires_at`).
+    Urgent = 0,
+    /// By `due_at`, whatever the class.
+    Due = 1,
+}
+
+impl Order {
+    /// The order of a lane's `n`th claim: every fourth is [`Order::Due`], the rest
+    /// [`Order::Urgent`].
+    pub fn for_claim(n: u64) -> Order {
+        if n % 4 == 3 {
+            Order::Due
+        } else {
+            Order::Urgent
+        }
+    }
+}
+
+/// What one claim asks for.
+pub struct Claim<'a> {
+    pub order: Order,
+    /// Ignored by a queue with one lane.
+    pub lane: &'a str,
+    pub claim_id: &'a str,
+    pub now: i64,
+    pub lease_ms: i64,
+    pub limit: i64,
+}
+
+/// Claims up to `limit` of `lane`'s due rows in `order` for `lease_ms` (`lane` is ignored by a
+/// queue with one lane); commit `tx` straight after, so that on PostgreSQL the claimed rows'
+/// locks are held only for the claim.
+pub async fn claim<J>(tx: &mut Tx, q: &Queue, c: Claim<'_>) -> Result<Vec<J>, DbError>
 where
     J: for<'r> FromRow<'r, sqlx::sqlite::SqliteRow>
         + for<'r> FromRow<'r, sqlx::postgres::PgRow>
         + Send
         + Unpin,
 {
-    let sql = q.claim[which(&tx.conn())];
-    per_backend!(tx.conn(), c => {
+    let sql = q.claim[c.order as usize][which(&tx.conn())];
+    per_backend!(tx.conn(), conn => {
         let query = sqlx::query_as(sql)
-            .bind(claim_id)
-            .bind(now + lease_ms)
-            .bind(now)
-            .bind(limit);
-        let query = if q.lane.is_some() { query.bind(lane) } else { query };
-        query.fetch_all(&mut *c).await
+            .bind(c.claim_id)
+            .bind(c.now + c.lease_ms)
+            .bind(c.now)
+            .bind(c.limit);
+        let query = if q.lane.is_some() { query.bind(c.lane) } else { query };
+        query.fetch_all(&mut *conn).await
     })
 }
 

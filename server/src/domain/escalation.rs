@@ -142,6 +142,7 @@ pub async fn queue(
                 visit_id: Some(&visit.id),
                 payload_json: &json,
                 expires_at,
+                urgency: crate::domain::notifications::urgency(&kind),
             },
             now,
         )

@@ -3,6 +3,7 @@
 
 use gatebell_core::protocol::{NotificationType, PushPayload};
 
+use crate::db::queue::Urgency;
 use crate::db::{self, Tx, new_id, now_ms};
 use crate::error::{ApiError, ApiResult};
 
@@ -31,6 +32,7 @@ pub async fn push_about(
             now,
             expires_at: now + ttl_ms,
             except_session,
+            urgency: urgency(&payload.kind),
         },
     )
     .await?;
@@ -98,6 +100,7 @@ pub async fn notify_user(tx: &mut Tx, n: NewNotification<'_>) -> ApiResult<Notif
                 now,
                 expires_at: now + n.ttl_ms,
                 except_session: None,
+                urgency: urgency(&n.kind),
             },
         )
         .await?
@@ -108,4 +111,31 @@ pub async fn notify_user(tx: &mut Tx, n: NewNotification<'_>) -> ApiResult<Notif
         notification_id: id,
         pushes,
     })
+}
+
+/// How urgent a notification's pushes are: a walk-in waiting at the gate and its outcome
+/// first, then an arrival, then the rest (the backend's notices).
+pub fn urgency(kind: &NotificationType) -> Urgency {
+    match kind {
+        NotificationType::WalkinPending | NotificationType::WalkinResolved => Urgency::Gate,
+        NotificationType::VisitorArrived => Urgency::Arrival,
+        NotificationType::Other(_) => Urgency::Bulk,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_gate_first_then_arrivals_then_the_rest() {
+        assert_eq!(urgency(&NotificationType::WalkinPending), Urgency::Gate);
+        assert_eq!(urgency(&NotificationType::WalkinResolved), Urgency::Gate);
+        assert_eq!(urgency(&NotificationType::VisitorArrived), Urgency::Arrival);
+        assert_eq!(
+            urgency(&NotificationType::Other("parcel_arrived".into())),
+            Urgency::Bulk
+        );
+        assert!(Urgency::Gate < Urgency::Arrival && Urgency::Arrival < Urgency::Bulk);
+    }
 }

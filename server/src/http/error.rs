@@ -11,13 +11,28 @@ use axum::response::{IntoResponse, Response};
 use gatebell_core::protocol::{ErrorBody, ErrorDetail};
 use serde::de::DeserializeOwned;
 
+use crate::db::DbError;
 use crate::error::ApiError;
+
+/// The `Retry-After` of a 503 for a database that cannot be reached.
+const UNAVAILABLE_RETRY_AFTER_SECS: u64 = 2;
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let (status, code) = self.status_and_code();
+        // An error that reached here through `anyhow` (a job's code path) is still the
+        // database being gone, not a fault of ours.
+        let this = match self {
+            ApiError::Internal(e)
+                if e.downcast_ref::<DbError>()
+                    .is_some_and(crate::db::is_unreachable) =>
+            {
+                ApiError::from(e.downcast::<DbError>().expect("checked above"))
+            }
+            other => other,
+        };
+        let (status, code) = this.status_and_code();
         let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let message = match &self {
+        let message = match &this {
             ApiError::Internal(e) => {
                 tracing::error!(error = ?e, "internal error");
                 "internal error".to_owned()
@@ -31,10 +46,14 @@ impl IntoResponse for ApiError {
             },
         };
         let mut resp = (status, axum::Json(body)).into_response();
-        if let ApiError::TooManyRequests(_, secs)
-        | ApiError::TooManyWrongCodes(_, secs)
-        | ApiError::Busy(secs) = self
-        {
+        let retry_after = match this {
+            ApiError::TooManyRequests(_, secs)
+            | ApiError::TooManyWrongCodes(_, secs)
+            | ApiError::Busy(secs) => Some(secs),
+            ApiError::Unavailable(_) => Some(UNAVAILABLE_RETRY_AFTER_SECS),
+            _ => None,
+        };
+        if let Some(secs) = retry_after {
             resp.headers_mut()
                 .insert(RETRY_AFTER, HeaderValue::from(secs.max(1)));
         }

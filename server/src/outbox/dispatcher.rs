@@ -18,7 +18,7 @@ use crate::channels::SendOutcome;
 use crate::channels::fcm::FcmSender;
 use crate::channels::webpush::{WebPushSender, WebTarget, topic_for_visit};
 use crate::db::outbox::{self, Attempt, Job, NextState, PUSHES, SentInfo, Target};
-use crate::db::queue;
+use crate::db::queue::{self, Order};
 use crate::db::{Db, DbError, new_id, now_ms};
 use crate::metrics::PushMetrics;
 use crate::outbox::push::{Provider, PushHandle};
@@ -122,6 +122,7 @@ async fn run_lane(
     // Claim in chunks: waiting for a few free send slots at a time keeps claims (writes) few,
     // and claiming as soon as they are free keeps the provider busy.
     let chunk = (concurrency / 4).clamp(1, 64) as u32;
+    let mut claims = 0u64;
     loop {
         while sends.try_join_next().is_some() {}
         let mut room = tokio::select! {
@@ -136,7 +137,9 @@ async fn run_lane(
         {
             room.merge(more);
         }
-        let jobs = match claim(&lane, config.lease_ms, room.num_permits() as i64).await {
+        let order = Order::for_claim(claims);
+        claims += 1;
+        let jobs = match claim(&lane, order, config.lease_ms, room.num_permits() as i64).await {
             Ok(j) => j,
             Err(e) => {
                 tracing::warn!(error = %e, provider = lane.provider.as_str(), "claiming push jobs failed");
@@ -194,18 +197,17 @@ async fn run_lane(
 }
 
 /// Claims due jobs of the lane's provider in a transaction of their own.
-async fn claim(lane: &Lane, lease_ms: i64, limit: i64) -> Result<Vec<Job>, DbError> {
+async fn claim(lane: &Lane, order: Order, lease_ms: i64, limit: i64) -> Result<Vec<Job>, DbError> {
     let mut tx = lane.db.begin().await?;
-    let jobs = queue::claim(
-        &mut tx,
-        &PUSHES,
-        lane.provider.as_str(),
-        &lane.claim_id,
-        now_ms(),
+    let claim = queue::Claim {
+        order,
+        lane: lane.provider.as_str(),
+        claim_id: &lane.claim_id,
+        now: now_ms(),
         lease_ms,
         limit,
-    )
-    .await?;
+    };
+    let jobs = queue::claim(&mut tx, &PUSHES, claim).await?;
     tx.commit().await?;
     Ok(jobs)
 }

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
+use crate::db::queue::Order;
 use crate::db::{Db, DbError, Tx, now_ms};
 
 /// A periodic sweep picks up rows whose lease ran out or that another instance queued.
@@ -20,11 +21,12 @@ pub trait Lane: Send + Sync + 'static {
     /// For logs: `webhooks`, `sms`, `email`.
     fn name(&self) -> &'static str;
     fn db(&self) -> &Db;
-    /// Claims due rows inside `tx` (committed straight after).
+    /// Claims due rows in `order` inside `tx` (committed straight after).
     fn claim(
         &self,
         tx: &mut Tx,
         now: i64,
+        order: Order,
     ) -> impl Future<Output = Result<Vec<Self::Job>, DbError>> + Send;
     /// When the lane's next pending row is due.
     fn next_due(&self) -> impl Future<Output = Result<Option<i64>, DbError>> + Send;
@@ -41,11 +43,14 @@ pub async fn run<L: Lane>(
     mut woken: watch::Receiver<u64>,
     mut stop: watch::Receiver<bool>,
 ) {
+    let mut claims = 0u64;
     loop {
         if *stop.borrow() {
             break;
         }
-        let jobs = match claim(&*lane).await {
+        let order = Order::for_claim(claims);
+        claims += 1;
+        let jobs = match claim(&*lane, order).await {
             Ok(j) => j,
             Err(e) => {
                 tracing::warn!(lane = lane.name(), error = %e, "claiming failed");
@@ -82,9 +87,9 @@ pub async fn run<L: Lane>(
     }
 }
 
-async fn claim<L: Lane>(lane: &L) -> Result<Vec<L::Job>, DbError> {
+async fn claim<L: Lane>(lane: &L, order: Order) -> Result<Vec<L::Job>, DbError> {
     let mut tx = lane.db().begin().await?;
-    let jobs = lane.claim(&mut tx, now_ms()).await?;
+    let jobs = lane.claim(&mut tx, now_ms(), order).await?;
     tx.commit().await?;
     Ok(jobs)
 }

@@ -12,7 +12,7 @@ use tokio::sync::watch;
 
 use crate::config::Config;
 use crate::db::messages::{Job, MESSAGES};
-use crate::db::queue::{self, NextState};
+use crate::db::queue::{self, NextState, Order};
 use crate::db::{Db, DbError, Tx, new_id, now_ms};
 use crate::metrics::PushMetrics;
 use crate::outbox::lane;
@@ -112,17 +112,16 @@ impl lane::Lane for Lane {
         &self.db
     }
 
-    async fn claim(&self, tx: &mut Tx, now: i64) -> Result<Vec<Job>, DbError> {
-        queue::claim(
-            tx,
-            &MESSAGES,
-            self.channel,
-            &self.claim_id,
+    async fn claim(&self, tx: &mut Tx, now: i64, order: Order) -> Result<Vec<Job>, DbError> {
+        let claim = queue::Claim {
+            order,
+            lane: self.channel,
+            claim_id: &self.claim_id,
             now,
-            self.lease_ms,
-            BATCH,
-        )
-        .await
+            lease_ms: self.lease_ms,
+            limit: BATCH,
+        };
+        queue::claim(tx, &MESSAGES, claim).await
     }
 
     async fn next_due(&self) -> Result<Option<i64>, DbError> {

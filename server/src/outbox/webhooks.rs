@@ -17,7 +17,7 @@ use tokio::sync::watch;
 use crate::channels::retry_after_ms;
 use crate::channels::webhooks::Signer;
 use crate::config::Config;
-use crate::db::queue::{self, NextState};
+use crate::db::queue::{self, NextState, Order};
 use crate::db::webhooks::{self, Job, WEBHOOKS};
 use crate::db::{Db, DbError, Tx, new_id, now_ms};
 use crate::metrics::PushMetrics;
@@ -130,8 +130,16 @@ impl lane::Lane for Sender {
         &self.db
     }
 
-    async fn claim(&self, tx: &mut Tx, now: i64) -> Result<Vec<Job>, DbError> {
-        queue::claim(tx, &WEBHOOKS, "", &self.claim_id, now, self.lease_ms, BATCH).await
+    async fn claim(&self, tx: &mut Tx, now: i64, order: Order) -> Result<Vec<Job>, DbError> {
+        let claim = queue::Claim {
+            order,
+            lane: "",
+            claim_id: &self.claim_id,
+            now,
+            lease_ms: self.lease_ms,
+            limit: BATCH,
+        };
+        queue::claim(tx, &WEBHOOKS, claim).await
     }
 
     async fn next_due(&self) -> Result<Option<i64>, DbError> {

@@ -5,6 +5,7 @@ import { useEffect, useState } from 'react';
 import AppHeader from '@/components/AppHeader';
 import {
   api,
+  ApiError,
   errorText,
   outcomeOf,
   STATUS_LABEL,
@@ -132,7 +133,7 @@ function WalkIn({ session, onDone }: { session: Session; onDone: () => void }) {
       setQuery('');
       onDone();
     } catch (err) {
-      setError(errorText(err));
+      setError(walkinFailure(err));
     } finally {
       setBusy(false);
     }
@@ -228,4 +229,13 @@ function CheckIn({ session }: { session: Session }) {
       )}
     </section>
   );
+}
+
+/** What the guard reads when a walk-in was not recorded: with the server or its database out
+ * of reach (503, no answer) the visitor is still at the gate, so say what to do now. */
+function walkinFailure(err: unknown): string {
+  if (err instanceof ApiError && (err.status === 503 || err.status === 0)) {
+    return 'Gatebell cannot record this walk-in right now. Call the resident to ask, then try again in a moment.';
+  }
+  return errorText(err);
 }
