@@ -1,4 +1,4 @@
-//! The `gatebell` command: `serve`, `user add`, `vapid generate`.
+//! The `gatebell` command: `serve`, `user add`, `vapid generate`, `seed`.
 
 use std::io::{BufRead, IsTerminal};
 
@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand};
 use gatebell_core::protocol::Role;
 use gatebell_server::config::{Config, ServeArgs};
 use gatebell_server::db::Db;
+use gatebell_server::db::seed::{self, Community};
 use gatebell_server::http::accounts::{DEMO_ACCOUNTS, DEMO_PASSWORD, NewUser, create_user};
 
 #[derive(Parser)]
@@ -29,6 +30,23 @@ enum Command {
     /// VAPID keys for Web Push.
     #[command(subcommand)]
     Vapid(VapidCommand),
+    /// Fill a database with N communities' worth of rows, for benchmarks and sizing (never a
+    /// production database: the rows are made up).
+    Seed {
+        /// Communities to add (each: 1 000 residents, 2 500 devices, 20 000 visits, 100 000
+        /// inbox entries and closed outbox rows).
+        #[arg(long, default_value_t = 1)]
+        communities: i64,
+        /// The number of the first one, to add to a database seeded before.
+        #[arg(long, default_value_t = 0)]
+        first: i64,
+        #[arg(
+            long,
+            env = "DATABASE_URL",
+            default_value = "sqlite://gatebell.db?mode=rwc"
+        )]
+        database_url: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -86,6 +104,11 @@ async fn run() -> anyhow::Result<()> {
             println!("public key (applicationServerKey): {}", k.public_key);
             Ok(())
         }
+        Command::Seed {
+            communities,
+            first,
+            database_url,
+        } => seed(&database_url, first, communities).await,
         Command::User(UserCommand::Add {
             role,
             email,
@@ -110,6 +133,29 @@ async fn run() -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+async fn seed(database_url: &str, first: i64, communities: i64) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        (1..=10_000).contains(&communities) && (0..100).contains(&(first / 100)),
+        "--communities 1 to 10000, --first 0 to 9999"
+    );
+    let db = Db::connect(database_url).await?;
+    let started = std::time::Instant::now();
+    let totals = seed::seed(&db, first, communities, &Community::default(), |s| {
+        eprintln!("  {:<14} {:>9} rows in {:.2} s", s.table, s.rows, s.seconds);
+    })
+    .await?;
+    let seconds = started.elapsed().as_secs_f64();
+    let rows: u64 = totals.iter().map(|t| t.rows).sum();
+    for t in &totals {
+        println!("{:<14} {:>11} rows {:>8.1} s", t.table, t.rows, t.seconds);
+    }
+    println!(
+        "{communities} communities: {rows} rows in {seconds:.1} s = {:.0} rows a minute",
+        rows as f64 / seconds * 60.0
+    );
+    Ok(())
 }
 
 fn read_password() -> anyhow::Result<String> {

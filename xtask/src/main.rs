@@ -9,6 +9,7 @@ mod layers;
 mod mobile;
 mod process;
 mod run;
+mod seed;
 mod test;
 mod types;
 mod wasm;
@@ -57,6 +58,11 @@ const COMMANDS: &[Task] = &[
         "mobile",
         "<generate | test>  write the UniFFI bindings, or test them",
         mobile::run,
+    ),
+    (
+        "seed",
+        "[--communities N]    fill a database with N communities' rows (benchmarks, sizing)",
+        seed::run_seed,
     ),
     (
         "bench",

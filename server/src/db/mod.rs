@@ -59,6 +59,7 @@ pub mod notifications;
 pub mod notify;
 pub mod outbox;
 pub mod queue;
+pub mod seed;
 pub mod settings;
 pub mod visits;
 pub mod webhooks;
