@@ -321,8 +321,16 @@ async fn dead_tokens_are_pruned_and_never_retried(b: Backend) {
         device_count(&app.state().db).await == 0
     })
     .await;
-    // Give a wrong retry every chance to happen.
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // Pruned is final: no row is left pending, so none can be tried again.
+    wait_until("every job closed", Duration::from_secs(10), async || {
+        count(
+            &app.state().db,
+            "SELECT COUNT(*) FROM push_jobs WHERE state = 'pending'",
+        )
+        .await
+            == 0
+    })
+    .await;
     assert_eq!(fakes.fcm.received().len(), 2, "one attempt per FCM token");
     assert_eq!(fakes.web.received().len(), 1, "one attempt for the browser");
     assert!(
@@ -342,9 +350,13 @@ async fn dead_tokens_are_pruned_and_never_retried(b: Backend) {
         "device_not_found",
     );
 
-    // The next walk-in has nobody to push to.
+    // The next walk-in has nobody to push to: its request queues no push at all (the rows
+    // are written in the walk-in's own transaction).
     walkin(&app, &guard, &asha_id, "Second").await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        count(&app.state().db, "SELECT COUNT(*) FROM push_jobs").await,
+        3
+    );
     assert_eq!(fakes.fcm.received().len() + fakes.web.received().len(), 3);
     app.stop().await;
 }
@@ -670,21 +682,24 @@ async fn shutdown_hands_back_sends_a_provider_never_answers(b: Backend) {
     let server = app.server.take().unwrap();
     let stopping = Instant::now();
     server.shutdown().await;
-    let took = stopping.elapsed();
-    // The grace period (1 s) plus closing; the provider's own timeout (10 s) is not waited for.
-    assert!(took < Duration::from_secs(5), "shutdown took {took:?}");
-    // The row is handed back: pending, unclaimed, due now rather than when the lease ends.
+    // A figure for the log, not a claim: the grace period (1 s) plus closing.
+    println!("shutdown took {:?}", stopping.elapsed());
+    // The row is handed back: pending, unclaimed, due now rather than when the lease ends, and
+    // with no outcome: the send was abandoned at the grace period, not ended by the client's
+    // own timeout (10 s), which would have recorded an attempt and a retry time.
     let db = Db::connect(&app.database_url).await.unwrap();
     let now = store::now_ms();
-    const SQL: &str = "SELECT state, claim, due_at FROM push_jobs";
-    let rows: Vec<(String, Option<String>, i64)> = match db.reader() {
+    const SQL: &str = "SELECT state, claim, due_at, last_error FROM push_jobs";
+    let rows: Vec<(String, Option<String>, i64, Option<String>)> = match db.reader() {
         store::Backend::Sqlite(p) => sqlx::query_as(SQL).fetch_all(p).await.unwrap(),
         store::Backend::Postgres(p) => sqlx::query_as(SQL).fetch_all(p).await.unwrap(),
     };
     assert_eq!(rows.len(), 1);
-    let (state, claim, due) = &rows[0];
+    let (state, claim, due, error) = &rows[0];
     assert_eq!((state.as_str(), claim.as_deref()), ("pending", None));
     assert!(*due <= now, "due {} ms from now", due - now);
+    assert_eq!(error.as_deref(), None);
+    assert_eq!(count(&db, "SELECT COUNT(*) FROM push_attempts").await, 0);
     db.close().await;
 }
 
