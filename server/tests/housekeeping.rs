@@ -282,8 +282,54 @@ async fn the_urgent_claim_is_an_index_scan(b: Backend) {
     app.stop().await;
 }
 
+/// A year of rows (more than one batch past retention) is purged to the last old row, a batch
+/// per transaction, and nothing newer goes.
+async fn retention_purges_a_year_of_rows_in_batches(b: Backend) {
+    let app = TestApp::start_with(b, &["--retention-days", "90"]).await;
+    let small = gatebell_server::db::seed::Community {
+        units: 10,
+        residents_per_unit: 2,
+        guards: 2,
+        devices_per_10: 10,
+        visits: 3_000,
+        notifications: 6_000,
+    };
+    let db = &app.state().db;
+    gatebell_server::db::seed::seed(db, 0, 1, &small, |_| {})
+        .await
+        .unwrap();
+    let cutoff = gatebell_server::db::now_ms() - 90 * 24 * 3600 * 1000;
+    let old = |table: &str| format!("SELECT COUNT(*) FROM {table} WHERE created_at < {cutoff}");
+    let new = |table: &str| format!("SELECT COUNT(*) FROM {table} WHERE created_at >= {cutoff}");
+    let kept_before = scalar(db, &new("notifications")).await;
+    assert!(
+        scalar(db, &old("notifications")).await > 4_000,
+        "more than two batches"
+    );
+    let swept = gatebell_server::jobs::housekeeping::run_once(app.state())
+        .await
+        .unwrap();
+    assert!(swept.notifications > 4_000, "{swept:?}");
+    for table in ["notifications", "push_jobs"] {
+        assert_eq!(scalar(db, &old(table)).await, 0, "{table}: old rows left");
+    }
+    // An old visit stays only while a kept notification is about it.
+    let unreferenced = format!(
+        "SELECT COUNT(*) FROM visits v WHERE created_at < {cutoff}
+         AND NOT EXISTS (SELECT 1 FROM notifications n WHERE n.visit_id = v.id)"
+    );
+    assert_eq!(scalar(db, &unreferenced).await, 0, "old visits left");
+    assert!(
+        scalar(db, &old("visits")).await < 10,
+        "visits at the cutoff only"
+    );
+    assert_eq!(scalar(db, &new("notifications")).await, kept_before);
+    app.stop().await;
+}
+
 on_both_backends!(
     retention_purges_old_webhooks_and_messages_only,
+    retention_purges_a_year_of_rows_in_batches,
     the_visitor_at_the_gate_is_claimed_before_any_backlog,
     every_fourth_claim_serves_the_backlog_in_due_order,
     the_urgent_claim_is_an_index_scan,

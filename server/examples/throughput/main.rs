@@ -29,7 +29,8 @@
 //! `CALLGRIND_MESSAGES` devices per provider.
 //!
 //! Knobs: `MESSAGES` (4000), `ROUNDS` (3), `RATE` (200), `SECONDS` (10), `BACKLOG` (40000),
-//! `TRIES` (20), `DATABASE_URL` (only
+//! `TRIES` (20), `SEEDED` (0: communities seeded by `gatebell seed` for the at-size phase, on
+//! `DATABASE_URL` or a fresh SQLite file), `DATABASE_URL` (only
 //! this database instead of SQLite + PostgreSQL), `PEERS=0` (skip the peers), `POSTGRES=0`
 //! (skip PostgreSQL), `CALLGRIND=0` (skip callgrind), `CALLGRIND_MESSAGES` (500).
 
@@ -531,6 +532,91 @@ async fn walkin_latency(
     lines
 }
 
+/// The server at the size of a deployment: `communities` seeded into `database_url` by
+/// `gatebell seed`, then a server started on it (its start-up time and idle RSS), the first
+/// page of 50 seeded residents' inboxes (each about 100 entries) read 400 times, and the
+/// walk-in latency phase again. Returns table lines.
+async fn at_size(
+    bench: &Bench,
+    database_url: &str,
+    database: &str,
+    communities: u64,
+    rate: u64,
+    seconds: u64,
+) -> Vec<String> {
+    let seeding = Instant::now();
+    let status = Command::new(sibling("gatebell"))
+        .args(["seed", "--communities", &communities.to_string()])
+        .args(["--database-url", database_url])
+        .stderr(Stdio::null())
+        .status()
+        .expect("gatebell seed");
+    assert!(status.success(), "gatebell seed failed");
+    let seeded_secs = seeding.elapsed().as_secs_f64();
+    let db = Db::connect(database_url).await.expect("database");
+    let started = Instant::now();
+    let server = Server::start(bench, database_url);
+    let start_ms = started.elapsed().as_secs_f64() * 1000.0;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let idle_mib = status_mib(server.pid(), "VmRSS");
+    // Sessions for seeded residents, written as the server writes them (the hash of a token).
+    let mut tokens = Vec::new();
+    let now = now_ms();
+    let mut tx = db.begin().await.expect("begin");
+    for i in 0..50u64 {
+        use sha2::Digest;
+        let token = format!("at-size-{i}-{}", new_id());
+        let hash: String = sha2::Sha256::digest(token.as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let user = format!("000000-us-{}", 100_000_000_000u64 + i * 20_011 % 1_000);
+        macro_rules! insert_session {
+            ($c:ident) => {{
+                sqlx::query("INSERT INTO sessions (token_hash, user_id, created_at, expires_at, id, last_used_at) VALUES ($1, $2, $3, $4, $5, $3)")
+                    .bind(&hash).bind(&user).bind(now).bind(now + 3_600_000).bind(new_id())
+                    .execute(&mut *$c).await.expect("session");
+            }};
+        }
+        match tx.conn() {
+            Backend::Sqlite(c) => insert_session!(c),
+            Backend::Postgres(c) => insert_session!(c),
+        }
+        tokens.push(token);
+    }
+    tx.commit().await.expect("commit");
+    let mut page_ms = Vec::new();
+    for i in 0..400 {
+        let at = Instant::now();
+        let answer = bench
+            .http
+            .get(format!("{}/api/v1/notifications", server.url))
+            .bearer_auth(&tokens[i % tokens.len()])
+            .send()
+            .await
+            .expect("inbox");
+        assert!(answer.status().is_success(), "inbox: {}", answer.status());
+        let page: Value = answer.json().await.expect("inbox JSON");
+        assert!(!page["items"].as_array().expect("items").is_empty());
+        page_ms.push(at.elapsed().as_secs_f64() * 1000.0);
+    }
+    page_ms.sort_by(f64::total_cmp);
+    let mut lines = vec![
+        format!(
+            "| {database}, {communities} communities seeded in {seeded_secs:.0} s | start-up to listening | {start_ms:.0} ms, idle RSS {idle_mib:.1} MiB |"
+        ),
+        format!(
+            "| {database}, {communities} communities | inbox first page, 400 reads | p50 {:.1} ms, p99 {:.1} ms |",
+            percentile(&page_ms, 0.50),
+            percentile(&page_ms, 0.99)
+        ),
+    ];
+    for line in walkin_latency(bench, &db, &server, database, rate, seconds).await {
+        lines.push(line);
+    }
+    lines
+}
+
 /// A walk-in while a bulk notice waits: one notification of the `Other` class to a user with
 /// `backlog` phones, then `tries` walk-ins (one every 100 ms) to a host with one phone;
 /// latency from each walk-in request to its push at the fake FCM, with the bulk pushes still
@@ -842,6 +928,19 @@ async fn main() {
             }
         }
     }
+    let seeded = env_num("SEEDED", 0);
+    let size = if seeded > 0 {
+        let url = std::env::var("DATABASE_URL")
+            .unwrap_or_else(|_| format!("sqlite://{}/seeded.db?mode=rwc", dir.path().display()));
+        let name = if url.starts_with("sqlite") {
+            "SQLite"
+        } else {
+            "PostgreSQL"
+        };
+        at_size(&bench, &url, name, seeded, rate, seconds).await
+    } else {
+        Vec::new()
+    };
     let callgrind = if env_num("CALLGRIND", 1) == 1
         && Command::new("valgrind").arg("--version").output().is_ok()
     {
@@ -902,6 +1001,12 @@ async fn main() {
     println!("|---|---|---:|---:|---:|---:|---:|");
     for line in outcomes.iter().flat_map(|o| &o.latency) {
         println!("{line}");
+    }
+    if !size.is_empty() {
+        println!("\nat the size of a deployment (SEEDED={seeded}), one instance:\n");
+        for line in &size {
+            println!("{line}");
+        }
     }
     println!("\nthe visitor at the gate behind a bulk notice, one instance:\n");
     println!("| database | what | p50 ms | p99 ms | max ms | backlog drained at |");

@@ -153,21 +153,28 @@ pub async fn mark_visit_read(
 
 /// Deletes notifications created before `cutoff` (retention), with their outbox rows; returns
 /// how many notifications went.
-pub async fn purge_before(tx: &mut Tx, cutoff: i64) -> Result<u64, sqlx::Error> {
+pub async fn purge_before(tx: &mut Tx, cutoff: i64, limit: i64) -> Result<u64, sqlx::Error> {
+    const BATCH: &str =
+        "SELECT id FROM notifications WHERE created_at < $1 ORDER BY created_at, id LIMIT $2";
     per_backend!(tx.conn(), c => {
         // Explicit rather than through ON DELETE CASCADE alone, which SQLite only honours with
-        // foreign keys on.
-        sqlx::query(
-            "DELETE FROM push_jobs WHERE notification_id IN
-             (SELECT id FROM notifications WHERE created_at < $1)",
-        )
+        // foreign keys on. A push is made with its notification, so its row is as old: the
+        // range of `push_jobs_created` holds every one (the outbox's own purge, which runs
+        // first, has taken the closed ones).
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DELETE FROM push_jobs WHERE created_at < $1 AND notification_id IN ({BATCH})"
+        )))
         .bind(cutoff)
+        .bind(limit)
         .execute(&mut *c)
         .await?;
-        sqlx::query("DELETE FROM notifications WHERE created_at < $1")
-            .bind(cutoff)
-            .execute(&mut *c)
-            .await
-            .map(|r| r.rows_affected())
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DELETE FROM notifications WHERE id IN ({BATCH})"
+        )))
+        .bind(cutoff)
+        .bind(limit)
+        .execute(&mut *c)
+        .await
+        .map(|r| r.rows_affected())
     })
 }

@@ -155,9 +155,15 @@ impl Queue {
                 "SELECT COUNT(*) FROM {table} WHERE state = 'pending'{lane_1}"
             )),
             purge_jobs: stmt(format!(
-                "DELETE FROM {table} WHERE created_at < $1 AND state <> 'pending'"
+                "DELETE FROM {table} WHERE id IN (SELECT id FROM {table}
+                 WHERE created_at < $1 AND state <> 'pending' ORDER BY created_at LIMIT $2)"
             )),
-            purge_attempts: attempts.map(|log| stmt(format!("DELETE FROM {log} WHERE at < $1"))),
+            purge_attempts: attempts.map(|log| {
+                stmt(format!(
+                    "DELETE FROM {log} WHERE id IN
+                     (SELECT id FROM {log} WHERE at < $1 ORDER BY at LIMIT $2)"
+                ))
+            }),
         }
     }
 }
@@ -399,20 +405,22 @@ pub async fn record(tx: &mut Tx, q: &Queue, batch: &[Outcome<'_>]) -> Result<(),
     Ok(())
 }
 
-/// Deletes closed rows created before `cutoff` and every attempt logged before it
-/// (retention); returns how many rows went.
-pub async fn purge_before(tx: &mut Tx, q: &Queue, cutoff: i64) -> Result<u64, DbError> {
+/// Deletes up to `limit` closed rows created before `cutoff` and up to `limit` attempts logged
+/// before it (retention, a batch per transaction); returns how many rows went (0: done).
+pub async fn purge_before(tx: &mut Tx, q: &Queue, cutoff: i64, limit: i64) -> Result<u64, DbError> {
     per_backend!(tx.conn(), c => {
         let mut n = 0;
         if let Some(attempts) = q.purge_attempts {
             n += sqlx::query(attempts)
                 .bind(cutoff)
+                .bind(limit)
                 .execute(&mut *c)
                 .await?
                 .rows_affected();
         }
         n += sqlx::query(q.purge_jobs)
             .bind(cutoff)
+            .bind(limit)
             .execute(&mut *c)
             .await?
             .rows_affected();

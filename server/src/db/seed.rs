@@ -71,6 +71,8 @@ fn statements(k: i64, c: &Community, now: i64) -> Vec<(&'static str, String)> {
     let user = |e: &str| id("us", &format!("{base} + {e}"));
     let visit = |e: &str| id("vi", &format!("{base} + {e}"));
     let at = |e: &str, n: i64| format!("{now} - {YEAR_MS} + ({e}) * ({YEAR_MS} / {n})");
+    // A notification is about the visit of its moment in the year (and goes to its host).
+    let vi = format!("i * {} / {}", c.visits, c.notifications);
     vec![
         (
             "units",
@@ -141,12 +143,12 @@ fn statements(k: i64, c: &Community, now: i64) -> Vec<(&'static str, String)> {
                 "{} INSERT INTO notifications (id, user_id, type, title, body, visit_id, read,
                                             created_at)
                  SELECT {}, {}, 'walkin_pending', 'Visitor at the gate',
-                        'Visitor ' || CAST(i % {} AS TEXT) || ': Approved', {}, TRUE, {} FROM c",
+                        'Visitor ' || CAST({} AS TEXT) || ': Approved', {}, TRUE, {} FROM c",
                 counter(c.notifications),
                 id("no", &format!("{base} + i")),
-                user(&format!("(i % {}) % {residents}", c.visits)),
-                c.visits,
-                visit(&format!("i % {}", c.visits)),
+                user(&format!("({vi}) % {residents}")),
+                vi,
+                visit(&vi),
                 at("i", c.notifications),
             ),
         ),

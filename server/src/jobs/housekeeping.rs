@@ -43,6 +43,40 @@ pub struct Swept {
     pub messages: u64,
 }
 
+/// Rows a retention batch deletes per table, in one transaction.
+const PURGE_BATCH: i64 = 2_000;
+
+/// What a retention batch deletes.
+#[derive(Clone, Copy)]
+enum Purge {
+    Queue(&'static db::queue::Queue),
+    Notifications,
+    Visits,
+}
+
+/// Deletes `what` older than `cutoff` in transactions of a batch each until none is left; the
+/// rows deleted.
+async fn in_batches(state: &AppState, what: Purge, cutoff: i64) -> anyhow::Result<u64> {
+    let mut total = 0;
+    loop {
+        let mut tx = state.db.begin().await?;
+        let n = match what {
+            Purge::Queue(q) => db::queue::purge_before(&mut tx, q, cutoff, PURGE_BATCH).await?,
+            Purge::Notifications => {
+                db::notifications::purge_before(&mut tx, cutoff, PURGE_BATCH).await?
+            }
+            Purge::Visits => db::visits::purge_before(&mut tx, cutoff, PURGE_BATCH).await?,
+        };
+        tx.commit().await?;
+        total += n;
+        if n == 0 {
+            return Ok(total);
+        }
+        // Between batches, the writer is free for requests.
+        tokio::task::yield_now().await;
+    }
+}
+
 /// One round: ends expired sessions, then purges rows past retention.
 pub async fn run_once(state: &AppState) -> anyhow::Result<Swept> {
     let now = now_ms();
@@ -64,13 +98,15 @@ pub async fn run_once(state: &AppState) -> anyhow::Result<Swept> {
     let days = i64::from(state.config.args.retention_days);
     if days > 0 {
         let cutoff = now - days * DAY_MS;
-        let mut tx = state.db.begin().await?;
-        swept.push_rows = db::queue::purge_before(&mut tx, &db::queue::PUSHES, cutoff).await?;
-        swept.webhooks = db::queue::purge_before(&mut tx, &db::queue::WEBHOOKS, cutoff).await?;
-        swept.messages = db::queue::purge_before(&mut tx, &db::queue::MESSAGES, cutoff).await?;
-        swept.notifications = db::notifications::purge_before(&mut tx, cutoff).await?;
-        swept.visits = db::visits::purge_before(&mut tx, cutoff).await?;
-        tx.commit().await?;
+        // A batch per transaction, the outbox first (a notification's pushes go before it):
+        // the first start on a year of rows must not hold SQLite's writer, and so every
+        // walk-in, for minutes.
+        let queue = |q: &'static std::sync::LazyLock<db::queue::Queue>| Purge::Queue(q);
+        swept.push_rows = in_batches(state, queue(&db::queue::PUSHES), cutoff).await?;
+        swept.webhooks = in_batches(state, queue(&db::queue::WEBHOOKS), cutoff).await?;
+        swept.messages = in_batches(state, queue(&db::queue::MESSAGES), cutoff).await?;
+        swept.notifications = in_batches(state, Purge::Notifications, cutoff).await?;
+        swept.visits = in_batches(state, Purge::Visits, cutoff).await?;
     }
     if swept != Swept::default() {
         tracing::info!(?swept, "housekeeping");

@@ -355,23 +355,26 @@ pub async fn check_in(
 /// Deletes visits created before `cutoff` that are no longer open (an invitation still valid
 /// then stays) and that no remaining notification points at (retention: purge notifications
 /// first); returns how many went.
-pub async fn purge_before(tx: &mut Tx, cutoff: i64) -> Result<u64, sqlx::Error> {
-    const PURGED: &str = "created_at < $1 AND COALESCE(valid_until, 0) < $1
-             AND NOT EXISTS (SELECT 1 FROM notifications n WHERE n.visit_id = visits.id)";
+pub async fn purge_before(tx: &mut Tx, cutoff: i64, limit: i64) -> Result<u64, sqlx::Error> {
+    const PURGED: &str = "SELECT id FROM visits WHERE created_at < $1
+             AND COALESCE(valid_until, 0) < $1
+             AND NOT EXISTS (SELECT 1 FROM notifications n WHERE n.visit_id = visits.id)
+             ORDER BY created_at, id LIMIT $2";
     per_backend!(tx.conn(), c => {
         // Explicit rather than through ON DELETE CASCADE alone (SQLite honours it only with
         // foreign keys on).
         sqlx::query(sqlx::AssertSqlSafe(format!(
-            "DELETE FROM decision_rights WHERE visit_id IN (SELECT id FROM visits WHERE {PURGED})"
+            "DELETE FROM decision_rights WHERE visit_id IN ({PURGED})"
         )))
         .bind(cutoff)
+        .bind(limit)
         .execute(&mut *c)
         .await?;
-        sqlx::query(
-            "DELETE FROM visits WHERE created_at < $1 AND COALESCE(valid_until, 0) < $1
-             AND NOT EXISTS (SELECT 1 FROM notifications n WHERE n.visit_id = visits.id)",
-        )
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DELETE FROM visits WHERE id IN ({PURGED})"
+        )))
         .bind(cutoff)
+        .bind(limit)
         .execute(&mut *c)
         .await
         .map(|r| r.rows_affected())
