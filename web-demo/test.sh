@@ -15,7 +15,7 @@ if [ ! -x /usr/bin/chromium ]; then
 fi
 # The package the demo depends on ("@gatebell/push": "file:../wasm/pkg"), built before npm
 # links it; its service-worker files are copied into public/ before building.
-if [ ! -f wasm/pkg/gatebell_push_bg.wasm ] || [ ! -f wasm/pkg/worker.js ]; then
+if [ ! -f wasm/pkg/gatebell_push_bg.wasm ] || [ ! -f wasm/pkg/gatebell_push_worker_bg.wasm ] || [ ! -f wasm/pkg/worker.js ]; then
   cargo xtask wasm
 fi
 # npm ci only when node_modules was not installed from this package-lock.json (the stamp is the

@@ -1,43 +1,100 @@
-// The page's side of foreground delivery. When a window of the site is focused, Gatebell's
-// worker (worker.js) first asks it about each push: `onMessage(payload)` sees the payload, and
-// returning `false` keeps the system notification from being shown (the page shows the visit
-// itself); anything else, or no answer within half a second, shows it. Once a page has done
-// this, the worker asks every focused window of the site: give each page's PushClient
-// `onMessage` (it may return nothing), or a focused page without one delays notifications by
-// that half second.
-export function listenForPushes(onMessage) {
-  if (typeof navigator === 'undefined' || !navigator.serviceWorker) return;
-  navigator.serviceWorker.addEventListener('message', (event) => {
-    const data = event.data;
-    if (!data || data.type !== 'gatebell:push') return;
-    let show = true;
-    try {
-      show = onMessage(data.payload) !== false;
-    } catch (e) {
-      console.error('Gatebell onMessage threw', e);
-    }
-    if (event.ports && event.ports[0]) event.ports[0].postMessage({ show });
-  });
-  // Messages wait in a queue until a page starts them (an `onmessage` setter would too).
-  navigator.serviceWorker.startMessages();
+// The page's side of foreground delivery and of taps with a window open (`src/client.rs`
+// binds it). One `message` listener on `navigator.serviceWorker` serves every PushClient of the
+// page, and is removed when the last of them goes (`client.free()`).
+//
+// Pushes: when a window of the site is focused, Gatebell's worker (worker.js) first asks it
+// about each push, but only while some page listens: each such page holds the shared Web Lock
+// LOCK, which the worker looks for with `navigator.locks.query()`. The browser releases it
+// when the page goes (closed, reloaded, crashed), and the page when its last listener goes.
+// `onMessage(payload)` sees the payload, and `false` from any listener keeps the system
+// notification from being shown (the page shows the visit itself); anything else, or no answer
+// within half a second, shows it.
+//
+// Taps: the worker (src/worker.rs) posts the path a tap leads to, and `onNavigate(path, route)`
+// moves the app there without a page load (a router's `push`). Returning `false`, throwing, or
+// no page answering within half a second lets the worker navigate the window itself.
+
+/** Held (shared) by every page with an `onMessage` listener; named again in worker.js. */
+const LOCK = 'gatebell:foreground';
+const pushListeners = new Set();
+const navigateListeners = new Set();
+let listening = false;
+/** Releases this page's hold on LOCK; null while it holds none. */
+let release = null;
+
+function holdLock(on) {
+  if (on && !release && typeof navigator !== 'undefined' && navigator.locks) {
+    const held = new Promise((resolve) => { release = resolve; });
+    navigator.locks.request(LOCK, { mode: 'shared' }, () => held)
+      .catch((e) => console.error('Gatebell could not hold its foreground lock', e));
+  } else if (!on && release) {
+    release();
+    release = null;
+  }
 }
 
-// The page's side of a tap with a window open: the worker (src/worker.rs) posts the path the
-// tap leads to, and `onNavigate(path, route)` moves the app there without a page load (a
-// router's `push`). Returning `false`, throwing, or no page answering within half a second
-// lets the worker navigate the window itself (a full load).
-export function listenForNavigation(onNavigate) {
-  if (typeof navigator === 'undefined' || !navigator.serviceWorker) return;
-  navigator.serviceWorker.addEventListener('message', (event) => {
-    const data = event.data;
-    if (!data || data.type !== 'gatebell:navigate' || typeof data.path !== 'string') return;
-    let handled = false;
-    try {
-      handled = onNavigate(data.path, data.route) !== false;
-    } catch (e) {
-      console.error('Gatebell onNavigate threw', e);
+function onServiceWorkerMessage(event) {
+  const data = event.data;
+  const port = event.ports && event.ports[0];
+  if (!data) return;
+  if (data.type === 'gatebell:push' && pushListeners.size > 0) {
+    let show = true;
+    for (const listener of [...pushListeners]) {
+      try {
+        if (listener(data.payload) === false) show = false;
+      } catch (e) {
+        console.error('Gatebell onMessage threw', e);
+      }
     }
-    if (event.ports && event.ports[0]) event.ports[0].postMessage({ handled });
-  });
-  navigator.serviceWorker.startMessages();
+    if (port) port.postMessage({ show });
+  } else if (data.type === 'gatebell:navigate' && typeof data.path === 'string' && navigateListeners.size > 0) {
+    let handled = false;
+    for (const listener of [...navigateListeners]) {
+      try {
+        if (listener(data.path, data.route) !== false) handled = true;
+      } catch (e) {
+        console.error('Gatebell onNavigate threw', e);
+      }
+    }
+    if (port) port.postMessage({ handled });
+  }
+}
+
+/** Adds or removes the page's listeners to match the sets. */
+function sync() {
+  const wanted = pushListeners.size + navigateListeners.size > 0;
+  if (wanted === listening || typeof navigator === 'undefined' || !navigator.serviceWorker) return;
+  listening = wanted;
+  if (wanted) {
+    navigator.serviceWorker.addEventListener('message', onServiceWorkerMessage);
+    // Messages wait in a queue until a page starts them (an `onmessage` setter would too).
+    navigator.serviceWorker.startMessages();
+  } else {
+    navigator.serviceWorker.removeEventListener('message', onServiceWorkerMessage);
+  }
+}
+
+/** Hears pushes while a window of the site is focused; returns the function that stops it. */
+export function listenForPushes(onMessage) {
+  if (typeof navigator === 'undefined' || !navigator.serviceWorker) return () => {};
+  const listener = (payload) => onMessage(payload);
+  pushListeners.add(listener);
+  holdLock(true);
+  sync();
+  return () => {
+    if (!pushListeners.delete(listener)) return;
+    if (pushListeners.size === 0) holdLock(false);
+    sync();
+  };
+}
+
+/** Routes the worker's taps through the app's router; returns the function that stops it. */
+export function listenForNavigation(onNavigate) {
+  if (typeof navigator === 'undefined' || !navigator.serviceWorker) return () => {};
+  const listener = (path, route) => onNavigate(path, route);
+  navigateListeners.add(listener);
+  sync();
+  return () => {
+    if (navigateListeners.delete(listener)) sync();
+  };
 }

@@ -50,6 +50,13 @@ export class KvStore {
   }
 }
 
+/** Stores `value` under `key` in the background; a failure is only logged. */
+export function putSoon(key, value) {
+  openKvStore()
+    .then((store) => store.put(key, value))
+    .catch((e) => console.error(`Gatebell could not store ${key}`, e));
+}
+
 /** Opens (and on first use creates) the database. */
 export async function openKvStore() {
   if (!globalThis.indexedDB) return new KvStore(null);

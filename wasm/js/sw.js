@@ -1,6 +1,6 @@
 // Gatebell's drop-in service worker, for a site with no worker of its own. Serve it from the
-// site root (/sw.js) beside worker.js, gatebell_push.js and gatebell_push_bg.wasm, and register
-// it as a module worker:
+// site root (/sw.js) beside worker.js, gatebell_push_worker.js, gatebell_push_worker_bg.wasm and
+// snippets/, and register it as a module worker:
 //   navigator.serviceWorker.register('/sw.js', { type: 'module' })
 // A site that has a worker already imports worker.js into it instead (see README).
 import { handleNotificationClick, handlePush, handleSubscriptionChange, preload } from './worker.js';

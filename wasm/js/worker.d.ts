@@ -1,6 +1,6 @@
 /**
  * Starts fetching and compiling the wasm (call at the worker's top level). `url`: where
- * gatebell_push_bg.wasm is served (default: beside worker.js).
+ * gatebell_push_worker_bg.wasm is served (default: beside worker.js).
  */
 export function preload(url?: string | URL): Promise<unknown>;
 /** Whether a push payload or notification data (already parsed) is Gatebell's. */

@@ -11,19 +11,18 @@
 //
 // Installing, skipWaiting, clients.claim and the scope stay the app's decisions.
 import init, {
-  foregroundListening,
   handleNotificationClick as clickInWasm,
   handlePush as pushInWasm,
   handleSubscriptionChange as subscriptionChangeInWasm,
-} from './gatebell_push.js';
+} from './gatebell_push_worker.js';
 
 let ready = null;
 let wasmUrl;
 
 /**
  * Starts fetching and compiling the wasm (call at the worker's top level). `url` is where
- * gatebell_push_bg.wasm is served, by default beside this module; the first call's URL is
- * kept for later loads.
+ * gatebell_push_worker_bg.wasm (the worker's module, without the page's PushClient) is served,
+ * by default beside this module; the first call's URL is kept for later loads.
  */
 export function preload(url) {
   wasmUrl ??= url;
@@ -57,12 +56,28 @@ export function handlePush(event) {
   if (!isGatebellPayload(payload)) return false;
   event.waitUntil(
     preload().then(async () => {
-      // Only a site whose pages listen (PushClient `onMessage`) is asked: others pay nothing.
-      const show = (await foregroundListening().catch(() => false)) ? await shownWhenFocused(payload) : true;
+      // Only while a page listens (PushClient `onMessage`) are focused windows asked: otherwise
+      // nobody would answer, and the notification would wait half a second for nothing.
+      const show = (await pagesListening()) ? await shownWhenFocused(payload) : true;
       if (show) await pushInWasm(event);
     }),
   );
   return true;
+}
+
+/** Held (shared) by each page whose PushClient has `onMessage` (js/foreground.js). */
+const FOREGROUND_LOCK = 'gatebell:foreground';
+
+/** Whether a page of the site listens for pushes; true where Web Locks cannot tell. */
+async function pagesListening() {
+  const locks = self.navigator && self.navigator.locks;
+  if (!locks) return true;
+  try {
+    const { held } = await locks.query();
+    return held.some((lock) => lock.name === FOREGROUND_LOCK);
+  } catch {
+    return true;
+  }
 }
 
 /** How long a focused window has to answer whether to show the notification. */

@@ -16,8 +16,7 @@ use crate::error::GatebellError;
 use crate::http;
 use crate::scope;
 use crate::store::{
-    ClickRouting, KEY_API_BASE, KEY_FOREGROUND, KEY_ROUTES, KEY_SESSION, KEY_STATE, SessionRecord,
-    Store,
+    self, ClickRouting, KEY_API_BASE, KEY_ROUTES, KEY_SESSION, KEY_STATE, SessionRecord, Store,
 };
 use crate::subscribe;
 
@@ -27,6 +26,20 @@ use crate::subscribe;
 #[wasm_bindgen]
 pub struct PushClient {
     inner: Rc<Inner>,
+    /// Stops this client's `onMessage` / `onNavigate` listeners (`js/foreground.js`); called
+    /// when the client is freed.
+    stop_listening: Vec<Function>,
+}
+
+/// `client.free()` (or the client being collected) removes its page listeners: the last one
+/// to go removes the page's `message` listener and releases the page's foreground lock, so the
+/// worker no longer holds pushes back to ask it (`js/foreground.js`).
+impl Drop for PushClient {
+    fn drop(&mut self) {
+        for stop in self.stop_listening.drain(..) {
+            let _ = stop.call0(&JsValue::UNDEFINED);
+        }
+    }
 }
 
 /// Shared between the class, its promises and its timer.
@@ -40,7 +53,9 @@ struct Inner {
     /// stored state since this one last read or wrote it.
     runner: RefCell<Rc<Runner>>,
     /// The state as this tab last read or wrote it; `None` before the first read.
-    seen: RefCell<Option<core::PersistedState>>,
+    /// As JSON text (`crate::to_json`): comparing texts needs no `PartialEq` and no copy of
+    /// the state in the wasm.
+    seen: RefCell<Option<String>>,
     store: RefCell<Option<Rc<Store>>>,
     /// A call is running the core; others queue their event and wait for it to finish.
     draining: Cell<bool>,
@@ -62,16 +77,16 @@ impl Drop for Inner {
     }
 }
 
-/// A function-valued option, if present.
 #[wasm_bindgen(module = "/js/foreground.js")]
 extern "C" {
-    /// Answers the worker's questions about pushes arriving while a window is focused.
+    /// Answers the worker's questions about pushes arriving while a window is focused;
+    /// returns the function that stops it.
     #[wasm_bindgen(js_name = listenForPushes)]
-    fn listen_for_pushes(on_message: &Function);
+    fn listen_for_pushes(on_message: &Function) -> Function;
 
-    /// Routes the worker's taps through the app's router.
+    /// Routes the worker's taps through the app's router; returns the function that stops it.
     #[wasm_bindgen(js_name = listenForNavigation)]
-    fn listen_for_navigation(on_navigate: &Function);
+    fn listen_for_navigation(on_navigate: &Function) -> Function;
 }
 
 /// An optional string field of an options object: absent (or `undefined`) is `None`, any
@@ -156,28 +171,20 @@ impl PushClient {
             paths: routes_option(&options)?,
             client_side: function_option(&options, "onNavigate").is_some(),
         };
-        if let Some(on_navigate) = function_option(&options, "onNavigate") {
-            listen_for_navigation(&on_navigate);
-        }
-        // The worker reads these at the next tap; the latest page's configuration wins.
-        spawn_local(async move {
-            if let Ok(store) = Store::open().await {
-                let _ = store.put_value(KEY_ROUTES, &routing).await;
-            }
-        });
-        if let Some(on_message) = function_option(&options, "onMessage") {
-            listen_for_pushes(&on_message);
-            spawn_local(async {
-                if let Ok(store) = Store::open().await {
-                    let _ = store.put_value(KEY_FOREGROUND, &true).await;
-                }
-            });
-        }
         let api_base = js_sys::Reflect::get(&options, &"apiBase".into())
             .ok()
             .and_then(|v| v.as_string())
             .ok_or_else(|| GatebellError::new("invalid_argument", "apiBase must be a string"))?;
         let registration = subscribe::registration_option(&options)?;
+        // The worker reads these at the next tap; the latest page's configuration wins.
+        store::put_soon(KEY_ROUTES, &crate::to_js(&routing)?);
+        let mut stop_listening = Vec::new();
+        if let Some(on_navigate) = function_option(&options, "onNavigate") {
+            stop_listening.push(listen_for_navigation(&on_navigate));
+        }
+        if let Some(on_message) = function_option(&options, "onMessage") {
+            stop_listening.push(listen_for_pushes(&on_message));
+        }
         Ok(PushClient {
             inner: Rc::new(Inner {
                 api_base,
@@ -191,6 +198,7 @@ impl PushClient {
                 idle_waiters: RefCell::default(),
                 timer: RefCell::new(None),
             }),
+            stop_listening,
         })
     }
 
@@ -413,7 +421,11 @@ async fn reread_if_changed(inner: &Rc<Inner>) -> Result<(), GatebellError> {
     };
     let stored = store(inner).await?.get(KEY_STATE).await?;
     let stored: Option<core::PersistedState> = crate::from_js(stored).ok();
-    if stored.is_some_and(|stored| stored != seen) && !inner.draining.get() {
+    let changed = match stored {
+        Some(stored) => crate::to_json(&stored)? != seen,
+        None => false,
+    };
+    if changed && !inner.draining.get() {
         *inner.runner.borrow_mut() = Rc::new(Runner::new(Config::default()));
         *inner.seen.borrow_mut() = None;
     }
@@ -431,13 +443,20 @@ impl Shell for Host<'_> {
     async fn load(&self) -> Result<Option<core::PersistedState>, GatebellError> {
         let stored = store(self.0).await?.get(KEY_STATE).await?;
         let state: Option<core::PersistedState> = crate::from_js(stored).ok();
-        *self.0.seen.borrow_mut() = Some(state.clone().unwrap_or_default());
+        let seen = match &state {
+            Some(state) => crate::to_json(state)?,
+            None => crate::to_json(&core::PersistedState::default())?,
+        };
+        *self.0.seen.borrow_mut() = Some(seen);
         Ok(state)
     }
 
     async fn persist(&self, state: &core::PersistedState) -> Result<(), GatebellError> {
-        store(self.0).await?.put_value(KEY_STATE, state).await?;
-        *self.0.seen.borrow_mut() = Some(state.clone());
+        let text = crate::to_json(state)?;
+        let value =
+            js_sys::JSON::parse(&text).map_err(|e| GatebellError::from_js("internal", &e))?;
+        store(self.0).await?.put(KEY_STATE, &value).await?;
+        *self.0.seen.borrow_mut() = Some(text);
         Ok(())
     }
 
@@ -477,9 +496,9 @@ impl Shell for Host<'_> {
 
 /// Sends one of the core's requests; every failure becomes an outcome the core understands.
 async fn send(api_base: &str, request: &HttpRequest) -> HttpOutcome {
-    let body = match crate::to_js(&request.body).map(|v| js_sys::JSON::stringify(&v)) {
-        Ok(Ok(text)) => String::from(text),
-        _ => {
+    let body = match crate::to_json(&request.body) {
+        Ok(text) => text,
+        Err(_) => {
             return HttpOutcome::NetworkError {
                 message: "could not encode the request".into(),
             };

@@ -22,6 +22,18 @@ impl GatebellError {
         }
     }
 
+    /// A value the package's own JS threw or rejected with: an `Error` with a `code` (and
+    /// `status`) keeps them; anything else gets `code`.
+    pub fn from_thrown(value: &JsValue, code: &str) -> GatebellError {
+        let field = |name: &str| js_sys::Reflect::get(value, &name.into()).ok();
+        let mut error = match field("code").and_then(|c| c.as_string()) {
+            Some(own) => GatebellError::new(&own, js_message(value)),
+            None => GatebellError::from_js(code, value),
+        };
+        error.status = field("status").and_then(|s| s.as_f64()).map(|s| s as u16);
+        error
+    }
+
     /// Wraps a value a JS API threw or rejected with, keeping its message.
     pub fn from_js(code: &str, value: &JsValue) -> GatebellError {
         GatebellError::new(code, js_message(value))
@@ -47,8 +59,8 @@ impl From<GatebellError> for JsValue {
     }
 }
 
-impl From<serde_wasm_bindgen::Error> for GatebellError {
-    fn from(e: serde_wasm_bindgen::Error) -> GatebellError {
+impl From<crate::de::Error> for GatebellError {
+    fn from(e: crate::de::Error) -> GatebellError {
         GatebellError::new("invalid_argument", e.to_string())
     }
 }

@@ -7,36 +7,60 @@
 //!   for any worker: it takes only events whose payload carries the `gatebell` marker and leaves
 //!   other providers' pushes to the app; `js/sw.js`, the drop-in worker, wires it.
 //!
+//! The crate builds into two modules (`cargo xtask wasm`): with the feature `page` alone it is
+//! `gatebell_push.js` / `gatebell_push_bg.wasm` (the `PushClient`), with `worker` alone
+//! `gatebell_push_worker.js` / `gatebell_push_worker_bg.wasm` (the handlers), so that neither
+//! context loads the other's code. Both features are on by default, for tests and clippy.
+//!
 //! Every failure reaches JavaScript as an `Error` named `GatebellError` with a `code`; nothing
 //! here unwraps, so no call ends in a wasm panic.
 
+#[cfg(feature = "page")]
 pub mod client;
+pub mod de;
 pub mod error;
 pub mod http;
 pub mod scope;
+pub mod ser;
 pub mod store;
 pub mod subscribe;
+#[cfg(feature = "worker")]
 pub mod worker;
 
+#[cfg(feature = "page")]
 pub use client::PushClient;
 pub use error::GatebellError;
+
+// lol_alloc's free-list allocator in place of std's dlmalloc: 3.3 KB less gzipped wasm in each
+// module (docs/PERFORMANCE.md). It merges freed neighbours and grows memory by pages, as
+// dlmalloc does; it is slower, which these few small allocations per event never notice.
+#[cfg(target_arch = "wasm32")]
+#[global_allocator]
+// SAFETY: `AssumeSingleThreaded` is sound where only one thread runs, and this crate targets
+// wasm32-unknown-unknown built without the `atomics` feature: there are no threads.
+static ALLOCATOR: lol_alloc::AssumeSingleThreaded<lol_alloc::FreeListAllocator> =
+    unsafe { lol_alloc::AssumeSingleThreaded::new(lol_alloc::FreeListAllocator::new()) };
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use wasm_bindgen::prelude::*;
 
 /// Converts a Rust value to a plain JS object the way `JSON.parse` would build it (absent
-/// options become `null`, maps become objects), with serde-wasm-bindgen.
+/// options become `null`, maps become objects), with [`ser`].
 pub fn to_js<T: Serialize + ?Sized>(value: &T) -> Result<JsValue, GatebellError> {
-    value
-        .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
-        .map_err(|e| GatebellError::new("internal", e.to_string()))
+    ser::to_value(value).map_err(|e| GatebellError::new("internal", e.to_string()))
 }
 
-/// Reads a plain JS value (as `JSON.parse` builds it) into a Rust value, with
-/// serde-wasm-bindgen; `deny_unknown_fields` and the other serde attributes apply.
-pub fn from_js<T: DeserializeOwned>(value: JsValue) -> Result<T, serde_wasm_bindgen::Error> {
-    serde_wasm_bindgen::from_value(value)
+/// A Rust value as JSON text (a request body), with [`ser`].
+pub fn to_json<T: Serialize + ?Sized>(value: &T) -> Result<String, GatebellError> {
+    ser::to_json(value).map_err(|e| GatebellError::new("internal", e.to_string()))
+}
+
+/// Reads a plain JS value (as `JSON.parse` builds it) into a Rust value with [`de`]
+/// (serde-wasm-bindgen's rules, without its float-formatting error messages); the serde
+/// attributes apply.
+pub fn from_js<T: DeserializeOwned>(value: JsValue) -> Result<T, de::Error> {
+    de::from_value(value)
 }
 
 /// Runs `work` as a JS promise. Boxed, so that `future_to_promise` and its executor glue are
@@ -53,6 +77,7 @@ pub fn promise(
 #[wasm_bindgen(typescript_custom_section)]
 const PROTOCOL_TS: &'static str = include_str!("../../core/ts/protocol.ts");
 
+#[cfg(feature = "page")]
 #[wasm_bindgen(typescript_custom_section)]
 const TS_TYPES: &'static str = r#"
 /** Thrown (or rejected with) by every function of this package. */

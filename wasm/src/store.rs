@@ -18,10 +18,6 @@ pub const KEY_SESSION: &str = "session";
 /// The API origin the page's PushClient was given, kept apart from the session: an Approve /
 /// Reject that carries an action token needs it and nothing else (no session).
 pub const KEY_API_BASE: &str = "apiBase";
-/// Set once a page's PushClient was given `onMessage`: only then does the worker ask focused
-/// windows about a push before showing it (and so only then can an answer be waited for).
-pub const KEY_FOREGROUND: &str = "foregroundListener";
-
 /// The [`ClickRouting`] of the latest PushClient: where the worker sends a tap.
 pub const KEY_ROUTES: &str = "clickRoutes";
 
@@ -50,6 +46,10 @@ extern "C" {
 
     #[wasm_bindgen(js_name = openKvStore)]
     fn open_kv_store() -> js_sys::Promise;
+
+    /// Stores `value` under `key` in the background; a failure is only logged.
+    #[wasm_bindgen(js_name = putSoon)]
+    pub fn put_soon(key: &str, value: &JsValue);
 
     #[wasm_bindgen(method, getter, js_name = indexedDb)]
     fn indexed_db(this: &KvStore) -> bool;

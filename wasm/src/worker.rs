@@ -2,6 +2,7 @@
 //!
 //! `sw.js` wires them: `event.waitUntil(ready.then(() => handlePush(event)))`.
 
+#[cfg(doc)]
 use gatebell_core::client::PersistedState;
 use gatebell_core::protocol::{
     ACTION_APPROVE, ACTION_REJECT, NotificationType, Platform, PushAction, PushPayload,
@@ -20,8 +21,7 @@ use web_sys::{
 use crate::error::GatebellError;
 use crate::http;
 use crate::store::{
-    ClickRouting, KEY_API_BASE, KEY_FOREGROUND, KEY_ROUTES, KEY_SESSION, KEY_STATE, SessionRecord,
-    Store,
+    ClickRouting, KEY_API_BASE, KEY_ROUTES, KEY_SESSION, KEY_STATE, SessionRecord, Store,
 };
 
 /// Title and body of a push whose payload could not be read. Browsers require every push to
@@ -179,30 +179,14 @@ async fn post<T: Serialize>(
     path: &str,
     body: &T,
 ) -> Result<(), GatebellError> {
-    let json = js_sys::JSON::stringify(&crate::to_js(body)?)
-        .ok()
-        .and_then(|s| s.as_string());
+    let json = crate::to_json(body)?;
     let url = http::url(&session.api_base, path);
-    let answer = http::send(&url, "POST", Some(&session.session_token), json.as_deref()).await?;
+    let answer = http::send(&url, "POST", Some(&session.session_token), Some(&json)).await?;
     if answer.ok() {
         Ok(())
     } else {
         Err(http::answer_error(&answer))
     }
-}
-
-/// Whether a page of the site gave its PushClient `onMessage` (worker.js then asks focused
-/// windows about each push before showing it).
-#[wasm_bindgen(js_name = foregroundListening, unchecked_return_type = "Promise<boolean>")]
-pub fn foreground_listening() -> Promise {
-    crate::promise(Box::pin(async move {
-        let store = Store::open().await?;
-        let on = store
-            .get_value::<bool>(KEY_FOREGROUND)
-            .await?
-            .unwrap_or(false);
-        Ok(JsValue::from_bool(on))
-    }))
 }
 
 /// The `notificationclick` handler: a tap opens the visit (focusing an open window), and
@@ -350,16 +334,23 @@ struct DecidedVisit {
     visitor_name: String,
 }
 
-/// Whether the user turned notifications off in this browser (`disableNotifications()`).
+/// The one field of the stored [`PersistedState`] the worker needs. Reading only it keeps the
+/// whole state's deserialiser (and a core client restored to ask its status) out of the
+/// worker's module, 15 KB of wasm; the service-worker tests store the state the core itself
+/// writes, so a renamed field fails them.
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+struct StoredSwitch {
+    notifications_disabled: bool,
+}
+
+/// Whether the user turned notifications off in this browser (`disableNotifications()`), as
+/// the page's client stored it in its [`PersistedState`].
 async fn notifications_disabled(store: &Store) -> Result<bool, GatebellError> {
     Ok(store
-        .get_value::<PersistedState>(KEY_STATE)
+        .get_value::<StoredSwitch>(KEY_STATE)
         .await?
-        .is_some_and(|state| {
-            gatebell_core::client::PushClient::restore(Default::default(), state)
-                .status()
-                .notifications_disabled
-        }))
+        .is_some_and(|state| state.notifications_disabled))
 }
 
 /// Sends an Approve / Reject: with the push's action token when it carried one, else with the
@@ -398,10 +389,7 @@ pub async fn answer_walkin(route: &Route, action_token: Option<&str>) -> Result<
                 },
                 Err(e) => return Err(failed(e)),
             };
-            let body = crate::to_js(&call.body)
-                .ok()
-                .and_then(|v| js_sys::JSON::stringify(&v).ok())
-                .and_then(|s| s.as_string());
+            let body = crate::to_json(&call.body).ok();
             let url = http::url(&api_base, &call.path);
             http::send(&url, "POST", None, body.as_deref()).await
         }

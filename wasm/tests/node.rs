@@ -286,3 +286,275 @@ async fn invalid_subscription_rejects_with_a_gatebell_error() {
         Some("invalid_argument")
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// `de` and `ser` (the crate's serde bridge) against serde-wasm-bindgen, the reference they
+// replace: the same values in, the same values (or the same refusals) out.
+
+mod bridge {
+    use gatebell_core::client::{
+        self as core, Config, Effect, Event, HttpOutcome, PersistedState, Status,
+    };
+    use gatebell_core::protocol::{
+        ErrorBody, Platform, PushPayload, RegisterDeviceRequest, WebPushSubscription,
+    };
+    use gatebell_wasm::store::{ClickRouting, SessionRecord};
+    use gatebell_wasm::{de, ser};
+    use serde::Serialize;
+    use serde::de::DeserializeOwned;
+    use std::fmt::Debug;
+    use wasm_bindgen::JsValue;
+    use wasm_bindgen_test::wasm_bindgen_test;
+
+    fn js(json: &str) -> JsValue {
+        js_sys::JSON::parse(json).unwrap_or_else(|_| panic!("test JSON: {json}"))
+    }
+
+    /// Both deserialisers read `value` alike: the same `T`, or both refuse it.
+    fn reads_alike<T: DeserializeOwned + PartialEq + Debug>(value: &JsValue) {
+        let ours = de::from_value::<T>(value.clone());
+        let reference = serde_wasm_bindgen::from_value::<T>(value.clone());
+        match (&ours, &reference) {
+            (Ok(a), Ok(b)) => assert_eq!(a, b, "{}", stringify(value)),
+            (Err(_), Err(_)) => {}
+            _ => panic!(
+                "{} as {}: ours {ours:?}, serde-wasm-bindgen {reference:?}",
+                stringify(value),
+                std::any::type_name::<T>()
+            ),
+        }
+    }
+
+    fn stringify(value: &JsValue) -> String {
+        js_sys::JSON::stringify(value)
+            .ok()
+            .and_then(|s| s.as_string())
+            .unwrap_or_else(|| "<not JSON>".to_owned())
+    }
+
+    /// Both serialisers write `value` alike (as `Serializer::json_compatible()`), and `to_json`
+    /// is the JSON of that value.
+    fn writes_alike<T: Serialize + ?Sized>(value: &T) -> JsValue {
+        let ours = ser::to_value(value).expect("ours");
+        let reference = value
+            .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
+            .expect("reference");
+        assert_eq!(stringify(&ours), stringify(&reference));
+        let text = ser::to_json(value).expect("json");
+        assert_eq!(stringify(&js(&text)), stringify(&reference), "{text}");
+        ours
+    }
+
+    /// Both ways for a value: written alike, and what is written reads back alike and equal.
+    fn round_trips<T: Serialize + DeserializeOwned + PartialEq + Debug>(value: &T) {
+        let written = writes_alike(value);
+        reads_alike::<T>(&written);
+        assert_eq!(&de::from_value::<T>(written).expect("reads back"), value);
+    }
+
+    fn subscription(endpoint: &str) -> WebPushSubscription {
+        de::from_value(js(&format!(
+            r#"{{"endpoint":"{endpoint}","expirationTime":null,"keys":{{"p256dh":"BPk","auth":"c2VjcmV0"}}}}"#
+        )))
+        .expect("subscription")
+    }
+
+    /// States and effects the core really makes: signed in, a subscription queued, a request
+    /// failed and retried, signed out with an unregister pending, notifications off.
+    fn core_values() -> (Vec<PersistedState>, Vec<Status>, Vec<Effect>, Vec<Event>) {
+        let mut client = core::PushClient::new(Config::default());
+        let mut events = vec![
+            Event::SignedIn {
+                now_ms: 1_000,
+                session_token: "s-1 \"quoted\" \\ \n".into(),
+                user_id: "u-1 ☃ 🚪".into(),
+            },
+            Event::TokenIssued {
+                now_ms: 2_000,
+                token: "https://push.example/a".into(),
+                platform: Platform::Web,
+                subscription: Some(subscription("https://push.example/a")),
+                keys: None,
+            },
+        ];
+        let (mut states, mut statuses, mut effects) = (Vec::new(), Vec::new(), Vec::new());
+        let mut handle = |event: &Event, effects: &mut Vec<Effect>| {
+            effects.extend(client.handle(event.clone()));
+            states.push(client.state().clone());
+            statuses.push(client.status());
+        };
+        for event in &events {
+            handle(event, &mut effects);
+        }
+        // The register request fails for want of a network, and is retried later.
+        let request_id = effects
+            .iter()
+            .find_map(|e| match e {
+                Effect::Http { request } => Some(request.id),
+                _ => None,
+            })
+            .expect("a register request");
+        let later = [
+            Event::HttpResponse {
+                now_ms: 3_000,
+                request_id,
+                outcome: HttpOutcome::NetworkError {
+                    message: "offline\u{1}".into(),
+                },
+                random: 0.3752,
+            },
+            Event::SigningOut { now_ms: 4_000 },
+            Event::NotificationsDisabled { now_ms: 5_000 },
+        ];
+        for event in &later {
+            handle(event, &mut effects);
+        }
+        events.extend(later);
+        (states, statuses, effects, events)
+    }
+
+    #[wasm_bindgen_test]
+    fn the_core_s_values_round_trip_as_with_serde_wasm_bindgen() {
+        let (states, statuses, effects, events) = core_values();
+        assert!(statuses.iter().any(|s| s.pending_unregisters > 0));
+        assert!(statuses.iter().any(|s| s.last_error.is_some()));
+        for state in &states {
+            round_trips(state);
+        }
+        for status in &statuses {
+            round_trips(status);
+        }
+        // Internally tagged enums (`Effect`, `Event`) go through `deserialize_any`; `Event`
+        // holds a float.
+        for effect in &effects {
+            round_trips(effect);
+        }
+        for event in &events {
+            round_trips(event);
+        }
+        round_trips(&ClickRouting::default());
+        round_trips(&SessionRecord {
+            api_base: "https://gate.example".into(),
+            session_token: "t".into(),
+            user_id: "u".into(),
+        });
+        round_trips(&RegisterDeviceRequest {
+            token: "https://push.example/a".into(),
+            platform: Platform::Web,
+            subscription: Some(subscription("https://push.example/a")),
+            keys: None,
+        });
+        let payload: PushPayload = de::from_value(js(super::WALKIN)).expect("payload");
+        round_trips(&payload);
+        // A route is only written (tagged, with `visitId`).
+        writes_alike(&gatebell_core::routing::route(&payload, Some("approve")));
+        writes_alike(&(
+            1.5f64,
+            f64::NAN,
+            -0.0f64,
+            9_007_199_254_740_991u64,
+            'x',
+            "\u{1f}",
+        ));
+        // Beyond a JS number's exact integers, both refuse.
+        assert!(ser::to_json(&(1u64 << 53)).is_err());
+        assert!(ser::to_json(&i64::MIN).is_err());
+        writes_alike(&std::collections::BTreeMap::from([
+            ("b", 3u8),
+            ("a\"", 10u8),
+        ]));
+        let numbered = std::collections::BTreeMap::from([(3u8, "three")]);
+        assert!(ser::to_json(&numbered).is_err());
+        assert!(
+            numbered
+                .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
+                .is_err()
+        );
+    }
+
+    #[wasm_bindgen_test]
+    fn odd_and_wrong_inputs_are_read_or_refused_alike() {
+        for json in [
+            "null",
+            "true",
+            "0",
+            "-0",
+            "1.5",
+            "65535",
+            "65536",
+            "-1",
+            "9007199254740991",
+            "9007199254740993",
+            "1e400",
+            r#""text""#,
+            "[]",
+            "[1,2]",
+            "{}",
+            r#"{"a":1}"#,
+        ] {
+            let value = js(json);
+            reads_alike::<u16>(&value);
+            reads_alike::<i64>(&value);
+            reads_alike::<u64>(&value);
+            reads_alike::<f64>(&value);
+            reads_alike::<bool>(&value);
+            reads_alike::<String>(&value);
+            reads_alike::<Option<String>>(&value);
+            reads_alike::<Vec<u16>>(&value);
+            reads_alike::<()>(&value);
+            reads_alike::<Platform>(&value);
+            reads_alike::<ErrorBody>(&value);
+        }
+        for json in [
+            r#"{"endpoint":"https://x","keys":{"p256dh":"a","auth":"b"}}"#,
+            r#"{"endpoint":"https://x","keys":{"p256dh":"a","auth":"b"},"extra":1}"#,
+            r#"{"endpoint":"https://x"}"#,
+            r#"{"endpoint":7,"keys":{"p256dh":"a","auth":"b"}}"#,
+            r#"{"endpoint":"https://x","expirationTime":1.5,"keys":{"p256dh":"a","auth":"b"}}"#,
+            r#"["https://x"]"#,
+        ] {
+            reads_alike::<WebPushSubscription>(&js(json));
+        }
+        for json in [
+            r#"{"type":"persist"}"#,
+            r#"{"type":"wakeAt","atMs":5}"#,
+            r#"{"type":"nothing"}"#,
+            r#""web""#,
+            r#""android""#,
+            r#""web2""#,
+            r#"{"web":null}"#,
+            r#"{"error":{"code":"x","message":"y"}}"#,
+            r#"{"error":{"code":"x"}}"#,
+        ] {
+            let value = js(json);
+            reads_alike::<Effect>(&value);
+            reads_alike::<Platform>(&value);
+            reads_alike::<ErrorBody>(&value);
+        }
+        // A field set to `undefined` is a missing field (an `Option` is then `None`).
+        let object = js(r#"{"apiBase":"a","sessionToken":"t","userId":"u"}"#);
+        js_sys::Reflect::set(&object, &"extra".into(), &JsValue::UNDEFINED).expect("set");
+        reads_alike::<SessionRecord>(&object);
+        js_sys::Reflect::set(&object, &"userId".into(), &JsValue::UNDEFINED).expect("set");
+        reads_alike::<SessionRecord>(&object);
+    }
+
+    #[wasm_bindgen_test]
+    fn a_wrong_type_is_named_without_printing_floats() {
+        let error = de::from_value::<u16>(JsValue::from_f64(1.5)).expect_err("float");
+        assert_eq!(
+            error.to_string(),
+            "invalid type: a number that is not a safe integer, expected u16"
+        );
+        let error = de::from_value::<u16>(JsValue::from_f64(70000.0)).expect_err("range");
+        assert_eq!(
+            error.to_string(),
+            "invalid value: integer `70000`, expected u16"
+        );
+        let error = de::from_value::<bool>(JsValue::from_str("yes")).expect_err("string");
+        assert_eq!(
+            error.to_string(),
+            "invalid type: string \"yes\", expected a boolean"
+        );
+    }
+}

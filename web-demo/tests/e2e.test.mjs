@@ -121,7 +121,7 @@ async function stopWorker() {
 
 before(async () => {
   assert.ok(existsSync(join(outDir, 'index.html')), 'web-demo/out is missing: npm run build in web-demo');
-  assert.ok(existsSync(join(outDir, 'gatebell_push_bg.wasm')), 'the export lacks the wasm package: npm run build');
+  assert.ok(existsSync(join(outDir, 'gatebell_push_worker_bg.wasm')), 'the export lacks the wasm package: npm run build');
   assert.ok(existsSync(binary), `${binary} is missing: cargo build -p gatebell-server`);
   process.env.GATEBELL_STATIC_DIR = outDir; // startGatebell passes the environment on
   gatebell = await startGatebell(binary);

@@ -1,25 +1,76 @@
 //! `cargo xtask wasm`: builds the npm package `@gatebell/push` into wasm/pkg.
 //!
-//! Steps: `cargo build --release --target wasm32-unknown-unknown -p gatebell-wasm` (size
-//! settings passed as `CARGO_PROFILE_RELEASE_*`, so the workspace profile stays as it is), the
-//! wasm-bindgen CLI of exactly the crate's wasm-bindgen version (installed when missing),
-//! `wasm-opt -Oz` from the npm package `binaryen` (Debian's older binaryen writes modules that
-//! fail to load), the glue minified with the npm package `terser`, then package.json, the
-//! service-worker files (`sw.js`, `worker.js`, `worker.d.ts`, and `gatebell-classic.js` bundled
-//! by esbuild for classic workers) and `npm pack` (the tarball
-//! `gatebell-push-<version>.tgz`). Nothing edits wasm-bindgen's output by hand. Prints the gzipped size and warns over
-//! budget (to become an error once the package is under it).
+//! The crate is built twice, once per context, so that each loads only its own code: with the
+//! feature `page` it becomes `gatebell_push.js` + `gatebell_push_bg.wasm` (the `PushClient`),
+//! with `worker` `gatebell_push_worker.js` + `gatebell_push_worker_bg.wasm` (the service-worker
+//! handlers). Each build: `cargo build --release --target wasm32-unknown-unknown -p
+//! gatebell-wasm --no-default-features --features F` (size settings passed as
+//! `CARGO_PROFILE_RELEASE_*`, so the workspace profile stays as it is), the wasm-bindgen CLI of
+//! exactly the crate's wasm-bindgen version (installed when missing), `wasm-opt -Oz` from the
+//! npm package `binaryen` (Debian's older binaryen writes modules that fail to load), the glue
+//! minified with the npm package `terser`. Then package.json, the service-worker files
+//! (`sw.js`, `worker.js`, `worker.d.ts`, and `gatebell-classic.js` bundled by esbuild for
+//! classic workers) and `npm pack` (the tarball `gatebell-push-<version>.tgz`). Nothing edits
+//! wasm-bindgen's output by hand.
+//!
+//! The size check: for each context, every file it loads (its entry, every module that entry
+//! imports, transitively, and its wasm), each gzipped as a server would send it. The build
+//! fails when a context is over [`BUDGET_GZIP_BYTES`].
 
 use crate::process::run;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-/// Gzipped size budget of the wasm plus its JS glue.
-const BUDGET_GZIP_BYTES: u64 = 35 * 1024;
+/// Gzipped size budget of everything one context (the page, or the service worker) loads.
+const BUDGET_GZIP_BYTES: u64 = 60 * 1024;
+/// What the package aims at, per context.
+const TARGET_GZIP_BYTES: u64 = 40 * 1024;
 const TARGET: &str = "wasm32-unknown-unknown";
-/// File stem of the generated module and glue (`gatebell_push.js`, `gatebell_push_bg.wasm`).
-const OUT_NAME: &str = "gatebell_push";
+
+/// One build of the crate: the cargo feature that selects its exports, and the file stem of
+/// its module and glue (`<stem>.js`, `<stem>_bg.wasm`).
+struct Build {
+    feature: &'static str,
+    out_name: &'static str,
+}
+
+const BUILDS: &[Build] = &[
+    Build {
+        feature: "page",
+        out_name: "gatebell_push",
+    },
+    Build {
+        feature: "worker",
+        out_name: "gatebell_push_worker",
+    },
+];
+
+/// What a context loads: its entry scripts (whose relative imports are followed) and its wasm.
+struct Context {
+    name: &'static str,
+    entries: &'static [&'static str],
+    wasm: &'static str,
+}
+
+const CONTEXTS: &[Context] = &[
+    Context {
+        name: "page (import '@gatebell/push')",
+        entries: &["gatebell_push.js"],
+        wasm: "gatebell_push_bg.wasm",
+    },
+    Context {
+        name: "service worker (sw.js, module)",
+        entries: &["sw.js"],
+        wasm: "gatebell_push_worker_bg.wasm",
+    },
+    Context {
+        name: "service worker (gatebell-classic.js)",
+        entries: &["gatebell-classic.js"],
+        wasm: "gatebell_push_worker_bg.wasm",
+    },
+];
+
 /// The wasm features Rust's wasm32 target emits by default; wasm-opt must accept them.
 const WASM_FEATURES: &[&str] = &[
     "--enable-bulk-memory",
@@ -30,7 +81,8 @@ const WASM_FEATURES: &[&str] = &[
     "--enable-multivalue",
 ];
 
-/// Builds the wasm package. `--no-opt` skips wasm-opt (faster local iteration).
+/// Builds the wasm package. `--no-opt` skips wasm-opt and terser (faster local iteration; the
+/// sizes are then printed but not checked).
 pub fn build(args: &[String]) -> Result<(), String> {
     let optimise = !args.iter().any(|a| a == "--no-opt");
     if let Some(unknown) = args.iter().find(|a| *a != "--no-opt") {
@@ -46,46 +98,11 @@ pub fn build(args: &[String]) -> Result<(), String> {
     let version = pinned_wasm_bindgen(&root)?;
     ensure_wasm_bindgen(&version)?;
 
-    run(Command::new(cargo())
-        .current_dir(&root)
-        .args([
-            "build",
-            "--release",
-            "--target",
-            TARGET,
-            "-p",
-            "gatebell-wasm",
-        ])
-        .env("CARGO_PROFILE_RELEASE_OPT_LEVEL", "z")
-        .env("CARGO_PROFILE_RELEASE_LTO", "true")
-        .env("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", "1")
-        .env("CARGO_PROFILE_RELEASE_DEBUG", "false")
-        .env("CARGO_PROFILE_RELEASE_PANIC", "abort"))?;
-    let built = target_dir(&root)
-        .join(TARGET)
-        .join("release")
-        .join("gatebell_wasm.wasm");
-
     if pkg.exists() {
         fs::remove_dir_all(&pkg).map_err(|e| format!("removing {}: {e}", pkg.display()))?;
     }
-    run(Command::new("wasm-bindgen")
-        .arg(&built)
-        .args(["--target", "web", "--out-name", OUT_NAME, "--out-dir"])
-        .arg(&pkg))?;
-
-    let wasm = pkg.join(format!("{OUT_NAME}_bg.wasm"));
-    if optimise {
-        let wasm_opt = ensure_wasm_opt(&wasm_dir)?;
-        let before = file_size(&wasm)?;
-        run(Command::new(wasm_opt)
-            .arg(&wasm)
-            .arg("-Oz")
-            .args(WASM_FEATURES)
-            .arg("-o")
-            .arg(&wasm))?;
-        println!("wasm-opt -Oz: {} → {} bytes", before, file_size(&wasm)?);
-        minify_js(&wasm_dir, &pkg.join(format!("{OUT_NAME}.js")))?;
+    for build in BUILDS {
+        build_module(&root, &wasm_dir, &pkg, build, optimise)?;
     }
 
     for file in ["sw.js", "worker.js", "worker.d.ts"] {
@@ -107,33 +124,202 @@ pub fn build(args: &[String]) -> Result<(), String> {
         "wasm/pkg/gatebell-push-{}.tgz: the npm package",
         crate_version(&root)?
     );
+    size_check(&pkg, optimise)
+}
 
-    let glue = pkg.join(format!("{OUT_NAME}.js"));
-    let mut shipped = vec![wasm, glue];
-    shipped.extend(snippets(&pkg.join("snippets")));
-    let mut total = 0;
-    for file in &shipped {
-        let size = gzip_size(file)?;
-        total += size;
+/// One build of the crate into `pkg`: cargo with the build's feature alone, wasm-bindgen,
+/// wasm-opt and terser.
+fn build_module(
+    root: &Path,
+    wasm_dir: &Path,
+    pkg: &Path,
+    build: &Build,
+    optimise: bool,
+) -> Result<(), String> {
+    run(Command::new(cargo())
+        .current_dir(root)
+        .args([
+            "build",
+            "--release",
+            "--target",
+            TARGET,
+            "-p",
+            "gatebell-wasm",
+            "--no-default-features",
+            "--features",
+            build.feature,
+        ])
+        .env("CARGO_PROFILE_RELEASE_OPT_LEVEL", "z")
+        .env("CARGO_PROFILE_RELEASE_LTO", "true")
+        .env("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", "1")
+        .env("CARGO_PROFILE_RELEASE_DEBUG", "false")
+        .env("CARGO_PROFILE_RELEASE_PANIC", "abort"))?;
+    let built = target_dir(root)
+        .join(TARGET)
+        .join("release")
+        .join("gatebell_wasm.wasm");
+    // Both builds write the same snippets (`snippets/gatebell-wasm-<hash>/js/…`); each glue
+    // imports only its own.
+    run(Command::new("wasm-bindgen")
+        .arg(&built)
+        .args(["--target", "web", "--out-name", build.out_name, "--out-dir"])
+        .arg(pkg))?;
+    if optimise {
+        let wasm = pkg.join(format!("{}_bg.wasm", build.out_name));
+        let wasm_opt = ensure_wasm_opt(wasm_dir)?;
+        let before = file_size(&wasm)?;
+        // `-O2` first, then `-Oz`: 0.4 KB less gzipped than `-Oz` alone (measured on the page
+        // module; `--converge`, `-O3` and `--gufa` did less). `--low-memory-unused` (0.5 KB)
+        // holds for Rust's layout: the stack comes first and grows down from 1 MB, so
+        // addresses under 1024 are only ever reached by a stack that has already overflowed.
+        // The producers and target-features sections are for tools, not browsers (0.2 KB).
+        run(Command::new(wasm_opt)
+            .arg(&wasm)
+            .args([
+                "--low-memory-unused",
+                "-O2",
+                "-Oz",
+                "--strip-producers",
+                "--strip-target-features",
+            ])
+            .args(WASM_FEATURES)
+            .arg("-o")
+            .arg(&wasm))?;
         println!(
-            "  {:<40} {:>7} bytes gzipped",
-            file.strip_prefix(&pkg).unwrap_or(file).display(),
-            size
+            "{}: wasm-opt: {} → {} bytes",
+            build.out_name,
+            before,
+            file_size(&wasm)?
         );
-    }
-    println!(
-        "wasm/pkg: wasm + JS glue = {:.1} KB gzipped (budget {} KB)",
-        total as f64 / 1024.0,
-        BUDGET_GZIP_BYTES / 1024
-    );
-    // Reported, not enforced yet: the package is still over budget (docs/PERFORMANCE.md says
-    // where the bytes go). Once under it, return an error here instead of warning.
-    if optimise && total > BUDGET_GZIP_BYTES {
-        eprintln!(
-            "warning: the package is {total} bytes gzipped, over the budget of {BUDGET_GZIP_BYTES}"
-        );
+        minify_js(wasm_dir, &pkg.join(format!("{}.js", build.out_name)))?;
+        // The snippets' comments are for readers of wasm/js; the package ships them minified.
+        for snippet in snippets(&pkg.join("snippets")) {
+            minify_js(wasm_dir, &snippet)?;
+        }
     }
     Ok(())
+}
+
+/// The JS files wasm-bindgen wrote for `#[wasm_bindgen(module = …)]` imports.
+fn snippets(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let Ok(entries) = fs::read_dir(dir) else {
+        return found;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            found.extend(snippets(&path));
+        } else if path.extension().is_some_and(|e| e == "js") {
+            found.push(path);
+        }
+    }
+    found
+}
+
+/// Prints, per context, every file it loads with its gzipped size, and the total; fails when a
+/// context is over the budget (only for an optimised build).
+fn size_check(pkg: &Path, optimise: bool) -> Result<(), String> {
+    let mut over = Vec::new();
+    for context in CONTEXTS {
+        let mut files = Vec::new();
+        for entry in context.entries {
+            collect_imports(pkg, &pkg.join(entry), &mut files)?;
+        }
+        files.push(pkg.join(context.wasm));
+        println!("{}:", context.name);
+        let mut total = 0;
+        for file in &files {
+            let size = gzip_size(file)?;
+            total += size;
+            println!(
+                "  {:<60} {:>7} bytes gzipped",
+                file.strip_prefix(pkg).unwrap_or(file).display(),
+                size
+            );
+        }
+        println!(
+            "  = {:.1} KB gzipped ({total} bytes; budget {} KB, target {} KB)",
+            total as f64 / 1024.0,
+            BUDGET_GZIP_BYTES / 1024,
+            TARGET_GZIP_BYTES / 1024
+        );
+        if total > BUDGET_GZIP_BYTES {
+            over.push(format!("{} is {total} bytes", context.name));
+        }
+    }
+    if !optimise {
+        println!("(--no-opt: sizes not checked)");
+        return Ok(());
+    }
+    if over.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "over the size budget of {BUDGET_GZIP_BYTES} bytes gzipped: {}",
+            over.join(", ")
+        ))
+    }
+}
+
+/// `file` and every module it imports by a relative specifier (`import … from './x.js'`,
+/// `import './x.js'`, `import('./x.js')`), transitively, each once, in `files`.
+fn collect_imports(pkg: &Path, file: &Path, files: &mut Vec<PathBuf>) -> Result<(), String> {
+    let file = normalise(file);
+    if files.contains(&file) {
+        return Ok(());
+    }
+    let text = fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+    files.push(file.clone());
+    let dir = file.parent().unwrap_or(pkg).to_path_buf();
+    for specifier in relative_imports(&text) {
+        collect_imports(pkg, &dir.join(specifier), files)?;
+    }
+    Ok(())
+}
+
+/// The relative specifiers (`./…`, `../…`) that follow `from` or `import` in JS text,
+/// minified or not.
+fn relative_imports(text: &str) -> Vec<&str> {
+    let mut found = Vec::new();
+    for keyword in ["from", "import"] {
+        for (at, _) in text.match_indices(keyword) {
+            let rest = text[at + keyword.len()..].trim_start();
+            let rest = rest.strip_prefix('(').map_or(rest, str::trim_start);
+            let Some(quote) = rest
+                .chars()
+                .next()
+                .filter(|c| matches!(c, '"' | '\'' | '`'))
+            else {
+                continue;
+            };
+            let Some(end) = rest[1..].find(quote) else {
+                continue;
+            };
+            let specifier = &rest[1..1 + end];
+            if (specifier.starts_with("./") || specifier.starts_with("../"))
+                && !found.contains(&specifier)
+            {
+                found.push(specifier);
+            }
+        }
+    }
+    found
+}
+
+/// `a/./b/../c` as `a/c`, so that one file reached by two paths is counted once.
+fn normalise(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for part in path.components() {
+        match part {
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
 }
 
 /// The classic worker script `gatebell-classic.js`: `js/classic.js`, `worker.js`, the glue and
@@ -266,38 +452,23 @@ fn package_json(version: &str) -> String {
   "description": "Gatebell visitor notifications for the web: PushClient for pages and service-worker handlers",
   "license": "MIT OR Apache-2.0",
   "type": "module",
-  "main": "{OUT_NAME}.js",
-  "module": "{OUT_NAME}.js",
-  "types": "{OUT_NAME}.d.ts",
+  "main": "gatebell_push.js",
+  "module": "gatebell_push.js",
+  "types": "gatebell_push.d.ts",
   "exports": {{
-    ".": {{ "types": "./{OUT_NAME}.d.ts", "default": "./{OUT_NAME}.js" }},
+    ".": {{ "types": "./gatebell_push.d.ts", "default": "./gatebell_push.js" }},
     "./sw.js": "./sw.js",
     "./worker.js": {{ "types": "./worker.d.ts", "default": "./worker.js" }},
     "./gatebell-classic.js": "./gatebell-classic.js",
-    "./{OUT_NAME}_bg.wasm": "./{OUT_NAME}_bg.wasm"
+    "./gatebell_push_bg.wasm": "./gatebell_push_bg.wasm",
+    "./gatebell_push_worker.js": "./gatebell_push_worker.js",
+    "./gatebell_push_worker_bg.wasm": "./gatebell_push_worker_bg.wasm"
   }},
-  "files": ["{OUT_NAME}.js", "{OUT_NAME}.d.ts", "{OUT_NAME}_bg.wasm", "{OUT_NAME}_bg.wasm.d.ts", "snippets", "sw.js", "worker.js", "worker.d.ts", "gatebell-classic.js"],
+  "files": ["gatebell_push.js", "gatebell_push.d.ts", "gatebell_push_bg.wasm", "gatebell_push_bg.wasm.d.ts", "gatebell_push_worker.js", "gatebell_push_worker_bg.wasm", "snippets", "sw.js", "worker.js", "worker.d.ts", "gatebell-classic.js"],
   "sideEffects": ["./sw.js", "./snippets/*"]
 }}
 "#
     )
-}
-
-/// JS files wasm-bindgen writes for `inline_js` / `module` imports, if any.
-fn snippets(dir: &Path) -> Vec<PathBuf> {
-    let mut found = Vec::new();
-    let Ok(entries) = fs::read_dir(dir) else {
-        return found;
-    };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            found.extend(snippets(&path));
-        } else if path.extension().is_some_and(|e| e == "js") {
-            found.push(path);
-        }
-    }
-    found
 }
 
 fn file_size(path: &Path) -> Result<u64, String> {
@@ -306,8 +477,8 @@ fn file_size(path: &Path) -> Result<u64, String> {
         .map_err(|e| format!("{}: {e}", path.display()))
 }
 
-/// Minifies the glue with terser (from wasm/node_modules). Exported names stay, and so do
-/// class and function names (`PushClient.name`).
+/// Minifies a JS file with terser (from wasm/node_modules). Exported names stay, and so do
+/// class names (`PushClient.name`); other function names go (0.15 KB of the page's glue).
 fn minify_js(wasm_dir: &Path, glue: &Path) -> Result<(), String> {
     let before = file_size(glue)?;
     run(Command::new(wasm_dir.join("node_modules/.bin/terser"))
@@ -317,11 +488,15 @@ fn minify_js(wasm_dir: &Path, glue: &Path) -> Result<(), String> {
             "--compress",
             "--mangle",
             "--keep-classnames",
-            "--keep-fnames",
             "-o",
         ])
         .arg(glue))?;
-    println!("terser: {} → {} bytes", before, file_size(glue)?);
+    println!(
+        "terser {}: {} → {} bytes",
+        glue.file_name().unwrap_or_default().to_string_lossy(),
+        before,
+        file_size(glue)?
+    );
     Ok(())
 }
 

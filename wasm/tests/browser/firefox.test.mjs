@@ -237,7 +237,9 @@ test('in Firefox, a tap with the app open routes through its router, onMessage h
       apiBase: '', onMessage: (payload) => { window.heard.push(payload); return false; },
     });
   });
-  await stored('the foreground flag stored for the worker', 'foregroundListener', (on) => on === true);
+  // The page holds the lock that tells the worker a page listens (js/foreground.js).
+  await until('the page’s foreground lock', () => page.evaluate(async () =>
+    (await navigator.locks.query()).held.some((lock) => lock.name === 'gatebell:foreground')));
   const pushesBefore = await settled('push');
   const third = await api('/api/v1/visits/walkin', {
     token: guard.token, method: 'POST', body: { visitorName: 'Farah', hostId: resident.user.id, purpose: 'Tuition' },

@@ -163,3 +163,38 @@ test('with the page focused, onMessage hears the push and chooses whether the no
   assert.equal(await page.evaluate(() => window.heard.length), 2, 'the page heard it');
   assert.deepEqual((await notifications()).map((n) => n.tag), ['visit-fg-1']);
 });
+
+test('a page whose last onMessage client is freed is no longer asked about pushes', async () => {
+  await openApp('/foreground.html');
+  await page.bringToFront();
+  const lockHeld = async () => (await worker()).evaluate(async () =>
+    (await navigator.locks.query()).held.some((lock) => lock.name === 'gatebell:foreground'));
+  const push = (id) => ({
+    gatebell: 1, type: 'visitor_arrived', visitId: id, title: 'Visitor arrived', body: `${id} checked in`, tag: `visit-${id}`,
+  });
+  // Beside the package's listener, the page records every question the worker asks it; a
+  // second client listens too.
+  await page.evaluate(() => {
+    window.asked = [];
+    navigator.serviceWorker.addEventListener('message', (e) => window.asked.push(e.data && e.data.type));
+    window.heardBySecond = [];
+    window.second = new window.PushClient({ apiBase: '', onMessage: (p) => { window.heardBySecond.push(p.visitId); } });
+  });
+  // Freeing one client ends its listener; the other still hears. (The worker is stopped: the
+  // push starts it, and the second client hearing it is the sign it was asked.)
+  await page.evaluate(() => window.client.free());
+  await deliver(push('fg-free-1'));
+  await until('the second client to hear it', async () => (await page.evaluate(() => window.heardBySecond.length)) === 1);
+  await until('the notification', async () => (await notifications()).some((n) => n.tag === 'visit-fg-free-1'));
+  assert.deepEqual(await page.evaluate(() => window.heardBySecond), ['fg-free-1']);
+  assert.equal(await page.evaluate(() => window.heard.length), 0, 'the freed client heard nothing');
+  assert.ok(await lockHeld(), 'the page still listens');
+  // Freeing the last one releases the page's lock: the worker no longer asks the page (and so
+  // no longer waits for its answer) and shows the notification.
+  await page.evaluate(() => window.second.free());
+  await until('the page’s foreground lock released', async () => !(await lockHeld()));
+  await deliverAndSettle(push('fg-free-2'));
+  await until('the notification', async () => (await notifications()).some((n) => n.tag === 'visit-fg-free-2'));
+  assert.deepEqual(await page.evaluate(() => window.asked), ['gatebell:push'], 'asked about the first push only');
+  assert.deepEqual(await page.evaluate(() => window.heardBySecond), ['fg-free-1']);
+});
