@@ -44,7 +44,11 @@ pub struct Swept {
 }
 
 /// Rows a retention batch deletes per table, in one transaction.
-const PURGE_BATCH: i64 = 2_000;
+const PURGE_BATCH: i64 = 500;
+/// After each batch the purge rests this many times as long as the batch took (at least
+/// 10 ms): it takes at most a quarter of SQLite's one writer, whatever the backlog of old
+/// rows, so walk-ins keep theirs.
+const PURGE_REST: u32 = 3;
 
 /// What a retention batch deletes.
 #[derive(Clone, Copy)]
@@ -59,6 +63,7 @@ enum Purge {
 async fn in_batches(state: &AppState, what: Purge, cutoff: i64) -> anyhow::Result<u64> {
     let mut total = 0;
     loop {
+        let started = std::time::Instant::now();
         let mut tx = state.db.begin().await?;
         let n = match what {
             Purge::Queue(q) => db::queue::purge_before(&mut tx, q, cutoff, PURGE_BATCH).await?,
@@ -73,7 +78,8 @@ async fn in_batches(state: &AppState, what: Purge, cutoff: i64) -> anyhow::Resul
             return Ok(total);
         }
         // Between batches, the writer is free for requests.
-        tokio::task::yield_now().await;
+        let rest = (started.elapsed() * PURGE_REST).max(std::time::Duration::from_millis(10));
+        tokio::time::sleep(rest).await;
     }
 }
 
