@@ -298,7 +298,15 @@ test('a tap routes the open dashboard to the visit without a load; /visits/<id> 
   // Delivered once, to a worker seen stopped (the previous test's tap was awaited to its end).
   await stopWorker();
   await cdp.send('ServiceWorker.deliverPushMessage', { origin: gatebell.url, registrationId, data: JSON.stringify(payload) });
-  await until('the notification', async () => (await notificationsWithTag(rp, payload.tag)).length > 0);
+  swLog.push(`${Date.now() % 100000} delivered`);
+  // Delivered once: a notification that never shows fails the test. A cold worker start on a
+  // loaded machine may take longer than the default wait, so this one waits 30 s, and says
+  // what the worker did when it fails.
+  await until('the notification', async () => (await notificationsWithTag(rp, payload.tag)).length > 0, 30_000)
+    .catch(async (e) => {
+      console.log(swLog.join('\n'), resident.errors, await notificationsWithTag(rp, undefined));
+      throw e;
+    });
 
   // A tap on the body with the dashboard open: the page's PushClient routes it through Next's
   // router (onNavigate) to the demo's visit route, without loading a document.
