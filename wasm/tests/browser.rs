@@ -1,4 +1,4 @@
-//! Runs in headless Chromium (`CHROMEDRIVER=/usr/bin/chromedriver`): IndexedDB storage and a
+//! Runs in headless Chromium (driven by `wasm/tests/runner.mjs`): IndexedDB storage and a
 //! PushClient whose state survives a reload.
 
 use gatebell_wasm::PushClient;

@@ -1,5 +1,5 @@
 //! Runs inside a real service worker in headless Chromium, with notification permission granted
-//! (`wasm/webdriver.json`): a push shows its notification, the worker answers a walk-in through
+//! (`wasm/tests/runner.mjs`): a push shows its notification, the worker answers a walk-in through
 //! the API (with the stored session, or with the push's action token alone), and a failed
 //! decision replaces the notification with one that says why.
 
