@@ -1,5 +1,7 @@
 import type { Metadata, Viewport } from 'next';
 
+import { LanguageProvider } from '@/components/LanguageProvider';
+
 import './globals.css';
 
 export const metadata: Metadata = {
@@ -15,8 +17,11 @@ export const viewport: Viewport = { width: 'device-width', initialScale: 1, them
 
 export default function RootLayout({ children }: { children: React.ReactNode }) {
   return (
+    // English in the export; the LanguageProvider sets the chosen language on the client.
     <html lang="en">
-      <body>{children}</body>
+      <body>
+        <LanguageProvider>{children}</LanguageProvider>
+      </body>
     </html>
   );
 }

@@ -1,10 +1,15 @@
+'use client';
+
+import { useT } from '@/components/LanguageProvider';
+
 export default function NotFound() {
+  const { t } = useT();
   return (
     <main className="narrow">
       <section className="card">
-        <h1>Not found</h1>
+        <h1>{t('notFound.title')}</h1>
         <p>
-          There is nothing here. <a href="/">Back to Gatebell</a>
+          {t('notFound.text')} <a href="/">{t('notFound.back')}</a>
         </p>
       </section>
     </main>

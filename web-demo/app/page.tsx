@@ -4,18 +4,19 @@ import { useRouter } from 'next/navigation';
 import { useEffect, useState } from 'react';
 
 import AppHeader from '@/components/AppHeader';
+import { useT } from '@/components/LanguageProvider';
 import { api, errorText, type LoginRequest, type LoginResponse } from '@/lib/api';
 import { getPushClient } from '@/lib/gatebell';
-import { homeFor, loadSession, saveSession, type User } from '@/lib/session';
+import { homeFor, loadSession, saveSession, type Role, type User } from '@/lib/session';
 
 const DEMO_PASSWORD = 'gatebell-demo';
-const DEMO_ACCOUNTS: { email: string; who: string }[] = [
-  { email: 'guard@demo.gatebell', who: 'Gita Guard — guard' },
-  { email: 'asha@demo.gatebell', who: 'Asha Rao — resident, A-101' },
-  { email: 'arjun@demo.gatebell', who: 'Arjun Rao — resident, A-101' },
-  { email: 'bina@demo.gatebell', who: 'Bina Shah — resident, B-202' },
-  { email: 'bharat@demo.gatebell', who: 'Bharat Shah — resident, B-202' },
-  { email: 'admin@demo.gatebell', who: 'Adi Admin — admin' },
+const DEMO_ACCOUNTS: { email: string; name: string; role: Role; unit?: string }[] = [
+  { email: 'guard@demo.gatebell', name: 'Gita Guard', role: 'guard' },
+  { email: 'asha@demo.gatebell', name: 'Asha Rao', role: 'resident', unit: 'A-101' },
+  { email: 'arjun@demo.gatebell', name: 'Arjun Rao', role: 'resident', unit: 'A-101' },
+  { email: 'bina@demo.gatebell', name: 'Bina Shah', role: 'resident', unit: 'B-202' },
+  { email: 'bharat@demo.gatebell', name: 'Bharat Shah', role: 'resident', unit: 'B-202' },
+  { email: 'admin@demo.gatebell', name: 'Adi Admin', role: 'admin' },
 ];
 
 /** Where to go after signing in: `?next=` when it is a path of this site. */
@@ -26,6 +27,7 @@ function nextPath(user: User): string {
 
 export default function SignInPage() {
   const router = useRouter();
+  const { t, rich } = useT();
   const [email, setEmail] = useState('');
   const [password, setPassword] = useState('');
   const [busy, setBusy] = useState(false);
@@ -58,7 +60,7 @@ export default function SignInPage() {
       }
       router.replace(nextPath(res.user));
     } catch (err) {
-      setError(errorText(err));
+      setError(errorText(err, t));
       setBusy(false);
     }
   }
@@ -68,29 +70,28 @@ export default function SignInPage() {
       <AppHeader session={null} />
       <main className="narrow">
         <section className="card">
-          <h1>Sign in</h1>
+          <h1>{t('signIn.title')}</h1>
           <form onSubmit={signIn} className="form">
             <label>
-              Email
+              {t('signIn.email')}
               <input type="email" name="email" autoComplete="username" required value={email}
                 onChange={(e) => setEmail(e.target.value)} />
             </label>
             <label>
-              Password
+              {t('signIn.password')}
               <input type="password" name="password" autoComplete="current-password" required value={password}
                 onChange={(e) => setPassword(e.target.value)} />
             </label>
             {error && <p className="error" role="alert">{error}</p>}
             <button type="submit" className="primary" disabled={busy || !checked}>
-              {busy ? 'Signing in…' : 'Sign in'}
+              {busy ? t('signIn.busy') : t('signIn.submit')}
             </button>
           </form>
         </section>
         <section className="card">
-          <h2>Demo accounts</h2>
+          <h2>{t('signIn.demoAccounts')}</h2>
           <p className="muted small">
-            Password for all: <code>{DEMO_PASSWORD}</code>. Open the guard and a resident in two windows
-            (one of them private) to see a walk-in travel from the gate to the flat.
+            {rich('signIn.demoHelp', { password: <code>{DEMO_PASSWORD}</code> })}
           </p>
           <ul className="accounts">
             {DEMO_ACCOUNTS.map((a) => (
@@ -101,7 +102,12 @@ export default function SignInPage() {
                 }}>
                   {a.email}
                 </button>
-                <span className="muted"> {a.who}</span>
+                <span className="muted">
+                  {' '}
+                  {a.unit
+                    ? t('signIn.accountRoleUnit', { name: a.name, role: t(`role.${a.role}`), unit: a.unit })
+                    : t('signIn.accountRole', { name: a.name, role: t(`role.${a.role}`) })}
+                </span>
               </li>
             ))}
           </ul>

@@ -3,13 +3,18 @@
 import { useRouter } from 'next/navigation';
 import { useEffect, useState } from 'react';
 
+import { useT } from '@/components/LanguageProvider';
+import LanguageSwitch from '@/components/LanguageSwitch';
 import { setNavigator } from '@/lib/gatebell';
 
 import { signOut, type LiveState } from '@/lib/hooks';
 import type { Session } from '@/lib/session';
 
+const LIVE_LABEL = { live: 'header.live', connecting: 'header.connecting', reconnecting: 'header.reconnecting' } as const;
+
 export default function AppHeader({ session, live }: { session: Session | null; live?: LiveState }) {
   const router = useRouter();
+  const { t } = useT();
   const [busy, setBusy] = useState(false);
   // A notification tap with this window open routes through Next's router (no page load).
   useEffect(() => setNavigator((path) => router.push(path)), [router]);
@@ -18,21 +23,24 @@ export default function AppHeader({ session, live }: { session: Session | null; 
       <a className="brand" href="/">
         <img src="/icon.svg" alt="" width={22} height={22} /> Gatebell
       </a>
-      {session && (
-        <div className="who">
-          {live && (
-            <span className={`live live-${live}`} title="Live updates from the server" data-testid="live">
-              {live === 'live' ? 'live' : live === 'connecting' ? 'connecting…' : 'reconnecting…'}
-            </span>
-          )}
+      <div className="who">
+        {session && live && (
+          <span className={`live live-${live}`} title={t('header.liveTitle')} data-testid="live">
+            {t(LIVE_LABEL[live])}
+          </span>
+        )}
+        {session && (
           <span>
             {session.user.name}
             <span className="muted">
               {' '}
-              · {session.user.role}
+              · {t(`role.${session.user.role}`)}
               {session.user.unit ? ` · ${session.user.unit}` : ''}
             </span>
           </span>
+        )}
+        <LanguageSwitch />
+        {session && (
           <button
             className="link-button"
             disabled={busy}
@@ -42,10 +50,10 @@ export default function AppHeader({ session, live }: { session: Session | null; 
               router.replace('/');
             }}
           >
-            {busy ? 'Signing out…' : 'Sign out'}
+            {busy ? t('header.signingOut') : t('header.signOut')}
           </button>
-        </div>
-      )}
+        )}
+      </div>
     </header>
   );
 }

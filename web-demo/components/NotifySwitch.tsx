@@ -3,6 +3,7 @@
 import type { Status } from '@gatebell/push';
 import { useEffect, useState } from 'react';
 
+import { useT } from '@/components/LanguageProvider';
 import { errorText } from '@/lib/api';
 import { errorCode, getPushClient, onStatusChange, pushSupported, registerServiceWorker } from '@/lib/gatebell';
 import type { Session } from '@/lib/session';
@@ -29,6 +30,7 @@ function currentPermission(): Permission {
  * without embellishment, what the browser and the server say.
  */
 export default function NotifySwitch({ session }: { session: Session }) {
+  const { t, locale } = useT();
   const [permission, setPermission] = useState<Permission | null>(null);
   const [status, setStatus] = useState<Status | null>(null);
   const [busy, setBusy] = useState(false);
@@ -37,7 +39,7 @@ export default function NotifySwitch({ session }: { session: Session }) {
   useEffect(() => {
     setPermission(currentPermission());
     if (!pushSupported()) return;
-    registerServiceWorker().catch((e) => setMessage(`Service worker: ${errorText(e)}`));
+    registerServiceWorker().catch((e) => setMessage(t('notify.serviceWorkerError', { message: errorText(e, t) })));
     let stop = () => {};
     getPushClient()
       .then((client) => {
@@ -47,9 +49,9 @@ export default function NotifySwitch({ session }: { session: Session }) {
           setPermission(currentPermission());
         });
       })
-      .catch((e) => setMessage(`Push client: ${errorText(e)}`));
+      .catch((e) => setMessage(t('notify.pushClientError', { message: errorText(e, t) })));
     return () => stop();
-  }, []);
+  }, []); // eslint-disable-line react-hooks/exhaustive-deps -- once per mount, in the language of that moment
 
   const registered = !!status?.registered && status.userId === session.user.id;
   const [needsHomeScreen, setNeedsHomeScreen] = useState(false);
@@ -72,9 +74,9 @@ export default function NotifySwitch({ session }: { session: Session }) {
       setStatus(await client.enableNotifications({ registration }));
     } catch (e) {
       const code = errorCode(e);
-      if (code === 'permission_denied') setMessage('Notifications are blocked for this site: allow them in the browser’s site settings.');
-      else if (code === 'unsupported') setMessage('This browser cannot receive push notifications.');
-      else setMessage(errorText(e));
+      if (code === 'permission_denied') setMessage(t('notify.blocked'));
+      else if (code === 'unsupported') setMessage(t('notify.unsupported'));
+      else setMessage(errorText(e, t));
     } finally {
       setPermission(currentPermission());
       setBusy(false);
@@ -89,9 +91,9 @@ export default function NotifySwitch({ session }: { session: Session }) {
       const registration = await registerServiceWorker();
       // Unregisters on the server, unsubscribes here, and remembers "off" across reloads.
       setStatus(await client.disableNotifications(registration ? { registration } : undefined));
-      setMessage('This browser no longer gets visitor notifications.');
+      setMessage(t('notify.off'));
     } catch (e) {
-      setMessage(errorText(e));
+      setMessage(errorText(e, t));
     } finally {
       setBusy(false);
     }
@@ -101,14 +103,14 @@ export default function NotifySwitch({ session }: { session: Session }) {
     <section className="card" aria-labelledby="notify-h">
       <div className="switch-row">
         <div>
-          <h2 id="notify-h">Notify me when a visitor arrives</h2>
-          <p className="muted small">Push notifications to this browser, even when Gatebell is closed.</p>
+          <h2 id="notify-h">{t('notify.title')}</h2>
+          <p className="muted small">{t('notify.help')}</p>
         </div>
         <label className="switch">
           <input
             type="checkbox"
             role="switch"
-            aria-label="Notify me when a visitor arrives"
+            aria-label={t('notify.title')}
             checked={on}
             disabled={busy || permission === 'unsupported' || permission === null}
             onChange={(e) => (e.target.checked ? enable() : disable())}
@@ -117,30 +119,32 @@ export default function NotifySwitch({ session }: { session: Session }) {
         </label>
       </div>
       <dl className="facts" data-testid="push-state">
-        <dt>Permission</dt>
-        <dd data-testid="permission" className={`perm perm-${permission ?? 'unknown'}`}>{permission ?? '…'}</dd>
-        <dt>This browser</dt>
+        <dt>{t('notify.permission')}</dt>
+        <dd data-testid="permission" className={`perm perm-${permission ?? 'unknown'}`}>
+          {permission ? t(`notify.permission.${permission}`) : '…'}
+        </dd>
+        <dt>{t('notify.thisBrowser')}</dt>
         <dd data-testid="registration">
           {busy
-            ? 'working…'
+            ? t('notify.working')
             : registered
-              ? `registered${status?.lastRegisteredAtMs ? ` at ${new Date(status.lastRegisteredAtMs).toLocaleTimeString()}` : ''}`
-              : 'not registered'}
+              ? status?.lastRegisteredAtMs
+                ? t('notify.registeredAt', { time: new Date(status.lastRegisteredAtMs).toLocaleTimeString(locale) })
+                : t('notify.registered')
+              : t('notify.notRegistered')}
         </dd>
         {status?.lastError && (
           <>
-            <dt>Last error</dt>
+            <dt>{t('notify.lastError')}</dt>
             <dd className="error">
-              {status.lastError.message}
-              {status.lastError.willRetry ? ' (will retry)' : ''}
+              {status.lastError.willRetry ? t('notify.willRetry', { message: status.lastError.message }) : status.lastError.message}
             </dd>
           </>
         )}
       </dl>
       {needsHomeScreen && (
         <p className="notice" data-testid="ios-install">
-          On iPhone and iPad, notifications need Gatebell on the Home Screen: tap Share, then
-          “Add to Home Screen”, and turn this on from there.
+          {t('notify.iosInstall')}
         </p>
       )}
       {message && <p className="notice" role="status">{message}</p>}

@@ -24,12 +24,16 @@ export type {
 } from '@gatebell/protocol';
 import type { Visit, VisitStatus } from '@gatebell/protocol';
 
+import type { Key, Translate } from './i18n';
+
 /** An error answer of the API (`{ error: { code, message } }`) or a network failure. */
 export class ApiError extends Error {
   constructor(
     message: string,
     readonly status: number,
     readonly code: string,
+    /** For a network failure, the browser's reason. */
+    readonly detail?: string,
   ) {
     super(message);
     this.name = 'ApiError';
@@ -51,7 +55,7 @@ export async function api<T>(
       body: body === undefined ? undefined : JSON.stringify(body),
     });
   } catch (e) {
-    throw new ApiError(`Cannot reach the server (${(e as Error).message})`, 0, 'network');
+    throw new ApiError(`Cannot reach the server (${(e as Error).message})`, 0, 'network', (e as Error).message);
   }
   const text = await res.text();
   let json: unknown = null;
@@ -67,42 +71,41 @@ export async function api<T>(
   return json as T;
 }
 
-export function errorText(e: unknown): string {
+/** What to show for a failure: the server's own message as it sent it, or ours in `t`'s language. */
+export function errorText(e: unknown, t: Translate): string {
+  if (e instanceof ApiError && e.code === 'network') return t('error.network', { detail: e.detail ?? '' });
   return e instanceof Error ? e.message : String(e);
 }
 
-export function timeOf(ms: number): string {
-  return new Date(ms).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+/** A time of day in `locale` (`undefined`: the browser's). */
+export function timeOf(ms: number, locale: string | undefined): string {
+  return new Date(ms).toLocaleTimeString(locale ?? [], { hour: '2-digit', minute: '2-digit' });
 }
 
-export const STATUS_LABEL: Record<VisitStatus, string> = {
-  INVITED: 'invited',
-  CHECKED_IN: 'checked in',
-  PENDING: 'waiting',
-  APPROVED: 'approved',
-  REJECTED: 'rejected',
-  EXPIRED: 'expired',
-};
+/** A visit's status in a word: "waiting", "approved". */
+export function statusLabel(status: VisitStatus, t: Translate): string {
+  return t(`status.${status}`);
+}
 
 /**
  * How a walk-in stands, for the guard: "Approved by Asha Rao", "Expired — SMS sent",
  * "Waiting — SMS and email sent".
  */
-export function outcomeOf(v: Visit): string {
-  const sent = v.escalation
-    ? [v.escalation.sms > 0 ? 'SMS' : null, v.escalation.email > 0 ? 'email' : null].filter(Boolean).join(' and ')
-    : '';
-  const suffix = sent ? ` — ${sent} sent` : '';
+export function outcomeOf(v: Visit, t: Translate): string {
+  const sms = !!v.escalation && v.escalation.sms > 0;
+  const email = !!v.escalation && v.escalation.email > 0;
+  const sentKey: Key | null = sms && email ? 'outcome.smsEmailSent' : sms ? 'outcome.smsSent' : email ? 'outcome.emailSent' : null;
+  const sent = sentKey ? t(sentKey) : null;
   switch (v.status) {
     case 'APPROVED':
-      return `Approved${v.decidedBy ? ` by ${v.decidedBy}` : ''}`;
+      return v.decidedBy ? t('outcome.approvedBy', { name: v.decidedBy }) : t('outcome.approved');
     case 'REJECTED':
-      return `Rejected${v.decidedBy ? ` by ${v.decidedBy}` : ''}`;
+      return v.decidedBy ? t('outcome.rejectedBy', { name: v.decidedBy }) : t('outcome.rejected');
     case 'EXPIRED':
-      return `Expired${suffix || ' — no one answered'}`;
+      return sent ? t('outcome.expiredSent', { sent }) : t('outcome.expired');
     case 'PENDING':
-      return `Waiting${suffix}`;
+      return sent ? t('outcome.waitingSent', { sent }) : t('outcome.waiting');
     default:
-      return STATUS_LABEL[v.status];
+      return statusLabel(v.status, t);
   }
 }

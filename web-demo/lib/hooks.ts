@@ -3,7 +3,9 @@
 import { useRouter } from 'next/navigation';
 import { useCallback, useEffect, useRef, useState } from 'react';
 
-import { api } from './api';
+import { useT } from '@/components/LanguageProvider';
+
+import { api, errorText } from './api';
 import { getPushClient, onSessionEnded } from './gatebell';
 import { clearSession, loadSession, type Role, type Session } from './session';
 
@@ -97,8 +99,10 @@ export function useLoader<T>(load: (() => Promise<T>) | null): {
   error: string | null;
   reload: () => void;
 } {
+  const { t } = useT();
   const [data, setData] = useState<T | null>(null);
-  const [error, setError] = useState<string | null>(null);
+  // The failure itself, put in words at each render (so a language switch re-words it).
+  const [error, setError] = useState<{ cause: unknown } | null>(null);
   const loadRef = useRef(load);
   loadRef.current = load;
   const seq = useRef(0);
@@ -114,7 +118,7 @@ export function useLoader<T>(load: (() => Promise<T>) | null): {
         }
       },
       (e) => {
-        if (mine === seq.current) setError(e instanceof Error ? e.message : String(e));
+        if (mine === seq.current) setError({ cause: e });
       },
     );
   }, []);
@@ -122,5 +126,5 @@ export function useLoader<T>(load: (() => Promise<T>) | null): {
   useEffect(() => {
     if (enabled) reload();
   }, [enabled, reload]);
-  return { data, error, reload };
+  return { data, error: error && errorText(error.cause, t), reload };
 }

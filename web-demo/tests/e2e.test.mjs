@@ -622,3 +622,110 @@ test('the household story: A-101 is asked in two browsers, the first answer wins
     await sms.close();
   }
 });
+
+test('a guard switches the screens to Hindi: Hindi labels, a visitor typed in Devanagari shown as typed, kept after a reload, English again on request', async () => {
+  const gp = guard.page;
+  const errorsBefore = guard.errors.length;
+  await gp.goto(`${gatebell.url}/guard`);
+  await gp.getByRole('heading', { name: 'Register a walk-in' }).waitFor();
+  const language = gp.getByTestId('language');
+  assert.equal(await language.inputValue(), 'en', 'English by default');
+  assert.equal(await gp.evaluate(() => document.documentElement.lang), 'en');
+
+  await language.selectOption({ label: 'हिन्दी' });
+  await gp.getByRole('heading', { name: 'गेट पर आगंतुक' }).waitFor();
+  const hindi = async () => {
+    assert.equal(await gp.evaluate(() => document.documentElement.lang), 'hi');
+    for (const heading of ['गेट पर आगंतुक', 'आमंत्रित आगंतुक को अंदर लें', 'आज के आगंतुक']) {
+      assert.equal(await gp.getByRole('heading', { name: heading }).count(), 1, heading);
+    }
+    for (const label of ['निवासी (नाम या फ़्लैट)', 'आगंतुक का नाम', 'काम', 'OTP']) {
+      assert.equal(await gp.getByLabel(label, { exact: true }).count(), 1, label);
+    }
+    assert.equal(await gp.getByRole('button', { name: 'निवासी को सूचना भेजें' }).count(), 1);
+    assert.equal(await gp.getByRole('button', { name: 'अंदर लें', exact: true }).count(), 1);
+    assert.equal(await gp.getByRole('button', { name: 'साइन आउट' }).count(), 1);
+    assert.equal(await gp.getByTestId('live').textContent(), 'लाइव');
+    assert.match(await gp.locator('header').textContent(), /Gita Guard · गार्ड/, 'the name as it is, the role in Hindi');
+    for (const english of ['Register a walk-in', 'Check in an invited visitor', 'Today’s walk-ins', 'Resident (name or unit)',
+      'Visitor’s name', 'Purpose', 'Notify resident', 'Check in', 'Sign out']) {
+      assert.equal(await gp.getByText(english, { exact: true }).count(), 0, `no “${english}” left`);
+    }
+    assert.equal(await gp.getByRole('button', { name: 'Notify resident' }).count(), 0);
+  };
+  await hindi();
+  assert.equal(await gp.evaluate(() => localStorage.getItem('gatebell.language')), 'hi');
+
+  // A walk-in for a visitor whose name the guard types in Devanagari.
+  await markWindow(gp);
+  await gp.getByLabel('निवासी (नाम या फ़्लैट)').fill('asha');
+  await gp.getByRole('list', { name: 'निवासी सूची' }).getByRole('button', { name: /Asha Rao/ }).click();
+  await gp.getByTestId('host').getByText('Asha Rao').waitFor();
+  await gp.getByLabel('आगंतुक का नाम').fill('रवि कुमार');
+  await gp.getByLabel('काम', { exact: true }).fill('पार्सल');
+  await gp.getByRole('button', { name: 'निवासी को सूचना भेजें' }).click();
+  const confirmation = gp.getByRole('status');
+  await confirmation.waitFor();
+  assert.equal(await confirmation.textContent(), 'Asha Rao से रवि कुमार के बारे में पूछ लिया गया है।');
+  const row = gp.getByTestId('walkins').locator('li', { hasText: 'रवि कुमार' });
+  await until('the walk-in in the list', async () => (await row.getByTestId('status').textContent().catch(() => '')) === 'इंतज़ार में');
+  assert.equal(await row.locator('strong').textContent(), 'रवि कुमार');
+  assert.match(await row.textContent(), /पार्सल/);
+  assert.match(await row.textContent(), /Asha Rao \(A-101\) के लिए/);
+  await assertNoReload(gp, 'guard');
+  await gp.screenshot({ path: join(artifacts, 'guard-hi.png'), fullPage: true });
+
+  // A reload keeps Hindi (the static page is English until the stored choice is read).
+  await gp.reload();
+  await gp.getByRole('heading', { name: 'गेट पर आगंतुक' }).waitFor();
+  await until('the guard’s live updates', async () => (await gp.getByTestId('live').textContent()) === 'लाइव');
+  assert.equal(await language.inputValue(), 'hi');
+  await hindi();
+  assert.equal(await row.getByTestId('status').textContent(), 'इंतज़ार में');
+
+  // English again.
+  await language.selectOption({ label: 'English' });
+  await gp.getByRole('heading', { name: 'Register a walk-in' }).waitFor();
+  assert.equal(await gp.evaluate(() => document.documentElement.lang), 'en');
+  assert.equal(await gp.evaluate(() => localStorage.getItem('gatebell.language')), 'en');
+  assert.equal(await gp.getByRole('button', { name: 'Notify resident' }).count(), 1);
+  assert.equal(await gp.getByLabel('Visitor’s name').count(), 1);
+  for (const hindiText of ['गेट पर आगंतुक', 'आज के आगंतुक', 'निवासी को सूचना भेजें', 'साइन आउट']) {
+    assert.equal(await gp.getByText(hindiText, { exact: true }).count(), 0, `no “${hindiText}” left`);
+  }
+  assert.equal(await row.getByTestId('status').textContent(), 'waiting');
+  assert.equal(await row.locator('strong').textContent(), 'रवि कुमार', 'the name stays as typed');
+  assert.deepEqual(guard.errors.slice(errorsBefore), []);
+});
+
+test('a browser that prefers Hindi opens the sign-in screen in Hindi, and English chosen there is kept', async () => {
+  const context = await browser.newContext({ viewport: VIEWPORT, locale: 'hi-IN' });
+  try {
+    const page = await context.newPage();
+    const errors = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.goto(`${gatebell.url}/`);
+    await page.getByRole('heading', { name: 'साइन इन' }).waitFor();
+    const language = page.getByTestId('language');
+    assert.equal(await language.inputValue(), 'hi');
+    assert.equal(await page.evaluate(() => document.documentElement.lang), 'hi');
+    assert.equal(await page.getByLabel('ईमेल').count(), 1);
+    assert.equal(await page.getByLabel('पासवर्ड').count(), 1);
+    assert.equal(await page.getByRole('button', { name: 'साइन इन करें' }).count(), 1);
+    // Names, units and addresses are not translated; roles are.
+    await page.getByText('Asha Rao — निवासी, A-101').waitFor();
+    await page.getByText('guard@demo.gatebell').waitFor();
+    assert.equal(await page.evaluate(() => localStorage.getItem('gatebell.language')), null, 'a default is not a choice');
+
+    await language.selectOption('en');
+    await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+    await page.reload();
+    await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(await language.inputValue(), 'en', 'the choice outweighs the browser’s language');
+    assert.equal(await page.getByRole('heading', { name: 'साइन इन' }).count(), 0);
+    assert.deepEqual(errors, []);
+  } finally {
+    await context.close();
+  }
+});

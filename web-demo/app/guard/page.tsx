@@ -3,12 +3,13 @@
 import { useEffect, useState } from 'react';
 
 import AppHeader from '@/components/AppHeader';
+import { useT } from '@/components/LanguageProvider';
 import {
   api,
   ApiError,
   errorText,
   outcomeOf,
-  STATUS_LABEL,
+  statusLabel,
   timeOf,
   type CheckinRequest,
   type Resident,
@@ -17,6 +18,7 @@ import {
   type WalkinRequest,
 } from '@/lib/api';
 import { useLiveEvents, useLoader, useSession } from '@/lib/hooks';
+import type { Translate } from '@/lib/i18n';
 import type { Session } from '@/lib/session';
 
 export default function GuardPage() {
@@ -25,6 +27,7 @@ export default function GuardPage() {
   const walkins = useLoader(token ? () => api<VisitList>('/visits?kind=walkin', { token }) : null);
   const live = useLiveEvents(token, { visit: walkins.reload, ready: walkins.reload });
   const isGuard = session?.user.role === 'guard';
+  const { t, plural, locale } = useT();
 
   return (
     <>
@@ -39,19 +42,24 @@ export default function GuardPage() {
               </>
             ) : (
               <section className="card">
-                <h2>The gate</h2>
-                <p className="muted">Only guards register visitors; this is a read-only view.</p>
+                <h2>{t('guard.gate')}</h2>
+                <p className="muted">{t('guard.readOnly')}</p>
               </section>
             )}
           </div>
           <div className="col">
             <section className="card" aria-labelledby="walkins-h" data-testid="walkins">
-              <h2 id="walkins-h">Today’s walk-ins</h2>
+              <div className="card-head">
+                <h2 id="walkins-h">{t('guard.walkinsTitle')}</h2>
+                {!!walkins.data?.items.length && (
+                  <span className="muted small" data-testid="walkin-count">{plural('guard.walkinCount', walkins.data.items.length)}</span>
+                )}
+              </div>
               {walkins.error && <p className="error">{walkins.error}</p>}
               {walkins.data === null ? (
-                <p className="muted">Loading…</p>
+                <p className="muted">{t('common.loading')}</p>
               ) : walkins.data.items.length === 0 ? (
-                <p className="muted">No walk-ins in the last 24 hours.</p>
+                <p className="muted">{t('guard.noWalkins')}</p>
               ) : (
                 <ul className="list">
                   {walkins.data.items.map((v) => (
@@ -60,14 +68,13 @@ export default function GuardPage() {
                         <strong>{v.visitorName}</strong>
                         {v.purpose && <span className="muted"> · {v.purpose}</span>}
                         <div className="muted small">
-                          for {v.hostName}
-                          {v.unit ? ` (${v.unit})` : ''} · {timeOf(v.createdAt)}
-                          {v.decidedAt ? ` · ${timeOf(v.decidedAt)}` : ''}
+                          {t('guard.forHost', { host: `${v.hostName}${v.unit ? ` (${v.unit})` : ''}` })} · {timeOf(v.createdAt, locale)}
+                          {v.decidedAt ? ` · ${timeOf(v.decidedAt, locale)}` : ''}
                         </div>
-                        <div className="small" data-testid="outcome">{outcomeOf(v)}</div>
+                        <div className="small" data-testid="outcome">{outcomeOf(v, t)}</div>
                       </div>
                       <span className={`status status-${v.status.toLowerCase()}`} data-testid="status">
-                        {STATUS_LABEL[v.status]}
+                        {statusLabel(v.status, t)}
                       </span>
                     </li>
                   ))}
@@ -82,6 +89,7 @@ export default function GuardPage() {
 }
 
 function WalkIn({ session, onDone }: { session: Session; onDone: () => void }) {
+  const { t, rich } = useT();
   const [query, setQuery] = useState('');
   const [results, setResults] = useState<Resident[] | null>(null);
   const [host, setHost] = useState<Resident | null>(null);
@@ -89,7 +97,7 @@ function WalkIn({ session, onDone }: { session: Session; onDone: () => void }) {
   const [purpose, setPurpose] = useState('');
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
-  const [done, setDone] = useState<string | null>(null);
+  const [done, setDone] = useState<Visit | null>(null);
 
   // Search as the guard types (name or unit), a little after the last key.
   useEffect(() => {
@@ -102,19 +110,19 @@ function WalkIn({ session, onDone }: { session: Session; onDone: () => void }) {
     const timer = setTimeout(() => {
       api<Resident[]>(`/residents?q=${encodeURIComponent(q)}`, { token: session.token }).then(
         (r) => live && setResults(r),
-        (e) => live && setError(errorText(e)),
+        (e) => live && setError(errorText(e, t)),
       );
     }, 150);
     return () => {
       live = false;
       clearTimeout(timer);
     };
-  }, [query, session.token]);
+  }, [query, session.token, t]);
 
   async function submit(e: React.FormEvent) {
     e.preventDefault();
     if (!host) {
-      setError('Pick the resident the visitor has come to see.');
+      setError(t('guard.pickResident'));
       return;
     }
     setBusy(true);
@@ -126,14 +134,14 @@ function WalkIn({ session, onDone }: { session: Session; onDone: () => void }) {
         token: session.token,
         body: { visitorName: visitor.trim(), hostId: host.id, purpose: purpose.trim() } satisfies WalkinRequest,
       });
-      setDone(`${v.hostName} has been asked about ${v.visitorName}.`);
+      setDone(v);
       setVisitor('');
       setPurpose('');
       setHost(null);
       setQuery('');
       onDone();
     } catch (err) {
-      setError(walkinFailure(err));
+      setError(walkinFailure(err, t));
     } finally {
       setBusy(false);
     }
@@ -141,22 +149,22 @@ function WalkIn({ session, onDone }: { session: Session; onDone: () => void }) {
 
   return (
     <section className="card" aria-labelledby="walkin-h">
-      <h2 id="walkin-h">Register a walk-in</h2>
+      <h2 id="walkin-h">{t('guard.registerTitle')}</h2>
       <form className="form" onSubmit={submit}>
         <label>
-          Resident (name or unit)
+          {t('guard.residentSearch')}
           <input type="search" placeholder="asha, A-101…" value={query}
             onChange={(e) => { setQuery(e.target.value); setHost(null); }} />
         </label>
         {host ? (
           <p className="picked" data-testid="host">
-            For <strong>{host.name}</strong>{host.unit ? ` (${host.unit})` : ''}{' '}
-            <button type="button" className="link-button" onClick={() => setHost(null)}>change</button>
+            {rich('guard.pickedFor', { name: <><strong>{host.name}</strong>{host.unit ? ` (${host.unit})` : ''}</> })}{' '}
+            <button type="button" className="link-button" onClick={() => setHost(null)}>{t('guard.change')}</button>
           </p>
         ) : (
           results && (
-            <ul className="choices" aria-label="Residents">
-              {results.length === 0 && <li className="muted">No resident matches.</li>}
+            <ul className="choices" aria-label={t('guard.residents')}>
+              {results.length === 0 && <li className="muted">{t('guard.noMatch')}</li>}
               {results.map((r) => (
                 <li key={r.id}>
                   <button type="button" onClick={() => setHost(r)}>
@@ -170,18 +178,18 @@ function WalkIn({ session, onDone }: { session: Session; onDone: () => void }) {
         )}
         <div className="two">
           <label>
-            Visitor’s name
+            {t('common.visitorName')}
             <input name="visitorName" required value={visitor} onChange={(e) => setVisitor(e.target.value)} />
           </label>
           <label>
-            Purpose
-            <input name="purpose" required placeholder="delivery, guest…" value={purpose} onChange={(e) => setPurpose(e.target.value)} />
+            {t('common.purpose')}
+            <input name="purpose" required placeholder={t('guard.purposePlaceholder')} value={purpose} onChange={(e) => setPurpose(e.target.value)} />
           </label>
         </div>
         {error && <p className="error" role="alert">{error}</p>}
-        {done && <p className="ok" role="status">{done}</p>}
+        {done && <p className="ok" role="status">{t('guard.asked', { host: done.hostName, visitor: done.visitorName })}</p>}
         <button type="submit" className="primary" disabled={busy || !host}>
-          {busy ? 'Notifying…' : 'Notify resident'}
+          {busy ? t('guard.notifying') : t('guard.notify')}
         </button>
       </form>
     </section>
@@ -189,6 +197,7 @@ function WalkIn({ session, onDone }: { session: Session; onDone: () => void }) {
 }
 
 function CheckIn({ session }: { session: Session }) {
+  const { t } = useT();
   const [otp, setOtp] = useState('');
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
@@ -203,7 +212,7 @@ function CheckIn({ session }: { session: Session }) {
       setDone(await api<Visit>('/visits/checkin', { method: 'POST', token: session.token, body: { otp: otp.trim() } satisfies CheckinRequest }));
       setOtp('');
     } catch (err) {
-      setError(errorText(err));
+      setError(errorText(err, t));
     } finally {
       setBusy(false);
     }
@@ -211,20 +220,19 @@ function CheckIn({ session }: { session: Session }) {
 
   return (
     <section className="card" aria-labelledby="checkin-h">
-      <h2 id="checkin-h">Check in an invited visitor</h2>
+      <h2 id="checkin-h">{t('guard.checkinTitle')}</h2>
       <form className="form inline" onSubmit={submit}>
         <label>
-          OTP
-          <input name="otp" inputMode="numeric" pattern="[0-9]{6}" maxLength={6} placeholder="6 digits" required
+          {t('guard.otp')}
+          <input name="otp" inputMode="numeric" pattern="[0-9]{6}" maxLength={6} placeholder={t('guard.otpPlaceholder')} required
             value={otp} onChange={(e) => setOtp(e.target.value.replace(/\D/g, ''))} />
         </label>
-        <button type="submit" className="primary" disabled={busy}>{busy ? 'Checking…' : 'Check in'}</button>
+        <button type="submit" className="primary" disabled={busy}>{busy ? t('guard.checking') : t('guard.checkin')}</button>
       </form>
       {error && <p className="error" role="alert">{error}</p>}
       {done && (
         <p className="ok" role="status">
-          {done.visitorName} checked in for {done.hostName}
-          {done.unit ? ` (${done.unit})` : ''}; they have been told.
+          {t('guard.checkedIn', { visitor: done.visitorName, host: `${done.hostName}${done.unit ? ` (${done.unit})` : ''}` })}
         </p>
       )}
     </section>
@@ -233,9 +241,9 @@ function CheckIn({ session }: { session: Session }) {
 
 /** What the guard reads when a walk-in was not recorded: with the server or its database out
  * of reach (503, no answer) the visitor is still at the gate, so say what to do now. */
-function walkinFailure(err: unknown): string {
+function walkinFailure(err: unknown, t: Translate): string {
   if (err instanceof ApiError && (err.status === 503 || err.status === 0)) {
-    return 'Gatebell cannot record this walk-in right now. Call the resident to ask, then try again in a moment.';
+    return t('guard.cannotRecord');
   }
-  return errorText(err);
+  return errorText(err, t);
 }

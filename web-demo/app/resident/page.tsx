@@ -3,6 +3,7 @@
 import { useCallback, useState } from 'react';
 
 import AppHeader from '@/components/AppHeader';
+import { useT } from '@/components/LanguageProvider';
 import NotifySwitch from '@/components/NotifySwitch';
 import QrCode from '@/components/QrCode';
 import {
@@ -22,6 +23,7 @@ import {
   type VisitList,
 } from '@/lib/api';
 import { useLiveEvents, useLoader, useSession } from '@/lib/hooks';
+import type { PlainKey } from '@/lib/i18n';
 import type { Session } from '@/lib/session';
 
 export default function ResidentPage() {
@@ -62,6 +64,7 @@ export default function ResidentPage() {
 function Pending({ session, visits, error, onChange }: {
   session: Session; visits: Visit[] | null; error: string | null; onChange: () => void;
 }) {
+  const { t, locale } = useT();
   const [busy, setBusy] = useState<string | null>(null);
   const [failure, setFailure] = useState<string | null>(null);
   async function decide(v: Visit, action: 'approve' | 'reject') {
@@ -70,7 +73,7 @@ function Pending({ session, visits, error, onChange }: {
     try {
       await api(`/visits/${v.id}/${action}`, { method: 'POST', token: session.token });
     } catch (e) {
-      setFailure(errorText(e));
+      setFailure(errorText(e, t));
     } finally {
       setBusy(null);
       onChange();
@@ -78,13 +81,13 @@ function Pending({ session, visits, error, onChange }: {
   }
   return (
     <section className="card" aria-labelledby="pending-h" data-testid="pending">
-      <h2 id="pending-h">At the gate now</h2>
+      <h2 id="pending-h">{t('resident.atGate')}</h2>
       {error && <p className="error">{error}</p>}
       {failure && <p className="error" role="alert">{failure}</p>}
       {visits === null ? (
-        <p className="muted">Loading…</p>
+        <p className="muted">{t('common.loading')}</p>
       ) : visits.length === 0 ? (
-        <p className="muted">Nobody is waiting for you.</p>
+        <p className="muted">{t('resident.nobodyWaiting')}</p>
       ) : (
         <ul className="list">
           {visits.map((v) => (
@@ -92,11 +95,11 @@ function Pending({ session, visits, error, onChange }: {
               <div>
                 <strong>{v.visitorName}</strong>
                 {v.purpose && <span className="muted"> · {v.purpose}</span>}
-                <div className="muted small">at the gate since {timeOf(v.createdAt)}</div>
+                <div className="muted small">{t('resident.atGateSince', { time: timeOf(v.createdAt, locale) })}</div>
               </div>
               <div className="actions">
-                <button className="approve" disabled={busy === v.id} onClick={() => decide(v, 'approve')}>Approve</button>
-                <button className="reject" disabled={busy === v.id} onClick={() => decide(v, 'reject')}>Reject</button>
+                <button className="approve" disabled={busy === v.id} onClick={() => decide(v, 'approve')}>{t('resident.approve')}</button>
+                <button className="reject" disabled={busy === v.id} onClick={() => decide(v, 'reject')}>{t('resident.reject')}</button>
               </div>
             </li>
           ))}
@@ -109,6 +112,7 @@ function Pending({ session, visits, error, onChange }: {
 function Inbox({ session, data, error, onChange }: {
   session: Session; data: NotificationPage | null; error: string | null; onChange: () => void;
 }) {
+  const { t, plural, locale } = useT();
   async function markRead(n: InboxItem) {
     if (n.read) return;
     try {
@@ -128,18 +132,20 @@ function Inbox({ session, data, error, onChange }: {
     <section className="card" aria-labelledby="inbox-h" data-testid="inbox">
       <div className="card-head">
         <h2 id="inbox-h">
-          Notifications{' '}
-          {!!data?.unreadCount && <span className="badge" data-testid="unread">{data.unreadCount}</span>}
+          {t('resident.notifications')}{' '}
+          {!!data?.unreadCount && (
+            <span className="badge" data-testid="unread" title={plural('resident.unread', data.unreadCount)}>{data.unreadCount}</span>
+          )}
         </h2>
         {!!data?.unreadCount && (
-          <button className="link-button" onClick={markAll}>Mark all read</button>
+          <button className="link-button" onClick={markAll}>{t('resident.markAllRead')}</button>
         )}
       </div>
       {error && <p className="error">{error}</p>}
       {data === null ? (
-        <p className="muted">Loading…</p>
+        <p className="muted">{t('common.loading')}</p>
       ) : data.items.length === 0 ? (
-        <p className="muted">No notifications yet.</p>
+        <p className="muted">{t('resident.noNotifications')}</p>
       ) : (
         <ul className="list">
           {data.items.map((n) => (
@@ -148,17 +154,17 @@ function Inbox({ session, data, error, onChange }: {
                 <strong>{n.title}</strong>
                 <div>{n.body}</div>
                 <div className="muted small">
-                  {timeOf(n.createdAt)}
+                  {timeOf(n.createdAt, locale)}
                   {n.visitId && (
                     <>
                       {' · '}
-                      <a href={`/visits/${n.visitId}`} onClick={() => markRead(n)}>open visit</a>
+                      <a href={`/visits/${n.visitId}`} onClick={() => markRead(n)}>{t('resident.openVisit')}</a>
                     </>
                   )}
                 </div>
               </div>
               {!n.read && (
-                <button className="link-button small" onClick={() => markRead(n)}>Mark read</button>
+                <button className="link-button small" onClick={() => markRead(n)}>{t('resident.markRead')}</button>
               )}
             </li>
           ))}
@@ -169,6 +175,7 @@ function Inbox({ session, data, error, onChange }: {
 }
 
 function Invite({ session }: { session: Session }) {
+  const { t, rich, locale } = useT();
   const [name, setName] = useState('');
   const [phone, setPhone] = useState('');
   const [purpose, setPurpose] = useState('');
@@ -195,7 +202,7 @@ function Invite({ session }: { session: Session }) {
       setPhone('');
       setPurpose('');
     } catch (err) {
-      setError(errorText(err));
+      setError(errorText(err, t));
     } finally {
       setBusy(false);
     }
@@ -203,37 +210,37 @@ function Invite({ session }: { session: Session }) {
 
   return (
     <section className="card" aria-labelledby="invite-h">
-      <h2 id="invite-h">Invite a visitor</h2>
+      <h2 id="invite-h">{t('resident.inviteTitle')}</h2>
       <form className="form" onSubmit={invite}>
         <label>
-          Visitor’s name
+          {t('common.visitorName')}
           <input required value={name} onChange={(e) => setName(e.target.value)} />
         </label>
         <div className="two">
           <label>
-            Phone
-            <input type="tel" placeholder="optional" value={phone} onChange={(e) => setPhone(e.target.value)} />
+            {t('common.phone')}
+            <input type="tel" placeholder={t('common.optional')} value={phone} onChange={(e) => setPhone(e.target.value)} />
           </label>
           <label>
-            Purpose
-            <input placeholder="optional" value={purpose} onChange={(e) => setPurpose(e.target.value)} />
+            {t('common.purpose')}
+            <input placeholder={t('common.optional')} value={purpose} onChange={(e) => setPurpose(e.target.value)} />
           </label>
         </div>
         {error && <p className="error" role="alert">{error}</p>}
-        <button type="submit" className="primary" disabled={busy}>{busy ? 'Inviting…' : 'Invite'}</button>
+        <button type="submit" className="primary" disabled={busy}>{busy ? t('resident.inviting') : t('resident.invite')}</button>
       </form>
       {made && (
         <div className="invite-result" data-testid="invite-result">
           <div>
             <p>
-              Give <strong>{made.visit.visitorName}</strong> this code for the gate:
+              {rich('resident.giveCode', { name: <strong>{made.visit.visitorName}</strong> })}
             </p>
             <p className="otp" data-testid="otp">{made.otp}</p>
             {made.visit.validUntil && (
-              <p className="muted small">valid until {new Date(made.visit.validUntil).toLocaleString()}</p>
+              <p className="muted small">{t('resident.validUntil', { time: new Date(made.visit.validUntil).toLocaleString(locale) })}</p>
             )}
           </div>
-          <QrCode value={made.qr} label={`QR code for ${made.visit.visitorName}`} />
+          <QrCode value={made.qr} label={t('resident.qrFor', { name: made.visit.visitorName })} />
         </div>
       )}
     </section>
@@ -242,6 +249,7 @@ function Invite({ session }: { session: Session }) {
 
 /** Whom a walk-in for this flat asks: everyone living there (first answer wins) or the host. */
 function Household({ session }: { session: Session }) {
+  const { t } = useT();
   const prefs = useLoader(() => api<Preferences>('/me/preferences', { token: session.token }));
   const [failure, setFailure] = useState<string | null>(null);
   const [saving, setSaving] = useState(false);
@@ -252,54 +260,55 @@ function Household({ session }: { session: Session }) {
       const body: PreferencesUpdate = { household };
       await api<Preferences>('/me/preferences', { method: 'PUT', token: session.token, body });
     } catch (e) {
-      setFailure(errorText(e));
+      setFailure(errorText(e, t));
     } finally {
       setSaving(false);
       prefs.reload();
     }
   }
   const current = prefs.data?.household;
-  const unit = session.user.unit ?? 'your flat';
+  const unit = session.user.unit ?? t('resident.yourFlat');
   return (
     <section className="card" aria-labelledby="household-h" data-testid="household">
-      <h2 id="household-h">When a visitor comes for you</h2>
+      <h2 id="household-h">{t('resident.householdTitle')}</h2>
       {(prefs.error || failure) && <p className="error" role="alert">{prefs.error ?? failure}</p>}
       <fieldset disabled={saving || !current}>
-        <legend className="muted">Who is asked at the gate</legend>
+        <legend className="muted">{t('resident.whoIsAsked')}</legend>
         <label>
           <input type="radio" name="household" checked={current === 'household'} onChange={() => choose('household')} />
-          {' '}Everyone in {unit} (the first answer counts)
+          {' '}{t('resident.everyone', { unit })}
         </label>
         <label>
           <input type="radio" name="household" checked={current === 'host'} onChange={() => choose('host')} />
-          {' '}Only the resident the visitor asks for
+          {' '}{t('resident.onlyHost')}
         </label>
       </fieldset>
     </section>
   );
 }
 
-const EVENTS: { key: keyof ChannelPreferences; label: string }[] = [
-  { key: 'walkinPending', label: 'A walk-in asks for you (SMS and email only if nobody answers in time)' },
-  { key: 'visitorArrived', label: 'An invited visitor checks in' },
+const EVENTS: { key: keyof ChannelPreferences; label: PlainKey }[] = [
+  { key: 'walkinPending', label: 'resident.eventWalkin' },
+  { key: 'visitorArrived', label: 'resident.eventArrived' },
 ];
-const CHANNELS: { key: keyof Channels; label: string }[] = [
-  { key: 'push', label: 'Push' },
-  { key: 'sms', label: 'SMS' },
-  { key: 'email', label: 'Email' },
+const CHANNELS: { key: keyof Channels; label: PlainKey }[] = [
+  { key: 'push', label: 'resident.channelPush' },
+  { key: 'sms', label: 'resident.channelSms' },
+  { key: 'email', label: 'resident.channelEmail' },
 ];
 
 /** The third channel: a phone for SMS, channels per event, and quiet hours for texts. */
 function Reach({ session }: { session: Session }) {
+  const { t } = useT();
   const prefs = useLoader(() => api<Preferences>('/me/preferences', { token: session.token }));
   const [failure, setFailure] = useState<string | null>(null);
-  const [saved, setSaved] = useState<string | null>(null);
+  const [saved, setSaved] = useState<PlainKey | null>(null);
   const [saving, setSaving] = useState(false);
   const [phone, setPhone] = useState<string | null>(null);
   const [quiet, setQuiet] = useState<{ start: string; end: string } | null>(null);
   const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
 
-  async function save(body: PreferencesUpdate, what: string) {
+  async function save(body: PreferencesUpdate, what: PlainKey) {
     setSaving(true);
     setFailure(null);
     setSaved(null);
@@ -307,7 +316,7 @@ function Reach({ session }: { session: Session }) {
       await api<Preferences>('/me/preferences', { method: 'PUT', token: session.token, body });
       setSaved(what);
     } catch (e) {
-      setFailure(errorText(e));
+      setFailure(errorText(e, t));
     } finally {
       setSaving(false);
       prefs.reload();
@@ -319,26 +328,26 @@ function Reach({ session }: { session: Session }) {
   function toggle(event: keyof ChannelPreferences, channel: keyof Channels, on: boolean) {
     if (!current) return;
     const channels = { ...current.channels, [event]: { ...current.channels[event], [channel]: on } };
-    save({ channels }, 'Channels saved.');
+    save({ channels }, 'resident.channelsSaved');
   }
   return (
     <section className="card" aria-labelledby="reach-h" data-testid="reach">
-      <h2 id="reach-h">How Gatebell reaches you</h2>
+      <h2 id="reach-h">{t('resident.reachTitle')}</h2>
       {(prefs.error || failure) && <p className="error" role="alert">{prefs.error ?? failure}</p>}
-      {saved && <p className="ok" role="status">{saved}</p>}
+      {saved && <p className="ok" role="status">{t(saved)}</p>}
       <form
         className="form"
-        onSubmit={(e) => { e.preventDefault(); setPhone(null); save({ phone: phoneValue.trim() }, 'Phone saved.'); }}
+        onSubmit={(e) => { e.preventDefault(); setPhone(null); save({ phone: phoneValue.trim() }, 'resident.phoneSaved'); }}
       >
         <label>
-          Phone for SMS (E.164, like +919800000001)
+          {t('resident.smsPhone')}
           <input type="tel" value={phoneValue} onChange={(e) => setPhone(e.target.value)} placeholder="+919800000001" />
         </label>
-        <button type="submit" disabled={saving || !current}>Save phone</button>
+        <button type="submit" disabled={saving || !current}>{t('resident.savePhone')}</button>
       </form>
       {EVENTS.map(({ key, label }) => (
         <fieldset key={key} disabled={saving || !current}>
-          <legend className="muted">{label}</legend>
+          <legend className="muted">{t(label)}</legend>
           {CHANNELS.map((c) => (
             <label key={c.key}>
               <input
@@ -347,7 +356,7 @@ function Reach({ session }: { session: Session }) {
                 checked={current?.channels[key][c.key] ?? false}
                 onChange={(e) => toggle(key, c.key, e.target.checked)}
               />
-              {' '}{c.label}
+              {' '}{t(c.label)}
             </label>
           ))}
         </fieldset>
@@ -358,15 +367,15 @@ function Reach({ session }: { session: Session }) {
           e.preventDefault();
           setQuiet(null);
           const off = !quietValue.start || !quietValue.end;
-          save({ quietHours: off ? null : { ...quietValue, timeZone: zone } }, off ? 'Quiet hours off.' : 'Quiet hours saved.');
+          save({ quietHours: off ? null : { ...quietValue, timeZone: zone } }, off ? 'resident.quietOff' : 'resident.quietSaved');
         }}
       >
-        <p className="muted">No SMS between (your time, {current?.quietHours?.timeZone ?? zone})</p>
+        <p className="muted">{t('resident.quietHours', { zone: current?.quietHours?.timeZone ?? zone })}</p>
         <div className="two">
-          <label>From <input type="time" value={quietValue.start} onChange={(e) => setQuiet({ ...quietValue, start: e.target.value })} /></label>
-          <label>to <input type="time" value={quietValue.end} onChange={(e) => setQuiet({ ...quietValue, end: e.target.value })} /></label>
+          <label>{t('resident.quietFrom')} <input type="time" value={quietValue.start} onChange={(e) => setQuiet({ ...quietValue, start: e.target.value })} /></label>
+          <label>{t('resident.quietTo')} <input type="time" value={quietValue.end} onChange={(e) => setQuiet({ ...quietValue, end: e.target.value })} /></label>
         </div>
-        <button type="submit" disabled={saving || !current}>Save quiet hours</button>
+        <button type="submit" disabled={saving || !current}>{t('resident.saveQuiet')}</button>
       </form>
     </section>
   );

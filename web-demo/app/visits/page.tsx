@@ -9,7 +9,8 @@ import { useSearchParams } from 'next/navigation';
 import { Suspense, useEffect, useState } from 'react';
 
 import AppHeader from '@/components/AppHeader';
-import { api, errorText, STATUS_LABEL, timeOf, type Visit } from '@/lib/api';
+import { useT } from '@/components/LanguageProvider';
+import { api, errorText, statusLabel, timeOf, type Visit } from '@/lib/api';
 import { useLiveEvents, useLoader, useSession } from '@/lib/hooks';
 
 function visitIdFromPath(): string | null {
@@ -28,6 +29,7 @@ export default function VisitPage() {
 
 function Visit() {
   const session = useSession();
+  const { t, locale } = useT();
   const params = useSearchParams();
   const [id, setId] = useState<string | null | undefined>(undefined);
   const [action, setAction] = useState<'approve' | 'reject' | null>(null);
@@ -58,7 +60,7 @@ function Visit() {
       url.searchParams.delete('action');
       window.history.replaceState(null, '', url);
     } catch (e) {
-      setError(errorText(e));
+      setError(errorText(e, t));
     } finally {
       setBusy(false);
       visit.reload();
@@ -74,53 +76,53 @@ function Visit() {
       <AppHeader session={session} live={live} />
       {session && (
         <main className="narrow">
-          <p><Link href={back}>← Back</Link></p>
+          <p><Link href={back}>{t('visit.back')}</Link></p>
           <section className="card" data-testid="visit">
-            {id === null && <p className="error">This address names no visit.</p>}
+            {id === null && <p className="error">{t('visit.noVisit')}</p>}
             {visit.error && <p className="error">{visit.error}</p>}
-            {id && !v && !visit.error && <p className="muted">Loading…</p>}
+            {id && !v && !visit.error && <p className="muted">{t('common.loading')}</p>}
             {v && (
               <>
                 <h1>{v.visitorName}</h1>
                 <p>
-                  <span className={`status status-${v.status.toLowerCase()}`} data-testid="status">{STATUS_LABEL[v.status]}</span>
+                  <span className={`status status-${v.status.toLowerCase()}`} data-testid="status">{statusLabel(v.status, t)}</span>
                 </p>
                 <dl className="facts">
-                  <dt>{v.kind === 'walkin' ? 'Walk-in for' : 'Invited by'}</dt>
+                  <dt>{t(v.kind === 'walkin' ? 'visit.walkinFor' : 'visit.invitedBy')}</dt>
                   <dd>{v.hostName}{v.unit ? ` (${v.unit})` : ''}</dd>
-                  {v.purpose && (<><dt>Purpose</dt><dd>{v.purpose}</dd></>)}
-                  {v.phone && (<><dt>Phone</dt><dd>{v.phone}</dd></>)}
-                  <dt>{v.kind === 'walkin' ? 'Arrived' : 'Invited'}</dt>
-                  <dd>{timeOf(v.createdAt)}</dd>
-                  {v.checkedInAt && (<><dt>Checked in</dt><dd>{timeOf(v.checkedInAt)}</dd></>)}
-                  {v.decidedAt && (<><dt>Decided</dt><dd>{v.decidedBy ?? ''} at {timeOf(v.decidedAt)}</dd></>)}
+                  {v.purpose && (<><dt>{t('common.purpose')}</dt><dd>{v.purpose}</dd></>)}
+                  {v.phone && (<><dt>{t('common.phone')}</dt><dd>{v.phone}</dd></>)}
+                  <dt>{t(v.kind === 'walkin' ? 'visit.arrived' : 'visit.invited')}</dt>
+                  <dd>{timeOf(v.createdAt, locale)}</dd>
+                  {v.checkedInAt && (<><dt>{t('visit.checkedIn')}</dt><dd>{timeOf(v.checkedInAt, locale)}</dd></>)}
+                  {v.decidedAt && (<><dt>{t('visit.decided')}</dt><dd>{t('visit.decidedAt', { who: v.decidedBy ?? '', time: timeOf(v.decidedAt, locale) })}</dd></>)}
                 </dl>
                 {v.status === 'PENDING' && mine && (
                   <div className={`decide ${action ? 'asked' : ''}`}>
                     {action && (
                       <p className="question" data-testid="question">
-                        {action === 'approve' ? `Let ${v.visitorName} in?` : `Turn ${v.visitorName} away?`}
+                        {t(action === 'approve' ? 'visit.letIn' : 'visit.turnAway', { name: v.visitorName })}
                       </p>
                     )}
                     <div className="actions">
                       {action !== 'reject' && (
                         <button className="approve" disabled={busy} onClick={() => decide('approve')}>
-                          {action === 'approve' ? 'Yes, approve' : 'Approve'}
+                          {action === 'approve' ? t('visit.yesApprove') : t('resident.approve')}
                         </button>
                       )}
                       {action !== 'approve' && (
                         <button className="reject" disabled={busy} onClick={() => decide('reject')}>
-                          {action === 'reject' ? 'Yes, reject' : 'Reject'}
+                          {action === 'reject' ? t('visit.yesReject') : t('resident.reject')}
                         </button>
                       )}
                       {action && (
-                        <button className="link-button" disabled={busy} onClick={() => setAction(null)}>Not now</button>
+                        <button className="link-button" disabled={busy} onClick={() => setAction(null)}>{t('visit.notNow')}</button>
                       )}
                     </div>
                   </div>
                 )}
                 {action && v.status !== 'PENDING' && (
-                  <p className="notice">This visit was decided already.</p>
+                  <p className="notice">{t('visit.decidedAlready')}</p>
                 )}
                 {error && <p className="error" role="alert">{error}</p>}
               </>
