@@ -107,7 +107,12 @@ channels: ChannelPreferences,
 /**
  * When no SMS is sent; absent: any time.
  */
-quietHours?: QuietHours | null, };
+quietHours?: QuietHours | null, 
+/**
+ * The language of everything Gatebell writes to the caller (pushes, inbox entries, texts,
+ * emails, link pages): a BCP 47 tag the server has a catalog for (`en`, `hi`).
+ */
+language: string, };
 
 /**
  * `PUT` [`paths::PREFERENCES`]: what to change; an absent field stays as it is.
@@ -125,7 +130,11 @@ household?: HouseholdSetting | null, channels?: ChannelPreferences | null,
  * `null` removes them. Absent stays absent when serialised, so a client that sends an
  * update it parsed never removes quiet hours by accident.
  */
-quietHours?: QuietHours | null, };
+quietHours?: QuietHours | null, 
+/**
+ * A BCP 47 tag the server has a catalog for (`en`, `hi`; `hi-IN` is `hi`); any other is a 422.
+ */
+language?: string | null, };
 
 /**
  * Which channels carry one kind of event. Push reaches the caller's registered devices; SMS
@@ -394,7 +403,12 @@ phone?: string | null, role: Role,
 /**
  * The flat; required for residents.
  */
-unit?: string | null, };
+unit?: string | null, 
+/**
+ * The language Gatebell writes to them in (BCP 47, one the server has a catalog for:
+ * `en`, `hi`); kept as it is when absent.
+ */
+language?: string | null, };
 
 /**
  * A user the existing backend manages, as Gatebell keeps them.
@@ -407,7 +421,11 @@ id: string,
 /**
  * The backend's id (`sub` of its JWTs).
  */
-externalId: string, name: string, email: string, phone?: string | null, role: Role, unit?: string | null, };
+externalId: string, name: string, email: string, phone?: string | null, role: Role, unit?: string | null, 
+/**
+ * Their language (`en` until one is chosen).
+ */
+language: string, };
 
 /**
  * `POST` [`paths::INTERNAL_WALKINS`] and [`paths::INTERNAL_CHECKINS`]: a visitor the existing
@@ -472,6 +490,20 @@ export type PushAction = {
 action: string, title: string, };
 
 /**
+ * What a walk-in's notification says once Approve / Reject on it succeeded, written by the
+ * server in the recipient's language, so no client needs a catalog of its own.
+ */
+export type PushAnswers = { 
+/**
+ * "Approved — Ravi may enter".
+ */
+approved: string, 
+/**
+ * "Rejected".
+ */
+rejected: string, };
+
+/**
  * What every push carries: the Web Push plaintext, and the FCM `data` (as strings).
  */
 export type PushPayload = { 
@@ -488,7 +520,12 @@ tag?: string | null, actions?: Array<PushAction>,
  * On a walk-in's push: the recipient's single-use token for `POST`
  * [`paths::VISIT_DECISION`], so Approve / Reject work without a valid sign-in.
  */
-actionToken?: string | null, };
+actionToken?: string | null, 
+/**
+ * On a walk-in's push: the outcome lines in the recipient's language; a client without
+ * them writes English.
+ */
+answers?: PushAnswers | null, };
 
 /**
  * An event on the stream at [`paths::STREAM`]. Serialised the serde way (externally tagged),

@@ -1,15 +1,13 @@
 //! Gatebell's server: accounts, visits, the in-app inbox, the device registry and push
 //! delivery. `main.rs` only parses flags; tests start the very same app with [`start`].
 //!
-//! Layers, bottom to top; nothing imports from a layer above it:
-//! `error`, `config`, `codes` → `db` (pools, transactions, and the per-area store functions that own
-//! the SQL) and `events` (the event bus) and `push` (outbox dispatcher and senders) and
-//! `webhooks` (the backend's signed webhooks and their sender) and `messages` (the SMS and
-//! email outbox senders) → `state` ([`AppState`]) → `auth` (extractors) → the handlers per area
-//! (`accounts`, `visits`, `notifications`, `devices`, `internal`, `stream`, `health`, `site`,
-//! `links`: the pages of the links in texts and emails) and `housekeeping` (expired sessions,
-//! retention), `expiry` (walk-ins nobody answered) and `escalation` (texting and emailing them)
-//! → this file (router, start).
+//! Layers, bottom to top; nothing imports from a layer above it (`cargo xtask layers`
+//! checks, and `docs/ARCHITECTURE.md` describes each): `error`, `config`, `metrics`, `texts`
+//! (every word written for a person, per language) → `db` (all SQL) → `events` → `channels`
+//! (FCM, Web Push, SMS, email, webhook signing) → `outbox` (the queue workers) → `access`
+//! (code keys, JWT, rate limits) → `state` ([`AppState`]) → `domain` (visits, notifications,
+//! escalation) → `jobs` (expiry, escalation, housekeeping) → `http` (router and handlers) →
+//! this file (start).
 
 pub mod access;
 pub mod channels;
@@ -23,6 +21,7 @@ pub mod jobs;
 pub mod metrics;
 pub mod outbox;
 pub mod state;
+pub mod texts;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -24,6 +24,8 @@ pub struct PushMetrics {
     /// Texts and emails by channel (`sms`, `email`) and event (`sent`, `delivered`, `retried`,
     /// `expired`, `failed`, `cancelled`).
     pub messages: IntCounterVec,
+    /// Segments of the texts a carrier accepted, by encoding (`gsm7`, `ucs2`): what texts cost.
+    pub sms_segments: IntCounterVec,
     /// Pending texts and emails by channel, refreshed at each scrape.
     pub message_outbox_depth: IntGaugeVec,
 }
@@ -105,6 +107,17 @@ impl Default for PushMetrics {
             &["channel"],
         )
         .expect("valid metric");
+        let sms_segments = IntCounterVec::new(
+            Opts::new(
+                "gatebell_sms_segments_total",
+                "Segments of the texts the SMS provider accepted, by encoding (gsm7: 160 characters a segment, 153 once split; ucs2: 70, then 67)",
+            ),
+            &["encoding"],
+        )
+        .expect("valid metric");
+        registry
+            .register(Box::new(sms_segments.clone()))
+            .expect("unique metric");
         registry
             .register(Box::new(messages.clone()))
             .expect("unique metric");
@@ -113,6 +126,7 @@ impl Default for PushMetrics {
             .expect("unique metric");
         PushMetrics {
             messages,
+            sms_segments,
             message_outbox_depth,
             webhooks,
             webhook_outbox_depth,

@@ -787,7 +787,88 @@ async fn backend_identities_stay_apart_and_deleted_ones_stay_deleted(b: Backend)
     app.stop().await;
 }
 
+/// The backend names a user's language through its users API and its JWTs' `locale` claim
+/// (`hi-IN` is `hi`; one without a catalog changes nothing), and the walk-in's push, as the
+/// browser decrypts it, is in that language: question, buttons and outcome lines.
+async fn the_backend_names_the_language_and_the_push_is_written_in_it(b: Backend) {
+    let push = FakeWebPush::start().await;
+    let app = TestApp::start_with(
+        b,
+        &[
+            "--service-key",
+            SERVICE_KEY,
+            "--jwt-hs256-secret",
+            HS_SECRET,
+            "--jwt-issuer",
+            "https://backend.example",
+            "--jwt-audience",
+            "gatebell",
+            "--push-allow-hosts",
+            "127.0.0.1",
+            "--push-allow-http",
+        ],
+    )
+    .await;
+    app.pin_vapid_key(&push).await;
+    let meera = json!({"name": "Meera", "role": "resident", "unit": "C-3"});
+    let mut with_language = meera.clone();
+    with_language["language"] = json!("hi");
+    let (s, made) = put_user(&app, "ext-meera", with_language).await;
+    assert_eq!(s, 201, "{made}");
+    assert_eq!(made["language"], "hi");
+    let (s, kept) = put_user(&app, "ext-meera", meera.clone()).await;
+    assert_eq!(
+        (s.as_u16(), &kept["language"]),
+        (200, &json!("hi")),
+        "absent keeps it"
+    );
+    let mut unknown = meera.clone();
+    unknown["language"] = json!("xx-YY");
+    assert_error(
+        &put_user(&app, "ext-meera", unknown).await,
+        422,
+        "validation",
+    );
+
+    let language = |locale: Option<&str>| {
+        let mut claims =
+            json!({"sub": "ext-meera", "role": "resident", "unit": "C-3", "name": "Meera"});
+        if let Some(l) = locale {
+            claims["locale"] = json!(l);
+        }
+        let jwt = hs_jwt(claims, None);
+        let app = &app;
+        async move {
+            let (s, v) = app.get("/api/v1/me/preferences", &jwt).await;
+            assert_eq!(s, 200, "{v}");
+            (jwt, v["language"].as_str().unwrap().to_owned())
+        }
+    };
+    assert_eq!(language(Some("en-IN")).await.1, "en");
+    assert_eq!(language(None).await.1, "en", "no claim keeps it");
+    assert_eq!(language(Some("fr")).await.1, "en", "no catalog keeps it");
+    let (jwt, tag) = language(Some("hi-IN")).await;
+    assert_eq!(tag, "hi");
+
+    let sub = push.new_subscription();
+    app.register_browser(&jwt, &sub).await;
+    let (s, v) = internal_walkin(&app, "desk-meera-1", "ext-meera").await;
+    assert_eq!(s, 201, "{v}");
+    push.wait_for(1, Duration::from_secs(10)).await.unwrap();
+    let received = push.delivered_for(&sub.id);
+    let payload: PushPayload = serde_json::from_slice(&received[0].plaintext).unwrap();
+    assert_eq!(payload.title, "गेट पर आगंतुक");
+    assert_eq!(payload.body, "Ravi गेट पर हैं। अनुमति दें?");
+    let labels: Vec<&str> = payload.actions.iter().map(|a| a.title.as_str()).collect();
+    assert_eq!(labels, ["अनुमति दें", "मना करें"]);
+    let answers = payload.answers.expect("outcome lines");
+    assert_eq!(answers.approved, "अनुमति दी — Ravi अंदर आ सकते हैं");
+    assert_eq!(answers.rejected, "मना किया");
+    app.stop().await;
+}
+
 on_both_backends!(
+    the_backend_names_the_language_and_the_push_is_written_in_it,
     the_whole_story,
     backend_identities_stay_apart_and_deleted_ones_stay_deleted,
     users_and_visits_from_the_backend,

@@ -166,7 +166,7 @@ async fn nobody_answers_so_the_household_is_texted_and_emailed_and_a_link_decide
     );
     assert!(
         text.body
-            .contains("\"Ravi\" (\"parcel\") is at the gate for A-101, and nobody has answered yet.\nApprove: "),
+            .contains("\"Ravi\" (\"parcel\") is at the gate for A-101, and nobody has answered yet.\nApprove:\nhttp"),
         "{}",
         text.body
     );
@@ -178,12 +178,12 @@ async fn nobody_answers_so_the_household_is_texted_and_emailed_and_a_link_decide
     let mail_text = asha_mail["text"].as_str().unwrap();
     let html = asha_mail["html"].as_str().unwrap();
     assert!(mail_text.starts_with("Hello Asha Rao,"), "{mail_text}");
-    let approve = link_after(mail_text, "Approve: ");
+    let approve = link_after(mail_text, "Approve:");
     assert!(approve.starts_with(&format!("{}/a/", app.url)), "{approve}");
     assert!(html.contains(&format!("href=\"{approve}\"")), "{html}");
     // Each message has a token of its own.
-    let text_approve = link_after(&text.body, "Approve: ");
-    let arjun_approve = link_after(arjun_mail["text"].as_str().unwrap(), "Approve: ");
+    let text_approve = link_after(&text.body, "Approve:");
+    let arjun_approve = link_after(arjun_mail["text"].as_str().unwrap(), "Approve:");
     assert_ne!(approve, text_approve);
     assert_ne!(approve, arjun_approve);
 
@@ -282,7 +282,7 @@ async fn an_opened_walkin_is_not_escalated_and_an_expired_ones_links_say_so(b: B
     assert_eq!(visit(&app, &guard, &ignored).await["escalation"]["sms"], 1);
 
     // It expires: its links say so, and decide nothing.
-    let link = link_after(&sms.delivered()[0].body, "Reject: ");
+    let link = link_after(&sms.delivered()[0].body, "Reject:");
     let deadline = Instant::now() + WAIT;
     while visit(&app, &guard, &ignored).await["status"] != "EXPIRED" {
         assert!(Instant::now() < deadline, "the walk-in never expired");
@@ -379,7 +379,196 @@ async fn channels_are_per_event_type_and_a_checkin_is_emailed_to_who_chose_it(b:
     app.stop().await;
 }
 
+/// One walk-in, two residents of A-101 in two languages: Arjun chose Hindi, Asha kept English
+/// (her browser's Accept-Language is only a first default, and she had none). Each inbox
+/// entry, text, email and link page is in its reader's language, names as the guard typed them.
+async fn each_resident_of_a_flat_reads_the_same_walkin_in_their_own_language(b: Backend) {
+    let sms = FakeSms::start(SID, SMS_TOKEN).await;
+    let smtp = SmtpSink::start();
+    let app = start(b, &sms, &smtp, &["--escalate-after", "1"]).await;
+    let (asha, arjun, guard) = (
+        app.login(ASHA).await,
+        app.login(ARJUN).await,
+        app.login(GUARD).await,
+    );
+    let (s, v) = put_preferences(
+        &app,
+        &arjun,
+        json!({"phone": ARJUN_PHONE, "language": "hi-IN"}),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["language"], "hi");
+    let (s, v) = put_preferences(&app, &asha, json!({"phone": ASHA_PHONE})).await;
+    assert_eq!((s, &v["language"]), (StatusCode::OK, &json!("en")), "{v}");
+    let refused = put_preferences(&app, &asha, json!({"language": "fr"})).await;
+    assert_error(&refused, 422, "validation");
+    assert_eq!(
+        refused.1["error"]["message"],
+        "language must be one of: en, hi"
+    );
+
+    let host = app.resident_id(&guard, "asha").await;
+    let (s, v) = app
+        .post(
+            "/api/v1/visits/walkin",
+            &guard,
+            json!({"visitorName": "रवि कुमार", "purpose": "parcel", "hostId": host}),
+        )
+        .await;
+    assert_eq!(s, 201, "{v}");
+    let id = v["id"].as_str().unwrap().to_owned();
+
+    // The inbox: each in their own words.
+    let inbox = |token: String| {
+        let app = &app;
+        async move {
+            let (s, v) = app.get("/api/v1/notifications", &token).await;
+            assert_eq!(s, 200, "{v}");
+            v["items"][0].clone()
+        }
+    };
+    let arjun_entry = inbox(arjun.clone()).await;
+    assert_eq!(arjun_entry["title"], "गेट पर आगंतुक");
+    assert_eq!(arjun_entry["body"], "रवि कुमार गेट पर हैं (parcel)। अनुमति दें?");
+    let asha_entry = inbox(asha.clone()).await;
+    assert_eq!(asha_entry["title"], "Visitor at the gate");
+    assert_eq!(
+        asha_entry["body"],
+        "रवि कुमार is at the gate (parcel). Approve or reject?"
+    );
+
+    // Nobody answers: texts and emails, each in its reader's language.
+    sms.wait_for(2, WAIT).await.unwrap();
+    let emails = smtp.wait_for(2, WAIT).await;
+    let texts = sms.delivered();
+    let arjun_text = texts
+        .iter()
+        .find(|t| t.to == ARJUN_PHONE)
+        .expect("Arjun's text");
+    let asha_text = texts
+        .iter()
+        .find(|t| t.to == ASHA_PHONE)
+        .expect("Asha's text");
+    assert!(
+        arjun_text
+            .body
+            .starts_with("Gatebell: \"रवि कुमार\" (\"parcel\") गेट पर हैं (A-101 के लिए)"),
+        "{}",
+        arjun_text.body
+    );
+    assert!(
+        asha_text.body.contains("is at the gate for A-101"),
+        "{}",
+        asha_text.body
+    );
+    // What the texts cost: both carry Devanagari (the name), so both are UCS-2.
+    all_messages_closed(&app.state().db, 4).await;
+    let segments: usize = [arjun_text, asha_text]
+        .iter()
+        .map(|t| gatebell_server::texts::segments(&t.body).count)
+        .sum();
+    assert!(segments >= 4, "{segments}");
+    let metrics = app
+        .http
+        .get(format!("{}/metrics", app.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(&format!(
+            "gatebell_sms_segments_total{{encoding=\"ucs2\"}} {segments}"
+        )),
+        "{metrics}"
+    );
+    let arjun_mail = email_to(&emails, ARJUN);
+    assert_eq!(arjun_mail["subject"], "गेट पर आगंतुक: \"रवि कुमार\"");
+    assert!(
+        arjun_mail["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("नमस्ते Arjun"),
+        "{arjun_mail}"
+    );
+    assert_eq!(
+        email_to(&emails, ASHA)["subject"],
+        "Visitor at the gate: \"रवि कुमार\""
+    );
+
+    // Arjun's link page is Hindi, Asha's English.
+    let arjun_link = link_after(&arjun_text.body, "अनुमति:");
+    let (s, html) = page(&app, &arjun_link, None).await;
+    assert_eq!(s, 200, "{html}");
+    assert!(
+        html.starts_with("<!doctype html><html lang=\"hi\">"),
+        "{html}"
+    );
+    assert!(
+        html.contains("रवि कुमार (parcel) गेट पर हैं (A-101 के लिए)।"),
+        "{html}"
+    );
+    assert!(html.contains(">अनुमति दें</button>"), "{html}");
+    let asha_link = link_after(&asha_text.body, "Approve:");
+    let (s, html) = page(&app, &asha_link, Some("approve")).await;
+    assert_eq!(s, 200, "{html}");
+    assert!(
+        html.starts_with("<!doctype html><html lang=\"en\">"),
+        "{html}"
+    );
+    assert!(html.contains("रवि कुमार may come in."), "{html}");
+    assert_eq!(visit(&app, &guard, &id).await["status"], "APPROVED");
+
+    // The outcome, on Arjun's entry in Hindi; his link now says so in Hindi.
+    let arjun_entry = inbox(arjun.clone()).await;
+    assert_eq!(arjun_entry["body"], "रवि कुमार: Asha Rao ने अनुमति दी");
+    let (s, html) = page(&app, &arjun_link, None).await;
+    assert_eq!(s, 409, "{html}");
+    assert!(
+        html.contains("रवि कुमार को पहले ही अनुमति मिल चुकी है (Asha Rao द्वारा)।"),
+        "{html}"
+    );
+    app.stop().await;
+}
+
+/// A sign-in's Accept-Language sets the language of someone who never chose one, and never
+/// overrides a choice.
+async fn a_sign_in_sets_the_first_language_from_accept_language(b: Backend) {
+    let sms = FakeSms::start(SID, SMS_TOKEN).await;
+    let smtp = SmtpSink::start();
+    let app = start(b, &sms, &smtp, &[]).await;
+    let login = |language: &'static str| {
+        let app = &app;
+        async move {
+            let resp = app
+                .http
+                .post(format!("{}/api/v1/auth/login", app.url))
+                .header("accept-language", language)
+                .json(&json!({"email": ARJUN, "password": gatebell_server::http::accounts::DEMO_PASSWORD}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(resp.status(), 200);
+            let v: Value = resp.json().await.unwrap();
+            v["token"].as_str().unwrap().to_owned()
+        }
+    };
+    let token = login("fr-FR, hi-IN;q=0.8, en;q=0.5").await;
+    let (_, v) = app.get("/api/v1/me/preferences", &token).await;
+    assert_eq!(v["language"], "hi", "{v}");
+    let (s, _) = put_preferences(&app, &token, json!({"language": "en"})).await;
+    assert_eq!(s, 200);
+    let token = login("hi").await;
+    let (_, v) = app.get("/api/v1/me/preferences", &token).await;
+    assert_eq!(v["language"], "en", "a choice stays: {v}");
+    app.stop().await;
+}
+
 on_both_backends!(
+    each_resident_of_a_flat_reads_the_same_walkin_in_their_own_language,
+    a_sign_in_sets_the_first_language_from_accept_language,
     nobody_answers_so_the_household_is_texted_and_emailed_and_a_link_decides_once,
     an_opened_walkin_is_not_escalated_and_an_expired_ones_links_say_so,
     channels_are_per_event_type_and_a_checkin_is_emailed_to_who_chose_it,

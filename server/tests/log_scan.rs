@@ -335,9 +335,9 @@ async fn no_secret_reaches_the_log_at_trace_level() {
     };
     wait_until(|| priyas().is_some()).await;
     let text = sms.delivered()[0].body.clone();
-    let sms_link = link_after(&text, "Approve: ");
+    let sms_link = link_after(&text, "Approve:");
     let mail_text = priyas().unwrap()["text"].as_str().unwrap().to_owned();
-    let mail_link = link_after(&mail_text, "Reject: ");
+    let mail_link = link_after(&mail_text, "Reject:");
     // Opening a link shows its page (and decides nothing).
     let page = c.http.get(&sms_link).send().await.unwrap();
     assert_eq!(page.status(), 200);

@@ -211,6 +211,7 @@ async fn walkin_reaches_every_device_with_the_expected_message(b: Backend) {
             "body": "Ravi is at the gate (delivery). Approve or reject?",
             "tag": format!("visit-{visit}"),
             "actions": [{"action": "approve", "title": "Approve"}, {"action": "reject", "title": "Reject"}],
+            "answers": {"approved": "Approved — Ravi may enter", "rejected": "Rejected"},
         })
     );
     assert_eq!(shown[0].urgency.as_deref(), Some("high"));

@@ -5,8 +5,8 @@
 #[cfg(doc)]
 use gatebell_core::client::PersistedState;
 use gatebell_core::protocol::{
-    ACTION_APPROVE, ACTION_REJECT, NotificationType, Platform, PushAction, PushPayload,
-    RegisterDeviceRequest, UnregisterDeviceRequest, paths,
+    ACTION_APPROVE, ACTION_REJECT, NotificationType, Platform, PushAction, PushAnswers,
+    PushPayload, RegisterDeviceRequest, UnregisterDeviceRequest, paths,
 };
 use gatebell_core::routing::{self, Route};
 use js_sys::Promise;
@@ -317,7 +317,12 @@ async fn decide(
     payload: &PushPayload,
     route: &Route,
 ) -> Result<(), GatebellError> {
-    let outcome = answer_walkin(route, payload.action_token.as_deref()).await;
+    let outcome = answer_walkin(
+        route,
+        payload.action_token.as_deref(),
+        payload.answers.as_ref(),
+    )
+    .await;
     let body = match &outcome {
         Ok(text) | Err(text) => text.as_str(),
     };
@@ -357,8 +362,13 @@ async fn notifications_disabled(store: &Store) -> Result<bool, GatebellError> {
 /// stored session. The token needs no session, only the API base the page stored apart from
 /// it, so it works after sign-out, after a 401 and after a backend's short-lived JWT expired;
 /// it is refused once notifications were turned off here. Returns the text to show: the
-/// outcome (`Approved — Ravi may enter`, `Rejected`) or why it failed.
-pub async fn answer_walkin(route: &Route, action_token: Option<&str>) -> Result<String, String> {
+/// outcome in the words the push carried (the recipient's language), else in English
+/// (`Approved — Ravi may enter`, `Rejected`), or why it failed.
+pub async fn answer_walkin(
+    route: &Route,
+    action_token: Option<&str>,
+    answers: Option<&PushAnswers>,
+) -> Result<String, String> {
     let verb = match route {
         Route::Approve { .. } => "approve",
         _ => "reject",
@@ -407,6 +417,12 @@ pub async fn answer_walkin(route: &Route, action_token: Option<&str>) -> Result<
             // A used or expired token: the app (with a fresh sign-in) can still decide.
             403 if call.is_some() => format!("Open Gatebell to {verb}: {}", error.message),
             _ => format!("Could not {verb}: {}", error.message),
+        });
+    }
+    if let Some(answers) = answers {
+        return Ok(match route {
+            Route::Approve { .. } => answers.approved.clone(),
+            _ => answers.rejected.clone(),
         });
     }
     let visit: Option<DecidedVisit> = http::parse_json(&answer.body).ok();

@@ -4,6 +4,7 @@
 //! decision replaces the notification with one that says why.
 
 use gatebell_core::client::{self as core, Config, Event};
+use gatebell_core::protocol::PushAnswers;
 use gatebell_core::routing::Route;
 use gatebell_wasm::store::{KEY_API_BASE, KEY_SESSION, KEY_STATE, SessionRecord, Store};
 use gatebell_wasm::worker::{answer_walkin, handle_notification_click, handle_push};
@@ -58,7 +59,7 @@ async fn approve_posts_with_the_stored_session() {
         r#"{"id":"v-1","visitorName":"Ravi","hostId":"u-1","hostName":"Asha","kind":"walkin",
             "status":"APPROVED","createdAt":1}"#,
     );
-    let text = answer_walkin(&approve("v-1"), None).await;
+    let text = answer_walkin(&approve("v-1"), None, None).await;
     assert_eq!(text.as_deref(), Ok("Approved — Ravi may enter"));
     let last = get(&js_sys::global(), "last");
     assert_eq!(get(&last, "method").as_string().as_deref(), Some("POST"));
@@ -80,7 +81,7 @@ async fn with_an_action_token_the_decision_goes_without_the_session() {
         r#"{"id":"v-6","visitorName":"Ravi","hostId":"u-1","hostName":"Asha","kind":"walkin",
             "status":"APPROVED","createdAt":1}"#,
     );
-    let text = answer_walkin(&approve("v-6"), Some("tok-6")).await;
+    let text = answer_walkin(&approve("v-6"), Some("tok-6"), None).await;
     assert_eq!(text.as_deref(), Ok("Approved — Ravi may enter"));
     let last = get(&js_sys::global(), "last");
     assert_eq!(
@@ -106,7 +107,7 @@ async fn a_refused_action_token_sends_the_resident_to_the_app() {
         403,
         r#"{"error":{"code":"forbidden","message":"the token is used"}}"#,
     );
-    let text = answer_walkin(&approve("v-7"), Some("tok-7")).await;
+    let text = answer_walkin(&approve("v-7"), Some("tok-7"), None).await;
     assert_eq!(
         text,
         Err("Open Gatebell to approve: the token is used".to_owned())
@@ -122,9 +123,38 @@ async fn reject_shows_rejected() {
             visit_id: "v-2".into(),
         },
         None,
+        None,
     )
     .await;
     assert_eq!(text.as_deref(), Ok("Rejected"));
+}
+
+#[wasm_bindgen_test]
+async fn the_outcome_is_written_in_the_words_the_push_carried() {
+    store_session().await;
+    script_fetch(
+        200,
+        r#"{"id":"v-10","visitorName":"Ravi","hostId":"u-1","hostName":"Asha","kind":"walkin",
+            "status":"APPROVED","createdAt":1}"#,
+    );
+    let answers = PushAnswers {
+        approved: "अनुमति दी — रवि अंदर आ सकते हैं".into(),
+        rejected: "मना किया".into(),
+    };
+    let text = answer_walkin(&approve("v-10"), Some("tok-10"), Some(&answers)).await;
+    assert_eq!(text.as_deref(), Ok("अनुमति दी — रवि अंदर आ सकते हैं"));
+    let reject = Route::Reject {
+        visit_id: "v-10".into(),
+    };
+    let text = answer_walkin(&reject, Some("tok-10"), Some(&answers)).await;
+    assert_eq!(text.as_deref(), Ok("मना किया"));
+    // A failure is still said in the app's words, not as an outcome.
+    script_fetch(
+        409,
+        r#"{"error":{"code":"conflict","message":"already decided"}}"#,
+    );
+    let text = answer_walkin(&approve("v-10"), Some("tok-10"), Some(&answers)).await;
+    assert_eq!(text, Err("Could not approve: already decided".to_owned()));
 }
 
 #[wasm_bindgen_test]
@@ -134,7 +164,7 @@ async fn a_refused_decision_shows_the_server_message() {
         409,
         r#"{"error":{"code":"conflict","message":"already decided"}}"#,
     );
-    let text = answer_walkin(&approve("v-3"), None).await;
+    let text = answer_walkin(&approve("v-3"), None, None).await;
     assert_eq!(text, Err("Could not approve: already decided".to_owned()));
 }
 
@@ -142,7 +172,7 @@ async fn a_refused_decision_shows_the_server_message() {
 async fn without_a_session_the_resident_is_asked_to_sign_in() {
     let store = Store::open().await.expect("open");
     store.delete(KEY_SESSION).await.expect("delete");
-    let text = answer_walkin(&approve("v-4"), None).await;
+    let text = answer_walkin(&approve("v-4"), None, None).await;
     assert_eq!(text, Err("Sign in to Gatebell to approve".to_owned()));
 }
 
@@ -254,7 +284,7 @@ async fn an_action_token_decides_with_no_stored_session() {
         r#"{"id":"v-8","visitorName":"Ravi","hostId":"u-1","hostName":"Asha","kind":"walkin",
             "status":"APPROVED","createdAt":1}"#,
     );
-    let text = answer_walkin(&approve("v-8"), Some("tok-8")).await;
+    let text = answer_walkin(&approve("v-8"), Some("tok-8"), None).await;
     assert_eq!(text.as_deref(), Ok("Approved — Ravi may enter"));
     let last = get(&js_sys::global(), "last");
     assert_eq!(
@@ -271,7 +301,7 @@ async fn an_action_token_is_refused_once_notifications_are_off() {
     Function::new_no_args("delete globalThis.last;")
         .call0(&JsValue::NULL)
         .expect("forget");
-    let text = answer_walkin(&approve("v-9"), Some("tok-9")).await;
+    let text = answer_walkin(&approve("v-9"), Some("tok-9"), None).await;
     assert_eq!(
         text,
         Err("Notifications are off in this browser: open Gatebell to approve".to_owned())

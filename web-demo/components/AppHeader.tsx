@@ -39,7 +39,7 @@ export default function AppHeader({ session, live }: { session: Session | null; 
             </span>
           </span>
         )}
-        <LanguageSwitch />
+        <LanguageSwitch session={session} />
         {session && (
           <button
             className="link-button"

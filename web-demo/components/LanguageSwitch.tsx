@@ -1,10 +1,13 @@
 'use client';
 
 import { useT } from '@/components/LanguageProvider';
+import { api } from '@/lib/api';
 import { asLang, LANGUAGE_NAMES, LANGUAGES } from '@/lib/i18n';
+import type { Session } from '@/lib/session';
 
-/** English / हिन्दी, each named in itself. */
-export default function LanguageSwitch() {
+/** English / हिन्दी, each named in itself. Signed in, the choice is also the account's
+ *  language, so pushes, texts and emails follow the screens. */
+export default function LanguageSwitch({ session }: { session: Session | null }) {
   const { lang, setLang, t } = useT();
   return (
     <select
@@ -14,7 +17,13 @@ export default function LanguageSwitch() {
       value={lang}
       onChange={(e) => {
         const chosen = asLang(e.target.value);
-        if (chosen) setLang(chosen);
+        if (!chosen) return;
+        setLang(chosen);
+        if (session) {
+          api('/me/preferences', { method: 'PUT', token: session.token, body: { language: chosen } }).catch((err) =>
+            console.warn('the account keeps its language:', err),
+          );
+        }
       }}
     >
       {LANGUAGES.map((l) => (

@@ -655,6 +655,13 @@ test('a guard switches the screens to Hindi: Hindi labels, a visitor typed in De
   };
   await hindi();
   assert.equal(await gp.evaluate(() => localStorage.getItem('gatebell.language')), 'hi');
+  // Signed in, the choice is the account's too: what the server writes to the guard follows.
+  const serverLanguage = () => gp.evaluate(async () => {
+    const { token } = JSON.parse(localStorage.getItem('gatebell.session'));
+    const res = await fetch('/api/v1/me/preferences', { headers: { authorization: `Bearer ${token}` } });
+    return (await res.json()).language;
+  });
+  await until('the account’s language to be Hindi', async () => (await serverLanguage()) === 'hi');
 
   // A walk-in for a visitor whose name the guard types in Devanagari.
   await markWindow(gp);
@@ -688,6 +695,7 @@ test('a guard switches the screens to Hindi: Hindi labels, a visitor typed in De
   await gp.getByRole('heading', { name: 'Register a walk-in' }).waitFor();
   assert.equal(await gp.evaluate(() => document.documentElement.lang), 'en');
   assert.equal(await gp.evaluate(() => localStorage.getItem('gatebell.language')), 'en');
+  await until('the account’s language to be English again', async () => (await serverLanguage()) === 'en');
   assert.equal(await gp.getByRole('button', { name: 'Notify resident' }).count(), 1);
   assert.equal(await gp.getByLabel('Visitor’s name').count(), 1);
   for (const hindiText of ['गेट पर आगंतुक', 'आज के आगंतुक', 'निवासी को सूचना भेजें', 'साइन आउट']) {

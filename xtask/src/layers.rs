@@ -21,6 +21,7 @@ pub const LAYERS: &[(&str, u8)] = &[
     ("error", 0),
     ("config", 0),
     ("metrics", 0),
+    ("texts", 0),
     ("domain::checks", 0),
     ("db", 1),
     ("events", 2),

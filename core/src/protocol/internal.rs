@@ -111,6 +111,11 @@ pub struct InternalUserRequest {
         )
     )]
     pub unit: Option<String>,
+    /// The language Gatebell writes to them in (BCP 47, one the server has a catalog for:
+    /// `en`, `hi`); kept as it is when absent.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_length = 35))]
+    pub language: Option<String>,
 }
 
 /// A user the existing backend manages, as Gatebell keeps them.
@@ -130,6 +135,13 @@ pub struct InternalUser {
     pub role: Role,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unit: Option<String>,
+    /// Their language (`en` until one is chosen).
+    #[serde(default = "english")]
+    pub language: String,
+}
+
+fn english() -> String {
+    "en".into()
 }
 
 /// `POST` [`paths::INTERNAL_WALKINS`] and [`paths::INTERNAL_CHECKINS`]: a visitor the existing

@@ -50,6 +50,14 @@ pub struct Preferences {
     /// When no SMS is sent; absent: any time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quiet_hours: Option<QuietHours>,
+    /// The language of everything Gatebell writes to the caller (pushes, inbox entries, texts,
+    /// emails, link pages): a BCP 47 tag the server has a catalog for (`en`, `hi`).
+    #[serde(default = "english")]
+    pub language: String,
+}
+
+fn english() -> String {
+    "en".into()
 }
 
 /// Which channels carry one kind of event. Push reaches the caller's registered devices; SMS
@@ -181,6 +189,10 @@ pub struct PreferencesUpdate {
     #[cfg_attr(feature = "openapi", schema(nullable))]
     #[cfg_attr(feature = "ts", ts(as = "Option<QuietHours>"))]
     pub quiet_hours: Option<Option<QuietHours>>,
+    /// A BCP 47 tag the server has a catalog for (`en`, `hi`; `hi-IN` is `hi`); any other is a 422.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(max_length = 35))]
+    pub language: Option<String>,
 }
 
 /// A field that is present: `null` is `Some(None)`, and absence (`#[serde(default)]`) `None`.

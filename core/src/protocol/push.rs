@@ -38,6 +38,18 @@ pub struct PushAction {
     pub title: String,
 }
 
+/// What a walk-in's notification says once Approve / Reject on it succeeded, written by the
+/// server in the recipient's language, so no client needs a catalog of its own.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct PushAnswers {
+    /// "Approved — Ravi may enter".
+    pub approved: String,
+    /// "Rejected".
+    pub rejected: String,
+}
+
 /// The value of a Gatebell payload's `gatebell` field; payloads without it are another
 /// provider's.
 pub const PAYLOAD_FORMAT: u32 = 1;
@@ -70,6 +82,10 @@ pub struct PushPayload {
     /// [`paths::VISIT_DECISION`], so Approve / Reject work without a valid sign-in.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub action_token: Option<String>,
+    /// On a walk-in's push: the outcome lines in the recipient's language; a client without
+    /// them writes English.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub answers: Option<PushAnswers>,
 }
 
 impl PushPayload {
@@ -106,7 +122,29 @@ impl PushPayload {
             tag,
             actions,
             action_token: None,
+            answers: None,
         }
+    }
+
+    /// The payload in the recipient's words: the Approve / Reject labels (when it has those
+    /// buttons) and the outcome lines.
+    pub fn in_words(
+        mut self,
+        approve: String,
+        reject: String,
+        answers: PushAnswers,
+    ) -> PushPayload {
+        for action in &mut self.actions {
+            action.title = if action.action == ACTION_APPROVE {
+                approve.clone()
+            } else {
+                reject.clone()
+            };
+        }
+        if !self.actions.is_empty() {
+            self.answers = Some(answers);
+        }
+        self
     }
 
     /// The payload with the recipient's action token ([`PushPayload::action_token`]).

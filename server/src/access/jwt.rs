@@ -40,6 +40,9 @@ pub struct Claims {
     pub email: Option<String>,
     pub role: Role,
     pub unit: Option<String>,
+    /// The locale claim's language when the server has a catalog for it (`hi-IN` is `hi`);
+    /// absent otherwise, and then a stored language is kept.
+    pub language: Option<String>,
     /// `exp`, in epoch milliseconds.
     pub expires_at_ms: i64,
     /// `iat`, in epoch milliseconds, when the token has it.
@@ -53,6 +56,7 @@ pub struct JwtAuth {
     audience: String,
     role_claim: String,
     unit_claim: String,
+    locale_claim: String,
     leeway_secs: u64,
 }
 
@@ -130,6 +134,7 @@ impl JwtAuth {
             audience: args.jwt_audience.clone().unwrap_or_default(),
             role_claim: args.jwt_role_claim.clone(),
             unit_claim: args.jwt_unit_claim.clone(),
+            locale_claim: args.jwt_locale_claim.clone(),
             leeway_secs: args.jwt_leeway_secs,
         }))
     }
@@ -216,6 +221,9 @@ impl JwtAuth {
         let email = text("email")
             .map(|e| e.trim().to_lowercase())
             .filter(|e| e.contains('@') && e.len() <= 254 && !e.chars().any(char::is_control));
+        let language = text(&self.locale_claim)
+            .and_then(crate::texts::Language::parse)
+            .map(|l| l.tag());
         let exp = c.get("exp").and_then(Value::as_f64).unwrap_or(0.0);
         let iat = c.get("iat").and_then(Value::as_f64);
         Ok(Claims {
@@ -224,6 +232,7 @@ impl JwtAuth {
             email,
             role,
             unit,
+            language,
             expires_at_ms: (exp * 1000.0) as i64,
             issued_at_ms: iat.map(|t| (t * 1000.0) as i64),
         })

@@ -210,6 +210,10 @@ pub struct ServeArgs {
     /// The JWT claim holding the user's unit (created when new).
     #[arg(long, env = "GATEBELL_JWT_UNIT_CLAIM", default_value = "unit")]
     pub jwt_unit_claim: String,
+    /// The JWT claim holding the user's language (BCP 47, `hi-IN`): used when the server has
+    /// a catalog for it, else the stored language (English by default) stays.
+    #[arg(long, env = "GATEBELL_JWT_LOCALE_CLAIM", default_value = "locale")]
+    pub jwt_locale_claim: String,
     /// Fetch the JWKS over plain http and from private addresses (only for tests against a
     /// local key server).
     #[arg(long, env = "GATEBELL_JWT_JWKS_ALLOW_PRIVATE", hide = true)]

@@ -135,6 +135,18 @@ pub async fn resolve_walkin(
     })
 }
 
+/// Rewrites one notification's body (a walk-in's outcome in its recipient's language).
+pub async fn set_body(tx: &mut Tx, id: &str, body: &str) -> Result<(), sqlx::Error> {
+    per_backend!(tx.conn(), c => {
+        sqlx::query("UPDATE notifications SET body = $1 WHERE id = $2")
+            .bind(body)
+            .bind(id)
+            .execute(&mut *c)
+            .await?;
+    });
+    Ok(())
+}
+
 /// Marks a user's notifications about a visit read.
 pub async fn mark_visit_read(
     tx: &mut Tx,

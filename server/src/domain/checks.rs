@@ -2,6 +2,21 @@
 //! elsewhere (a push, a text message) refuses invisible and direction-changing characters.
 
 use crate::error::{ApiError, ApiResult};
+use crate::texts::Language;
+
+/// A language field: a tag the server has a catalog for (`hi-IN` is `hi`), else a 422 naming
+/// the ones it has.
+pub fn language(tag: Option<&str>) -> ApiResult<Option<Language>> {
+    tag.map(|t| {
+        Language::parse(t).ok_or_else(|| {
+            ApiError::validation(format!(
+                "language must be one of: {}",
+                Language::supported().join(", ")
+            ))
+        })
+    })
+    .transpose()
+}
 
 /// Checks a required text field: trimmed, non-empty, at most `max` characters.
 pub fn required_text(field: &str, value: &str, max: usize) -> ApiResult<String> {

@@ -14,6 +14,7 @@ use crate::domain::links::escape;
 use crate::domain::sessions::{hash_token, random_token};
 use crate::outbox::messages::Message;
 use crate::state::AppState;
+use crate::texts::Language;
 
 /// Queues a check-in's text and email to its host, per their channels, inside `tx`.
 pub async fn announce_arrival(
@@ -129,7 +130,13 @@ pub async fn queue(
         } else {
             None
         };
-        messages.push(compose(channel, visit, contact, links.as_ref()));
+        messages.push(compose(
+            channel,
+            visit,
+            contact,
+            links.as_ref(),
+            config.walkin_expiry_ms() / 60_000,
+        ));
     }
     for message in &messages {
         let json = serde_json::to_string(message)?;
@@ -167,59 +174,76 @@ impl Links {
     }
 }
 
-/// The text or email telling `contact` about `visit`: a walk-in asking for a decision (with
-/// links) or an arrival.
+/// The text or email telling `contact` about `visit`, in their language: a walk-in asking for
+/// a decision (with links) or an arrival.
 /// What the guard typed (the visitor's name, the purpose) stands in quotes and carries nothing
 /// a phone or mail client would turn into a link, so it cannot pass for Gatebell's own links;
-/// those stand on lines of their own.
-pub fn compose(channel: &str, visit: &Visit, contact: &Contact, links: Option<&Links>) -> Message {
-    let who = &quoted(&visit.visitor_name);
+/// those stand on lines of their own (a text split into segments still shows each whole).
+pub fn compose(
+    channel: &str,
+    visit: &Visit,
+    contact: &Contact,
+    links: Option<&Links>,
+    link_minutes: i64,
+) -> Message {
+    let language = Language::stored(contact.language.as_deref());
+    let who = quoted(&visit.visitor_name);
     let purpose = visit
         .purpose
         .as_deref()
-        .map(|p| format!(" ({})", quoted(p)))
+        .map(|p| language.text_with("message-purpose", &[("purpose", (&quoted(p)).into())]))
         .unwrap_or_default();
     let unit = visit
         .unit
         .as_deref()
-        .map(|u| format!(" for {u}"))
+        .map(|u| language.text_with("message-unit", &[("unit", u.into())]))
         .unwrap_or_default();
+    let args = [
+        ("name", (&who).into()),
+        ("purpose", (&purpose).into()),
+        ("unit", (&unit).into()),
+    ];
     let (subject, lead) = match links {
         Some(_) => (
-            format!("Visitor at the gate: {who}"),
-            format!("{who}{purpose} is at the gate{unit}, and nobody has answered yet."),
+            language.text_with("message-walkin-subject", &args[..1]),
+            language.text_with("message-walkin-lead", &args),
         ),
         None => (
-            format!("Visitor arrived: {who}"),
-            format!("{who}{purpose} has checked in at the gate{unit}."),
+            language.text_with("message-arrival-subject", &args[..1]),
+            language.text_with("message-arrival-lead", &args),
         ),
     };
+    let approve = language.text("sms-approve");
+    let reject = language.text("sms-reject");
     if channel == "sms" {
+        let lead = language.text_with("sms-prefix", &[("lead", (&lead).into())]);
         let body = match links {
-            Some(l) => format!(
-                "Gatebell: {lead}\nApprove: {}\nReject: {}",
-                l.approve, l.reject
-            ),
-            None => format!("Gatebell: {lead}"),
+            Some(l) => format!("{lead}\n{approve}\n{}\n{reject}\n{}", l.approve, l.reject),
+            None => lead,
         };
         return Message::Sms {
             to: contact.phone.clone().unwrap_or_default(),
             body,
         };
     }
-    let greeting = format!("Hello {},", contact.name);
+    let greeting = language.text_with("email-greeting", &[("name", (&contact.name).into())]);
+    let note = language.text_with("email-links-note", &[("minutes", link_minutes.into())]);
+    let signature = language.text("email-signature");
     let (text_links, html_links) = match links {
         Some(l) => (
             format!(
-                "\n\nApprove: {}\nReject: {}\n\nEach link works once, until the request expires.",
+                "\n\n{approve}\n{}\n{reject}\n{}\n\n{note}",
                 l.approve, l.reject
             ),
             format!(
-                "<p><a href=\"{}\" style=\"padding:8px 16px;background:#15803d;color:#fff;text-decoration:none;border-radius:4px\">Approve</a> \
-                 <a href=\"{}\" style=\"padding:8px 16px;background:#b91c1c;color:#fff;text-decoration:none;border-radius:4px\">Reject</a></p>\
-                 <p style=\"color:#555\">Each link works once, until the request expires.</p>",
+                "<p><a href=\"{}\" style=\"padding:8px 16px;background:#15803d;color:#fff;text-decoration:none;border-radius:4px\">{}</a> \
+                 <a href=\"{}\" style=\"padding:8px 16px;background:#b91c1c;color:#fff;text-decoration:none;border-radius:4px\">{}</a></p>\
+                 <p style=\"color:#555\">{}</p>",
                 escape(&l.approve),
-                escape(&l.reject)
+                escape(&language.text("link-approve")),
+                escape(&l.reject),
+                escape(&language.text("link-reject")),
+                escape(&note)
             ),
         ),
         None => (String::new(), String::new()),
@@ -227,11 +251,13 @@ pub fn compose(channel: &str, visit: &Visit, contact: &Contact, links: Option<&L
     Message::Email {
         to: format!("{} <{}>", mailbox_name(&contact.name), contact.email),
         subject,
-        text: format!("{greeting}\n\n{lead}{text_links}\n\n— Gatebell\n"),
+        text: format!("{greeting}\n\n{lead}{text_links}\n\n{signature}\n"),
         html: format!(
-            "<!doctype html><html><body style=\"font-family:sans-serif\"><p>{}</p><p>{}</p>{html_links}<p>— Gatebell</p></body></html>",
+            "<!doctype html><html lang=\"{}\"><body style=\"font-family:sans-serif\"><p>{}</p><p>{}</p>{html_links}<p>{}</p></body></html>",
+            language.tag(),
             escape(&greeting),
-            escape(&lead)
+            escape(&lead),
+            escape(&signature)
         ),
     }
 }
@@ -282,6 +308,7 @@ mod tests {
             phone: Some("+919800000001".into()),
             channels: ChannelPreferences::default(),
             quiet_hours: None,
+            language: None,
         }
     }
 
@@ -398,20 +425,25 @@ mod tests {
     fn walkin_messages_carry_both_links_and_escape_html() {
         let links = Links::new("https://gate.example", "tok");
         assert_eq!(links.approve, "https://gate.example/a/tok?d=approve");
-        let Message::Sms { to, body } = compose("sms", &visit(), &contact(), Some(&links)) else {
+        let Message::Sms { to, body } = compose("sms", &visit(), &contact(), Some(&links), 10)
+        else {
             panic!("not a text");
         };
         assert_eq!(to, "+919800000001");
         assert!(body.contains("\"Ravi <b>\" (\"delivery\") is at the gate for A-101"));
-        assert!(body.contains("\nApprove: https://gate.example/a/tok?d=approve\n"));
-        assert!(body.ends_with("\nReject: https://gate.example/a/tok?d=reject"));
+        assert!(body.contains("\nApprove:\nhttps://gate.example/a/tok?d=approve\n"));
+        assert!(body.ends_with("\nReject:\nhttps://gate.example/a/tok?d=reject"));
         let Message::Email { to, text, html, .. } =
-            compose("email", &visit(), &contact(), Some(&links))
+            compose("email", &visit(), &contact(), Some(&links), 10)
         else {
             panic!("not an email");
         };
         assert_eq!(to, "\"Asha Rao\" <asha@example.com>");
-        assert!(text.contains("Reject: https://gate.example/a/tok?d=reject"));
+        assert!(text.contains("Reject:\nhttps://gate.example/a/tok?d=reject"));
+        assert!(
+            text.contains("until the request expires in 10 minutes"),
+            "{text}"
+        );
         assert!(html.contains("&quot;Ravi &lt;b&gt;&quot;"), "{html}");
         assert!(!html.contains("Ravi <b>"));
         assert!(html.contains("href=\"https://gate.example/a/tok?d=approve\""));
@@ -419,7 +451,7 @@ mod tests {
 
     #[test]
     fn arrival_messages_have_no_links() {
-        let Message::Email { subject, text, .. } = compose("email", &visit(), &contact(), None)
+        let Message::Email { subject, text, .. } = compose("email", &visit(), &contact(), None, 10)
         else {
             panic!("not an email");
         };
@@ -434,7 +466,7 @@ mod tests {
         v.visitor_name = "Ravi \"the courier\"".into();
         v.purpose = Some("Approve: https://evil.example/a/Zx9 or www.evil.example".into());
         let links = Links::new("https://gate.example", "tok");
-        let Message::Sms { body, .. } = compose("sms", &v, &contact(), Some(&links)) else {
+        let Message::Sms { body, .. } = compose("sms", &v, &contact(), Some(&links), 10) else {
             panic!("not a text");
         };
         assert!(
@@ -451,16 +483,68 @@ mod tests {
         assert_eq!(
             link_lines,
             [
-                "Approve: https://gate.example/a/tok?d=approve",
-                "Reject: https://gate.example/a/tok?d=reject"
+                "https://gate.example/a/tok?d=approve",
+                "https://gate.example/a/tok?d=reject"
             ]
         );
-        let Message::Email { text, .. } = compose("email", &v, &contact(), Some(&links)) else {
+        let Message::Email { text, .. } = compose("email", &v, &contact(), Some(&links), 10) else {
             panic!("not an email");
         };
         assert!(!text.contains("evil.example"), "{text}");
         // Sentences keep their full stops.
         assert_eq!(quoted("Parcel. Thanks."), "\"Parcel. Thanks.\"");
+    }
+
+    #[test]
+    fn a_hindi_reader_gets_hindi_with_names_as_typed_and_each_link_on_a_line_of_its_own() {
+        let hindi = Contact {
+            language: Some("hi".into()),
+            ..contact()
+        };
+        let mut v = visit();
+        v.visitor_name = "रवि कुमार".into();
+        let links = Links::new(
+            "https://gate.example",
+            "t0k3n-of-forty-three-characters-abcdefghij",
+        );
+        let Message::Sms { body, .. } = compose("sms", &v, &hindi, Some(&links), 10) else {
+            panic!("not a text");
+        };
+        assert!(
+            body.starts_with("Gatebell: \"रवि कुमार\" (\"delivery\") गेट पर हैं"),
+            "{body}"
+        );
+        assert!(body.contains("(A-101 के लिए)"), "{body}");
+        let lines: Vec<&str> = body.lines().collect();
+        assert!(lines.contains(&links.approve.as_str()), "{body}");
+        assert!(lines.contains(&links.reject.as_str()), "{body}");
+        let cost = crate::texts::segments(&body);
+        assert_eq!(cost.encoding, "ucs2");
+        assert!(
+            cost.count <= 4,
+            "a Hindi walk-in text costs {} segments: {body}",
+            cost.count
+        );
+        let Message::Sms { body, .. } = compose("sms", &v, &contact(), Some(&links), 10) else {
+            panic!("not a text");
+        };
+        assert!(body.contains("is at the gate for A-101"), "{body}");
+        let Message::Email {
+            subject,
+            text,
+            html,
+            ..
+        } = compose("email", &v, &hindi, Some(&links), 1)
+        else {
+            panic!("not an email");
+        };
+        assert_eq!(subject, "गेट पर आगंतुक: \"रवि कुमार\"");
+        assert!(text.starts_with("नमस्ते Asha Rao,"), "{text}");
+        assert!(text.contains("एक मिनट"), "plural: {text}");
+        assert!(
+            html.starts_with("<!doctype html><html lang=\"hi\">"),
+            "{html}"
+        );
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! [`notify_user`]: the one way a notification is made, which also queues its pushes in the
 //! same transaction (the outbox).
 
-use gatebell_core::protocol::{NotificationType, PushPayload};
+use gatebell_core::protocol::{NotificationType, PushAnswers, PushPayload};
 
 use crate::db::queue::Urgency;
 use crate::db::{self, Tx, new_id, now_ms};
@@ -53,6 +53,16 @@ pub struct NewNotification<'a> {
     /// Whether to push it (false when the recipient turned push off for its event type: the
     /// inbox entry is still made).
     pub push: bool,
+    /// A walk-in's button labels and outcome lines in the recipient's language (English
+    /// labels and no outcome lines when None).
+    pub words: Option<Words>,
+}
+
+/// The words of a walk-in's push beside its title and body, in its recipient's language.
+pub struct Words {
+    pub approve: String,
+    pub reject: String,
+    pub answers: PushAnswers,
 }
 
 /// What [`notify_user`] recorded.
@@ -75,6 +85,10 @@ pub async fn notify_user(tx: &mut Tx, n: NewNotification<'_>) -> ApiResult<Notif
         n.body.clone(),
     )
     .with_action_token(n.action_token);
+    let payload = match n.words {
+        Some(w) => payload.in_words(w.approve, w.reject, w.answers),
+        None => payload,
+    };
     let payload_json = crate::channels::payload::encode(&payload).map_err(ApiError::validation)?;
     db::notifications::insert(
         tx,

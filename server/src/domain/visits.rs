@@ -3,15 +3,17 @@
 //! decision (first answer wins), and telling everyone how a walk-in ended.
 
 use gatebell_core::protocol::{
-    LiveEvent, NotificationType, PushPayload, Visit, VisitDecided, VisitKind, VisitStatus,
+    LiveEvent, NotificationType, PushAnswers, PushPayload, Visit, VisitDecided, VisitKind,
+    VisitStatus,
 };
 
 use crate::db::{self, Tx, now_ms};
 use crate::domain::checks::optional_text;
-use crate::domain::notifications::{NewNotification, notify_user, push_about};
+use crate::domain::notifications::{NewNotification, Words, notify_user, push_about};
 use crate::domain::sessions::{hash_token, random_token};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
+use crate::texts::Language;
 
 pub async fn load_visit(tx: &mut Tx, id: &str) -> ApiResult<Visit> {
     db::visits::get_in_tx(tx, id, now_ms())
@@ -44,16 +46,18 @@ pub async fn announce_arrival(tx: &mut Tx, state: &AppState, visit: &Visit) -> A
             .await
             .map_err(ApiError::Internal)?;
     }
+    let language = Language::stored(contact.as_ref().and_then(|c| c.language.as_deref()));
     notify_user(
         tx,
         NewNotification {
             user_id: &visit.host_id,
             kind: NotificationType::VisitorArrived,
-            title: "Visitor arrived".into(),
-            body: format!("{} has checked in.", visit.visitor_name),
+            title: language.text("arrival-title"),
+            body: language.text_with("arrival-body", &[("name", (&visit.visitor_name).into())]),
             visit_id: Some(&visit.id),
             ttl_ms: state.config.checkin_ttl_ms(),
             action_token: None,
+            words: None,
             push,
         },
     )
@@ -71,19 +75,22 @@ pub async fn announce_walkin(
     visit: &Visit,
     now: i64,
 ) -> ApiResult<Vec<String>> {
-    let body = match &visit.purpose {
-        Some(purpose) => format!(
-            "{} is at the gate ({purpose}). Approve or reject?",
-            visit.visitor_name
-        ),
-        None => format!("{} is at the gate. Approve or reject?", visit.visitor_name),
-    };
     let asked = db::visits::household_in_tx(tx, &visit.host_id).await?;
     db::visits::grant_rights(tx, &visit.id, &asked, now).await?;
     for user_id in &asked {
-        let push = db::accounts::contact_in_tx(tx, user_id)
-            .await?
+        let contact = db::accounts::contact_in_tx(tx, user_id).await?;
+        let push = contact
+            .as_ref()
             .is_none_or(|c| c.channels.walkin_pending.push);
+        let language = Language::stored(contact.as_ref().and_then(|c| c.language.as_deref()));
+        let name = (&visit.visitor_name).into();
+        let body = match &visit.purpose {
+            Some(purpose) => language.text_with(
+                "walkin-body-purpose",
+                &[("name", name), ("purpose", purpose.into())],
+            ),
+            None => language.text_with("walkin-body", &[("name", name)]),
+        };
         let token = random_token(32);
         db::action_tokens::insert(
             tx,
@@ -98,11 +105,19 @@ pub async fn announce_walkin(
             NewNotification {
                 user_id,
                 kind: NotificationType::WalkinPending,
-                title: "Visitor at the gate".into(),
-                body: body.clone(),
+                title: language.text("walkin-title"),
+                body,
                 visit_id: Some(&visit.id),
                 ttl_ms: state.config.walkin_ttl_ms(),
                 action_token: Some(token),
+                words: Some(Words {
+                    approve: language.text("action-approve"),
+                    reject: language.text("action-reject"),
+                    answers: PushAnswers {
+                        approved: language.text_with("answered-approved", &[("name", name)]),
+                        rejected: language.text("answered-rejected"),
+                    },
+                }),
                 push,
             },
         )
@@ -111,27 +126,67 @@ pub async fn announce_walkin(
     Ok(asked)
 }
 
-/// Tells everyone a walk-in asked how it ended, inside `tx`: their inbox entry shows `outcome`
-/// (and is marked read), and a push with the visit's tag replaces the walk-in's notification
-/// on each of their devices — the decider's other sessions included — but the devices of
-/// `deciding_session`, which already show the answer given there. Returns who was told.
+/// How a walk-in ended.
+#[derive(Debug, Clone, Copy)]
+pub enum Outcome<'a> {
+    Approved { by: &'a str },
+    Rejected { by: &'a str },
+    Expired,
+}
+
+impl Outcome<'_> {
+    /// "Ravi: Approved by Asha", in `language`.
+    fn line(&self, language: &Language, visit: &Visit) -> String {
+        let outcome = match self {
+            Outcome::Approved { by } => {
+                language.text_with("outcome-approved-by", &[("by", (*by).into())])
+            }
+            Outcome::Rejected { by } => {
+                language.text_with("outcome-rejected-by", &[("by", (*by).into())])
+            }
+            Outcome::Expired => language.text("outcome-expired"),
+        };
+        language.text_with(
+            "outcome",
+            &[
+                ("name", (&visit.visitor_name).into()),
+                ("outcome", (&outcome).into()),
+            ],
+        )
+    }
+}
+
+/// Tells everyone a walk-in asked how it ended, inside `tx`: their inbox entry shows the
+/// outcome in their language (and is marked read), and a push with the visit's tag replaces
+/// the walk-in's notification on each of their devices — the decider's other sessions
+/// included — but the devices of `deciding_session`, which already show the answer given
+/// there. Returns who was told.
 pub async fn resolve_walkin(
     tx: &mut Tx,
     state: &AppState,
     visit: &Visit,
-    outcome: &str,
+    outcome: Outcome<'_>,
     deciding_session: Option<&str>,
 ) -> ApiResult<Vec<String>> {
-    let body = format!("{}: {outcome}", visit.visitor_name);
-    let entries = db::notifications::resolve_walkin(tx, &visit.id, &body).await?;
+    let english = outcome.line(&Language::english(), visit);
+    let entries = db::notifications::resolve_walkin(tx, &visit.id, &english).await?;
     let mut told = Vec::with_capacity(entries.len());
     for (notification_id, user_id) in entries {
+        let language =
+            Language::stored(db::accounts::language_in_tx(tx, &user_id).await?.as_deref());
+        let body = if language == Language::english() {
+            english.clone()
+        } else {
+            let body = outcome.line(&language, visit);
+            db::notifications::set_body(tx, &notification_id, &body).await?;
+            body
+        };
         let payload = PushPayload::new(
             NotificationType::WalkinResolved,
             Some(notification_id.clone()),
             Some(visit.id.clone()),
-            "Visitor at the gate".into(),
-            body.clone(),
+            language.text("walkin-title"),
+            body,
         );
         push_about(
             tx,
@@ -205,11 +260,11 @@ pub async fn record_decision(
     let (name, external_id) = db::accounts::name_and_external_id_in_tx(tx, by)
         .await?
         .unwrap_or_default();
-    let verb = match to {
-        VisitStatus::Approved => "Approved",
-        _ => "Rejected",
+    let outcome = match to {
+        VisitStatus::Approved => Outcome::Approved { by: &name },
+        _ => Outcome::Rejected { by: &name },
     };
-    let told = resolve_walkin(tx, state, &visit, &format!("{verb} by {name}"), session).await?;
+    let told = resolve_walkin(tx, state, &visit, outcome, session).await?;
     crate::outbox::webhooks::enqueue_decision(
         tx,
         &state.config,

@@ -214,7 +214,7 @@ async fn get_preferences(
     responses((status = 200, description = "the preferences as they now stand", body = Preferences),
         (status = 401, body = gatebell_core::protocol::ErrorBody),
         (status = 403, description = "only a resident sets their unit's household setting", body = gatebell_core::protocol::ErrorBody),
-        (status = 422, description = "the phone is not E.164, or the quiet hours' times are not HH:MM or their time zone is not an IANA name", body = gatebell_core::protocol::ErrorBody)))]
+        (status = 422, description = "the phone is not E.164, the quiet hours' times are not HH:MM or their time zone is not an IANA name, or the language has no catalog", body = gatebell_core::protocol::ErrorBody)))]
 async fn put_preferences(
     State(state): State<AppState>,
     user: AuthUser,
@@ -232,7 +232,11 @@ async fn put_preferences(
     if let Some(Some(q)) = &req.quiet_hours {
         quiet_hours(q)?;
     }
+    let language = crate::domain::checks::language(req.language.as_deref())?;
     let mut tx = state.db.begin().await?;
+    if let Some(language) = &language {
+        db::accounts::set_language(&mut tx, &user.id, &language.tag()).await?;
+    }
     if let Some(phone) = &phone {
         db::accounts::set_phone(&mut tx, &user.id, phone.as_deref()).await?;
     }

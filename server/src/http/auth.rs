@@ -171,6 +171,10 @@ async fn external_user(state: &AppState, claims: jwt::Claims) -> ApiResult<AuthU
         f.user.role == claims.role
             && f.user.unit == claims.unit
             && claims.name.as_ref().is_none_or(|n| *n == f.user.name)
+            && claims
+                .language
+                .as_ref()
+                .is_none_or(|l| f.language.as_ref() == Some(l))
             && f.session.as_ref().is_some_and(|(_, expires_at, _)| {
                 *expires_at - now > SESSION_TTL_MS - EXTERNAL_SESSION_REFRESH_MS
             })
@@ -254,6 +258,9 @@ async fn save_external_user(state: &AppState, claims: &jwt::Claims, now: i64) ->
         },
     )
     .await?;
+    if let Some(language) = &claims.language {
+        db::accounts::set_language(&mut tx, &id, language).await?;
+    }
     let hash = db::accounts::external_session_hash(&id);
     db::accounts::upsert_session(&mut tx, &hash, &id, now, now + SESSION_TTL_MS).await?;
     tx.commit().await?;
@@ -294,6 +301,7 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientIp {
 async fn login(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
+    headers: axum::http::HeaderMap,
     Json(req): Json<LoginRequest>,
 ) -> ApiResult<Json<LoginResponse>> {
     if req.email.len() > 254 || req.password.len() > 1024 {
@@ -328,6 +336,14 @@ async fn login(
     let expires_at = now + SESSION_TTL_MS;
     let mut tx = state.db.begin().await?;
     db::accounts::insert_session(&mut tx, &hash_token(&token), &user.id, now, expires_at).await?;
+    // The browser's language is the first default of someone who never chose one.
+    if let Some(language) = headers
+        .get(axum::http::header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(crate::texts::Language::from_accept_language)
+    {
+        db::accounts::default_language(&mut tx, &user.id, &language.tag()).await?;
+    }
     tx.commit().await?;
     Ok(Json(LoginResponse {
         token,

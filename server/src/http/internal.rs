@@ -130,6 +130,7 @@ async fn notify(
             visit_id: req.visit_id.as_deref(),
             ttl_ms: i64::from(ttl) * 1000,
             action_token: None,
+            words: None,
             push: true,
         },
     )
@@ -256,6 +257,7 @@ async fn put_user(
     let email = email(req.email.as_deref())?;
     let phone = e164(req.phone.as_deref())?;
     let unit = optional_human_text("unit", req.unit.as_deref(), 32)?;
+    let language = crate::domain::checks::language(req.language.as_deref())?;
     if req.role == Role::Resident && unit.is_none() {
         return Err(ApiError::validation("a resident needs a unit"));
     }
@@ -302,6 +304,16 @@ async fn put_user(
         let user = db::accounts::internal_user_in_tx(&mut tx, &external_id)
             .await?
             .ok_or_else(|| anyhow::anyhow!("a user vanished as it was saved"))?;
+        let user = match &language {
+            Some(language) => {
+                db::accounts::set_language(&mut tx, &user.id, &language.tag()).await?;
+                InternalUser {
+                    language: language.tag(),
+                    ..user
+                }
+            }
+            None => user,
+        };
         // Made again by the backend: its tokens work again.
         db::accounts::set_tombstone(&mut tx, &external_id, None).await?;
         tx.commit().await?;

@@ -18,6 +18,7 @@ use crate::domain::sessions::hash_token;
 use crate::error::ApiError;
 use crate::http::auth::ClientIp;
 use crate::state::AppState;
+use crate::texts::Language;
 
 /// The routes of this module (outside the JSON API, so not in the OpenAPI description).
 pub fn router() -> axum::Router<AppState> {
@@ -47,53 +48,54 @@ enum Standing {
     Open(Box<Visit>),
 }
 
-async fn standing(state: &AppState, token: &str) -> Result<Standing, ApiError> {
+/// Where a link's walk-in stands, and the language of the person it was sent to (English
+/// for a link that names nobody).
+async fn standing(state: &AppState, token: &str) -> Result<(Standing, Language), ApiError> {
+    let english = Language::english();
     if token.is_empty() || token.len() > 128 {
-        return Ok(Standing::Unknown);
+        return Ok((Standing::Unknown, english));
     }
     let Some(found) = db::action_tokens::find(&state.db, &hash_token(token)).await? else {
-        return Ok(Standing::Unknown);
+        return Ok((Standing::Unknown, english));
     };
+    let language = Language::stored(
+        db::accounts::language(&state.db, &found.user_id)
+            .await?
+            .as_deref(),
+    );
     let now = now_ms();
     let Some(visit) = db::visits::get(&state.db, &found.visit_id, now).await? else {
-        return Ok(Standing::Unknown);
+        return Ok((Standing::Unknown, language));
     };
     // A recipient who may not decide any more (disabled, moved, no longer a resident) sees
     // nothing of the visit.
     if !db::visits::may_decide(&state.db, &visit.id, &found.user_id).await? {
-        return Ok(Standing::Unknown);
+        return Ok((Standing::Unknown, language));
     }
-    if visit.status != VisitStatus::Pending {
-        return Ok(Standing::Closed(outcome(&visit)));
-    }
-    if found.used_at.is_some() {
-        return Ok(Standing::Closed(
-            "You answered with this link already.".into(),
-        ));
-    }
-    if found.expires_at <= now {
-        return Ok(Standing::Closed(
-            "This link has expired: no one answered in time.".into(),
-        ));
-    }
-    Ok(Standing::Open(Box::new(visit)))
+    let standing = if visit.status != VisitStatus::Pending {
+        Standing::Closed(outcome(&language, &visit))
+    } else if found.used_at.is_some() {
+        Standing::Closed(language.text("link-used"))
+    } else if found.expires_at <= now {
+        Standing::Closed(language.text("link-expired"))
+    } else {
+        Standing::Open(Box::new(visit))
+    };
+    Ok((standing, language))
 }
 
 /// How a walk-in ended, in a sentence.
-fn outcome(v: &Visit) -> String {
+fn outcome(language: &Language, v: &Visit) -> String {
     let by = v
         .decided_by
         .as_deref()
-        .map(|n| format!(" by {n}"))
+        .map(|n| language.text_with("link-by", &[("by", n.into())]))
         .unwrap_or_default();
+    let args = [("name", (&v.visitor_name).into()), ("by", (&by).into())];
     match v.status {
-        VisitStatus::Approved => format!("{} was already approved{by}.", v.visitor_name),
-        VisitStatus::Rejected => format!("{} was already rejected{by}.", v.visitor_name),
-        VisitStatus::Expired => format!(
-            "This request has expired: no one answered in time, so {} was not let in.",
-            v.visitor_name
-        ),
-        other => format!("This visit is {}.", other.as_str().to_lowercase()),
+        VisitStatus::Approved => language.text_with("link-already-approved", &args),
+        VisitStatus::Rejected => language.text_with("link-already-rejected", &args),
+        _ => language.text_with("link-expired-visit", &args[..1]),
     }
 }
 
@@ -106,25 +108,37 @@ async fn show(
     // Counted before any work: guessing links costs the guesser.
     state.decision_limits.check(&ip)?;
     let first = parse_choice(choice.d.as_deref()).unwrap_or(VisitStatus::Approved);
-    Ok(match standing(&state, &token).await? {
-        Standing::Unknown => not_valid(),
-        Standing::Closed(why) => page(StatusCode::CONFLICT, "Already answered", &escape(&why)),
+    let (standing, l) = standing(&state, &token).await?;
+    Ok(match standing {
+        Standing::Unknown => not_valid(&l),
+        Standing::Closed(why) => page(
+            &l,
+            StatusCode::CONFLICT,
+            &l.text("link-answered-title"),
+            &escape(&why),
+        ),
         Standing::Open(v) => {
             let (primary, secondary) = match first {
-                VisitStatus::Rejected => (("reject", "Reject"), ("approve", "Approve instead")),
-                _ => (("approve", "Approve"), ("reject", "Reject instead")),
+                VisitStatus::Rejected => (
+                    ("reject", l.text("link-reject")),
+                    ("approve", l.text("link-approve-instead")),
+                ),
+                _ => (
+                    ("approve", l.text("link-approve")),
+                    ("reject", l.text("link-reject-instead")),
+                ),
             };
             let body = format!(
                 "<p>{}</p><form method=\"post\"><button class=\"{}\" name=\"d\" value=\"{}\">{}</button> \
                  <button class=\"secondary\" name=\"d\" value=\"{}\">{}</button></form>",
-                escape(&describe(&v)),
+                escape(&describe(&l, &v)),
                 primary.0,
                 primary.0,
-                primary.1,
+                escape(&primary.1),
                 secondary.0,
-                secondary.1
+                escape(&secondary.1)
             );
-            page(StatusCode::OK, "Visitor at the gate", &body)
+            page(&l, StatusCode::OK, &l.text("link-open-title"), &body)
         }
     })
 }
@@ -142,19 +156,22 @@ async fn decide(
     form: Result<Form<Decided>, FormRejection>,
 ) -> Result<Response, ApiError> {
     state.decision_limits.check(&ip)?;
+    let (standing, l) = standing(&state, &token).await?;
     let Some(to) = form.ok().and_then(|Form(f)| parse_choice(Some(&f.d))) else {
         return Ok(page(
+            &l,
             StatusCode::UNPROCESSABLE_ENTITY,
-            "Choose approve or reject",
-            "<p>Open the link again and press Approve or Reject.</p>",
+            &l.text("link-choose-title"),
+            &format!("<p>{}</p>", escape(&l.text("link-choose"))),
         ));
     };
-    let visit = match standing(&state, &token).await? {
-        Standing::Unknown => return Ok(not_valid()),
+    let visit = match standing {
+        Standing::Unknown => return Ok(not_valid(&l)),
         Standing::Closed(why) => {
             return Ok(page(
+                &l,
                 StatusCode::CONFLICT,
-                "Already answered",
+                &l.text("link-answered-title"),
                 &escape(&why),
             ));
         }
@@ -162,28 +179,38 @@ async fn decide(
     };
     match crate::domain::visits::decide_by_token(&state, &visit.id, &token, to).await {
         Ok(v) => {
+            let name = [("name", (&v.visitor_name).into())];
             let (title, text) = match v.status {
-                VisitStatus::Approved => ("Approved", format!("{} may come in.", v.visitor_name)),
+                VisitStatus::Approved => (
+                    l.text("link-approved-title"),
+                    l.text_with("link-approved", &name),
+                ),
                 _ => (
-                    "Rejected",
-                    format!("{} will not be let in.", v.visitor_name),
+                    l.text("link-rejected-title"),
+                    l.text_with("link-rejected", &name),
                 ),
             };
             Ok(page(
+                &l,
                 StatusCode::OK,
-                title,
-                &format!("<p>{}</p><p>The guard has been told.</p>", escape(&text)),
+                &title,
+                &format!(
+                    "<p>{}</p><p>{}</p>",
+                    escape(&text),
+                    escape(&l.text("link-guard-told"))
+                ),
             ))
         }
         // Someone decided (or the walk-in expired, or the token was used) in between.
         Err(ApiError::Conflict(_) | ApiError::Forbidden(_)) => {
             let why = match db::visits::get(&state.db, &visit.id, now_ms()).await? {
-                Some(v) if v.status != VisitStatus::Pending => outcome(&v),
-                _ => "This link can no longer be used.".into(),
+                Some(v) if v.status != VisitStatus::Pending => outcome(&l, &v),
+                _ => l.text("link-unusable"),
             };
             Ok(page(
+                &l,
                 StatusCode::CONFLICT,
-                "Already answered",
+                &l.text("link-answered-title"),
                 &escape(&why),
             ))
         }
@@ -192,32 +219,40 @@ async fn decide(
 }
 
 /// "Ravi (delivery) is at the gate for A-101."
-fn describe(v: &Visit) -> String {
+fn describe(l: &Language, v: &Visit) -> String {
     let purpose = v
         .purpose
         .as_deref()
-        .map(|p| format!(" ({p})"))
+        .map(|p| l.text_with("message-purpose", &[("purpose", p.into())]))
         .unwrap_or_default();
     let unit = v
         .unit
         .as_deref()
-        .map(|u| format!(" for {u}"))
+        .map(|u| l.text_with("message-unit", &[("unit", u.into())]))
         .unwrap_or_default();
-    format!("{}{purpose} is at the gate{unit}.", v.visitor_name)
-}
-
-fn not_valid() -> Response {
-    page(
-        StatusCode::NOT_FOUND,
-        "Link not valid",
-        "<p>This link is no longer valid. Open the Gatebell app to see the visit.</p>",
+    l.text_with(
+        "link-describe",
+        &[
+            ("name", (&v.visitor_name).into()),
+            ("purpose", (&purpose).into()),
+            ("unit", (&unit).into()),
+        ],
     )
 }
 
-/// A small HTML page; `body` is HTML already escaped.
-fn page(status: StatusCode, title: &str, body: &str) -> Response {
+fn not_valid(l: &Language) -> Response {
+    page(
+        l,
+        StatusCode::NOT_FOUND,
+        &l.text("link-invalid-title"),
+        &format!("<p>{}</p>", escape(&l.text("link-invalid"))),
+    )
+}
+
+/// A small HTML page in `l`; `body` is HTML already escaped.
+fn page(l: &Language, status: StatusCode, title: &str, body: &str) -> Response {
     let html = format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+        "<!doctype html><html lang=\"{lang}\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
          <meta name=\"robots\" content=\"noindex\"><title>{t} — Gatebell</title><style>\
          body{{font-family:system-ui,sans-serif;max-width:28rem;margin:3rem auto;padding:0 1rem;color:#111}}\
@@ -225,7 +260,8 @@ fn page(status: StatusCode, title: &str, body: &str) -> Response {
          .approve{{background:#15803d;color:#fff}}.reject{{background:#b91c1c;color:#fff}}\
          .secondary{{background:#e5e7eb;color:#111}}</style></head>\
          <body><h1>{t}</h1>{body}</body></html>",
-        t = escape(title)
+        t = escape(title),
+        lang = l.tag()
     );
     (
         status,

@@ -10,7 +10,7 @@ use gatebell_core::protocol::{VisitDecided, VisitStatus};
 use tokio::sync::watch;
 
 use crate::db::{self, now_ms};
-use crate::domain::visits::{after_resolution, resolve_walkin};
+use crate::domain::visits::{Outcome, after_resolution, resolve_walkin};
 use crate::state::AppState;
 
 /// How often the sweep runs: a walk-in expires at most this much late.
@@ -44,7 +44,7 @@ pub async fn run_once(state: &AppState) -> anyhow::Result<usize> {
         let visit = db::visits::get_in_tx(&mut tx, &id, now)
             .await?
             .ok_or_else(|| anyhow::anyhow!("an expired walk-in vanished"))?;
-        let users = resolve_walkin(&mut tx, state, &visit, "Expired — no one answered", None)
+        let users = resolve_walkin(&mut tx, state, &visit, Outcome::Expired, None)
             .await
             .map_err(|e| anyhow::anyhow!("telling the household: {e}"))?;
         crate::outbox::webhooks::enqueue_decision(

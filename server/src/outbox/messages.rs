@@ -219,12 +219,23 @@ async fn attempt(lane: &Lane, job: &Job) -> Outcome {
         _ => return Outcome::unsent(NextState::Failed, "a message in another channel's lane"),
     };
     match sent {
-        Sent::Accepted { status, latency_ms } => Outcome {
-            next: NextState::Delivered,
-            status: Some(status),
-            error: None,
-            latency_ms: Some(latency_ms),
-        },
+        Sent::Accepted { status, latency_ms } => {
+            if let Message::Sms { body, .. } = &message {
+                // What the text cost, for the bill: in the metrics and the log.
+                let cost = crate::texts::segments(body);
+                lane.metrics
+                    .sms_segments
+                    .with_label_values(&[cost.encoding])
+                    .inc_by(cost.count as u64);
+                tracing::info!(message = %job.id, segments = cost.count, encoding = cost.encoding, "text sent");
+            }
+            Outcome {
+                next: NextState::Delivered,
+                status: Some(status),
+                error: None,
+                latency_ms: Some(latency_ms),
+            }
+        }
         Sent::Refused {
             status,
             error,

@@ -44,7 +44,7 @@ fn main() -> std::process::ExitCode {
         UnregisterDeviceRequest, Device, VapidPublicKey, InternalNotifyRequest,
         InternalNotifyResponse, InternalUserRequest, InternalUser, InternalVisitRequest,
         WebhookEvent, VisitDecided,
-        PushAction, PushPayload,
+        PushAction, PushAnswers, PushPayload,
         LiveEvent,
         // The client's state and tap routing, as the web package hands them to pages.
         Operation, LastError, Status, Route, DecisionCall, RoutePaths,

@@ -17,6 +17,8 @@ pub fn external_session_hash(user_id: &str) -> String {
 pub struct ExternalUser {
     pub user: User,
     pub disabled: bool,
+    /// Their language's tag; None until chosen.
+    pub language: Option<String>,
     /// The session's public id, expiry and last use.
     pub session: Option<(String, i64, Option<i64>)>,
 }
@@ -31,6 +33,7 @@ type ExternalUserRow = (
     Option<String>,
     Option<i64>,
     Option<i64>,
+    Option<String>,
 );
 
 /// The user with this external id (`sub`), and their session row unless it expired by `now`.
@@ -41,7 +44,7 @@ pub async fn external_user(
 ) -> Result<Option<ExternalUser>, sqlx::Error> {
     let row: Option<ExternalUserRow> = per_backend!(db.reader(), p => {
         sqlx::query_as(
-            "SELECT u.id, u.name, u.email, u.role, un.name AS unit, u.disabled_at, s.id, s.expires_at, s.last_used_at
+            "SELECT u.id, u.name, u.email, u.role, un.name AS unit, u.disabled_at, s.id, s.expires_at, s.last_used_at, u.language
              FROM users u LEFT JOIN units un ON un.id = u.unit_id
              LEFT JOIN sessions s ON s.token_hash = 'jwt:' || u.id AND s.expires_at > $2
              WHERE u.external_id = $1",
@@ -52,10 +55,22 @@ pub async fn external_user(
         .await?
     });
     row.map(
-        |(id, name, email, role, unit, disabled_at, session_id, expires_at, last_used_at)| {
+        |(
+            id,
+            name,
+            email,
+            role,
+            unit,
+            disabled_at,
+            session_id,
+            expires_at,
+            last_used_at,
+            language,
+        )| {
             Ok(ExternalUser {
                 user: user(id, name, email, role, unit)?,
                 disabled: disabled_at.is_some(),
+                language,
                 session: session_id
                     .zip(expires_at)
                     .map(|(s, e)| (s, e, last_used_at)),

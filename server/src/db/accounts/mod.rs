@@ -78,27 +78,31 @@ pub async fn internal_user_in_tx(
         Option<String>,
         String,
         Option<String>,
+        Option<String>,
     );
     let row: Option<Row> = per_backend!(tx.conn(), c => {
         sqlx::query_as(
-            "SELECT u.id, u.external_id, u.name, u.email, u.phone, u.role, un.name
+            "SELECT u.id, u.external_id, u.name, u.email, u.phone, u.role, un.name, u.language
              FROM users u LEFT JOIN units un ON un.id = u.unit_id WHERE u.external_id = $1",
         )
         .bind(external_id)
         .fetch_optional(&mut *c)
         .await?
     });
-    row.map(|(id, external_id, name, email, phone, role, unit)| {
-        Ok(InternalUser {
-            role: Role::parse(&role).ok_or_else(|| bad_value("role", &role))?,
-            id,
-            external_id,
-            name,
-            email,
-            phone,
-            unit,
-        })
-    })
+    row.map(
+        |(id, external_id, name, email, phone, role, unit, language)| {
+            Ok(InternalUser {
+                language: language.unwrap_or_else(|| "en".into()),
+                role: Role::parse(&role).ok_or_else(|| bad_value("role", &role))?,
+                id,
+                external_id,
+                name,
+                email,
+                phone,
+                unit,
+            })
+        },
+    )
     .transpose()
 }
 

@@ -9,14 +9,14 @@ use crate::db::{Db, Tx, bad_value};
 pub async fn preferences(db: &Db, user_id: &str) -> Result<Preferences, sqlx::Error> {
     let row: Option<PreferenceRow> = per_backend!(db.reader(), p => {
         sqlx::query_as(
-            "SELECT u.phone, un.notify, u.channels, u.quiet_hours FROM users u
+            "SELECT u.phone, un.notify, u.channels, u.quiet_hours, u.language FROM users u
              LEFT JOIN units un ON un.id = u.unit_id WHERE u.id = $1",
         )
         .bind(user_id)
         .fetch_optional(p)
         .await?
     });
-    let (phone, notify, channels, quiet_hours) = row.unwrap_or_default();
+    let (phone, notify, channels, quiet_hours, language) = row.unwrap_or_default();
     Ok(Preferences {
         phone,
         household: notify
@@ -24,10 +24,12 @@ pub async fn preferences(db: &Db, user_id: &str) -> Result<Preferences, sqlx::Er
             .transpose()?,
         channels: parse_json("users.channels", channels)?.unwrap_or_default(),
         quiet_hours: parse_json("users.quiet_hours", quiet_hours)?,
+        language: language.unwrap_or_else(|| "en".into()),
     })
 }
 
 type PreferenceRow = (
+    Option<String>,
     Option<String>,
     Option<String>,
     Option<String>,
@@ -90,11 +92,14 @@ pub struct Contact {
     pub phone: Option<String>,
     pub channels: ChannelPreferences,
     pub quiet_hours: Option<QuietHours>,
+    /// Their language's tag; None until chosen (English).
+    pub language: Option<String>,
 }
 
 type ContactRow = (
     String,
     String,
+    Option<String>,
     Option<String>,
     Option<String>,
     Option<String>,
@@ -104,14 +109,14 @@ type ContactRow = (
 pub async fn contact_in_tx(tx: &mut Tx, user_id: &str) -> Result<Option<Contact>, sqlx::Error> {
     let row: Option<ContactRow> = per_backend!(tx.conn(), c => {
         sqlx::query_as(
-            "SELECT name, email, phone, channels, quiet_hours FROM users
+            "SELECT name, email, phone, channels, quiet_hours, language FROM users
              WHERE id = $1 AND disabled_at IS NULL AND deleted_at IS NULL",
         )
         .bind(user_id)
         .fetch_optional(&mut *c)
         .await?
     });
-    let Some((name, email, phone, channels, quiet_hours)) = row else {
+    let Some((name, email, phone, channels, quiet_hours, language)) = row else {
         return Ok(None);
     };
     Ok(Some(Contact {
@@ -120,7 +125,55 @@ pub async fn contact_in_tx(tx: &mut Tx, user_id: &str) -> Result<Option<Contact>
         phone,
         channels: parse_json("users.channels", channels)?.unwrap_or_default(),
         quiet_hours: parse_json("users.quiet_hours", quiet_hours)?,
+        language,
     }))
+}
+
+/// A user's language tag (None: not chosen, or no such user).
+pub async fn language_in_tx(tx: &mut Tx, user_id: &str) -> Result<Option<String>, sqlx::Error> {
+    let tag: Option<Option<String>> = per_backend!(tx.conn(), c => {
+        sqlx::query_scalar("SELECT language FROM users WHERE id = $1")
+            .bind(user_id)
+            .fetch_optional(&mut *c)
+            .await?
+    });
+    Ok(tag.flatten())
+}
+
+/// A user's language tag, outside a transaction (None: not chosen, or no such user).
+pub async fn language(db: &Db, user_id: &str) -> Result<Option<String>, sqlx::Error> {
+    let tag: Option<Option<String>> = per_backend!(db.reader(), p => {
+        sqlx::query_scalar("SELECT language FROM users WHERE id = $1")
+            .bind(user_id)
+            .fetch_optional(p)
+            .await?
+    });
+    Ok(tag.flatten())
+}
+
+/// Sets a user's language (a tag the caller checked against the catalogs).
+pub async fn set_language(tx: &mut Tx, user_id: &str, tag: &str) -> Result<(), sqlx::Error> {
+    per_backend!(tx.conn(), c => {
+        sqlx::query("UPDATE users SET language = $1 WHERE id = $2")
+            .bind(tag)
+            .bind(user_id)
+            .execute(&mut *c)
+            .await?;
+    });
+    Ok(())
+}
+
+/// Sets a user's language only if none was ever chosen: a sign-in's `Accept-Language` is a
+/// first default, never an override.
+pub async fn default_language(tx: &mut Tx, user_id: &str, tag: &str) -> Result<(), sqlx::Error> {
+    per_backend!(tx.conn(), c => {
+        sqlx::query("UPDATE users SET language = $1 WHERE id = $2 AND language IS NULL")
+            .bind(tag)
+            .bind(user_id)
+            .execute(&mut *c)
+            .await?;
+    });
+    Ok(())
 }
 
 /// Sets a user's phone (`Some("")`: none).
