@@ -604,7 +604,7 @@ test('the household story: A-101 is asked in two browsers, the first answer wins
     assert.equal(sms.received.length, 1, JSON.stringify(sms.received));
     assert.equal(sms.received[0].to, '+919800000002');
     assert.match(sms.received[0].body, /"Sunil Das" \("parcel"\) is at the gate for A-101/);
-    const link = /Approve: (\S+)/.exec(sms.received[0].body)[1];
+    const link = /Approve:\n(\S+)/.exec(sms.received[0].body)[1];
     assert.ok(link.startsWith(`${server.url}/a/`), link);
     await until('the guard to see it expire', async () =>
       (await guardRow(second).getByTestId('outcome').textContent().catch(() => '')) === 'Expired — SMS sent', 20_000);
