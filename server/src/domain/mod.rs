@@ -4,6 +4,7 @@
 pub mod checks;
 pub mod escalation;
 pub mod links;
+pub mod messages;
 pub mod notifications;
 pub mod sessions;
 pub mod visits;
