@@ -317,13 +317,17 @@ async function decide(route: Route, data: Map<string, string>, notificationId: s
     if (bearer) headers.set("Authorization", `Bearer ${bearer}`);
     answer = await send({ method: "POST", path: routeApiPath(route) ?? "", headers, body: "" });
   }
-  const content = decisionNotification(route, answer);
+  const ok = answer !== undefined && answer.status >= 200 && answer.status < 300;
+  // The outcome line the push carried in the resident's language ("Approved — Ravi may
+  // enter"), else the shell's English one.
+  const said = ok ? data.get(decision === "approve" ? "approved" : "rejected") : undefined;
+  const drawn = decisionNotification(route, answer);
+  const content = drawn && said ? { ...drawn, body: said } : drawn;
   if (content) {
     await show(content);
     // iOS drew the question under its own id when it lacked the collapse id.
     if (notificationId && notificationId !== content.id) await notifee.cancelNotification(notificationId);
   }
-  const ok = answer !== undefined && answer.status >= 200 && answer.status < 300;
   return { kind: "decided", visitId, decision, ok, status: answer?.status, text: content?.body ?? "" };
 }
 

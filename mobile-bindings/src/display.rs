@@ -85,7 +85,8 @@ pub fn notification_content(data: HashMap<String, String>) -> Option<Notificatio
         title,
         body,
     )
-    .with_action_token(data.get("actionToken").cloned());
+    .with_action_token(data.get("actionToken").cloned())
+    .with_words_from(|k| data.get(k).cloned());
     let id = payload
         .tag
         .clone()

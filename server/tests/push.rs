@@ -160,8 +160,11 @@ async fn walkin_reaches_every_device_with_the_expected_message(b: Backend) {
             .remove("actionToken")
             .expect("a walk-in's push carries an action token");
         assert!(token.as_str().is_some_and(|t| t.len() >= 32), "{token}");
-        let mut expected =
-            json!({"type": "walkin_pending", "visitId": visit, "notificationId": notification_id});
+        // The buttons' labels and the outcome lines, in the resident's language, for the
+        // app that draws or answers it.
+        let mut expected = json!({"type": "walkin_pending", "visitId": visit,
+            "notificationId": notification_id, "approveTitle": "Approve", "rejectTitle": "Reject",
+            "approved": "Approved — Ravi may enter", "rejected": "Rejected"});
         if platform == "android" {
             // Data-only: the app draws it with Approve / Reject (the text is in data).
             assert!(m.get("notification").is_none(), "{m}");

@@ -153,7 +153,25 @@ impl PushPayload {
         self
     }
 
-    /// The FCM `data` map: `type` and `visitId` (and the notification id), all strings.
+    /// The payload with the words an FCM `data` map carries (`approveTitle`, `rejectTitle`,
+    /// `approved`, `rejected`, as [`PushPayload::data_pairs`] writes them); unchanged when any
+    /// is missing.
+    pub fn with_words_from(self, get: impl Fn(&str) -> Option<String>) -> PushPayload {
+        match (
+            get("approveTitle"),
+            get("rejectTitle"),
+            get("approved"),
+            get("rejected"),
+        ) {
+            (Some(approve), Some(reject), Some(approved), Some(rejected)) => {
+                self.in_words(approve, reject, PushAnswers { approved, rejected })
+            }
+            _ => self,
+        }
+    }
+
+    /// The FCM `data` map: `type` and `visitId` (and the notification id, the action token, and
+    /// a walk-in's words in the recipient's language), all strings.
     pub fn data_pairs(&self) -> Vec<(&'static str, String)> {
         let mut pairs = vec![("type", self.kind.as_str().to_owned())];
         if let Some(v) = &self.visit_id {
@@ -164,6 +182,18 @@ impl PushPayload {
         }
         if let Some(t) = &self.action_token {
             pairs.push(("actionToken", t.clone()));
+        }
+        if let Some(answers) = &self.answers {
+            for action in &self.actions {
+                let key = if action.action == ACTION_APPROVE {
+                    "approveTitle"
+                } else {
+                    "rejectTitle"
+                };
+                pairs.push((key, action.title.clone()));
+            }
+            pairs.push(("approved", answers.approved.clone()));
+            pairs.push(("rejected", answers.rejected.clone()));
         }
         pairs
     }
@@ -194,6 +224,48 @@ mod tests {
         assert_eq!(json["tag"], "visit-v1");
         assert_eq!(json["actions"][0]["action"], "approve");
         assert_eq!(json["actions"][1]["action"], "reject");
+    }
+
+    #[test]
+    fn a_walkins_words_travel_in_fcm_data_and_come_back() {
+        let p = PushPayload::new(
+            NotificationType::WalkinPending,
+            None,
+            Some("v1".into()),
+            "गेट पर आगंतुक".into(),
+            "रवि गेट पर हैं।".into(),
+        )
+        .in_words(
+            "अनुमति दें".into(),
+            "मना करें".into(),
+            PushAnswers {
+                approved: "अनुमति दी".into(),
+                rejected: "मना किया".into(),
+            },
+        );
+        let data: std::collections::HashMap<&str, String> = p.data_pairs().into_iter().collect();
+        assert_eq!(data["approveTitle"], "अनुमति दें");
+        assert_eq!(data["rejected"], "मना किया");
+        let again = PushPayload::new(
+            NotificationType::WalkinPending,
+            None,
+            Some("v1".into()),
+            p.title.clone(),
+            p.body.clone(),
+        )
+        .with_words_from(|k| data.get(k).cloned());
+        assert_eq!(again, p);
+        // Without them (an older server), English labels and no outcome lines.
+        let plain = PushPayload::new(
+            NotificationType::WalkinPending,
+            None,
+            Some("v1".into()),
+            "t".into(),
+            "b".into(),
+        )
+        .with_words_from(|_| None);
+        assert_eq!(plain.actions[0].title, "Approve");
+        assert_eq!(plain.answers, None);
     }
 
     #[test]

@@ -274,7 +274,7 @@ test("Android: an encrypted walk-in is drawn with Approve / Reject that need the
   assert.equal(notifee.displayed.length, 2);
   const outcome = notifee.displayed[1];
   assert.equal(outcome.id, shown.id, "the same id: the outcome replaces the question");
-  assert.match(outcome.body ?? "", /^Ravi: Approved by Asha/);
+  assert.equal(outcome.body, "Approved — Ravi may enter", "the outcome line the push carried");
   assert.deepEqual(outcome.android?.actions, [], "no buttons left to press");
 });
 
@@ -343,7 +343,7 @@ test("cold start from a tapped notification opens its visit; from a pressed Reje
   assert.equal(initial?.kind === "decided" && initial.ok, true, JSON.stringify(initial));
   const answers = notifee.displayed.slice(1);
   assert.equal(answers.length, 1, "decided once: no second call and no 'decided already'");
-  assert.match(answers[0].body ?? "", /^Priya: Rejected by Asha/);
+  assert.equal(answers[0].body, "Rejected");
 });
 
 test("a decision answered 409 shows who decided, and a tap on it opens the visit", async () => {
@@ -458,4 +458,35 @@ test("notifications off: the device leaves the server and the FCM token is delet
   assert.equal(status.notificationsDisabled, false);
   assert.equal(status.registered, true);
   await fcmMessage("android-on", await walkin("Vera"), keysIn(store));
+});
+
+test("Android in Hindi: the resident's language reaches the drawn walk-in, its buttons and the outcome that replaces it", async () => {
+  const asha = await login("asha@demo.gatebell");
+  const set = (language: string) => call("PUT", "/api/v1/me/preferences", asha.token, { language });
+  assert.equal((await set("hi")).status, 200);
+  try {
+    const { store } = await launch("android", "android-hindi");
+    await start();
+    await signedIn();
+    const visitId = await walkin("रवि");
+    await messaging.backgroundHandler!(asRemoteMessage(await fcmMessage("android-hindi", visitId, keysIn(store))));
+    const shown: Notification = notifee.displayed[0];
+    assert.equal(shown.title, "गेट पर आगंतुक");
+    assert.equal(shown.body, "रवि गेट पर हैं (parcel)। अनुमति दें?");
+    assert.deepEqual(
+      shown.android?.actions?.map((a) => [a.title, a.pressAction.id]),
+      [
+        ["अनुमति दें", "approve"],
+        ["मना करें", "reject"],
+      ],
+    );
+    await notifee.backgroundHandler!({
+      type: EventType.ACTION_PRESS,
+      detail: { notification: shown, pressAction: { id: "approve" } },
+    });
+    assert.equal(await visitStatus(visitId), "APPROVED");
+    assert.equal(notifee.displayed[1].body, "अनुमति दी — रवि अंदर आ सकते हैं");
+  } finally {
+    assert.equal((await set("en")).status, 200);
+  }
 });
