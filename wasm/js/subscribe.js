@@ -66,6 +66,32 @@ async function vapidKey(apiBase) {
   return key;
 }
 
+/** The server's VAPID key per API base: fetched ahead by `prepare`, refreshed by the start-up check. */
+const keys = new Map();
+
+/** The key's promise, from the cache unless `fresh`; a failed fetch is not kept. */
+function keyFor(apiBase, fresh = false) {
+  let key = fresh ? undefined : keys.get(apiBase);
+  if (!key) {
+    key = vapidKey(apiBase);
+    keys.set(apiBase, key);
+    key.catch(() => {
+      if (keys.get(apiBase) === key) keys.delete(apiBase);
+    });
+  }
+  return key;
+}
+
+/**
+ * Fetches the server's key before any gesture. Safari lets a page subscribe only inside the
+ * user's gesture (a click), and Firefox prompts only there: an await on the network between
+ * the click and `pushManager.subscribe` can outlast it. With the key here already, what
+ * `subscribe` awaits after the prompt is local.
+ */
+export function prepare(apiBase) {
+  keyFor(apiBase).catch(() => {});
+}
+
 async function requestPermission() {
   if (typeof Notification === 'undefined') throw fail('unsupported', 'this browser has no notifications');
   const answer = await as('permission_denied', () => Notification.requestPermission());
@@ -110,9 +136,13 @@ const subscribeWith = (manager, key) =>
  * registered, made with a key since rotated) or `options.replaceForeignSubscription` is true.
  */
 export async function subscribe(apiBase, options, fallback, ours) {
+  // Asked for first, in the user's gesture; the key was fetched ahead (`prepare`) or is
+  // fetched meanwhile.
+  const pending = keyFor(apiBase);
+  pending.catch(() => {});
   await requestPermission();
   const registration = await registrationFor(options, fallback);
-  const key = await vapidKey(apiBase);
+  const key = await pending;
   const manager = managerOf(registration);
   const existing = await as('push_subscribe', () => manager.getSubscription());
   if (existing) {
@@ -157,7 +187,7 @@ export async function changedSubscription(apiBase, registered, given) {
   const manager = managerOf(registration);
   const existing = await as('push_subscribe', () => manager.getSubscription());
   if (!existing && registered == null) return null;
-  const key = await vapidKey(apiBase);
+  const key = await keyFor(apiBase, true);
   if (existing && madeWith(existing, key)) return existing.endpoint === registered ? null : existing.toJSON();
   // Another sender's: not ours to replace.
   if (existing && existing.endpoint !== registered) return null;
@@ -169,6 +199,6 @@ export async function changedSubscription(apiBase, registered, given) {
 
 /** In the worker, for `pushsubscriptionchange` without a `newSubscription`: subscribes again with the server's key. */
 export async function resubscribe(registration, apiBase) {
-  const key = await vapidKey(apiBase);
+  const key = await keyFor(apiBase, true);
   return (await subscribeWith(managerOf(registration), key)).toJSON();
 }

@@ -58,11 +58,21 @@ export function handlePush(event) {
     preload().then(async () => {
       // Only while a page listens (PushClient `onMessage`) are focused windows asked: otherwise
       // nobody would answer, and the notification would wait half a second for nothing.
-      const show = (await pagesListening()) ? await shownWhenFocused(payload) : true;
-      if (show) await pushInWasm(event);
+      const wanted = (await pagesListening()) ? await shownWhenFocused(payload) : true;
+      if (wanted || showsEveryPush()) await pushInWasm(event);
     }),
   );
   return true;
+}
+
+/**
+ * Whether every push must be shown: Safari (WebKit, macOS and iOS) revokes a push subscription
+ * after three pushes that show no notification, so there `onMessage` only hears them. Any
+ * WebKit user agent but Chromium's and Android's.
+ */
+function showsEveryPush() {
+  const agent = self.navigator && self.navigator.userAgent;
+  return typeof agent === 'string' && /AppleWebKit/.test(agent) && !/Chrome|Chromium|CriOS|Edg|OPR|Android/.test(agent);
 }
 
 /** Held (shared) by each page whose PushClient has `onMessage` (js/foreground.js). */

@@ -206,6 +206,9 @@ impl PushClient {
     /// unless notifications are off, it compares the browser's push subscription with the one
     /// registered: a renewed subscription is registered, and one made with a VAPID key the
     /// server has since rotated (or one the browser dropped) is made anew, without a prompt.
+    /// Signed in and not registered, it fetches the server's VAPID key ahead, so that a later
+    /// `enableNotifications()` in a click awaits nothing on the network before subscribing
+    /// (Safari subscribes only inside the user's gesture).
     pub async fn load(
         #[wasm_bindgen(unchecked_param_type = "PushClientOptions")] options: JsValue,
     ) -> Result<PushClient, GatebellError> {
@@ -224,6 +227,12 @@ impl PushClient {
             if let Ok(Some(subscription)) = changed {
                 token_issued(&client.inner, subscription).await?;
             }
+        }
+        let status = client.inner.status();
+        if status.signed_in && !status.notifications_disabled && !status.registered {
+            // `enableNotifications` is what such a page offers next: the key is fetched now,
+            // out of the click it will run in.
+            subscribe::prepare(&client.inner.api_base);
         }
         Ok(client)
     }

@@ -37,8 +37,18 @@ extern "C" {
         given: Option<&ServiceWorkerRegistration>,
     ) -> Promise;
 
+    #[wasm_bindgen(js_name = prepare)]
+    fn prepare_js(api_base: &str);
+
     #[wasm_bindgen(js_name = resubscribe)]
     fn resubscribe_js(registration: &ServiceWorkerRegistration, api_base: &str) -> Promise;
+}
+
+/// Fetches the server's VAPID key ahead of `enableNotifications`, so that what it awaits
+/// between the user's click and `pushManager.subscribe` is local (Safari subscribes only inside
+/// the gesture). Never fails: `subscribe` fetches again if this did not work.
+pub fn prepare(api_base: &str) {
+    prepare_js(api_base);
 }
 
 /// Reads a `PushSubscription` (by its `toJSON()`) or an object shaped like that JSON.

@@ -338,6 +338,56 @@ async function walkinShown(name, visitorName) {
   return { resident, guard, visit, payload };
 }
 
+test('enableNotifications() in a click awaits nothing on the network before subscribing: PushClient.load() fetched the key ahead (Safari subscribes only inside the gesture)', async () => {
+  // A fresh page: nothing of the package is loaded or cached yet.
+  await page.reload();
+  await page.waitForFunction(() => window.testReady === true);
+  const resident = await login('asha@demo.gatebell');
+  const subscriber = makeSubscriptionKeys();
+  const endpoint = pushService.subscribe('gesture', subscriber);
+  const order = await page.evaluate(async ({ token, userId, endpoint, keys }) => {
+    await new Promise((resolve, reject) => {
+      const deleting = indexedDB.deleteDatabase('gatebell');
+      deleting.onsuccess = resolve;
+      deleting.onerror = () => reject(deleting.error);
+    });
+    const first = await window.PushClient.load({ apiBase: '' });
+    await first.signIn(token, userId);
+    first.free();
+    // What happens, in order, from the next page start on: requests, and the subscribe call
+    // (the browser's push service is stubbed; the rest is real).
+    const order = [];
+    const realFetch = window.fetch;
+    window.fetch = (request, init) => {
+      order.push(`fetch ${new URL(request.url ?? request, location.href).pathname}`);
+      return realFetch(request, init);
+    };
+    const { subscribe, getSubscription } = PushManager.prototype;
+    PushManager.prototype.getSubscription = async () => null;
+    PushManager.prototype.subscribe = async (options) => {
+      order.push('subscribe');
+      return { endpoint, options, toJSON: () => ({ endpoint, expirationTime: null, keys }), unsubscribe: async () => true };
+    };
+    try {
+      const client = await window.PushClient.load({ apiBase: '' });
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      order.push('click');
+      const status = await client.enableNotifications();
+      order.push(`registered ${status.registered}`);
+      await client.signOut();
+      client.free();
+    } finally {
+      Object.assign(PushManager.prototype, { subscribe, getSubscription });
+      window.fetch = realFetch;
+    }
+    return order;
+  }, { token: resident.token, userId: resident.user.id, endpoint, keys: subscriber.keys });
+  const click = order.indexOf('click');
+  assert.ok(order.slice(0, click).includes('fetch /api/v1/notifications/vapid-public-key'), order.join(', '));
+  assert.equal(order[click + 1], 'subscribe', `nothing between the click and subscribe: ${order.join(', ')}`);
+  assert.ok(order.includes('registered true'), order.join(', '));
+});
+
 test('Approve with the push’s action token works with no stored session (signed out)', async () => {
   const { resident, visit, payload } = await walkinShown('signed-out', 'Token Only');
   // Signing out forgets the session the worker could use; the notification stays.

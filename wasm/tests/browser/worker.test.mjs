@@ -164,6 +164,19 @@ test('with the page focused, onMessage hears the push and chooses whether the no
   assert.deepEqual((await notifications()).map((n) => n.tag), ['visit-fg-1']);
 });
 
+test('on Safari every push is shown, even one a focused page’s onMessage declines (WebKit revokes a subscription after three silent pushes)', async () => {
+  await openApp('/foreground.html?worker=/safari-sw.js');
+  await page.bringToFront();
+  await page.evaluate(() => { window.showSystemNotification = false; });
+  // The worker is stopped: the push starts it.
+  await deliver({
+    gatebell: 1, type: 'visitor_arrived', visitId: 'sf-1', title: 'Visitor arrived', body: 'sf-1 checked in', tag: 'visit-sf-1',
+  });
+  await until('the page to hear it', async () => (await page.evaluate(() => window.heard.length)) === 1);
+  await until('the notification all the same', async () => (await notifications()).some((n) => n.tag === 'visit-sf-1'));
+  assert.match(await (await worker()).evaluate(() => navigator.userAgent), /iPhone.*Safari/, 'the worker ran as Safari');
+});
+
 test('a page whose last onMessage client is freed is no longer asked about pushes', async () => {
   await openApp('/foreground.html');
   await page.bringToFront();
