@@ -41,6 +41,7 @@ pub(crate) struct OAuthState {
     expires_in: AtomicU64,
     rejections: Mutex<Vec<String>>,
     outage: AtomicU8,
+    first_request: Mutex<Option<std::time::Instant>>,
 }
 
 /// How the token endpoint misbehaves, for tests of a provider that fails.
@@ -97,6 +98,7 @@ impl FakeOAuth {
             expires_in: AtomicU64::new(3600),
             rejections: Mutex::default(),
             outage: AtomicU8::new(Outage::None as u8),
+            first_request: Mutex::default(),
         });
         let router = Router::new()
             .route("/token", post(token))
@@ -168,6 +170,11 @@ impl FakeOAuth {
     /// Sets `expires_in` of tokens issued from now on (default 3600 s), to exercise refresh.
     pub fn set_expires_in(&self, secs: u64) {
         self.state.expires_in.store(secs, Ordering::SeqCst);
+    }
+
+    /// When the first token request arrived (whatever it was answered), if one did.
+    pub fn first_request_at(&self) -> Option<std::time::Instant> {
+        *lock(&self.state.first_request)
     }
 
     /// Makes the endpoint refuse or hang from now on (or answer again, with [`Outage::None`]).
@@ -273,6 +280,7 @@ async fn token(
         )
             .into_response()
     };
+    lock(&state.first_request).get_or_insert_with(std::time::Instant::now);
     match state.outage.load(Ordering::SeqCst) {
         x if x == Outage::Hang as u8 => std::future::pending::<()>().await,
         x if x == Outage::Refuse as u8 => {
