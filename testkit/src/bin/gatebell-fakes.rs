@@ -14,6 +14,10 @@
 //!   process shares the machine with the sender: one payload in `n` is decrypted (every body's
 //!   `aes128gcm` header is still checked) and a VAPID header's signature is verified once, then
 //!   only its expiry; `1` checks everything on every request again;
+//! - `GET /webpush/received`: every request the fake push service received, in order:
+//!   `[{ "subscriptionId", "status", "payload" }]`, `payload` the decrypted plaintext as JSON
+//!   (null when it did not decrypt or is not JSON); a subscription's id is its endpoint's last
+//!   path segment;
 //! - `GET /stats`: `{ "fcmDelivered", "fcmConnections", "webPushDelivered",
 //!   "webPushConnections" }`;
 //! - `GET /arrivals`: when each delivered message that names a visit arrived, as Unix
@@ -65,6 +69,7 @@ async fn main() {
         .route("/fcm/record", post(record))
         .route("/webpush/subscriptions", post(subscriptions))
         .route("/webpush/load", post(load))
+        .route("/webpush/received", get(webpush_received))
         .route("/stats", get(stats))
         .route("/arrivals", get(arrivals))
         .with_state(Fakes {
@@ -130,6 +135,18 @@ async fn received(State(Fakes { fcm, .. }): State<Fakes>) -> Json<Value> {
         .into_iter()
         .map(|r| {
             json!({ "token": r.token, "status": r.status, "error": r.error, "message": r.message })
+        })
+        .collect();
+    Json(Value::Array(all))
+}
+
+async fn webpush_received(State(Fakes { web, .. }): State<Fakes>) -> Json<Value> {
+    let all: Vec<Value> = web
+        .received()
+        .into_iter()
+        .map(|r| {
+            let payload = r.json().unwrap_or(Value::Null);
+            json!({ "subscriptionId": r.subscription_id, "status": r.status, "payload": payload })
         })
         .collect();
     Json(Value::Array(all))
