@@ -590,21 +590,24 @@ fn hs_jwt(claims: Value, typ: Option<&str>) -> String {
     .unwrap()
 }
 
+/// A server beside a backend whose JWTs are HS256 with [`HS_SECRET`], plus `extra` flags.
+async fn hs_app(b: Backend, extra: &[&str]) -> TestApp {
+    let mut flags = vec![
+        "--service-key",
+        SERVICE_KEY,
+        "--jwt-hs256-secret",
+        HS_SECRET,
+        "--jwt-issuer",
+        "https://backend.example",
+        "--jwt-audience",
+        "gatebell",
+    ];
+    flags.extend_from_slice(extra);
+    TestApp::start_with(b, &flags).await
+}
+
 async fn backend_identities_stay_apart_and_deleted_ones_stay_deleted(b: Backend) {
-    let app = TestApp::start_with(
-        b,
-        &[
-            "--service-key",
-            SERVICE_KEY,
-            "--jwt-hs256-secret",
-            HS_SECRET,
-            "--jwt-issuer",
-            "https://backend.example",
-            "--jwt-audience",
-            "gatebell",
-        ],
-    )
-    .await;
+    let app = hs_app(b, &[]).await;
     let db = &app.state().db;
 
     // A Gatebell id of an account the backend does not manage is not one of its ids.
@@ -792,23 +795,7 @@ async fn backend_identities_stay_apart_and_deleted_ones_stay_deleted(b: Backend)
 /// browser decrypts it, is in that language: question, buttons and outcome lines.
 async fn the_backend_names_the_language_and_the_push_is_written_in_it(b: Backend) {
     let push = FakeWebPush::start().await;
-    let app = TestApp::start_with(
-        b,
-        &[
-            "--service-key",
-            SERVICE_KEY,
-            "--jwt-hs256-secret",
-            HS_SECRET,
-            "--jwt-issuer",
-            "https://backend.example",
-            "--jwt-audience",
-            "gatebell",
-            "--push-allow-hosts",
-            "127.0.0.1",
-            "--push-allow-http",
-        ],
-    )
-    .await;
+    let app = hs_app(b, &["--push-allow-hosts", "127.0.0.1", "--push-allow-http"]).await;
     app.pin_vapid_key(&push).await;
     let meera = json!({"name": "Meera", "role": "resident", "unit": "C-3"});
     let mut with_language = meera.clone();

@@ -469,15 +469,7 @@ async fn each_resident_of_a_flat_reads_the_same_walkin_in_their_own_language(b: 
         .map(|t| gatebell_server::texts::segments(&t.body).count)
         .sum();
     assert!(segments >= 4, "{segments}");
-    let metrics = app
-        .http
-        .get(format!("{}/metrics", app.url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics().await;
     assert!(
         metrics.contains(&format!(
             "gatebell_sms_segments_total{{encoding=\"ucs2\"}} {segments}"

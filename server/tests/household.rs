@@ -483,15 +483,7 @@ async fn guessing_flooding_and_texting_are_limited(b: Backend) {
         assert_eq!(v["escalation"]["sms"], 0, "{v}");
     }
     assert_eq!(sms.received().len(), 1);
-    let metrics = app
-        .http
-        .get(format!("{}/metrics", app.url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics().await;
     assert!(
         metrics.contains(r#"gatebell_messages_total{channel="sms",event="capped"} 2"#),
         "{metrics}"

@@ -748,15 +748,7 @@ async fn pruning_stops_when_most_answers_say_gone(b: Backend) {
     .await;
     // The breaker opens at the tenth answer: nine devices went, six are kept and retried.
     assert_eq!(device_count(&app.state().db).await, 6);
-    let metrics = app
-        .http
-        .get(format!("{}/metrics", app.url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics().await;
     assert!(
         metrics.contains("gatebell_push_pruning_suspended{provider=\"webpush\"} 1"),
         "{metrics}"

@@ -264,6 +264,18 @@ impl TestApp {
         assert_eq!(s, StatusCode::OK, "{v}");
     }
 
+    /// The Prometheus text `/metrics` serves (no token set).
+    pub async fn metrics(&self) -> String {
+        self.http
+            .get(format!("{}/metrics", self.url))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
     /// Stops the server.
     pub async fn stop(mut self) {
         if let Some(s) = self.server.take() {
