@@ -350,3 +350,62 @@ on_both_backends!(
     every_fourth_claim_serves_the_backlog_in_due_order,
     the_urgent_claim_is_an_index_scan,
 );
+
+/// Every foreign key leads some index: a walk-in finds its host's household by `unit_id`, and
+/// each row the retention purge (or erasing a user) deletes makes the database look up the
+/// rows referring to it. Without the index each of those is a scan of a table that holds
+/// millions of rows at the size of a deployment. The schema is the same SQL on both backends,
+/// so SQLite's catalogue answers for both. `visits`' keys to the users who created, checked in
+/// or decided a visit are the exception: a users row is never deleted (erasure blanks it), so
+/// nothing looks visits up by them.
+#[test]
+fn every_foreign_key_leads_an_index() {
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        use sqlx::Row;
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/schema.db?mode=rwc", dir.path().display());
+        let db = gatebell_server::db::Db::connect(&url).await.unwrap();
+        let gatebell_server::db::Backend::Sqlite(pool) = db.reader() else {
+            unreachable!("a sqlite:// URL")
+        };
+        let tables: Vec<String> = sqlx::query_scalar(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '\\_%' ESCAPE '\\' AND name NOT LIKE 'sqlite%'",
+        )
+        .fetch_all(pool)
+        .await
+        .unwrap();
+        let mut unindexed = Vec::new();
+        for table in &tables {
+            let keys = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT \"from\" AS col, \"table\" AS parent FROM pragma_foreign_key_list('{table}')"
+            )))
+            .fetch_all(pool)
+            .await
+            .unwrap();
+            // The first column of each index, the primary key's included.
+            let leading: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                "SELECT (SELECT name FROM pragma_index_info(l.name) WHERE seqno = 0)
+                 FROM pragma_index_list('{table}') l"
+            )))
+            .fetch_all(pool)
+            .await
+            .unwrap();
+            let pk: Option<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                "SELECT name FROM pragma_table_info('{table}') WHERE pk = 1"
+            )))
+            .fetch_optional(pool)
+            .await
+            .unwrap();
+            for key in keys {
+                let col: String = key.get("col");
+                let never_deleted = table == "visits"
+                    && ["created_by", "checked_in_by", "decided_by"].contains(&col.as_str());
+                if !leading.contains(&col) && pk.as_deref() != Some(col.as_str()) && !never_deleted
+                {
+                    unindexed.push(format!("{table}.{col} → {}", key.get::<String, _>("parent")));
+                }
+            }
+        }
+        assert!(unindexed.is_empty(), "foreign keys with no index: {unindexed:#?}");
+    });
+}

@@ -15,8 +15,8 @@
 //! `MESSAGES` browsers straight into the database (the API caps devices per user), starts the
 //! server(s), and per round sends one `POST /api/v1/internal/notify`, then waits until the fakes
 //! counted every message. Printed per provider: messages/s, the servers' CPU ms per message
-//! (utime + stime from `/proc/<pid>/stat`, so neither the fakes nor this driver count) and the
-//! new connections the fakes accepted. Then, with one instance: walk-ins at `RATE` a second for
+//! (utime + stime from `/proc/<pid>/stat`, so neither the fakes nor this driver count),
+//! PostgreSQL's processes' CPU ms per message, and the new connections the fakes accepted. Then, with one instance: walk-ins at `RATE` a second for
 //! `SECONDS` through `POST /api/v1/internal/walkins` (each to a host with one phone and one
 //! browser), latency from sending the request to the fakes receiving each push (p50 / p99); and
 //! a burst of both users' pushes at once (2 × `MESSAGES`) for the RSS after it; and the
@@ -29,8 +29,9 @@
 //! `CALLGRIND_MESSAGES` devices per provider.
 //!
 //! Knobs: `MESSAGES` (4000), `ROUNDS` (3), `RATE` (200), `SECONDS` (10), `BACKLOG` (40000),
-//! `TRIES` (20), `SEEDED` (0: communities seeded by `gatebell seed` for the at-size phase, on
-//! `DATABASE_URL` or a fresh SQLite file), `DATABASE_URL` (only
+//! `TRIES` (20), `SEEDED` (0: communities seeded by `gatebell seed` for the at-size phase, in
+//! a fresh SQLite file, or with `SEEDED_ON=postgres` a fresh PostgreSQL database on the bench's
+//! cluster or `DATABASE_URL`'s server), `DATABASE_URL` (only
 //! this database instead of SQLite + PostgreSQL), `PEERS=0` (skip the peers), `POSTGRES=0`
 //! (skip PostgreSQL), `CALLGRIND=0` (skip callgrind), `CALLGRIND_MESSAGES` (500).
 
@@ -169,6 +170,8 @@ struct Row {
     database: String,
     per_second: f64,
     cpu_ms_per_message: f64,
+    /// PostgreSQL's processes' CPU per message (0 on SQLite, which runs inside the server).
+    db_cpu_ms_per_message: f64,
     connections: f64,
 }
 
@@ -324,6 +327,39 @@ fn cpu_of(servers: &[Server]) -> f64 {
     servers.iter().map(|s| cpu_ms(s.pid())).sum()
 }
 
+/// CPU of every PostgreSQL process on the machine (the postmaster and its backends, named
+/// `postgres`, with the children they reaped), in milliseconds; 0 without PostgreSQL. The
+/// bench's throwaway cluster is the only one running.
+fn postgres_cpu_ms() -> f64 {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return 0.0;
+    };
+    entries
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                .is_ok_and(|c| c.trim() == "postgres")
+        })
+        .map(|pid| cpu_ms(pid) + children_cpu_ms(pid))
+        .sum()
+}
+
+/// cutime + cstime of `pid`: its children that ended, in milliseconds (the postmaster's count
+/// a backend that closed during a round).
+fn children_cpu_ms(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let fields: Vec<f64> = stat
+        .rsplit_once(')')
+        .map(|(_, r)| r)
+        .unwrap_or("")
+        .split_whitespace()
+        .skip(13)
+        .take(2)
+        .filter_map(|v| v.parse().ok())
+        .collect();
+    fields.iter().sum::<f64>() * 10.0
+}
+
 /// Rounds of one `POST /internal/notify` to `user` per provider; the medians.
 async fn rounds(
     bench: &Bench,
@@ -337,7 +373,8 @@ async fn rounds(
             "FCM" => ("fcmDelivered", "fcmConnections"),
             _ => ("webPushDelivered", "webPushConnections"),
         };
-        let (mut rates, mut cpu, mut conns) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut rates, mut cpu, mut db_cpu, mut conns) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for round in 1..=bench.rounds {
             let before = bench.get("/stats").await;
             let (sent0, conns0) = (
@@ -345,6 +382,7 @@ async fn rounds(
                 before[connections].as_u64().unwrap_or(0),
             );
             let cpu0 = cpu_of(servers);
+            let db_cpu0 = postgres_cpu_ms();
             let machine0 = machine_jiffies();
             let started = Instant::now();
             notify(bench, &servers[0].url, user, provider).await;
@@ -352,18 +390,20 @@ async fn rounds(
                 .until_counted(delivered, sent0 + bench.messages, provider)
                 .await;
             let seconds = started.elapsed().as_secs_f64();
-            let (rate, per_msg, new_conns) = (
+            let (rate, per_msg, db_per_msg, new_conns) = (
                 bench.messages as f64 / seconds,
                 (cpu_of(servers) - cpu0) / bench.messages as f64,
+                (postgres_cpu_ms() - db_cpu0) / bench.messages as f64,
                 after[connections].as_u64().unwrap_or(0) - conns0,
             );
             let machine1 = machine_jiffies();
             let busy = (machine1.0 - machine0.0) / (machine1.1 - machine0.1).max(1.0) * 100.0;
             println!(
-                "  {database}, {provider} round {round}: {rate:.0} messages/s, {per_msg:.3} CPU ms/message, {new_conns} new connections; machine {busy:.0} % busy (every process, all cores)"
+                "  {database}, {provider} round {round}: {rate:.0} messages/s, {per_msg:.3} CPU ms/message (PostgreSQL {db_per_msg:.3}), {new_conns} new connections; machine {busy:.0} % busy (every process, all cores)"
             );
             rates.push(rate);
             cpu.push(per_msg);
+            db_cpu.push(db_per_msg);
             conns.push(new_conns as f64);
         }
         rows.push(Row {
@@ -371,6 +411,7 @@ async fn rounds(
             database: database.to_owned(),
             per_second: median(&mut rates),
             cpu_ms_per_message: median(&mut cpu),
+            db_cpu_ms_per_message: median(&mut db_cpu),
             connections: median(&mut conns),
         });
     }
@@ -930,8 +971,12 @@ async fn main() {
     }
     let seeded = env_num("SEEDED", 0);
     let size = if seeded > 0 {
-        let url = std::env::var("DATABASE_URL")
-            .unwrap_or_else(|_| format!("sqlite://{}/seeded.db?mode=rwc", dir.path().display()));
+        // A database of its own: the phases above filled theirs with the bench's users.
+        let url = if std::env::var("SEEDED_ON").is_ok_and(|v| v == "postgres") {
+            pg::fresh_database().await
+        } else {
+            format!("sqlite://{}/seeded.db?mode=rwc", dir.path().display())
+        };
         let name = if url.starts_with("sqlite") {
             "SQLite"
         } else {
@@ -963,18 +1008,23 @@ async fn main() {
     };
 
     println!(
-        "\n| sender | database | messages/s | CPU ms per message | new connections per round |"
+        "\n| sender | database | messages/s | CPU ms per message | PostgreSQL CPU ms per message | new connections per round |"
     );
-    println!("|---|---|---:|---:|---:|");
+    println!("|---|---|---:|---:|---:|---:|");
     for row in outcomes.iter().flat_map(|o| &o.rows) {
         println!(
-            "| {} | {} | {:.0} | {:.2} | {:.0} |",
-            row.sender, row.database, row.per_second, row.cpu_ms_per_message, row.connections
+            "| {} | {} | {:.0} | {:.2} | {:.2} | {:.0} |",
+            row.sender,
+            row.database,
+            row.per_second,
+            row.cpu_ms_per_message,
+            row.db_cpu_ms_per_message,
+            row.connections
         );
     }
     for peer in &peers {
         println!(
-            "| {} ({}) | – | {:.0} | {:.2} | – |",
+            "| {} ({}) | – | {:.0} | {:.2} | – | – |",
             peer.sender, peer.provider, peer.per_second, peer.cpu_ms_per_message
         );
     }
