@@ -69,7 +69,7 @@ impl Server {
     pub async fn shutdown(mut self) {
         let _ = self.stop.send(true);
         // The listener gives requests their grace period; this bounds the rest.
-        let grace = Duration::from_secs(self.state.config.args.shutdown_grace_secs + 1);
+        let grace = Duration::from_secs(self.state.config.args.http.shutdown_grace_secs + 1);
         if tokio::time::timeout(grace, &mut self.task).await.is_err() {
             self.task.abort();
         }
@@ -83,25 +83,26 @@ impl Server {
 
 /// Connects the database (migrating it), seeds the demo when asked, binds and serves.
 pub async fn start(mut config: Config) -> anyhow::Result<Server> {
-    let listener = tokio::net::TcpListener::bind(config.args.listen).await?;
+    let listener = tokio::net::TcpListener::bind(config.args.http.listen).await?;
     let addr = listener.local_addr()?;
     // Links in texts and emails need a real address, not `--listen 127.0.0.1:0`.
     config
         .args
+        .http
         .public_url
         .get_or_insert_with(|| format!("http://{addr}"));
-    let db = Db::connect(&config.args.database_url).await?;
-    if config.args.demo {
+    let db = Db::connect(&config.args.store.database_url).await?;
+    if config.args.store.demo {
         let created = accounts::seed_demo(&db).await?;
         tracing::info!(created, "demo community ready");
     }
-    let vapid = vapid_keys(&db, config.args.vapid_private_key.as_deref()).await?;
-    let code_key = code_key(&db, config.args.code_secret.as_deref()).await?;
-    let fcm = match &config.args.fcm_credentials {
+    let vapid = vapid_keys(&db, config.args.push.vapid_private_key.as_deref()).await?;
+    let code_key = code_key(&db, config.args.access.code_secret.as_deref()).await?;
+    let fcm = match &config.args.push.fcm_credentials {
         Some(path) => {
             let json = std::fs::read_to_string(path)
                 .map_err(|e| anyhow::anyhow!("reading {}: {e}", path.display()))?;
-            Some(FcmSender::new(&config.args.fcm_endpoint, &json)?)
+            Some(FcmSender::new(&config.args.push.fcm_endpoint, &json)?)
         }
         None => None,
     };
@@ -109,12 +110,13 @@ pub async fn start(mut config: Config) -> anyhow::Result<Server> {
         fcm,
         webpush: WebPushSender::new(
             &vapid,
-            &config.args.vapid_subject,
+            &config.args.push.vapid_subject,
             config.allow_list.clone(),
         )?
         .with_previous_key(
             config
                 .args
+                .push
                 .vapid_previous_private_key
                 .as_deref()
                 .map(VapidKeys::from_private)
@@ -122,19 +124,19 @@ pub async fn start(mut config: Config) -> anyhow::Result<Server> {
                 .as_ref(),
         )?,
     });
-    let site_dir = site::resolve_dir(config.args.static_dir.as_deref());
+    let site_dir = site::resolve_dir(config.args.http.static_dir.as_deref());
     let login_limits = throttle::LoginLimits::new(
-        config.args.login_per_ip_per_minute,
-        config.args.login_per_account_per_minute,
+        config.args.limits.login_per_ip_per_minute,
+        config.args.limits.login_per_account_per_minute,
     );
     let jwt = jwt::JwtAuth::from_config(&config)?.map(Arc::new);
     let metrics = PushMetrics::default();
     if let Some(failures) = jwt.as_ref().and_then(|j| j.refresh_failures()) {
         metrics.register(failures)?;
     }
-    let decisions_per_ip = config.args.decisions_per_ip_per_minute;
-    let walkins_per_guard = config.args.walkins_per_guard_per_minute;
-    let texts_per_recipient = config.args.texts_per_recipient_per_hour;
+    let decisions_per_ip = config.args.limits.decisions_per_ip_per_minute;
+    let walkins_per_guard = config.args.limits.walkins_per_guard_per_minute;
+    let texts_per_recipient = config.args.limits.texts_per_recipient_per_hour;
     let (stop, stopped) = watch::channel(false);
     let state = AppState {
         db: db.clone(),
@@ -172,9 +174,9 @@ pub async fn start(mut config: Config) -> anyhow::Result<Server> {
         state.push.clone(),
         state.metrics.clone(),
         DispatcherConfig {
-            concurrency: state.config.args.push_concurrency,
-            lease_ms: state.config.args.claim_lease_ms,
-            grace: Duration::from_secs(state.config.args.shutdown_grace_secs),
+            concurrency: state.config.args.push.push_concurrency,
+            lease_ms: state.config.args.push.claim_lease_ms,
+            grace: Duration::from_secs(state.config.args.http.shutdown_grace_secs),
         },
         stop.subscribe(),
     );
@@ -197,9 +199,9 @@ pub async fn start(mut config: Config) -> anyhow::Result<Server> {
     background.push(expiry::spawn(state.clone(), stop.subscribe()));
     let app = router(state.clone());
     let limits = listener::Limits {
-        max_connections: state.config.args.max_connections,
-        header_timeout: Duration::from_secs(state.config.args.header_timeout_secs),
-        grace: Duration::from_secs(state.config.args.shutdown_grace_secs),
+        max_connections: state.config.args.http.max_connections,
+        header_timeout: Duration::from_secs(state.config.args.http.header_timeout_secs),
+        grace: Duration::from_secs(state.config.args.http.shutdown_grace_secs),
     };
     let task = tokio::spawn(listener::serve(listener, app, limits, stopped));
     Ok(Server {

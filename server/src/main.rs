@@ -172,7 +172,7 @@ fn read_password() -> anyhow::Result<String> {
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    let demo = args.demo;
+    let demo = args.store.demo;
     gatebell_server::http::listener::raise_open_files_limit();
     let server = gatebell_server::start(Config::from_args(args)?).await?;
     if demo {

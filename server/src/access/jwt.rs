@@ -100,9 +100,9 @@ impl JwtAuth {
     /// [`Config::from_args`]).
     pub fn from_config(config: &Config) -> anyhow::Result<Option<JwtAuth>> {
         let args = &config.args;
-        let keys = match (&args.jwt_jwks_url, &args.jwt_hs256_secret) {
+        let keys = match (&args.jwt.jwks_url, &args.jwt.hs256_secret) {
             (Some(url), _) => {
-                let builder = if args.jwt_jwks_allow_private {
+                let builder = if args.jwt.jwks_allow_private {
                     reqwest::Client::builder().redirect(reqwest::redirect::Policy::none())
                 } else {
                     crate::channels::egress::client_builder().https_only(true)
@@ -117,8 +117,8 @@ impl JwtAuth {
                     keys: RwLock::default(),
                     fresh_until: RwLock::default(),
                     last_fetch: tokio::sync::Mutex::new(None),
-                    min_refetch: Duration::from_millis(args.jwt_jwks_min_refetch_ms),
-                    min_max_age: Duration::from_millis(args.jwt_jwks_min_max_age_ms),
+                    min_refetch: Duration::from_millis(args.jwt.jwks_min_refetch_ms),
+                    min_max_age: Duration::from_millis(args.jwt.jwks_min_max_age_ms),
                     refresh_failures: prometheus::IntCounter::new(
                         "gatebell_jwks_refresh_failures_total",
                         "Fetches of the JWT key set that failed (the last good set stays in use)",
@@ -130,12 +130,12 @@ impl JwtAuth {
         };
         Ok(Some(JwtAuth {
             keys,
-            issuer: args.jwt_issuer.clone().unwrap_or_default(),
-            audience: args.jwt_audience.clone().unwrap_or_default(),
-            role_claim: args.jwt_role_claim.clone(),
-            unit_claim: args.jwt_unit_claim.clone(),
-            locale_claim: args.jwt_locale_claim.clone(),
-            leeway_secs: args.jwt_leeway_secs,
+            issuer: args.jwt.issuer.clone().unwrap_or_default(),
+            audience: args.jwt.audience.clone().unwrap_or_default(),
+            role_claim: args.jwt.role_claim.clone(),
+            unit_claim: args.jwt.unit_claim.clone(),
+            locale_claim: args.jwt.locale_claim.clone(),
+            leeway_secs: args.jwt.leeway_secs,
         }))
     }
 

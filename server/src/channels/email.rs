@@ -64,7 +64,7 @@ pub struct EmailClient {
 impl EmailClient {
     /// The client, when `--smtp-url` (and so `--smtp-from`) is set.
     pub fn new(config: &Config) -> anyhow::Result<Option<EmailClient>> {
-        let (Some(url), Some(from)) = (&config.args.smtp_url, &config.args.smtp_from) else {
+        let (Some(url), Some(from)) = (&config.args.email.url, &config.args.email.from) else {
             return Ok(None);
         };
         Ok(Some(EmailClient {

@@ -21,10 +21,8 @@ pub struct SmsClient {
 impl SmsClient {
     /// The client, when `--sms-account-sid` (and so the token and sender) is set.
     pub fn new(config: &Config) -> anyhow::Result<Option<SmsClient>> {
-        let a = &config.args;
-        let (Some(sid), Some(token), Some(from)) =
-            (&a.sms_account_sid, &a.sms_auth_token, &a.sms_from)
-        else {
+        let a = &config.args.sms;
+        let (Some(sid), Some(token), Some(from)) = (&a.account_sid, &a.auth_token, &a.from) else {
             return Ok(None);
         };
         Ok(Some(SmsClient {
@@ -38,7 +36,7 @@ impl SmsClient {
                 .build()?,
             url: format!(
                 "{}/2010-04-01/Accounts/{sid}/Messages.json",
-                a.sms_api_url.trim_end_matches('/')
+                a.api_url.trim_end_matches('/')
             ),
             sid: sid.clone(),
             token: token.clone(),

@@ -1,35 +1,35 @@
 //! The checks [`super::Config::from_args`] makes: flags that go together, URLs, secrets.
 
-use super::ServeArgs;
+use super::{JwtArgs, ServeArgs, WebhookArgs};
 
 /// SMS needs its SID, token and sender together; email its server and sender; links an
 /// http(s) public URL.
 pub(super) fn check_messages(args: &ServeArgs) -> anyhow::Result<()> {
     let sms = [
-        args.sms_account_sid.is_some(),
-        args.sms_auth_token.is_some(),
-        args.sms_from.is_some(),
+        args.sms.account_sid.is_some(),
+        args.sms.auth_token.is_some(),
+        args.sms.from.is_some(),
     ];
     if sms.iter().any(|set| *set) && !sms.iter().all(|set| *set) {
         anyhow::bail!("--sms-account-sid, --sms-auth-token and --sms-from go together");
     }
     let sid_ok = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric());
-    if args.sms_account_sid.as_deref().is_some_and(|s| !sid_ok(s)) {
+    if args.sms.account_sid.as_deref().is_some_and(|s| !sid_ok(s)) {
         anyhow::bail!("--sms-account-sid must be letters and digits");
     }
-    let api = url::Url::parse(&args.sms_api_url)
+    let api = url::Url::parse(&args.sms.api_url)
         .map_err(|e| anyhow::anyhow!("--sms-api-url is not a URL: {e}"))?;
     if !matches!(api.scheme(), "http" | "https") {
         anyhow::bail!("--sms-api-url must be an http: or https: URL");
     }
-    if args.smtp_url.is_some() != args.smtp_from.is_some() {
+    if args.email.url.is_some() != args.email.from.is_some() {
         anyhow::bail!("--smtp-url and --smtp-from go together");
     }
-    if let Some(from) = &args.smtp_from {
+    if let Some(from) = &args.email.from {
         from.parse::<lettre::message::Mailbox>()
             .map_err(|e| anyhow::anyhow!("--smtp-from is not an address: {e}"))?;
     }
-    if let Some(url) = &args.public_url {
+    if let Some(url) = &args.http.public_url {
         let parsed =
             url::Url::parse(url).map_err(|e| anyhow::anyhow!("--public-url is not a URL: {e}"))?;
         if !matches!(parsed.scheme(), "http" | "https") {
@@ -41,8 +41,8 @@ pub(super) fn check_messages(args: &ServeArgs) -> anyhow::Result<()> {
 
 /// A webhook URL needs a secret in the Standard Webhooks form; the URL is the operator's own
 /// (it may be on a private network), but must be http(s).
-pub(super) fn check_webhook(args: &ServeArgs) -> anyhow::Result<()> {
-    match (&args.webhook_url, &args.webhook_secret) {
+pub(super) fn check_webhook(webhook: &WebhookArgs) -> anyhow::Result<()> {
+    match (&webhook.url, &webhook.secret) {
         (None, None) => Ok(()),
         (Some(url), Some(secret)) => {
             let parsed = url::Url::parse(url)
@@ -51,7 +51,7 @@ pub(super) fn check_webhook(args: &ServeArgs) -> anyhow::Result<()> {
                 anyhow::bail!("--webhook-url must be an http: or https: URL");
             }
             webhook_key(secret)?;
-            if args.webhook_retry_max_secs == 0 {
+            if webhook.retry_max_secs == 0 {
                 anyhow::bail!("--webhook-retry-max must be at least 1");
             }
             Ok(())
@@ -96,15 +96,15 @@ pub(super) fn check_origin(origin: &str) -> anyhow::Result<()> {
 
 /// The JWT flags go together: one key source, and both the issuer and the audience, since a
 /// token minted for another service of the same backend must not sign in here.
-pub(super) fn check_jwt(args: &ServeArgs) -> anyhow::Result<()> {
-    let on = match (&args.jwt_jwks_url, &args.jwt_hs256_secret) {
+pub(super) fn check_jwt(jwt: &JwtArgs) -> anyhow::Result<()> {
+    let on = match (&jwt.jwks_url, &jwt.hs256_secret) {
         (Some(_), Some(_)) => {
             anyhow::bail!("give either --jwt-jwks-url or --jwt-hs256-secret, not both")
         }
         (Some(url), None) => {
             let parsed = url::Url::parse(url)
                 .map_err(|e| anyhow::anyhow!("--jwt-jwks-url is not a URL: {e}"))?;
-            if parsed.scheme() != "https" && !args.jwt_jwks_allow_private {
+            if parsed.scheme() != "https" && !jwt.jwks_allow_private {
                 anyhow::bail!("--jwt-jwks-url must be an https: URL");
             }
             true
@@ -118,16 +118,16 @@ pub(super) fn check_jwt(args: &ServeArgs) -> anyhow::Result<()> {
         (None, None) => false,
     };
     let blank = |v: &Option<String>| v.as_deref().is_none_or(|v| v.trim().is_empty());
-    if on && (blank(&args.jwt_issuer) || blank(&args.jwt_audience)) {
+    if on && (blank(&jwt.issuer) || blank(&jwt.audience)) {
         anyhow::bail!(
             "JWT sign-in (--jwt-jwks-url or --jwt-hs256-secret) needs both --jwt-issuer and \
              --jwt-audience"
         );
     }
-    if !on && (args.jwt_issuer.is_some() || args.jwt_audience.is_some()) {
+    if !on && (jwt.issuer.is_some() || jwt.audience.is_some()) {
         anyhow::bail!("--jwt-issuer and --jwt-audience need --jwt-jwks-url or --jwt-hs256-secret");
     }
-    if args.jwt_role_claim.trim().is_empty() || args.jwt_unit_claim.trim().is_empty() {
+    if jwt.role_claim.trim().is_empty() || jwt.unit_claim.trim().is_empty() {
         anyhow::bail!("--jwt-role-claim and --jwt-unit-claim must not be empty");
     }
     Ok(())

@@ -107,7 +107,7 @@ mod tests {
         // Every secret was read: the configuration is complete and valid.
         let config = Config::from_args(args).expect("a valid configuration");
         assert_eq!(
-            config.args.sms_auth_token.as_deref(),
+            config.args.sms.auth_token.as_deref(),
             Some("s3cret-sms-token")
         );
         let shown = format!("{config:?} {config:#?}");

@@ -48,7 +48,7 @@ async fn metrics(
     State(state): State<AppState>,
     headers: axum::http::HeaderMap,
 ) -> Result<([(axum::http::HeaderName, &'static str); 1], String), ApiError> {
-    if let Some(token) = &state.config.args.metrics_token {
+    if let Some(token) = &state.config.args.access.metrics_token {
         let given = headers
             .get(axum::http::header::AUTHORIZATION)
             .and_then(|h| h.to_str().ok())

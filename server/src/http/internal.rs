@@ -50,7 +50,7 @@ impl FromRequestParts<AppState> for Service {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> ApiResult<Service> {
-        let Some(key) = &state.config.args.service_key else {
+        let Some(key) = &state.config.args.access.service_key else {
             return Err(ApiError::not_found(
                 "the internal API is off (no --service-key)",
             ));
@@ -105,7 +105,7 @@ async fn notify(
     let body = human_text("body", &req.body, 1000)?;
     let ttl = req
         .ttl_seconds
-        .unwrap_or(state.config.args.checkin_ttl_secs);
+        .unwrap_or(state.config.args.visits.checkin_ttl_secs);
     if !(1..=MAX_TTL_SECONDS).contains(&ttl) {
         return Err(ApiError::validation(format!(
             "ttlSeconds must be 1 to {MAX_TTL_SECONDS}"

@@ -62,7 +62,7 @@ pub fn router(state: AppState) -> Router {
     let mut api = api.method_not_allowed_fallback(|| async {
         ApiError::MethodNotAllowed("this endpoint does not take that method".into())
     });
-    if let Some(cors) = cors(&state.config.args.cors_origins) {
+    if let Some(cors) = cors(&state.config.args.http.cors_origins) {
         api = api.layer(cors);
     }
     Router::new()

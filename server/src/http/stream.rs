@@ -46,7 +46,7 @@ pub(crate) async fn stream(
     State(state): State<AppState>,
     user: AuthUser,
 ) -> ApiResult<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>> {
-    let max = state.config.args.max_streams_per_user;
+    let max = state.config.args.limits.max_streams_per_user;
     // Held by the stream: dropped when the client goes away or the stream ends.
     let slot = state.streams.acquire(&user.id, max).ok_or_else(|| {
         ApiError::TooManyRequests(

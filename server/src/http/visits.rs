@@ -83,7 +83,7 @@ async fn invite(
     let mut tx = state.db.begin().await?;
     // Two invitations at once must not both slip under the cap.
     tx.lock(&format!("open-invitations:{}", user.id)).await?;
-    let max = state.config.args.max_open_invitations;
+    let max = state.config.args.visits.max_open_invitations;
     if db::visits::open_invitations_in_tx(&mut tx, &user.id, now).await? >= i64::from(max) {
         return Err(ApiError::TooManyOpenInvitations(format!(
             "you have {max} open invitations, the most allowed; \
@@ -224,11 +224,12 @@ async fn wrong_code_lockout(
         tx,
         Some(guard_id),
         since,
-        args.otp_failures_per_guard,
+        args.limits.otp_failures_per_guard,
     )
     .await?;
     let gate =
-        db::checkin_attempts::limit_reached_by(tx, None, since, args.otp_failures_per_gate).await?;
+        db::checkin_attempts::limit_reached_by(tx, None, since, args.limits.otp_failures_per_gate)
+            .await?;
     // Refused until the failure that reached the limit is a window old; if both limits are
     // reached, the later of the two.
     let (outcome, at, who) = match (guard, gate) {

@@ -16,7 +16,7 @@ const DAY_MS: i64 = 24 * 3600 * 1000;
 
 /// Runs [`run_once`] now and then every `--housekeeping-interval` until `stop` turns true.
 pub fn spawn(state: AppState, mut stop: watch::Receiver<bool>) -> tokio::task::JoinHandle<()> {
-    let every = Duration::from_secs(state.config.args.housekeeping_interval_secs);
+    let every = Duration::from_secs(state.config.args.store.housekeeping_interval_secs);
     tokio::spawn(async move {
         loop {
             if let Err(e) = run_once(&state).await {
@@ -101,7 +101,7 @@ pub async fn run_once(state: &AppState) -> anyhow::Result<Swept> {
     swept.orphan_devices = db::devices::delete_orphans(&mut tx).await?;
     swept.action_tokens = db::action_tokens::purge_expired(&mut tx, now).await?;
     tx.commit().await?;
-    let days = i64::from(state.config.args.retention_days);
+    let days = i64::from(state.config.args.store.retention_days);
     if days > 0 {
         let cutoff = now - days * DAY_MS;
         // A batch per transaction, the outbox first (a notification's pushes go before it):

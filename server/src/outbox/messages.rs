@@ -93,7 +93,7 @@ pub fn spawn(
                 channel,
                 transport,
                 metrics: metrics.clone(),
-                lease_ms: config.args.claim_lease_ms,
+                lease_ms: config.args.push.claim_lease_ms,
                 claim_id: new_id(),
             });
             tokio::spawn(lane::run(lane, wake.subscribe(), stop.clone()))

@@ -50,7 +50,7 @@ pub async fn enqueue_decision(
     decided: VisitDecided,
     now: i64,
 ) -> Result<bool, DbError> {
-    if config.args.webhook_url.is_none() {
+    if config.args.webhook.url.is_none() {
         return Ok(false);
     }
     let Some(kind) = event_type(decided.status) else {
@@ -94,7 +94,7 @@ pub fn spawn(
     metrics: PushMetrics,
     stop: watch::Receiver<bool>,
 ) -> anyhow::Result<Option<tokio::task::JoinHandle<()>>> {
-    let (Some(url), Some(secret)) = (&config.args.webhook_url, &config.args.webhook_secret) else {
+    let (Some(url), Some(secret)) = (&config.args.webhook.url, &config.args.webhook.secret) else {
         return Ok(None);
     };
     let sender = Arc::new(Sender {
@@ -107,8 +107,8 @@ pub fn spawn(
             .redirect(reqwest::redirect::Policy::none())
             .timeout(SEND_TIMEOUT)
             .build()?,
-        retry_max_ms: (config.args.webhook_retry_max_secs as i64).saturating_mul(1000),
-        lease_ms: config.args.claim_lease_ms,
+        retry_max_ms: (config.args.webhook.retry_max_secs as i64).saturating_mul(1000),
+        lease_ms: config.args.push.claim_lease_ms,
         metrics,
         claim_id: new_id(),
     });
