@@ -1,33 +1,24 @@
-//! The dispatcher: one lane per provider claims that provider's due outbox rows and sends
-//! them concurrently within the provider's own budget of send slots, so a provider that stalls
-//! (a token endpoint that hangs, a push service that times out) cannot starve the other. A
-//! recorder writes the outcomes in batches (one transaction for many outcomes keeps SQLite's
-//! single writer from becoming the bottleneck). On shutdown, sends get a bounded grace period;
-//! what is still unfinished then is handed back (lease released) for another instance or the
-//! next start.
+//! The push channels: one per provider, each on its own [`worker`] with its own send slots
+//! and prune breaker, so a provider that stalls (a token endpoint that hangs, a push service
+//! that times out) cannot starve the other. A claimed batch's devices are read in one query.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use gatebell_core::protocol::{Platform, PushPayload};
-use tokio::sync::{Semaphore, mpsc, watch};
-use tokio::task::JoinSet;
+use tokio::sync::watch;
 
 use super::breaker::PruneBreaker;
+use super::worker::{self, Channel};
 use crate::channels::SendOutcome;
 use crate::channels::fcm::FcmSender;
 use crate::channels::webpush::{WebPushSender, WebTarget, topic_for_visit};
 use crate::db::outbox::{self, Attempt, Job, NextState, PUSHES, SentInfo, Target};
 use crate::db::queue::{self, Order};
-use crate::db::{Db, DbError, new_id, now_ms};
+use crate::db::{Db, DbError, Tx, new_id, now_ms};
 use crate::metrics::PushMetrics;
 use crate::outbox::push::{Provider, PushHandle};
 use crate::outbox::{RETRY_BASE_MS, RETRY_CAP_MS, retry_at};
-
-/// A periodic sweep picks up rows whose lease ran out (a crashed instance) or that another
-/// instance queued without waking us.
-const SWEEP: Duration = Duration::from_millis(500);
-const RECORD_BATCH: usize = 512;
 
 /// The senders the dispatcher uses.
 pub struct Senders {
@@ -46,20 +37,26 @@ pub struct DispatcherConfig {
     pub grace: Duration,
 }
 
-/// What a lane shares with its send tasks.
-#[derive(Clone)]
+/// One provider's channel.
 struct Lane {
     provider: Provider,
     db: Db,
     senders: Arc<Senders>,
     metrics: PushMetrics,
-    breaker: Arc<Mutex<PruneBreaker>>,
-    claim_id: Arc<str>,
-    outcomes: mpsc::UnboundedSender<Attempt>,
+    breaker: Mutex<PruneBreaker>,
+    claim_id: String,
+    lease_ms: i64,
 }
 
-/// Starts one lane per provider and the recorder; they stop when `stop` turns true, within
-/// the grace period whatever the providers do.
+/// A claimed job with its device as looked up with the batch (`Ok(None)`: removed; `Err`: the
+/// lookup failed, so the job is retried).
+pub struct Claimed {
+    job: Job,
+    target: Result<Option<Target>, String>,
+}
+
+/// Starts one worker per provider; they stop when `stop` turns true, within the grace period
+/// whatever the providers do.
 pub fn spawn(
     db: Db,
     senders: Arc<Senders>,
@@ -68,185 +65,95 @@ pub fn spawn(
     config: DispatcherConfig,
     stop: watch::Receiver<bool>,
 ) -> tokio::task::JoinHandle<()> {
-    let (tx, rx) = mpsc::unbounded_channel::<Attempt>();
-    let recorder = tokio::spawn(record_loop(db.clone(), rx, handle.clone()));
-    let claim_id: Arc<str> = new_id().into();
-    let lanes: Vec<_> = Provider::ALL
+    let workers: Vec<_> = Provider::ALL
         .into_iter()
         .map(|provider| {
-            let lane = Lane {
+            let lane = Arc::new(Lane {
                 provider,
                 db: db.clone(),
                 senders: senders.clone(),
                 metrics: metrics.clone(),
-                breaker: Arc::default(),
-                claim_id: claim_id.clone(),
-                outcomes: tx.clone(),
+                breaker: Mutex::default(),
+                claim_id: new_id(),
+                lease_ms: config.lease_ms,
+            });
+            let settings = worker::Settings {
+                slots: config.concurrency,
+                grace: config.grace,
             };
-            tokio::spawn(run_lane(
-                lane,
-                handle.subscribe(),
-                config.clone(),
-                stop.clone(),
-            ))
+            worker::spawn(lane, handle.clone(), settings, stop.clone())
         })
         .collect();
-    drop(tx);
     tokio::spawn(async move {
-        for lane in lanes {
-            let _ = lane.await;
-        }
-        // Every lane's sender is gone: the recorder writes what is left and ends.
-        let _ = recorder.await;
-        // Sends abandoned at the end of the grace period: give their rows back now rather
-        // than when the lease runs out.
-        match release(&db, &claim_id).await {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(n, "handed back unfinished push jobs"),
-            Err(e) => {
-                tracing::warn!(error = %e, "releasing push jobs failed; their lease will run out")
-            }
+        for w in workers {
+            let _ = w.await;
         }
     })
 }
 
-async fn run_lane(
-    lane: Lane,
-    mut woken: watch::Receiver<u64>,
-    config: DispatcherConfig,
-    mut stop: watch::Receiver<bool>,
-) {
-    let concurrency = config.concurrency.max(1);
-    let permits = Arc::new(Semaphore::new(concurrency));
-    let mut sends = JoinSet::new();
-    // Claim in chunks: waiting for a few free send slots at a time keeps claims (writes) few,
-    // and claiming as soon as they are free keeps the provider busy.
-    let chunk = (concurrency / 4).clamp(1, 64) as u32;
-    let mut claims = 0u64;
-    loop {
-        while sends.try_join_next().is_some() {}
-        let mut room = tokio::select! {
-            p = permits.clone().acquire_many_owned(chunk) => p.expect("semaphore open"),
-            _ = stop.wait_for(|s| *s) => break,
+impl Channel for Lane {
+    type Job = Claimed;
+    type Outcome = Attempt;
+
+    fn name(&self) -> &'static str {
+        self.provider.as_str()
+    }
+
+    fn db(&self) -> &Db {
+        &self.db
+    }
+
+    async fn claim(&self, order: Order, limit: i64) -> Result<Vec<Claimed>, DbError> {
+        let mut tx = self.db.begin().await?;
+        let claim = queue::Claim {
+            order,
+            lane: self.provider.as_str(),
+            claim_id: &self.claim_id,
+            now: now_ms(),
+            lease_ms: self.lease_ms,
+            limit,
         };
-        let extra = permits
-            .available_permits()
-            .min(256usize.saturating_sub(chunk as usize)) as u32;
-        if extra > 0
-            && let Ok(more) = permits.clone().try_acquire_many_owned(extra)
-        {
-            room.merge(more);
-        }
-        let order = Order::for_claim(claims);
-        claims += 1;
-        let jobs = match claim(&lane, order, config.lease_ms, room.num_permits() as i64).await {
-            Ok(j) => j,
-            Err(e) => {
-                tracing::warn!(error = %e, provider = lane.provider.as_str(), "claiming push jobs failed");
-                Vec::new()
-            }
-        };
+        let jobs: Vec<Job> = queue::claim(&mut tx, &PUSHES, claim).await?;
+        tx.commit().await?;
         if jobs.is_empty() {
-            drop(room);
-            let wait = match queue::next_due(&lane.db, &PUSHES, lane.provider.as_str()).await {
-                Ok(Some(due)) => {
-                    Duration::from_millis((due - now_ms()).clamp(1, SWEEP.as_millis() as i64) as u64)
-                }
-                _ => SWEEP,
-            };
-            tokio::select! {
-                _ = stop.wait_for(|s| *s) => break,
-                _ = woken.changed() => {}
-                _ = tokio::time::sleep(wait) => {}
-            }
-            continue;
+            return Ok(Vec::new());
         }
         // Every claimed job's device in one query, not one read per job.
         let ids: Vec<&str> = jobs.iter().map(|j| j.device_id.as_str()).collect();
-        let targets = outbox::targets(&lane.db, &ids, now_ms())
+        let targets = outbox::targets(&self.db, &ids, now_ms())
             .await
             .map_err(|e| format!("database: {e}"));
-        for job in jobs {
-            let permit = room.split(1).expect("one permit per claimed job");
-            let lane = lane.clone();
-            let target = match &targets {
-                Ok(found) => Ok(found.get(&job.device_id).cloned()),
-                Err(e) => Err(e.clone()),
-            };
-            sends.spawn(async move {
-                let attempt = send_job(&lane, job, target).await;
-                let _ = lane.outcomes.send(attempt);
-                drop(permit);
-            });
-        }
+        Ok(jobs
+            .into_iter()
+            .map(|job| {
+                let target = match &targets {
+                    Ok(found) => Ok(found.get(&job.device_id).cloned()),
+                    Err(e) => Err(e.clone()),
+                };
+                Claimed { job, target }
+            })
+            .collect())
     }
-    // Sends in flight get the grace period; a provider that still has not answered then loses
-    // them (their rows are released once the recorder is done).
-    let drained = tokio::time::timeout(config.grace, async {
-        while sends.join_next().await.is_some() {}
-    })
-    .await;
-    if drained.is_err() {
-        tracing::warn!(
-            provider = lane.provider.as_str(),
-            abandoned = sends.len(),
-            "push sends still in flight after the grace period; handing them back"
-        );
-        sends.shutdown().await;
+
+    async fn next_due(&self) -> Result<Option<i64>, DbError> {
+        queue::next_due(&self.db, &PUSHES, self.provider.as_str()).await
     }
-}
 
-/// Claims due jobs of the lane's provider in a transaction of their own.
-async fn claim(lane: &Lane, order: Order, lease_ms: i64, limit: i64) -> Result<Vec<Job>, DbError> {
-    let mut tx = lane.db.begin().await?;
-    let claim = queue::Claim {
-        order,
-        lane: lane.provider.as_str(),
-        claim_id: &lane.claim_id,
-        now: now_ms(),
-        lease_ms,
-        limit,
-    };
-    let jobs = queue::claim(&mut tx, &PUSHES, claim).await?;
-    tx.commit().await?;
-    Ok(jobs)
-}
+    async fn send(&self, claimed: Claimed) -> Attempt {
+        send_job(self, claimed.job, claimed.target).await
+    }
 
-/// Makes this dispatcher's unfinished claims due again.
-async fn release(db: &Db, claim_id: &str) -> Result<u64, DbError> {
-    let mut tx = db.begin().await?;
-    let n = queue::release(&mut tx, &PUSHES, claim_id, now_ms()).await?;
-    tx.commit().await?;
-    Ok(n)
-}
-
-/// Writes a batch of outcomes in one transaction.
-async fn record(db: &Db, batch: &[Attempt]) -> Result<(), DbError> {
-    let mut tx = db.begin().await?;
-    outbox::record(&mut tx, batch).await?;
-    tx.commit().await
-}
-
-async fn record_loop(db: Db, mut rx: mpsc::UnboundedReceiver<Attempt>, handle: PushHandle) {
-    let mut batch = Vec::with_capacity(RECORD_BATCH);
-    while rx.recv_many(&mut batch, RECORD_BATCH).await > 0 {
-        let retry_soon = batch
-            .iter()
-            .any(|a| matches!(a.next, NextState::RetryAt(_)));
-        // A failed write is retried: losing an outcome would resend a delivered push later.
-        let mut delay = Duration::from_millis(50);
-        // Rows in one order (by id) in every batch: two writers never wait on each other's
-        // rows in a cycle.
+    async fn record(&self, tx: &mut Tx, batch: &mut [Attempt]) -> Result<(), DbError> {
         batch.sort_unstable_by(|a, b| a.job_id.cmp(&b.job_id));
-        while let Err(e) = record(&db, &batch).await {
-            tracing::warn!(error = %e, n = batch.len(), "recording push outcomes failed; retrying");
-            tokio::time::sleep(delay).await;
-            delay = (delay * 2).min(Duration::from_secs(5));
-        }
-        batch.clear();
-        if retry_soon {
-            handle.wake();
-        }
+        outbox::record(tx, batch).await
+    }
+
+    fn retries(attempt: &Attempt) -> bool {
+        matches!(attempt.next, NextState::RetryAt(_))
+    }
+
+    async fn release(&self, tx: &mut Tx, now: i64) -> Result<u64, DbError> {
+        queue::release(tx, &PUSHES, &self.claim_id, now).await
     }
 }
 
@@ -257,7 +164,7 @@ async fn send_job(lane: &Lane, job: Job, target: Result<Option<Target>, String>)
     let now = now_ms();
     let mut attempt = Attempt {
         job_id: job.id.clone(),
-        claim_id: lane.claim_id.to_string(),
+        claim_id: lane.claim_id.clone(),
         device_id: job.device_id.clone(),
         provider,
         at: now,

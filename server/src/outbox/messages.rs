@@ -6,6 +6,7 @@
 //! expired before it went is cancelled unsent.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
@@ -15,9 +16,9 @@ use crate::db::messages::{Job, MESSAGES};
 use crate::db::queue::{self, NextState, Order};
 use crate::db::{Db, DbError, Tx, new_id, now_ms};
 use crate::metrics::PushMetrics;
-use crate::outbox::lane;
 use crate::outbox::push::PushHandle;
-use crate::outbox::{RETRY_CAP_MS, retry_at};
+use crate::outbox::worker::{self, Channel};
+use crate::outbox::{RETRY_CAP_MS, Recorded, retry_at};
 
 use crate::channels::Sent;
 use crate::channels::email::EmailClient;
@@ -26,8 +27,8 @@ use crate::channels::sms::SmsClient;
 /// The channels, as `message_jobs.channel` and the metrics' label name them.
 pub const CHANNELS: [&str; 2] = ["sms", "email"];
 
-/// Messages claimed (and sent concurrently) at a time per lane.
-const BATCH: i64 = 16;
+/// Messages sent at once per lane.
+const SLOTS: usize = 16;
 
 /// One queued message (the `payload` of a `message_jobs` row).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -96,13 +97,18 @@ pub fn spawn(
                 lease_ms: config.args.push.claim_lease_ms,
                 claim_id: new_id(),
             });
-            tokio::spawn(lane::run(lane, wake.subscribe(), stop.clone()))
+            let settings = worker::Settings {
+                slots: SLOTS,
+                grace: Duration::from_secs(config.args.http.shutdown_grace_secs),
+            };
+            worker::spawn(lane, wake.clone(), settings, stop.clone())
         })
         .collect())
 }
 
-impl lane::Lane for Lane {
+impl Channel for Lane {
     type Job = Job;
+    type Outcome = Recorded;
 
     fn name(&self) -> &'static str {
         self.channel
@@ -112,24 +118,35 @@ impl lane::Lane for Lane {
         &self.db
     }
 
-    async fn claim(&self, tx: &mut Tx, now: i64, order: Order) -> Result<Vec<Job>, DbError> {
+    async fn claim(&self, order: Order, limit: i64) -> Result<Vec<Job>, DbError> {
+        let mut tx = self.db.begin().await?;
         let claim = queue::Claim {
             order,
             lane: self.channel,
             claim_id: &self.claim_id,
-            now,
+            now: now_ms(),
             lease_ms: self.lease_ms,
-            limit: BATCH,
+            limit,
         };
-        queue::claim(tx, &MESSAGES, claim).await
+        let jobs = queue::claim(&mut tx, &MESSAGES, claim).await?;
+        tx.commit().await?;
+        Ok(jobs)
     }
 
     async fn next_due(&self) -> Result<Option<i64>, DbError> {
         queue::next_due(&self.db, &MESSAGES, self.channel).await
     }
 
-    async fn deliver(&self, job: Job) {
+    async fn send(&self, job: Job) -> Recorded {
         deliver(self, job).await
+    }
+
+    async fn record(&self, tx: &mut Tx, batch: &mut [Recorded]) -> Result<(), DbError> {
+        Recorded::write(tx, &MESSAGES, &self.claim_id, self.channel, batch).await
+    }
+
+    fn retries(outcome: &Recorded) -> bool {
+        matches!(outcome.next, NextState::RetryAt(_))
     }
 
     async fn release(&self, tx: &mut Tx, now: i64) -> Result<u64, DbError> {
@@ -156,8 +173,8 @@ impl Outcome {
     }
 }
 
-/// Sends one message and records the outcome.
-async fn deliver(lane: &Lane, job: Job) {
+/// Sends one message; its outcome, to record.
+async fn deliver(lane: &Lane, job: Job) -> Recorded {
     let outcome = attempt(lane, &job).await;
     let event = match outcome.next {
         NextState::RetryAt(_) => "retried",
@@ -170,22 +187,14 @@ async fn deliver(lane: &Lane, job: Job) {
     if let Some(e) = &outcome.error {
         tracing::debug!(message = %job.id, channel = lane.channel, status = ?outcome.status, error = %e, "message not delivered");
     }
-    let attempt = queue::Outcome {
-        job_id: &job.id,
-        claim_id: &lane.claim_id,
-        lane: lane.channel,
+    Recorded {
+        job_id: job.id,
         at: now_ms(),
         next: outcome.next,
         status: outcome.status,
-        error: outcome.error.as_deref(),
+        error: outcome.error,
         latency_ms: outcome.latency_ms,
-    };
-    let attempt = &attempt;
-    lane::record(&lane.db, "a message outcome", |mut tx| async move {
-        queue::record(&mut tx, &MESSAGES, std::slice::from_ref(attempt)).await?;
-        Ok(tx)
-    })
-    .await;
+    }
 }
 
 async fn attempt(lane: &Lane, job: &Job) -> Outcome {

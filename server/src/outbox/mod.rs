@@ -1,17 +1,59 @@
-//! The durable queues and the workers that drain them: pushes per provider (`push`,
-//! `dispatcher`, with the prune `breaker`), and the webhook, SMS and email lanes (`lane`,
-//! `messages`).
+//! The durable queues and the one worker that drains each of them (`worker`): pushes per
+//! provider (`dispatcher`, with the prune `breaker`; `push` wakes them), webhooks
+//! (`webhooks`), texts and emails (`messages`).
 
 use rand::Rng;
 
-use crate::db::queue::NextState;
+use crate::db::queue::{self, NextState, Queue};
+use crate::db::{DbError, Tx};
 
 pub mod breaker;
 pub mod dispatcher;
-pub mod lane;
 pub mod messages;
 pub mod push;
 pub mod webhooks;
+pub mod worker;
+
+/// One try's outcome in a queue whose attempts [`queue::record`] logs (webhooks, texts,
+/// emails), held until the worker's recorder writes it with others.
+#[derive(Debug)]
+pub struct Recorded {
+    pub job_id: String,
+    pub at: i64,
+    pub next: NextState,
+    /// The provider's answer (HTTP status, SMTP reply code), when one came.
+    pub status: Option<u16>,
+    pub error: Option<String>,
+    /// How long the send took; None when nothing was sent.
+    pub latency_ms: Option<i64>,
+}
+
+impl Recorded {
+    /// Writes `batch`, claimed by `claim_id` in `lane` of `q`, in the order of the rows' ids.
+    pub async fn write(
+        tx: &mut Tx,
+        q: &Queue,
+        claim_id: &str,
+        lane: &str,
+        batch: &mut [Recorded],
+    ) -> Result<(), DbError> {
+        batch.sort_unstable_by(|a, b| a.job_id.cmp(&b.job_id));
+        let outcomes: Vec<queue::Outcome<'_>> = batch
+            .iter()
+            .map(|r| queue::Outcome {
+                job_id: &r.job_id,
+                claim_id,
+                lane,
+                at: r.at,
+                next: r.next,
+                status: r.status,
+                error: r.error.as_deref(),
+                latency_ms: r.latency_ms,
+            })
+            .collect();
+        queue::record(tx, q, &outcomes).await
+    }
+}
 
 /// The first retry's delay; each later one doubles (with jitter) up to a queue's cap.
 pub const RETRY_BASE_MS: i64 = 1_000;

@@ -21,16 +21,17 @@ use crate::db::queue::{self, NextState, Order};
 use crate::db::webhooks::{self, Job, WEBHOOKS};
 use crate::db::{Db, DbError, Tx, new_id, now_ms};
 use crate::metrics::PushMetrics;
-use crate::outbox::lane;
 use crate::outbox::push::PushHandle;
-use crate::outbox::retry_at;
+use crate::outbox::worker::{self, Channel};
+use crate::outbox::{Recorded, retry_at};
 
 /// A webhook not delivered within a day is given up.
 pub const WEBHOOK_TTL_MS: i64 = 24 * 3600 * 1000;
 /// How long the receiver has to answer one try.
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 /// Webhooks claimed (and sent concurrently) at a time.
-const BATCH: i64 = 32;
+/// Webhooks posted at once.
+const SLOTS: usize = 32;
 
 /// The event type of a visit that reached `status`, if it is one the backend hears of.
 pub fn event_type(status: VisitStatus) -> Option<&'static str> {
@@ -112,15 +113,16 @@ pub fn spawn(
         metrics,
         claim_id: new_id(),
     });
-    Ok(Some(tokio::spawn(lane::run(
-        sender,
-        wake.subscribe(),
-        stop,
-    ))))
+    let settings = worker::Settings {
+        slots: SLOTS,
+        grace: Duration::from_secs(config.args.http.shutdown_grace_secs),
+    };
+    Ok(Some(worker::spawn(sender, wake.clone(), settings, stop)))
 }
 
-impl lane::Lane for Sender {
+impl Channel for Sender {
     type Job = Job;
+    type Outcome = Recorded;
 
     fn name(&self) -> &'static str {
         "webhooks"
@@ -130,24 +132,51 @@ impl lane::Lane for Sender {
         &self.db
     }
 
-    async fn claim(&self, tx: &mut Tx, now: i64, order: Order) -> Result<Vec<Job>, DbError> {
+    async fn claim(&self, order: Order, limit: i64) -> Result<Vec<Job>, DbError> {
+        let mut tx = self.db.begin().await?;
         let claim = queue::Claim {
             order,
             lane: "",
             claim_id: &self.claim_id,
-            now,
+            now: now_ms(),
             lease_ms: self.lease_ms,
-            limit: BATCH,
+            limit,
         };
-        queue::claim(tx, &WEBHOOKS, claim).await
+        let jobs = queue::claim(&mut tx, &WEBHOOKS, claim).await?;
+        tx.commit().await?;
+        Ok(jobs)
     }
 
     async fn next_due(&self) -> Result<Option<i64>, DbError> {
         queue::next_due(&self.db, &WEBHOOKS, "").await
     }
 
-    async fn deliver(&self, job: Job) {
-        deliver(self, job).await
+    async fn send(&self, job: Job) -> Recorded {
+        let (next, status, error) = attempt(self, &job).await;
+        let event = match next {
+            NextState::RetryAt(_) => "retried",
+            other => other.as_str(),
+        };
+        self.metrics.webhooks.with_label_values(&[event]).inc();
+        if let Some(e) = &error {
+            tracing::debug!(webhook = %job.id, event = %job.event, ?status, error = %e, "webhook not delivered");
+        }
+        Recorded {
+            job_id: job.id,
+            at: now_ms(),
+            next,
+            status,
+            error,
+            latency_ms: None,
+        }
+    }
+
+    async fn record(&self, tx: &mut Tx, batch: &mut [Recorded]) -> Result<(), DbError> {
+        Recorded::write(tx, &WEBHOOKS, &self.claim_id, "", batch).await
+    }
+
+    fn retries(outcome: &Recorded) -> bool {
+        matches!(outcome.next, NextState::RetryAt(_))
     }
 
     async fn release(&self, tx: &mut Tx, now: i64) -> Result<u64, DbError> {
@@ -155,37 +184,6 @@ impl lane::Lane for Sender {
     }
 }
 
-/// Sends one webhook and records the outcome (losing the record would send the webhook again
-/// later, which the stable id makes harmless but noisy).
-async fn deliver(sender: &Sender, job: Job) {
-    let (next, status, error) = attempt(sender, &job).await;
-    let event = match next {
-        NextState::RetryAt(_) => "retried",
-        other => other.as_str(),
-    };
-    sender.metrics.webhooks.with_label_values(&[event]).inc();
-    if let Some(e) = &error {
-        tracing::debug!(webhook = %job.id, event = %job.event, ?status, error = %e, "webhook not delivered");
-    }
-    let (job, error) = (&job, error.as_deref());
-    lane::record(&sender.db, "a webhook outcome", |mut tx| async move {
-        let outcome = queue::Outcome {
-            job_id: &job.id,
-            claim_id: &sender.claim_id,
-            lane: "",
-            at: now_ms(),
-            next,
-            status,
-            error,
-            latency_ms: None,
-        };
-        queue::record(&mut tx, &WEBHOOKS, &[outcome]).await?;
-        Ok(tx)
-    })
-    .await;
-}
-
-/// One try: the next state, the receiver's status and why it was not delivered.
 async fn attempt(sender: &Sender, job: &Job) -> (NextState, Option<u16>, Option<String>) {
     let now = now_ms();
     if job.expires_at <= now {
