@@ -1,5 +1,6 @@
-//! [`AppState`], what every handler shares. It sits above the database layer and the event bus
-//! and below the extractors and handlers, which import it from here.
+//! [`AppState`], what every handler and job shares. It sits above the domain (whose functions
+//! take [`crate::domain::Rules`] from it) and below the jobs and handlers, which import it
+//! from here; what follows a commit (wakes, events) is here.
 
 use std::sync::Arc;
 
@@ -10,6 +11,9 @@ use crate::access::codes::CodeKey;
 use crate::access::throttle::{HashPool, KeyedLimit, LoginLimits, StreamSlots};
 use crate::config::Config;
 use crate::db::Db;
+use crate::db::accounts::Ending;
+use crate::domain::Rules;
+use crate::error::ApiResult;
 use crate::events::Events;
 use crate::metrics::PushMetrics;
 use crate::outbox::push::PushHandle;
@@ -47,6 +51,33 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// What the domain's rules read ([`crate::domain::Rules`]).
+    pub fn rules(&self) -> Rules<'_> {
+        Rules {
+            config: &self.config,
+            text_limits: &self.text_limits,
+            metrics: &self.metrics,
+        }
+    }
+
+    /// After a committed decision or expiry: the screens of everyone told, the guards' screens,
+    /// and the outbox's workers (the replacing pushes, the webhook).
+    pub fn after_resolution(&self, told: &[String], visit_id: String) {
+        for user_id in told {
+            self.events.publish(user_id, LiveEvent::Inbox);
+        }
+        self.events.publish_guards(LiveEvent::Visit { visit_id });
+        self.push.wake();
+    }
+
+    /// Ends sessions ([`crate::domain::sessions::end_sessions`]) and closes their event
+    /// streams on every instance; how many ended.
+    pub async fn end_sessions(&self, which: Ending<'_>) -> ApiResult<usize> {
+        let ended = crate::domain::sessions::end_sessions(&self.db, which).await?;
+        self.after_sessions_ended(&ended);
+        Ok(ended.len())
+    }
+
     /// After a committed notification: wake a dispatcher and tell the user's open screens.
     pub fn after_notify(&self, user_id: &str) {
         self.push.wake();

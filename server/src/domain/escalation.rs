@@ -10,21 +10,21 @@ use gatebell_core::protocol::{NotificationType, QuietHours, Visit};
 use crate::db::accounts::Contact;
 use crate::db::messages::NewMessage;
 use crate::db::{self, Tx};
+use crate::domain::Rules;
 use crate::domain::messages::{Links, compose};
 use crate::domain::sessions::{hash_token, random_token};
-use crate::state::AppState;
 
 /// Queues a check-in's text and email to its host, per their channels, inside `tx`.
 pub async fn announce_arrival(
     tx: &mut Tx,
-    state: &AppState,
+    rules: Rules<'_>,
     visit: &Visit,
     contact: &Contact,
     now: i64,
 ) -> anyhow::Result<Queued> {
     queue(
         tx,
-        state,
+        rules,
         visit,
         &visit.host_id,
         contact,
@@ -78,14 +78,14 @@ pub fn in_quiet_hours(q: &QuietHours, now: i64) -> bool {
 /// Queues `kind`'s messages about `visit` to one recipient.
 pub async fn queue(
     tx: &mut Tx,
-    state: &AppState,
+    rules: Rules<'_>,
     visit: &Visit,
     user_id: &str,
     contact: &Contact,
     kind: NotificationType,
     now: i64,
 ) -> anyhow::Result<Queued> {
-    let config = &state.config;
+    let config = rules.config;
     let mut planned = plan(
         contact,
         kind.clone(),
@@ -107,8 +107,8 @@ pub async fn queue(
             continue;
         }
         // Texts cost money: past the hourly cap a person gets their email and pushes only.
-        if channel == "sms" && state.text_limits.check(&user_id.to_owned()).is_err() {
-            state
+        if channel == "sms" && rules.text_limits.check(&user_id.to_owned()).is_err() {
+            rules
                 .metrics
                 .messages
                 .with_label_values(&["sms", "capped"])

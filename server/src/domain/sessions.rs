@@ -7,9 +7,8 @@ use base64::Engine;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
-use crate::db::{self, DbError, now_ms};
+use crate::db::{self, Db, DbError, now_ms};
 use crate::error::ApiResult;
-use crate::state::AppState;
 
 /// The password hash of an account with no password here (one that signs in through an
 /// existing backend, or a deleted one): sign-in refuses it without hashing.
@@ -61,18 +60,22 @@ async fn verify_password(password: String, hash: String) -> anyhow::Result<bool>
     tokio::task::spawn_blocking(move || verify_hash(&password, &hash)).await?
 }
 
-/// Ends sessions with their effects: the devices registered under them are dropped, their
-/// queued pushes cancelled, and their event streams closed on every instance.
+/// Ends sessions with their effects in the database: the devices registered under them are
+/// dropped and their queued pushes cancelled. Returns the ended sessions' token hashes, whose
+/// event streams the caller closes (`AppState::end_sessions`).
 ///
 /// On PostgreSQL it can deadlock with the push recorder closing the same outbox rows (each
 /// locks them in its own order); the database aborts one of the two, and this one is tried
 /// again rather than answered with a 500.
-pub async fn end_sessions(state: &AppState, which: db::accounts::Ending<'_>) -> ApiResult<usize> {
+pub async fn end_sessions(
+    database: &Db,
+    which: db::accounts::Ending<'_>,
+) -> ApiResult<Vec<String>> {
     let mut tries = 0;
     let ended = loop {
         tries += 1;
         let attempt = async {
-            let mut tx = state.db.begin().await?;
+            let mut tx = database.begin().await?;
             let ended = db::accounts::end_sessions(&mut tx, which, now_ms()).await?;
             tx.commit().await?;
             Ok::<_, DbError>(ended)
@@ -87,8 +90,7 @@ pub async fn end_sessions(state: &AppState, which: db::accounts::Ending<'_>) -> 
             r => break r?,
         }
     };
-    state.after_sessions_ended(&ended);
-    Ok(ended.len())
+    Ok(ended)
 }
 
 #[cfg(test)]

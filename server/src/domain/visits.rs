@@ -3,16 +3,15 @@
 //! decision (first answer wins), and telling everyone how a walk-in ended.
 
 use gatebell_core::protocol::{
-    LiveEvent, NotificationType, PushAnswers, PushPayload, Visit, VisitDecided, VisitKind,
-    VisitStatus,
+    NotificationType, PushAnswers, PushPayload, Visit, VisitDecided, VisitKind, VisitStatus,
 };
 
-use crate::db::{self, Tx, now_ms};
+use crate::db::{self, Db, Tx, now_ms};
+use crate::domain::Rules;
 use crate::domain::checks::optional_text;
 use crate::domain::notifications::{NewNotification, Words, notify_user, push_about};
 use crate::domain::sessions::{hash_token, random_token};
 use crate::error::{ApiError, ApiResult};
-use crate::state::AppState;
 use crate::texts::Language;
 
 pub async fn load_visit(tx: &mut Tx, id: &str) -> ApiResult<Visit> {
@@ -36,13 +35,13 @@ pub fn phone(p: Option<&str>) -> ApiResult<Option<String>> {
 
 /// Tells an arrived visitor's host, inside `tx`: the inbox entry, and the pushes, text and
 /// email per the host's channels for check-ins.
-pub async fn announce_arrival(tx: &mut Tx, state: &AppState, visit: &Visit) -> ApiResult<()> {
+pub async fn announce_arrival(tx: &mut Tx, rules: Rules<'_>, visit: &Visit) -> ApiResult<()> {
     let contact = db::accounts::contact_in_tx(tx, &visit.host_id).await?;
     let push = contact
         .as_ref()
         .is_none_or(|c| c.channels.visitor_arrived.push);
     if let Some(contact) = &contact {
-        crate::domain::escalation::announce_arrival(tx, state, visit, contact, now_ms())
+        crate::domain::escalation::announce_arrival(tx, rules, visit, contact, now_ms())
             .await
             .map_err(ApiError::Internal)?;
     }
@@ -55,7 +54,7 @@ pub async fn announce_arrival(tx: &mut Tx, state: &AppState, visit: &Visit) -> A
             title: language.text("arrival-title"),
             body: language.text_with("arrival-body", &[("name", (&visit.visitor_name).into())]),
             visit_id: Some(&visit.id),
-            ttl_ms: state.config.checkin_ttl_ms(),
+            ttl_ms: rules.config.checkin_ttl_ms(),
             action_token: None,
             words: None,
             push,
@@ -68,10 +67,10 @@ pub async fn announce_arrival(tx: &mut Tx, state: &AppState, visit: &Visit) -> A
 /// Asks a walk-in's household to decide, inside `tx`: the host and (per the unit's setting)
 /// every other resident of the unit get the inbox entry and its pushes, each push carrying that
 /// recipient's single-use action token (valid until the walk-in expires). Returns who was
-/// asked, for [`AppState::after_notify`].
+/// asked, for `AppState::after_notify`.
 pub async fn announce_walkin(
     tx: &mut Tx,
-    state: &AppState,
+    rules: Rules<'_>,
     visit: &Visit,
     now: i64,
 ) -> ApiResult<Vec<String>> {
@@ -97,7 +96,7 @@ pub async fn announce_walkin(
             &hash_token(&token),
             &visit.id,
             user_id,
-            now + state.config.walkin_expiry_ms(),
+            now + rules.config.walkin_expiry_ms(),
         )
         .await?;
         notify_user(
@@ -108,7 +107,7 @@ pub async fn announce_walkin(
                 title: language.text("walkin-title"),
                 body,
                 visit_id: Some(&visit.id),
-                ttl_ms: state.config.walkin_ttl_ms(),
+                ttl_ms: rules.config.walkin_ttl_ms(),
                 action_token: Some(token),
                 words: Some(Words {
                     approve: language.text("action-approve"),
@@ -163,7 +162,7 @@ impl Outcome<'_> {
 /// there. Returns who was told.
 pub async fn resolve_walkin(
     tx: &mut Tx,
-    state: &AppState,
+    rules: Rules<'_>,
     visit: &Visit,
     outcome: Outcome<'_>,
     deciding_session: Option<&str>,
@@ -193,7 +192,7 @@ pub async fn resolve_walkin(
             &user_id,
             &notification_id,
             &payload,
-            state.config.walkin_ttl_ms(),
+            rules.config.walkin_ttl_ms(),
             deciding_session,
         )
         .await?;
@@ -207,10 +206,10 @@ pub async fn resolve_walkin(
 /// of `session`, the one that decided), the backend's webhook is queued. The decision
 /// statement itself requires that `by` was asked, is an enabled resident of the unit they were
 /// asked for, and that the walk-in has not expired. The first decision wins: a later one is a
-/// 409 naming the outcome and who decided. Call [`after_resolution`] once committed.
+/// 409 naming the outcome and who decided. Call `AppState::after_resolution` once committed.
 pub async fn record_decision(
     tx: &mut Tx,
-    state: &AppState,
+    rules: Rules<'_>,
     id: &str,
     to: VisitStatus,
     by: &str,
@@ -237,7 +236,7 @@ pub async fn record_decision(
     if visit.status != VisitStatus::Pending {
         return Err(decided_already(&visit));
     }
-    let made_after = now - state.config.walkin_expiry_ms();
+    let made_after = now - rules.config.walkin_expiry_ms();
     if !db::visits::decide(tx, id, to, by, now, made_after).await? {
         // Why not: a concurrent decision won (PostgreSQL), the walk-in expired before the
         // sweep saw it, or `by` may not decide it (any longer).
@@ -264,10 +263,10 @@ pub async fn record_decision(
         VisitStatus::Approved => Outcome::Approved { by: &name },
         _ => Outcome::Rejected { by: &name },
     };
-    let told = resolve_walkin(tx, state, &visit, outcome, session).await?;
+    let told = resolve_walkin(tx, rules, &visit, outcome, session).await?;
     crate::outbox::webhooks::enqueue_decision(
         tx,
-        &state.config,
+        rules.config,
         VisitDecided {
             visit_id: visit.id.clone(),
             external_visit_id: visit.external_id.clone(),
@@ -289,26 +288,17 @@ pub struct Decided {
     pub told: Vec<String>,
 }
 
-/// After a committed decision or expiry: the screens of everyone told, the guards' screens,
-/// and the push dispatcher and webhook sender.
-pub fn after_resolution(state: &AppState, told: &[String], visit_id: String) {
-    for user_id in told {
-        state.events.publish(user_id, LiveEvent::Inbox);
-    }
-    state.events.publish_guards(LiveEvent::Visit { visit_id });
-    state.push.wake();
-}
-
 /// Records the decision of an action token's recipient on walk-in `id`: for the notification's
 /// buttons ([`decision`]) and the links in texts and emails ([`crate::http::links`]). 422 for a
 /// malformed token, 403 for one that cannot decide this visit, 409 when the visit is decided
-/// already or expired.
+/// already or expired. Committed; call `AppState::after_resolution` then.
 pub async fn decide_by_token(
-    state: &AppState,
+    database: &Db,
+    rules: Rules<'_>,
     id: &str,
     token: &str,
     to: VisitStatus,
-) -> ApiResult<Visit> {
+) -> ApiResult<Decided> {
     if token.is_empty() || token.len() > 128 {
         return Err(ApiError::validation(
             "actionToken must be 1 to 128 characters",
@@ -324,18 +314,17 @@ pub async fn decide_by_token(
     let token_hash = hash_token(token);
     // No session guards this: a token that cannot work is refused from the read side, so
     // guessing never queues for SQLite's one writer.
-    if !db::action_tokens::usable(&state.db, &token_hash, id, now).await? {
+    if !db::action_tokens::usable(database, &token_hash, id, now).await? {
         return Err(refused());
     }
-    let mut tx = state.db.begin().await?;
+    let mut tx = database.begin().await?;
     let by = db::action_tokens::consume(&mut tx, &token_hash, id, now)
         .await?
         .ok_or_else(refused)?;
     if db::accounts::role_in_tx(&mut tx, &by).await?.is_none() {
         return Err(ApiError::forbidden("this account is disabled"));
     }
-    let decided = record_decision(&mut tx, state, id, to, &by, None, now).await?;
+    let decided = record_decision(&mut tx, rules, id, to, &by, None, now).await?;
     tx.commit().await?;
-    after_resolution(state, &decided.told, id.to_owned());
-    Ok(decided.visit)
+    Ok(decided)
 }

@@ -11,9 +11,7 @@ use utoipa_axum::routes;
 
 use crate::access::jwt;
 use crate::db::{self, DbError, now_ms};
-use crate::domain::sessions::{
-    DUMMY_HASH, NO_PASSWORD, end_sessions, hash_token, random_token, verify_hash,
-};
+use crate::domain::sessions::{DUMMY_HASH, NO_PASSWORD, hash_token, random_token, verify_hash};
 use crate::error::{ApiError, ApiResult};
 use crate::http::error::Json;
 use crate::state::AppState;
@@ -355,7 +353,9 @@ async fn login(
 #[utoipa::path(post, path = paths::LOGOUT, tag = "auth", operation_id = "logout", security(("bearer" = [])),
     responses((status = 204, description = "the session is ended")))]
 async fn logout(State(state): State<AppState>, user: AuthUser) -> ApiResult<StatusCode> {
-    end_sessions(&state, db::accounts::Ending::One(&user.token_hash)).await?;
+    state
+        .end_sessions(db::accounts::Ending::One(&user.token_hash))
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -363,7 +363,9 @@ async fn logout(State(state): State<AppState>, user: AuthUser) -> ApiResult<Stat
     responses((status = 204, description = "every session of the caller ended, the devices registered under them dropped"),
         (status = 401, body = gatebell_core::protocol::ErrorBody)))]
 async fn logout_all(State(state): State<AppState>, user: AuthUser) -> ApiResult<StatusCode> {
-    end_sessions(&state, db::accounts::Ending::AllOf(&user.id)).await?;
+    state
+        .end_sessions(db::accounts::Ending::AllOf(&user.id))
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

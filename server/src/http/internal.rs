@@ -25,7 +25,6 @@ use crate::db::visits::NewWalkin;
 use crate::db::{self, Tx, new_id, now_ms};
 use crate::domain::checks::{e164, human_text, optional_human_text, optional_text, required_text};
 use crate::domain::notifications::{NewNotification, notify_user};
-use crate::domain::sessions::end_sessions;
 use crate::error::{ApiError, ApiResult};
 use crate::http::error::{Json, Path};
 use crate::state::AppState;
@@ -167,7 +166,7 @@ async fn set_disabled(
     }
     tx.commit().await?;
     if req.disabled {
-        end_sessions(&state, db::accounts::Ending::AllOf(&id)).await?;
+        state.end_sessions(db::accounts::Ending::AllOf(&id)).await?;
     }
     Ok(axum::http::StatusCode::NO_CONTENT)
 }
@@ -395,10 +394,10 @@ async fn hand_over(
         .ok_or_else(|| anyhow::anyhow!("a visit vanished as it was made"))?;
     let told = match what {
         Handover::Walkin => {
-            crate::domain::visits::announce_walkin(&mut tx, state, &visit, now).await?
+            crate::domain::visits::announce_walkin(&mut tx, state.rules(), &visit, now).await?
         }
         Handover::Checkin => {
-            crate::domain::visits::announce_arrival(&mut tx, state, &visit).await?;
+            crate::domain::visits::announce_arrival(&mut tx, state.rules(), &visit).await?;
             vec![host]
         }
     };

@@ -177,8 +177,12 @@ async fn decide(
         }
         Standing::Open(v) => v,
     };
-    match crate::domain::visits::decide_by_token(&state, &visit.id, &token, to).await {
-        Ok(v) => {
+    match crate::domain::visits::decide_by_token(&state.db, state.rules(), &visit.id, &token, to)
+        .await
+    {
+        Ok(decided) => {
+            state.after_resolution(&decided.told, visit.id.clone());
+            let v = decided.visit;
             let name = [("name", (&v.visitor_name).into())];
             let (title, text) = match v.status {
                 VisitStatus::Approved => (

@@ -19,8 +19,7 @@ use crate::db::{self, Tx, new_id, now_ms};
 use crate::domain::checks::{human_text, optional_human_text, required_text};
 use crate::domain::sessions::random_token;
 use crate::domain::visits::{
-    after_resolution, announce_arrival, announce_walkin, decide_by_token, load_visit, phone,
-    record_decision,
+    announce_arrival, announce_walkin, decide_by_token, load_visit, phone, record_decision,
 };
 use crate::error::{ApiError, ApiResult};
 use crate::http::auth::{AuthUser, ClientIp};
@@ -202,7 +201,7 @@ async fn checkin(
     db::checkin_attempts::record(&mut tx, &user.id, now, Outcome::CheckedIn, kind, Some(&id))
         .await?;
     let visit = load_visit(&mut tx, &id).await?;
-    announce_arrival(&mut tx, &state, &visit).await?;
+    announce_arrival(&mut tx, state.rules(), &visit).await?;
     tx.commit().await?;
     state.after_notify(&visit.host_id);
     Ok(Json(visit))
@@ -308,7 +307,7 @@ async fn walkin(
     )
     .await?;
     let visit = load_visit(&mut tx, &id).await?;
-    let asked = announce_walkin(&mut tx, &state, &visit, now).await?;
+    let asked = announce_walkin(&mut tx, state.rules(), &visit, now).await?;
     tx.commit().await?;
     for user_id in &asked {
         state.after_notify(user_id);
@@ -339,7 +338,7 @@ async fn decide(
     }
     let decided = record_decision(
         &mut tx,
-        &state,
+        state.rules(),
         &id,
         to,
         &user.id,
@@ -348,7 +347,7 @@ async fn decide(
     )
     .await?;
     tx.commit().await?;
-    after_resolution(&state, &decided.told, id);
+    state.after_resolution(&decided.told, id);
     Ok(Json(decided.visit))
 }
 
@@ -368,9 +367,16 @@ async fn decision(
 ) -> ApiResult<Json<Visit>> {
     // Counted before any work: guessing tokens costs the guesser.
     state.decision_limits.check(&ip)?;
-    Ok(Json(
-        decide_by_token(&state, &id, &req.action_token, req.decision.status()).await?,
-    ))
+    let decided = decide_by_token(
+        &state.db,
+        state.rules(),
+        &id,
+        &req.action_token,
+        req.decision.status(),
+    )
+    .await?;
+    state.after_resolution(&decided.told, id);
+    Ok(Json(decided.visit))
 }
 
 #[utoipa::path(post, path = paths::VISIT_APPROVE, tag = "visits", operation_id = "approveVisit",

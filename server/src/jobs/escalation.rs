@@ -63,7 +63,7 @@ pub async fn run_once(state: &AppState) -> anyhow::Result<usize> {
             };
             let queued = queue(
                 &mut tx,
-                state,
+                state.rules(),
                 &visit,
                 &user_id,
                 &contact,

@@ -10,7 +10,7 @@ use gatebell_core::protocol::{VisitDecided, VisitStatus};
 use tokio::sync::watch;
 
 use crate::db::{self, now_ms};
-use crate::domain::visits::{Outcome, after_resolution, resolve_walkin};
+use crate::domain::visits::{Outcome, resolve_walkin};
 use crate::state::AppState;
 
 /// How often the sweep runs: a walk-in expires at most this much late.
@@ -44,7 +44,7 @@ pub async fn run_once(state: &AppState) -> anyhow::Result<usize> {
         let visit = db::visits::get_in_tx(&mut tx, &id, now)
             .await?
             .ok_or_else(|| anyhow::anyhow!("an expired walk-in vanished"))?;
-        let users = resolve_walkin(&mut tx, state, &visit, Outcome::Expired, None)
+        let users = resolve_walkin(&mut tx, state.rules(), &visit, Outcome::Expired, None)
             .await
             .map_err(|e| anyhow::anyhow!("telling the household: {e}"))?;
         crate::outbox::webhooks::enqueue_decision(
@@ -67,7 +67,7 @@ pub async fn run_once(state: &AppState) -> anyhow::Result<usize> {
     tx.commit().await?;
     let n = told.len();
     for (id, users) in told {
-        after_resolution(state, &users, id);
+        state.after_resolution(&users, id);
     }
     if n > 0 {
         tracing::info!(n, "walk-ins expired");

@@ -9,7 +9,6 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use crate::db::{self, now_ms};
-use crate::domain::sessions::end_sessions;
 use crate::state::AppState;
 
 const DAY_MS: i64 = 24 * 3600 * 1000;
@@ -89,7 +88,8 @@ pub async fn run_once(state: &AppState) -> anyhow::Result<Swept> {
     let mut swept = Swept::default();
     // In batches, so that a long backlog does not hold SQLite's writer in one transaction.
     loop {
-        let n = end_sessions(state, db::accounts::Ending::ExpiredBy(now))
+        let n = state
+            .end_sessions(db::accounts::Ending::ExpiredBy(now))
             .await
             .map_err(|e| anyhow::anyhow!("ending expired sessions: {e}"))?;
         swept.sessions += n;
