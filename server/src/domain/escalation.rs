@@ -15,7 +15,7 @@ use crate::domain::messages::{Links, compose};
 use crate::domain::sessions::{hash_token, random_token};
 
 /// Queues a check-in's text and email to its host, per their channels, inside `tx`.
-pub async fn announce_arrival(
+pub async fn queue_arrival(
     tx: &mut Tx,
     rules: Rules<'_>,
     visit: &Visit,

@@ -41,7 +41,7 @@ pub async fn announce_arrival(tx: &mut Tx, rules: Rules<'_>, visit: &Visit) -> A
         .as_ref()
         .is_none_or(|c| c.channels.visitor_arrived.push);
     if let Some(contact) = &contact {
-        crate::domain::escalation::announce_arrival(tx, rules, visit, contact, now_ms())
+        crate::domain::escalation::queue_arrival(tx, rules, visit, contact, now_ms())
             .await
             .map_err(ApiError::Internal)?;
     }

@@ -22,7 +22,7 @@ use crate::texts::Language;
 
 /// The routes of this module (outside the JSON API, so not in the OpenAPI description).
 pub fn router() -> axum::Router<AppState> {
-    axum::Router::new().route("/a/{token}", get(show).post(decide))
+    axum::Router::new().route("/a/{token}", get(show).post(answer))
 }
 
 /// `?d=approve|reject`, the button a link offers first.
@@ -145,15 +145,15 @@ async fn show(
 
 /// The form's field.
 #[derive(Debug, Deserialize)]
-pub struct Decided {
+pub struct ChoiceForm {
     d: String,
 }
 
-async fn decide(
+async fn answer(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
     axum::extract::Path(token): axum::extract::Path<String>,
-    form: Result<Form<Decided>, FormRejection>,
+    form: Result<Form<ChoiceForm>, FormRejection>,
 ) -> Result<Response, ApiError> {
     state.decision_limits.check(&ip)?;
     let (standing, l) = standing(&state, &token).await?;

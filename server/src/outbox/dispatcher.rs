@@ -38,7 +38,7 @@ pub struct DispatcherConfig {
 }
 
 /// One provider's channel.
-struct Lane {
+struct ProviderLane {
     provider: Provider,
     db: Db,
     senders: Arc<Senders>,
@@ -68,7 +68,7 @@ pub fn spawn(
     let workers: Vec<_> = Provider::ALL
         .into_iter()
         .map(|provider| {
-            let lane = Arc::new(Lane {
+            let lane = Arc::new(ProviderLane {
                 provider,
                 db: db.clone(),
                 senders: senders.clone(),
@@ -91,7 +91,7 @@ pub fn spawn(
     })
 }
 
-impl Channel for Lane {
+impl Channel for ProviderLane {
     type Job = Claimed;
     type Outcome = Attempt;
 
@@ -159,7 +159,11 @@ impl Channel for Lane {
 
 /// Sends one claimed job to `target`, its device as looked up with the batch (`Ok(None)`:
 /// removed; `Err`: the lookup failed, so the job is retried).
-async fn send_job(lane: &Lane, job: Job, target: Result<Option<Target>, String>) -> Attempt {
+async fn send_job(
+    lane: &ProviderLane,
+    job: Job,
+    target: Result<Option<Target>, String>,
+) -> Attempt {
     let (metrics, provider) = (&lane.metrics, lane.provider.as_str());
     let now = now_ms();
     let mut attempt = Attempt {
@@ -263,7 +267,7 @@ async fn send_job(lane: &Lane, job: Job, target: Result<Option<Target>, String>)
 
 /// Passes the provider's answer through the lane's prune breaker: while it is open, a "dead
 /// token" answer keeps the device and retries the push (until its TTL) instead.
-fn check_prune(lane: &Lane, outcome: SendOutcome) -> SendOutcome {
+fn check_prune(lane: &ProviderLane, outcome: SendOutcome) -> SendOutcome {
     let provider = lane.provider.as_str();
     let verdict = lane
         .breaker

@@ -61,7 +61,7 @@ enum Transport {
     Email(EmailClient),
 }
 
-struct Lane {
+struct MessageLane {
     db: Db,
     channel: &'static str,
     transport: Transport,
@@ -89,7 +89,7 @@ pub fn spawn(
     Ok(transports
         .into_iter()
         .map(|(channel, transport)| {
-            let lane = Arc::new(Lane {
+            let lane = Arc::new(MessageLane {
                 db: db.clone(),
                 channel,
                 transport,
@@ -106,7 +106,7 @@ pub fn spawn(
         .collect())
 }
 
-impl Channel for Lane {
+impl Channel for MessageLane {
     type Job = Job;
     type Outcome = Recorded;
 
@@ -174,7 +174,7 @@ impl Outcome {
 }
 
 /// Sends one message; its outcome, to record.
-async fn deliver(lane: &Lane, job: Job) -> Recorded {
+async fn deliver(lane: &MessageLane, job: Job) -> Recorded {
     let outcome = attempt(lane, &job).await;
     let event = match outcome.next {
         NextState::RetryAt(_) => "retried",
@@ -197,7 +197,7 @@ async fn deliver(lane: &Lane, job: Job) -> Recorded {
     }
 }
 
-async fn attempt(lane: &Lane, job: &Job) -> Outcome {
+async fn attempt(lane: &MessageLane, job: &Job) -> Outcome {
     let now = now_ms();
     if job.expires_at <= now {
         return Outcome::unsent(NextState::Expired, "too late to be of use");
