@@ -20,6 +20,7 @@ Standard library HTTP on purpose: the point is the calls, not a framework.
 
 import argparse
 import json
+import socket
 import sys
 import threading
 import time
@@ -152,6 +153,11 @@ def handler(backend):
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--port", type=int, default=8090)
+    p.add_argument(
+        "--listen-fd",
+        type=int,
+        help="serve on this inherited listening socket instead of binding --port",
+    )
     p.add_argument("--gatebell", default="http://127.0.0.1:8080")
     p.add_argument("--service-key", required=True)
     p.add_argument("--webhook-secret", required=True)
@@ -159,7 +165,17 @@ def main():
     p.add_argument("--no-sync", action="store_true", help="do not PUT the users on start")
     args = p.parse_args()
     backend = Backend(args)
-    server = ThreadingHTTPServer(("127.0.0.1", args.port), handler(backend))
+    if args.listen_fd is None:
+        server = ThreadingHTTPServer(("127.0.0.1", args.port), handler(backend))
+    else:
+        # A socket its parent bound and listens on, so no other process can take the port
+        # between the parent choosing it and this process serving it.
+        server = ThreadingHTTPServer(
+            ("127.0.0.1", args.port), handler(backend), bind_and_activate=False
+        )
+        server.socket.close()
+        server.socket = socket.socket(fileno=args.listen_fd)
+        server.server_address = server.socket.getsockname()
     threading.Thread(target=server.serve_forever, daemon=True).start()
     if not args.no_sync:
         backend.sync_users()

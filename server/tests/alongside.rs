@@ -41,13 +41,58 @@ fn example_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/python-backend")
 }
 
-/// A port nothing listens on now.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+/// The backend's listening socket, bound by the test before Gatebell (whose flags name its
+/// port) starts, and handed to the backend process: nothing else can take the port between.
+struct BackendSocket(std::net::TcpListener);
+
+impl BackendSocket {
+    /// On a port the system picks.
+    fn new() -> BackendSocket {
+        BackendSocket(std::net::TcpListener::bind("127.0.0.1:0").unwrap())
+    }
+
+    /// On `port` again, for a backend that restarts where Gatebell knows it; fails loudly
+    /// if another process took the port meanwhile.
+    fn on(port: u16) -> BackendSocket {
+        BackendSocket(std::net::TcpListener::bind(("127.0.0.1", port)).unwrap())
+    }
+
+    fn port(&self) -> u16 {
+        self.0.local_addr().unwrap().port()
+    }
+}
+
+/// A port held for a backend that never runs: bound but not listening, so a connection to it
+/// is refused at once and no other process can take it while the test runs.
+struct RefusingPort {
+    /// Held, not read: the port is ours while it is open.
+    _socket: std::os::fd::OwnedFd,
+    port: u16,
+}
+
+impl RefusingPort {
+    fn new() -> RefusingPort {
+        use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+        // SAFETY: plain socket calls on a descriptor this function owns from its creation.
+        unsafe {
+            let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
+            assert!(fd >= 0, "socket: {}", std::io::Error::last_os_error());
+            let owned = OwnedFd::from_raw_fd(fd);
+            let mut addr: libc::sockaddr_in = std::mem::zeroed();
+            addr.sin_family = libc::AF_INET as libc::sa_family_t;
+            addr.sin_addr.s_addr = u32::from(std::net::Ipv4Addr::LOCALHOST).to_be();
+            let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+            let bound = libc::bind(owned.as_raw_fd(), (&raw const addr).cast(), len);
+            assert_eq!(bound, 0, "bind: {}", std::io::Error::last_os_error());
+            let mut len = len;
+            let named = libc::getsockname(owned.as_raw_fd(), (&raw mut addr).cast(), &mut len);
+            assert_eq!(named, 0, "getsockname: {}", std::io::Error::last_os_error());
+            RefusingPort {
+                _socket: owned,
+                port: u16::from_be(addr.sin_port),
+            }
+        }
+    }
 }
 
 /// The example backend, as a process.
@@ -58,10 +103,18 @@ struct PyBackend {
 }
 
 impl PyBackend {
-    fn start(port: u16, gatebell: &str, jwt_ttl: u64, sync: bool) -> PyBackend {
+    /// The backend serving on `socket`; the test keeps no copy of it, so once the backend
+    /// is killed its port refuses connections.
+    fn start(socket: BackendSocket, gatebell: &str, jwt_ttl: u64, sync: bool) -> PyBackend {
+        use std::os::fd::AsRawFd;
+        use std::os::unix::process::CommandExt;
+        const LISTEN_FD: i32 = 10;
+        let port = socket.port();
+        let fd = socket.0.as_raw_fd();
         let mut cmd = Command::new(python());
         cmd.arg(example_dir().join("backend.py"))
             .args(["--port", &port.to_string(), "--gatebell", gatebell])
+            .args(["--listen-fd", &LISTEN_FD.to_string()])
             .args([
                 "--service-key",
                 SERVICE_KEY,
@@ -73,7 +126,18 @@ impl PyBackend {
         if !sync {
             cmd.arg("--no-sync");
         }
+        // SAFETY: between fork and exec only dup2, which is async-signal-safe; the copy it
+        // makes is not close-on-exec, so the backend inherits the socket as LISTEN_FD.
+        unsafe {
+            cmd.pre_exec(move || {
+                if libc::dup2(fd, LISTEN_FD) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
         let mut child = cmd.spawn().expect("start the Python backend");
+        drop(socket);
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
         let line = lines
             .next()
@@ -189,11 +253,11 @@ async fn app(b: Backend, port: u16) -> TestApp {
 }
 
 async fn the_whole_story(b: Backend) {
-    let port = free_port();
+    let socket = BackendSocket::new();
     let push = FakeWebPush::start().await;
-    let app = app(b, port).await;
+    let app = app(b, socket.port()).await;
     app.pin_vapid_key(&push).await;
-    let backend = PyBackend::start(port, &app.url, JWT_TTL_SECS, true);
+    let backend = PyBackend::start(socket, &app.url, JWT_TTL_SECS, true);
 
     // The backend's JWT signs in; the user it PUT is the one the token names.
     let jwt = backend.login("res-asha").await;
@@ -352,7 +416,8 @@ async fn put_user(app: &TestApp, id: &str, body: Value) -> (StatusCode, Value) {
 }
 
 async fn users_and_visits_from_the_backend(b: Backend) {
-    let app = app(b, free_port()).await;
+    let no_backend = RefusingPort::new();
+    let app = app(b, no_backend.port).await;
     // Create, then update; the answer says which.
     let asha = json!({"name": "Asha", "email": "Asha@Backend.example", "phone": "+919800000001",
                       "role": "resident", "unit": "B-7"});
@@ -494,7 +559,8 @@ async fn users_and_visits_from_the_backend(b: Backend) {
 
 async fn action_tokens_are_single_use_scoped_and_lose_to_the_first_answer(b: Backend) {
     let push = FakeWebPush::start().await;
-    let app = app(b, free_port()).await;
+    let no_backend = RefusingPort::new();
+    let app = app(b, no_backend.port).await;
     app.pin_vapid_key(&push).await;
     // A demo resident with a browser, and two walk-ins for her.
     let asha = app.login("asha@demo.gatebell").await;
@@ -865,9 +931,10 @@ on_both_backends!(
 /// The receiver is down for 30 s: the webhook is retried until it is up, then arrives once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_webhook_waits_for_its_receiver() {
-    let port = free_port();
+    let socket = BackendSocket::new();
+    let port = socket.port();
     let app = app(Backend::Sqlite, port).await;
-    let backend = PyBackend::start(port, &app.url, 600, true);
+    let backend = PyBackend::start(socket, &app.url, 600, true);
     let jwt = backend.login("res-asha").await;
     // Gatebell fetches the backend's key set on the JWT's first use, while it is up.
     assert_eq!(app.get("/api/v1/me", &jwt).await.0, 200);
@@ -903,7 +970,7 @@ async fn a_webhook_waits_for_its_receiver() {
         .await,
         1
     );
-    let backend = PyBackend::start(port, &app.url, 600, false);
+    let backend = PyBackend::start(BackendSocket::on(port), &app.url, 600, false);
     let event = backend
         .wait_for_event(&visit_id, Duration::from_secs(10))
         .await;
@@ -933,7 +1000,9 @@ async fn a_webhook_waits_for_its_receiver() {
 /// `kill -9` between the decision and the webhook: it arrives after the restart.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_webhook_survives_kill_9() {
-    let port = free_port();
+    // Refusing until the backend starts after the restart, on the port Gatebell knows.
+    let held = RefusingPort::new();
+    let port = held.port;
     let dir = tempfile::tempdir().unwrap();
     let url = common::database_url(Backend::Sqlite, dir.path()).await;
     let flags = flags(port);
@@ -994,7 +1063,8 @@ async fn a_webhook_survives_kill_9() {
     assert_eq!(s, 200, "{v}");
     first.kill();
     // The receiver comes up while Gatebell is down; Gatebell restarts on the same database.
-    let backend = PyBackend::start(port, "http://127.0.0.1:9", 600, false);
+    drop(held);
+    let backend = PyBackend::start(BackendSocket::on(port), "http://127.0.0.1:9", 600, false);
     let _second = Process::spawn(&url, &flags);
     let event = backend
         .wait_for_event(&visit_id, Duration::from_secs(45))
