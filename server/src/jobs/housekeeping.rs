@@ -42,12 +42,30 @@ pub struct Swept {
     pub messages: u64,
 }
 
-/// Rows a retention batch deletes per table, in one transaction.
+/// Rows the first retention batch of a table deletes, in one transaction.
 const PURGE_BATCH: i64 = 500;
+/// The bounds of a batch as [`next_batch`] sizes it.
+const PURGE_BATCH_MIN: i64 = 50;
+const PURGE_BATCH_MAX: i64 = 2_000;
+/// How long a batch should hold the writer: a walk-in that arrives during one waits for it.
+const PURGE_HOLD: std::time::Duration = std::time::Duration::from_millis(5);
 /// After each batch the purge rests this many times as long as the batch took (at least
 /// 10 ms): it takes at most a quarter of SQLite's one writer, whatever the backlog of old
 /// rows, so walk-ins keep theirs.
 const PURGE_REST: u32 = 3;
+
+/// The next batch's size after one of `size` rows took `took`: halved while a batch holds the
+/// writer over twice [`PURGE_HOLD`] (a large file, a slow disk), doubled while it holds it
+/// under half of it, within [`PURGE_BATCH_MIN`]..=[`PURGE_BATCH_MAX`].
+fn next_batch(size: i64, took: std::time::Duration) -> i64 {
+    if took > PURGE_HOLD * 2 {
+        (size / 2).max(PURGE_BATCH_MIN)
+    } else if took < PURGE_HOLD / 2 {
+        (size * 2).min(PURGE_BATCH_MAX)
+    } else {
+        size
+    }
+}
 
 /// What a retention batch deletes.
 #[derive(Clone, Copy)]
@@ -60,22 +78,21 @@ enum Purge {
 /// Deletes `what` older than `cutoff` in transactions of a batch each until none is left; the
 /// rows deleted.
 async fn in_batches(state: &AppState, what: Purge, cutoff: i64) -> anyhow::Result<u64> {
-    let mut total = 0;
+    let (mut total, mut size) = (0, PURGE_BATCH);
     loop {
         let started = std::time::Instant::now();
         let mut tx = state.db.begin().await?;
         let n = match what {
-            Purge::Queue(q) => db::queue::purge_before(&mut tx, q, cutoff, PURGE_BATCH).await?,
-            Purge::Notifications => {
-                db::notifications::purge_before(&mut tx, cutoff, PURGE_BATCH).await?
-            }
-            Purge::Visits => db::visits::purge_before(&mut tx, cutoff, PURGE_BATCH).await?,
+            Purge::Queue(q) => db::queue::purge_before(&mut tx, q, cutoff, size).await?,
+            Purge::Notifications => db::notifications::purge_before(&mut tx, cutoff, size).await?,
+            Purge::Visits => db::visits::purge_before(&mut tx, cutoff, size).await?,
         };
         tx.commit().await?;
         total += n;
         if n == 0 {
             return Ok(total);
         }
+        size = next_batch(size, started.elapsed());
         // Between batches, the writer is free for requests.
         let rest = (started.elapsed() * PURGE_REST).max(std::time::Duration::from_millis(10));
         tokio::time::sleep(rest).await;
@@ -118,4 +135,19 @@ pub async fn run_once(state: &AppState) -> anyhow::Result<Swept> {
         tracing::info!(?swept, "housekeeping");
     }
     Ok(swept)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn a_batch_shrinks_while_it_holds_the_writer_too_long_and_grows_while_it_is_quick() {
+        assert_eq!(next_batch(500, Duration::from_millis(40)), 250);
+        assert_eq!(next_batch(60, Duration::from_millis(40)), PURGE_BATCH_MIN);
+        assert_eq!(next_batch(500, Duration::from_millis(1)), 1_000);
+        assert_eq!(next_batch(1_500, Duration::from_millis(1)), PURGE_BATCH_MAX);
+        assert_eq!(next_batch(500, Duration::from_millis(5)), 500);
+    }
 }
