@@ -100,6 +100,9 @@ const FOCUSED_ANSWER_MS = 500;
  */
 async function shownWhenFocused(payload) {
   const windows = await self.clients.matchAll({ type: 'window', includeUncontrolled: true });
+  // An iOS Home Screen app's worker sees no windows at all, its own included: the pages that
+  // listen are asked over a BroadcastChannel instead, and the one in front answers.
+  if (windows.length === 0) return shownWhenAskedOverChannel(payload);
   const focused = windows.filter((w) => w.focused);
   const answers = focused.map((w) => new Promise((resolve) => {
     const channel = new MessageChannel();
@@ -111,6 +114,34 @@ async function shownWhenFocused(payload) {
     w.postMessage({ type: 'gatebell:push', payload }, [channel.port2]);
   }));
   return (await Promise.all(answers)).every(Boolean);
+}
+
+/** The BroadcastChannel of pages that listen for pushes; named again in foreground.js. */
+const FOREGROUND_CHANNEL = 'gatebell:foreground';
+
+/**
+ * Asks the listening pages over FOREGROUND_CHANNEL; resolves whether the system notification
+ * is still wanted: not when the page in front answers `false`; yes on any other answer, or
+ * none in time.
+ */
+async function shownWhenAskedOverChannel(payload) {
+  if (typeof BroadcastChannel === 'undefined') return true;
+  const channel = new BroadcastChannel(FOREGROUND_CHANNEL);
+  const id = `${Date.now()}-${Math.random()}`;
+  try {
+    return await new Promise((resolve) => {
+      const timer = setTimeout(() => resolve(true), FOCUSED_ANSWER_MS);
+      channel.onmessage = (e) => {
+        if (e.data && e.data.type === 'gatebell:answer' && e.data.id === id) {
+          clearTimeout(timer);
+          resolve(e.data.show !== false);
+        }
+      };
+      channel.postMessage({ type: 'gatebell:push', id, payload });
+    });
+  } finally {
+    channel.close();
+  }
 }
 
 /**

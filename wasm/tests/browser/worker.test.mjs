@@ -179,6 +179,27 @@ test('on Safari every push is shown, even one a focused page’s onMessage decli
   assert.match(await (await worker()).evaluate(() => navigator.userAgent), /iPhone.*Safari/, 'the worker ran as Safari');
 });
 
+test('in an iOS Home Screen app, where the worker sees no windows, the page in front still hears the push and chooses whether it is shown', async () => {
+  await openApp('/foreground.html?worker=/homescreen-sw.js');
+  await page.bringToFront();
+  const push = (id) => ({
+    gatebell: 1, type: 'visitor_arrived', visitId: id, title: 'Visitor arrived', body: `${id} checked in`, tag: `visit-${id}`,
+  });
+  // Asked over the BroadcastChannel, the page hears it; by default it is shown too. (The
+  // worker is stopped: the push starts it.)
+  await deliver(push('hs-1'));
+  await until('the page to hear it', async () => (await page.evaluate(() => window.heard.length)) === 1);
+  assert.equal((await page.evaluate(() => window.heard[0])).visitId, 'hs-1');
+  await until('the notification', async () => (await notifications()).some((n) => n.tag === 'visit-hs-1'));
+  assert.equal(await (await worker()).evaluate(async () => (await self.clients.matchAll()).length), 0,
+    'the worker saw no windows');
+  // The page shows the visit itself: no system notification, once the handler has finished.
+  await page.evaluate(() => { window.showSystemNotification = false; });
+  await deliverAndSettle(push('hs-2'));
+  assert.equal(await page.evaluate(() => window.heard.length), 2, 'the page heard it');
+  assert.deepEqual((await notifications()).map((n) => n.tag), ['visit-hs-1']);
+});
+
 test('a page whose last onMessage client is freed is no longer asked about pushes', async () => {
   await openApp('/foreground.html');
   await page.bringToFront();
