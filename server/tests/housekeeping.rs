@@ -179,18 +179,8 @@ async fn claim_ids(app: &TestApp, order: Order, limit: i64) -> Vec<String> {
     struct Claimed {
         id: String,
     }
-    let db = &app.state().db;
-    let mut tx = db.begin().await.unwrap();
-    let claim = queue::Claim {
-        order,
-        lane: "test-lane",
-        claim_id: &format!("test-{}", gatebell_server::db::new_id()),
-        now: gatebell_server::db::now_ms(),
-        lease_ms: 60_000,
-        limit,
-    };
-    let rows: Vec<Claimed> = queue::claim(&mut tx, &queue::PUSHES, claim).await.unwrap();
-    tx.commit().await.unwrap();
+    let hold = queue::Hold::new(&app.state().db, &queue::PUSHES, "test-lane", 60_000);
+    let rows: Vec<Claimed> = hold.claim(order, limit).await.unwrap();
     rows.into_iter().map(|r| r.id).collect()
 }
 

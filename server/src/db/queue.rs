@@ -15,7 +15,7 @@ use std::sync::LazyLock;
 
 use sqlx::FromRow;
 
-use super::{Backend, Db, DbError, Tx, new_id};
+use super::{Backend, Db, DbError, Tx, new_id, now_ms};
 
 /// One outbox table.
 pub struct Queue {
@@ -215,59 +215,80 @@ impl Order {
     }
 }
 
-/// What one claim asks for.
-pub struct Claim<'a> {
-    pub order: Order,
-    /// Ignored by a queue with one lane.
-    pub lane: &'a str,
-    pub claim_id: &'a str,
-    pub now: i64,
+/// One worker's hold on a lane of a queue: the rows it claims carry its `claim_id` for
+/// `lease_ms`, and only it records or hands them back.
+pub struct Hold {
+    pub db: Db,
+    pub queue: &'static Queue,
+    /// The lane's name (ignored by a queue with one lane).
+    pub lane: &'static str,
+    pub claim_id: String,
     pub lease_ms: i64,
-    pub limit: i64,
 }
 
-/// Claims up to `limit` of `lane`'s due rows in `order` for `lease_ms` (`lane` is ignored by a
-/// queue with one lane); commit `tx` straight after, so that on PostgreSQL the claimed rows'
-/// locks are held only for the claim.
-pub async fn claim<J>(tx: &mut Tx, q: &Queue, c: Claim<'_>) -> Result<Vec<J>, DbError>
-where
-    J: for<'r> FromRow<'r, sqlx::sqlite::SqliteRow>
-        + for<'r> FromRow<'r, sqlx::postgres::PgRow>
-        + Send
-        + Unpin,
-{
-    let sql = q.claim[c.order as usize][which(&tx.conn())];
-    per_backend!(tx.conn(), conn => {
-        let query = sqlx::query_as(sql)
-            .bind(c.claim_id)
-            .bind(c.now + c.lease_ms)
-            .bind(c.now)
-            .bind(c.limit);
-        let query = if q.lane.is_some() { query.bind(c.lane) } else { query };
-        query.fetch_all(&mut *conn).await
-    })
-}
+impl Hold {
+    /// A hold with a claim id of its own.
+    pub fn new(db: &Db, queue: &'static Queue, lane: &'static str, lease_ms: i64) -> Hold {
+        Hold {
+            db: db.clone(),
+            queue,
+            lane,
+            claim_id: new_id(),
+            lease_ms,
+        }
+    }
 
-/// Makes the rows `claim_id` still holds due at `now` (a sender stopping with sends it gave up
-/// on); returns how many.
-pub async fn release(tx: &mut Tx, q: &Queue, claim_id: &str, now: i64) -> Result<u64, DbError> {
-    per_backend!(tx.conn(), c => {
-        sqlx::query(q.release)
-            .bind(claim_id)
-            .bind(now)
-            .execute(&mut *c)
-            .await
-            .map(|r| r.rows_affected())
-    })
-}
+    /// Claims up to `limit` due rows in `order`, in a transaction of its own: on PostgreSQL
+    /// the claimed rows' locks are held only for the claim.
+    pub async fn claim<J>(&self, order: Order, limit: i64) -> Result<Vec<J>, DbError>
+    where
+        J: for<'r> FromRow<'r, sqlx::sqlite::SqliteRow>
+            + for<'r> FromRow<'r, sqlx::postgres::PgRow>
+            + Send
+            + Unpin,
+    {
+        let (q, now) = (self.queue, now_ms());
+        let mut tx = self.db.begin().await?;
+        let sql = q.claim[order as usize][which(&tx.conn())];
+        let jobs = per_backend!(tx.conn(), conn => {
+            let query = sqlx::query_as(sql)
+                .bind(&self.claim_id)
+                .bind(now + self.lease_ms)
+                .bind(now)
+                .bind(limit);
+            let query = if q.lane.is_some() { query.bind(self.lane) } else { query };
+            query.fetch_all(&mut *conn).await
+        })?;
+        tx.commit().await?;
+        Ok(jobs)
+    }
 
-/// When `lane`'s next pending row is due, if any.
-pub async fn next_due(db: &Db, q: &Queue, lane: &str) -> Result<Option<i64>, DbError> {
-    per_backend!(db.reader(), p => {
-        let query = sqlx::query_scalar(q.next_due);
-        let query = if q.lane.is_some() { query.bind(lane) } else { query };
-        query.fetch_one(p).await
-    })
+    /// When the lane's next pending row is due, if any.
+    pub async fn next_due(&self) -> Result<Option<i64>, DbError> {
+        let q = self.queue;
+        per_backend!(self.db.reader(), p => {
+            let query = sqlx::query_scalar(q.next_due);
+            let query = if q.lane.is_some() { query.bind(self.lane) } else { query };
+            query.fetch_one(p).await
+        })
+    }
+
+    /// Makes the rows this hold still has due now (a worker stopping with sends it gave up
+    /// on); returns how many.
+    pub async fn release(&self) -> Result<u64, DbError> {
+        let now = now_ms();
+        let mut tx = self.db.begin().await?;
+        let n = per_backend!(tx.conn(), c => {
+            sqlx::query(self.queue.release)
+                .bind(&self.claim_id)
+                .bind(now)
+                .execute(&mut *c)
+                .await
+                .map(|r| r.rows_affected())
+        })?;
+        tx.commit().await?;
+        Ok(n)
+    }
 }
 
 /// Pending rows of `lane` (`lane` is ignored by a queue with one lane).

@@ -14,8 +14,8 @@ use crate::channels::SendOutcome;
 use crate::channels::fcm::FcmSender;
 use crate::channels::webpush::{WebPushSender, WebTarget, topic_for_visit};
 use crate::db::outbox::{self, Attempt, Job, NextState, PUSHES, SentInfo, Target};
-use crate::db::queue::{self, Order};
-use crate::db::{Db, DbError, Tx, new_id, now_ms};
+use crate::db::queue::{Hold, Order};
+use crate::db::{Db, DbError, Tx, now_ms};
 use crate::metrics::PushMetrics;
 use crate::outbox::push::{Provider, PushHandle};
 use crate::outbox::{RETRY_BASE_MS, RETRY_CAP_MS, retry_at};
@@ -40,12 +40,10 @@ pub struct DispatcherConfig {
 /// One provider's channel.
 struct ProviderLane {
     provider: Provider,
-    db: Db,
     senders: Arc<Senders>,
     metrics: PushMetrics,
     breaker: Mutex<PruneBreaker>,
-    claim_id: String,
-    lease_ms: i64,
+    hold: Hold,
 }
 
 /// A claimed job with its device as looked up with the batch (`Ok(None)`: removed; `Err`: the
@@ -70,12 +68,10 @@ pub fn spawn(
         .map(|provider| {
             let lane = Arc::new(ProviderLane {
                 provider,
-                db: db.clone(),
                 senders: senders.clone(),
                 metrics: metrics.clone(),
                 breaker: Mutex::default(),
-                claim_id: new_id(),
-                lease_ms: config.lease_ms,
+                hold: Hold::new(&db, &PUSHES, provider.as_str(), config.lease_ms),
             });
             let settings = worker::Settings {
                 slots: config.concurrency,
@@ -99,28 +95,18 @@ impl Channel for ProviderLane {
         self.provider.as_str()
     }
 
-    fn db(&self) -> &Db {
-        &self.db
+    fn hold(&self) -> &Hold {
+        &self.hold
     }
 
     async fn claim(&self, order: Order, limit: i64) -> Result<Vec<Claimed>, DbError> {
-        let mut tx = self.db.begin().await?;
-        let claim = queue::Claim {
-            order,
-            lane: self.provider.as_str(),
-            claim_id: &self.claim_id,
-            now: now_ms(),
-            lease_ms: self.lease_ms,
-            limit,
-        };
-        let jobs: Vec<Job> = queue::claim(&mut tx, &PUSHES, claim).await?;
-        tx.commit().await?;
+        let jobs: Vec<Job> = self.hold.claim(order, limit).await?;
         if jobs.is_empty() {
             return Ok(Vec::new());
         }
         // Every claimed job's device in one query, not one read per job.
         let ids: Vec<&str> = jobs.iter().map(|j| j.device_id.as_str()).collect();
-        let targets = outbox::targets(&self.db, &ids, now_ms())
+        let targets = outbox::targets(&self.hold.db, &ids, now_ms())
             .await
             .map_err(|e| format!("database: {e}"));
         Ok(jobs
@@ -135,10 +121,6 @@ impl Channel for ProviderLane {
             .collect())
     }
 
-    async fn next_due(&self) -> Result<Option<i64>, DbError> {
-        queue::next_due(&self.db, &PUSHES, self.provider.as_str()).await
-    }
-
     async fn send(&self, claimed: Claimed) -> Attempt {
         send_job(self, claimed.job, claimed.target).await
     }
@@ -147,13 +129,11 @@ impl Channel for ProviderLane {
         batch.sort_unstable_by(|a, b| a.job_id.cmp(&b.job_id));
         outbox::record(tx, batch).await
     }
+}
 
-    fn retries(attempt: &Attempt) -> bool {
-        matches!(attempt.next, NextState::RetryAt(_))
-    }
-
-    async fn release(&self, tx: &mut Tx, now: i64) -> Result<u64, DbError> {
-        queue::release(tx, &PUSHES, &self.claim_id, now).await
+impl worker::Outcome for Attempt {
+    fn next(&self) -> NextState {
+        self.next
     }
 }
 
@@ -168,7 +148,7 @@ async fn send_job(
     let now = now_ms();
     let mut attempt = Attempt {
         job_id: job.id.clone(),
-        claim_id: lane.claim_id.clone(),
+        claim_id: lane.hold.claim_id.clone(),
         device_id: job.device_id.clone(),
         provider,
         at: now,

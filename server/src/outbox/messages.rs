@@ -13,8 +13,8 @@ use tokio::sync::watch;
 
 use crate::config::Config;
 use crate::db::messages::{Job, MESSAGES};
-use crate::db::queue::{self, NextState, Order};
-use crate::db::{Db, DbError, Tx, new_id, now_ms};
+use crate::db::queue::{Hold, NextState, Order};
+use crate::db::{Db, DbError, Tx, now_ms};
 use crate::metrics::PushMetrics;
 use crate::outbox::push::PushHandle;
 use crate::outbox::worker::{self, Channel};
@@ -62,12 +62,10 @@ enum Transport {
 }
 
 struct MessageLane {
-    db: Db,
     channel: &'static str,
     transport: Transport,
     metrics: PushMetrics,
-    lease_ms: i64,
-    claim_id: String,
+    hold: Hold,
 }
 
 /// Starts a lane per configured channel; each stops when `stop` turns true, handing back what
@@ -90,12 +88,10 @@ pub fn spawn(
         .into_iter()
         .map(|(channel, transport)| {
             let lane = Arc::new(MessageLane {
-                db: db.clone(),
                 channel,
                 transport,
                 metrics: metrics.clone(),
-                lease_ms: config.args.push.claim_lease_ms,
-                claim_id: new_id(),
+                hold: Hold::new(db, &MESSAGES, channel, config.args.push.claim_lease_ms),
             });
             let settings = worker::Settings {
                 slots: SLOTS,
@@ -114,27 +110,12 @@ impl Channel for MessageLane {
         self.channel
     }
 
-    fn db(&self) -> &Db {
-        &self.db
+    fn hold(&self) -> &Hold {
+        &self.hold
     }
 
     async fn claim(&self, order: Order, limit: i64) -> Result<Vec<Job>, DbError> {
-        let mut tx = self.db.begin().await?;
-        let claim = queue::Claim {
-            order,
-            lane: self.channel,
-            claim_id: &self.claim_id,
-            now: now_ms(),
-            lease_ms: self.lease_ms,
-            limit,
-        };
-        let jobs = queue::claim(&mut tx, &MESSAGES, claim).await?;
-        tx.commit().await?;
-        Ok(jobs)
-    }
-
-    async fn next_due(&self) -> Result<Option<i64>, DbError> {
-        queue::next_due(&self.db, &MESSAGES, self.channel).await
+        self.hold.claim(order, limit).await
     }
 
     async fn send(&self, job: Job) -> Recorded {
@@ -142,15 +123,7 @@ impl Channel for MessageLane {
     }
 
     async fn record(&self, tx: &mut Tx, batch: &mut [Recorded]) -> Result<(), DbError> {
-        Recorded::write(tx, &MESSAGES, &self.claim_id, self.channel, batch).await
-    }
-
-    fn retries(outcome: &Recorded) -> bool {
-        matches!(outcome.next, NextState::RetryAt(_))
-    }
-
-    async fn release(&self, tx: &mut Tx, now: i64) -> Result<u64, DbError> {
-        queue::release(tx, &MESSAGES, &self.claim_id, now).await
+        Recorded::write(tx, &self.hold, batch).await
     }
 }
 

@@ -4,7 +4,7 @@
 
 use rand::Rng;
 
-use crate::db::queue::{self, NextState, Queue};
+use crate::db::queue::{self, Hold, NextState};
 use crate::db::{DbError, Tx};
 
 pub mod breaker;
@@ -29,21 +29,15 @@ pub struct Recorded {
 }
 
 impl Recorded {
-    /// Writes `batch`, claimed by `claim_id` in `lane` of `q`, in the order of the rows' ids.
-    pub async fn write(
-        tx: &mut Tx,
-        q: &Queue,
-        claim_id: &str,
-        lane: &str,
-        batch: &mut [Recorded],
-    ) -> Result<(), DbError> {
+    /// Writes `batch`, claimed through `hold`, in the order of the rows' ids.
+    pub async fn write(tx: &mut Tx, hold: &Hold, batch: &mut [Recorded]) -> Result<(), DbError> {
         batch.sort_unstable_by(|a, b| a.job_id.cmp(&b.job_id));
         let outcomes: Vec<queue::Outcome<'_>> = batch
             .iter()
             .map(|r| queue::Outcome {
                 job_id: &r.job_id,
-                claim_id,
-                lane,
+                claim_id: &hold.claim_id,
+                lane: hold.lane,
                 at: r.at,
                 next: r.next,
                 status: r.status,
@@ -51,7 +45,13 @@ impl Recorded {
                 latency_ms: r.latency_ms,
             })
             .collect();
-        queue::record(tx, q, &outcomes).await
+        queue::record(tx, hold.queue, &outcomes).await
+    }
+}
+
+impl worker::Outcome for Recorded {
+    fn next(&self) -> NextState {
+        self.next
     }
 }
 

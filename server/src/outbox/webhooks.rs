@@ -17,7 +17,7 @@ use tokio::sync::watch;
 use crate::channels::retry_after_ms;
 use crate::channels::webhooks::Signer;
 use crate::config::Config;
-use crate::db::queue::{self, NextState, Order};
+use crate::db::queue::{Hold, NextState, Order};
 use crate::db::webhooks::{self, Job, WEBHOOKS};
 use crate::db::{Db, DbError, Tx, new_id, now_ms};
 use crate::metrics::PushMetrics;
@@ -76,14 +76,12 @@ fn rfc3339(ms: i64) -> String {
 
 /// What the sender needs.
 pub struct Sender {
-    db: Db,
     url: String,
     signer: Signer,
     client: reqwest::Client,
     retry_max_ms: i64,
-    lease_ms: i64,
     metrics: PushMetrics,
-    claim_id: String,
+    hold: Hold,
 }
 
 /// Starts the sender when `--webhook-url` is set; it stops when `stop` turns true, handing back
@@ -99,7 +97,6 @@ pub fn spawn(
         return Ok(None);
     };
     let sender = Arc::new(Sender {
-        db,
         url: url.clone(),
         signer: Signer::new(secret)?,
         // The receiver is the operator's own service, possibly on a private network: no
@@ -109,9 +106,8 @@ pub fn spawn(
             .timeout(SEND_TIMEOUT)
             .build()?,
         retry_max_ms: (config.args.webhook.retry_max_secs as i64).saturating_mul(1000),
-        lease_ms: config.args.push.claim_lease_ms,
         metrics,
-        claim_id: new_id(),
+        hold: Hold::new(&db, &WEBHOOKS, "", config.args.push.claim_lease_ms),
     });
     let settings = worker::Settings {
         slots: SLOTS,
@@ -128,27 +124,12 @@ impl Channel for Sender {
         "webhooks"
     }
 
-    fn db(&self) -> &Db {
-        &self.db
+    fn hold(&self) -> &Hold {
+        &self.hold
     }
 
     async fn claim(&self, order: Order, limit: i64) -> Result<Vec<Job>, DbError> {
-        let mut tx = self.db.begin().await?;
-        let claim = queue::Claim {
-            order,
-            lane: "",
-            claim_id: &self.claim_id,
-            now: now_ms(),
-            lease_ms: self.lease_ms,
-            limit,
-        };
-        let jobs = queue::claim(&mut tx, &WEBHOOKS, claim).await?;
-        tx.commit().await?;
-        Ok(jobs)
-    }
-
-    async fn next_due(&self) -> Result<Option<i64>, DbError> {
-        queue::next_due(&self.db, &WEBHOOKS, "").await
+        self.hold.claim(order, limit).await
     }
 
     async fn send(&self, job: Job) -> Recorded {
@@ -172,15 +153,7 @@ impl Channel for Sender {
     }
 
     async fn record(&self, tx: &mut Tx, batch: &mut [Recorded]) -> Result<(), DbError> {
-        Recorded::write(tx, &WEBHOOKS, &self.claim_id, "", batch).await
-    }
-
-    fn retries(outcome: &Recorded) -> bool {
-        matches!(outcome.next, NextState::RetryAt(_))
-    }
-
-    async fn release(&self, tx: &mut Tx, now: i64) -> Result<u64, DbError> {
-        queue::release(tx, &WEBHOOKS, &self.claim_id, now).await
+        Recorded::write(tx, &self.hold, batch).await
     }
 }
 

@@ -13,8 +13,8 @@ use std::time::Duration;
 use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::task::JoinSet;
 
-use crate::db::queue::Order;
-use crate::db::{Db, DbError, Tx, now_ms};
+use crate::db::queue::{Hold, NextState, Order};
+use crate::db::{DbError, Tx, now_ms};
 use crate::outbox::push::PushHandle;
 
 /// A periodic sweep picks up rows whose lease ran out (a crashed instance) or that another
@@ -29,18 +29,17 @@ pub trait Channel: Send + Sync + 'static {
     /// A claimed row, ready to send.
     type Job: Send + 'static;
     /// What one send ends with, to record.
-    type Outcome: Send + 'static;
+    type Outcome: Outcome + Send + 'static;
     /// For logs: `fcm`, `webpush`, `webhooks`, `sms`, `email`.
     fn name(&self) -> &'static str;
-    fn db(&self) -> &Db;
-    /// Claims up to `limit` due rows in `order`, in a transaction of its own.
+    /// The lane this worker holds: claims, the next due time and handing back go through it.
+    fn hold(&self) -> &Hold;
+    /// Claims up to `limit` due rows in `order` (most channels: `self.hold().claim(..)`).
     fn claim(
         &self,
         order: Order,
         limit: i64,
     ) -> impl Future<Output = Result<Vec<Self::Job>, DbError>> + Send;
-    /// When the lane's next pending row is due.
-    fn next_due(&self) -> impl Future<Output = Result<Option<i64>, DbError>> + Send;
     /// Sends one row.
     fn send(&self, job: Self::Job) -> impl Future<Output = Self::Outcome> + Send;
     /// Writes a batch of outcomes inside `tx`, in one order (by row id) in every batch, so that
@@ -50,11 +49,12 @@ pub trait Channel: Send + Sync + 'static {
         tx: &mut Tx,
         batch: &mut [Self::Outcome],
     ) -> impl Future<Output = Result<(), DbError>> + Send;
-    /// Whether the outcome is a retry: the lanes are woken once it is recorded, so that one due
-    /// before the next sweep is not missed.
-    fn retries(outcome: &Self::Outcome) -> bool;
-    /// Makes the rows this lane still holds due at `now` (stopping).
-    fn release(&self, tx: &mut Tx, now: i64) -> impl Future<Output = Result<u64, DbError>> + Send;
+}
+
+/// What the worker reads of an outcome.
+pub trait Outcome {
+    /// Where the row stands after the send.
+    fn next(&self) -> NextState;
 }
 
 /// A worker's settings.
@@ -82,13 +82,7 @@ pub fn spawn<C: Channel>(
         let _ = recorder.await;
         // Sends abandoned at the end of the grace period: give their rows back now rather
         // than when the lease runs out.
-        let released = async {
-            let mut tx = channel.db().begin().await?;
-            let n = channel.release(&mut tx, now_ms()).await?;
-            tx.commit().await?;
-            Ok::<_, DbError>(n)
-        };
-        match released.await {
+        match channel.hold().release().await {
             Ok(0) => {}
             Ok(n) => tracing::info!(lane = channel.name(), n, "handed back unfinished rows"),
             Err(e) => tracing::warn!(
@@ -139,7 +133,7 @@ async fn run<C: Channel>(
         };
         if jobs.is_empty() {
             drop(room);
-            let wait = match channel.next_due().await {
+            let wait = match channel.hold().next_due().await {
                 Ok(Some(due)) => {
                     Duration::from_millis((due - now_ms()).clamp(1, SWEEP.as_millis() as i64) as u64)
                 }
@@ -184,13 +178,17 @@ async fn record_loop<C: Channel>(
 ) {
     let mut batch = Vec::with_capacity(RECORD_BATCH);
     while rx.recv_many(&mut batch, RECORD_BATCH).await > 0 {
-        let retry_soon = batch.iter().any(C::retries);
+        // The lanes are woken once a retry is recorded, so that one due before the next sweep is
+        // not missed.
+        let retry_soon = batch
+            .iter()
+            .any(|o| matches!(o.next(), NextState::RetryAt(_)));
         // A failed write is retried: losing an outcome would send the row again once its
         // lease runs out.
         let mut delay = Duration::from_millis(50);
         loop {
             let written = async {
-                let mut tx = channel.db().begin().await?;
+                let mut tx = channel.hold().db.begin().await?;
                 channel.record(&mut tx, &mut batch).await?;
                 tx.commit().await
             };

@@ -55,10 +55,6 @@ fn start_cluster() -> String {
     let dir = std::env::temp_dir().join(format!("gatebell-pg-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
     let d = dir.display().to_string();
     run(Command::new("chown").args(["postgres", &d]));
     run(Command::new("runuser").args([
@@ -73,23 +69,46 @@ fn start_cluster() -> String {
         "-U",
         "postgres",
     ]));
-    let opts = format!(
-        "-c listen_addresses=127.0.0.1 -p {port} -k {d} -c fsync=off -c max_connections=300"
-    );
-    run(Command::new("runuser").args([
-        "-u",
-        "postgres",
-        "--",
-        &format!("{PG_BIN}/pg_ctl"),
-        "-D",
-        &format!("{d}/data"),
-        "-l",
-        &format!("{d}/log"),
-        "-w",
-        "-o",
-        &opts,
-        "start",
-    ]));
+    // PostgreSQL binds its own port and cannot take a bound socket: a port seen free may be
+    // taken by the time it binds, so a start that could not bind tries the next free one.
+    let mut tries = 0;
+    let port = loop {
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
+        let opts = format!(
+            "-c listen_addresses=127.0.0.1 -p {port} -k {d} -c fsync=off -c max_connections=300"
+        );
+        let out = Command::new("runuser")
+            .args([
+                "-u",
+                "postgres",
+                "--",
+                &format!("{PG_BIN}/pg_ctl"),
+                "-D",
+                &format!("{d}/data"),
+                "-l",
+                &format!("{d}/log"),
+                "-w",
+                "-o",
+                &opts,
+                "start",
+            ])
+            .output()
+            .expect("run pg_ctl");
+        if out.status.success() {
+            break port;
+        }
+        let log = std::fs::read_to_string(format!("{d}/log")).unwrap_or_default();
+        tries += 1;
+        assert!(
+            tries < 5 && log.contains("could not bind"),
+            "pg_ctl start failed: {}{}\n{log}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
     // The test harness has no global teardown: a watcher stops the cluster when we exit.
     let watcher = format!(
         "while kill -0 {pid} 2>/dev/null; do sleep 0.5; done; runuser -u postgres -- {PG_BIN}/pg_ctl -D {d}/data -m immediate stop >/dev/null 2>&1; rm -rf {d}",
