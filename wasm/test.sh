@@ -53,17 +53,25 @@ target_dir="${CARGO_TARGET_DIR:-$root/target}"
 case "$target_dir" in /*) ;; *) target_dir="$root/$target_dir" ;; esac
 export GATEBELL_BIN="$target_dir/debug/gatebell"
 cd "$here"
-# One file at a time, each under a 5-minute bound. A file that fails its tests fails the run.
-# One that never finishes is run once more, loudly: in one clean-clone run the push service's
-# own test file (no browser in it) sat with node's main thread in a futex wait before its
-# first test, and the whole run would have waited for CI's limit.
+# One file at a time, each run in-process (no test-runner child) under a 5-minute bound. A file
+# that fails its tests fails the run; so does one that never finishes, after Node writes a
+# diagnostic report of where it sat (JavaScript and native stacks, open handles), printed here.
+reports="$(mktemp -d)"
 for file in push_service push worker firefox; do
   status=0
-  timeout --kill-after=10 300 node --test --test-reporter=spec "tests/browser/$file.test.mjs" || status=$?
+  timeout --signal=USR2 --kill-after=15 300 node --report-on-signal --report-signal=SIGUSR2 \
+    --report-directory="$reports" --test-reporter=spec "tests/browser/$file.test.mjs" || status=$?
   if [ "$status" = 124 ] || [ "$status" = 137 ]; then
-    echo "!! tests/browser/$file.test.mjs did not finish within 300 s; once more"
-    timeout --kill-after=10 300 node --test --test-reporter=spec "tests/browser/$file.test.mjs"
+    echo "!! tests/browser/$file.test.mjs did not finish within 300 s; where it was:"
+    for report in "$reports"/*.json; do
+      [ -e "$report" ] || continue
+      node -e 'const r = require(process.argv[1]);
+        console.log(JSON.stringify({ js: r.javascriptStack, native: r.nativeStack.slice(0, 20),
+          handles: r.libuv.filter((h) => h.is_active).map((h) => h.type) }, null, 1));' "$report"
+    done
+    exit 1
   elif [ "$status" != 0 ]; then
     exit "$status"
   fi
 done
+rm -rf "$reports"

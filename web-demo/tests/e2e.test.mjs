@@ -322,7 +322,9 @@ test('a tap routes the open dashboard to the visit without a load; /visits/<id> 
   const visitUrl = `${gatebell.url}/visits/${payload.visitId}`;
   await rp.goto(visitUrl);
   await rp.getByRole('heading', { name: 'Sunil' }).waitFor();
-  await new Promise((r) => setTimeout(r, 200));
+  // The event stream opens from an effect after the router hydrated and the visit loaded: any
+  // address the router would rewrite is rewritten by then.
+  await until('the visit page live', async () => (await rp.getByTestId('live').textContent()) === 'live');
   assert.equal(rp.url(), visitUrl, 'the router keeps the address it was served at');
 
   // The Reject route: /visits/<id>?action=reject asks, then decides.
@@ -447,7 +449,8 @@ test('turning notifications off unregisters, unsubscribes and stays off after a 
   const made = await walkinFrom(gp, 'Nobody Pushed', 'test');
   assert.equal(made.status, 201, made.text);
   await rp.getByTestId('pending').locator('li', { hasText: 'Nobody Pushed' }).waitFor();
-  await new Promise((r) => setTimeout(r, 1000));
+  // Every push the walk-in queued has been sent or closed: one to this browser would be in.
+  await gatebell.outboxSettled();
   assert.equal(pushService.received.length, 0, 'no push after opting out');
 
   // On again: registered once more.
@@ -481,7 +484,7 @@ test('a subscription the browser renewed is registered at the next start, and pu
   const pushed = await pushService.next(15_000);
   assert.equal(pushed.path, '/push/resident-renewed');
   assert.equal(JSON.parse(decryptPush(pushed.body, subscriber)).type, 'walkin_pending');
-  await new Promise((r) => setTimeout(r, 500));
+  await gatebell.outboxSettled();
   assert.deepEqual(pushService.received.map((r) => r.path), [], 'nothing went to the old endpoint');
 });
 
@@ -728,8 +731,9 @@ test('a browser that prefers Hindi opens the sign-in screen in Hindi, and Englis
     await language.selectOption('en');
     await page.getByRole('heading', { name: 'Sign in' }).waitFor();
     await page.reload();
-    await page.getByRole('heading', { name: 'Sign in' }).waitFor();
-    await new Promise((r) => setTimeout(r, 300));
+    // The accounts list is fetched after mount, so it renders after the language was chosen
+    // from storage or from the browser: in English here, not in Hindi.
+    await page.getByText('Asha Rao — resident, A-101').waitFor();
     assert.equal(await language.inputValue(), 'en', 'the choice outweighs the browser’s language');
     assert.equal(await page.getByRole('heading', { name: 'साइन इन' }).count(), 0);
     assert.deepEqual(errors, []);

@@ -37,20 +37,31 @@ const notificationsWithTag = (tag) => page.evaluate(async (tag) => {
 
 /**
  * Delivers `data` through the DevTools protocol to a worker seen stopped; resolves with the
- * notification shown. Known gap (issue 22): headless Chromium leaves about one push in twenty
- * unshown here, with no error in the worker, even when delivered cold after the previous
- * handler finished; until that is understood, such a push is delivered once more, loudly.
+ * notification shown once the worker's push handler has finished. A handler that finished
+ * without showing it, or failed, fails the test with what the worker recorded.
  */
 async function deliver(data, tag) {
-  const shown = async () => (await notificationsWithTag(tag))[0];
   await stopWorker();
   await cdp.send('ServiceWorker.deliverPushMessage', { origin: site.url, registrationId, data });
-  return until('the notification', shown, 5_000).catch(async () => {
-    console.log(`!! Chromium left the push for ${tag} unshown; delivering it once more`);
-    await stopWorker();
-    await cdp.send('ServiceWorker.deliverPushMessage', { origin: site.url, registrationId, data });
-    return until('the notification (delivered again)', shown);
+  const record = await until('the push handler finished', () => workerRecord().then(
+    (r) => r && r.pushed.includes(data) && r.settled >= r.started && r.started > 0 && r,
+  ), 30_000).catch(async (e) => {
+    console.log('the worker’s record:', JSON.stringify(await workerRecord()), 'versions:', JSON.stringify([...versions.values()]));
+    throw e;
   });
+  const [shown] = await notificationsWithTag(tag);
+  assert.ok(shown, `no notification tagged ${tag} after the handler finished: ${JSON.stringify(record)}`);
+  assert.deepEqual(record.failed, []);
+  return shown;
+}
+
+/** What the running worker recorded (pages/handlers-settled.js), or null while none runs. */
+async function workerRecord() {
+  const running = context.serviceWorkers().at(-1);
+  if (!running) return null;
+  return running.evaluate(() => ({
+    pushed: self.pushed, started: self.started.push ?? 0, settled: self.settled.push ?? 0, failed: self.failed,
+  })).catch(() => null);
 }
 
 /** Stops the worker and waits until DevTools reports it stopped, so the next push meets a cold worker. */

@@ -77,6 +77,16 @@ export async function startGatebell(binary) {
   return {
     url,
     stderr: () => Buffer.concat(stderr).toString(),
+    /**
+     * Resolves once no push is queued or being sent (`gatebell_outbox_depth 0`, which counts
+     * claimed rows too): every push queued before the call has reached its service or closed.
+     */
+    async outboxSettled(ms = 15_000) {
+      await until('the push outbox empty', async () => {
+        const metrics = await (await fetch(`${url}/metrics`)).text();
+        return /^gatebell_outbox_depth 0$/m.test(metrics);
+      }, ms, 20);
+    },
     async stop() {
       if (child.exitCode === null) {
         const exited = new Promise((resolve) => child.once('exit', resolve));
