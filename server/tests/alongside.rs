@@ -16,7 +16,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use common::process::Process;
-use common::{Backend, TestApp, assert_conflict_naming, assert_error, scalar};
+use common::{Backend, TestApp, assert_conflict_naming, assert_error, scalar, wait_for_count};
 use gatebell_core::protocol::PushPayload;
 use gatebell_core::routing;
 use gatebell_testkit::FakeWebPush;
@@ -955,13 +955,15 @@ async fn a_webhook_waits_for_its_receiver() {
         )
         .await;
     assert_eq!(s, 200, "{v}");
-    tokio::time::sleep(Duration::from_secs(30)).await;
+    // Retried while the receiver is down (backoff 1 s, 2 s, …).
     let db = &app.state().db;
-    let tries = scalar(db, "SELECT attempts FROM webhook_jobs").await;
-    assert!(
-        tries >= 3,
-        "retried while the receiver was down: {tries} tries"
-    );
+    wait_for_count(
+        db,
+        "SELECT COUNT(*) FROM webhook_jobs WHERE attempts >= 3",
+        1,
+        Duration::from_secs(60),
+    )
+    .await;
     assert_eq!(
         scalar(
             db,
@@ -975,16 +977,15 @@ async fn a_webhook_waits_for_its_receiver() {
         .wait_for_event(&visit_id, Duration::from_secs(10))
         .await;
     assert_eq!(event["event"]["type"], "visit.approved");
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // The row closed as delivered: a second delivery would have come before.
+    wait_for_count(
+        db,
+        "SELECT COUNT(*) FROM webhook_jobs WHERE state = 'delivered'",
+        1,
+        Duration::from_secs(10),
+    )
+    .await;
     assert_eq!(backend.events().await.len(), 1);
-    assert_eq!(
-        scalar(
-            db,
-            "SELECT COUNT(*) FROM webhook_jobs WHERE state = 'delivered'"
-        )
-        .await,
-        1
-    );
     let metrics = reqwest::get(format!("{}/metrics", app.url))
         .await
         .unwrap()

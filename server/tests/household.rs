@@ -6,7 +6,9 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{Backend, TestApp, assert_conflict_naming, assert_error, execute, scalar};
+use common::{
+    Backend, TestApp, assert_conflict_naming, assert_error, execute, pushes_settled, scalar,
+};
 use gatebell_testkit::{FakeWebPush, TestSubscription};
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -214,7 +216,7 @@ async fn a_host_only_unit_asks_only_the_host(b: Backend) {
     assert!(cleared.1.get("phone").is_none(), "{}", cleared.1);
     let visit = app.walkin_for_asha(&guard).await;
     wait_for_pushes(&push, &asha_sub, 1).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    pushes_settled(&app.state().db).await;
     assert!(pushes(&push, &arjun_sub).is_empty());
     let asked = format!("SELECT COUNT(*) FROM notifications WHERE visit_id = '{visit}'");
     assert_eq!(scalar(&app.state().db, &asked).await, 1);

@@ -788,8 +788,8 @@ async fn logout_without_unregistering_ends_delivery_to_that_sessions_devices(b: 
         .wait_for(2, Duration::from_secs(10))
         .await
         .unwrap();
-    // Give a wrong delivery every chance to happen.
-    tokio::time::sleep(Duration::from_millis(1000)).await;
+    // Every push of the walk-in sent or closed: a wrong delivery would have happened.
+    common::pushes_settled(&app.state().db).await;
     assert!(fakes.web.delivered_for(&laptop_browser.id).is_empty());
     assert_eq!(fakes.web.received().len(), 2);
     assert_eq!(fakes.web.delivered_for(&phone_browser.id).len(), 1);
@@ -865,7 +865,7 @@ async fn a_device_of_an_expired_session_gets_no_push(b: Backend) {
         .wait_for(1, Duration::from_secs(10))
         .await
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(1000)).await;
+    common::pushes_settled(&app.state().db).await;
     assert!(fakes.web.delivered_for(&browser.id).is_empty());
     assert_eq!(fakes.web.delivered_for(&other.id).len(), 1);
     app.stop().await;
@@ -1167,7 +1167,10 @@ async fn two_instances_on_one_postgres_deliver_each_push_exactly_once() {
         .wait_for(DEVICES * NOTIFICATIONS, Duration::from_secs(60))
         .await
         .unwrap();
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // Every row closed: a row sent twice (claimed twice) would have been sent by then.
+    let db = gatebell_server::db::Db::connect(&url).await.unwrap();
+    common::pushes_settled(&db).await;
+    db.close().await;
     let received = fakes.fcm.received();
     let mut seen = HashSet::new();
     for r in &received {

@@ -355,6 +355,14 @@ pub async fn wait_for_count(
     }
 }
 
+/// Waits until no push is queued or being sent (claimed rows stay `pending`): every push
+/// queued before the call has reached its fake or closed, so a push that should not have
+/// gone would have been seen by then.
+pub async fn pushes_settled(db: &gatebell_server::db::Db) {
+    let pending = "SELECT COUNT(*) FROM push_jobs WHERE state = 'pending'";
+    wait_for_count(db, pending, 0, std::time::Duration::from_secs(30)).await;
+}
+
 /// Asserts a 409 whose message names `what` (the outcome, who decided).
 #[track_caller]
 pub fn assert_conflict_naming(got: &(StatusCode, Value), what: &str) {

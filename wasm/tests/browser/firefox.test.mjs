@@ -198,7 +198,7 @@ test('when the push service loses the subscription, the worker’s pushsubscript
     token: guard.token, method: 'POST', body: { visitorName: 'Anil', hostId: resident.user.id, purpose: 'Repairs' },
   });
   await until('the walk-in’s notification', async () => (await notificationsWithTag(`visit-${visit.id}`)).length > 0);
-  await new Promise((r) => setTimeout(r, 500));
+  await gatebell.outboxSettled();
   assert.deepEqual(pushService.posts.slice(posts).map((p) => [p.path, p.status]), [[new URL(newEndpoint).pathname, 201]]);
 });
 
@@ -271,7 +271,7 @@ test('in Firefox, a tap with the app open routes through its router, onMessage h
   await api('/api/v1/visits/walkin', {
     token: guard.token, method: 'POST', body: { visitorName: 'Kiran', hostId: resident.user.id, purpose: 'Visit' },
   });
-  await new Promise((r) => setTimeout(r, 1000));
+  await gatebell.outboxSettled();
   assert.deepEqual(pushService.posts.slice(posts), [], 'the server sent the disabled browser nothing');
 });
 
