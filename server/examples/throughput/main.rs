@@ -31,7 +31,9 @@
 //! Knobs: `MESSAGES` (4000), `ROUNDS` (3), `RATE` (200), `SECONDS` (10), `BACKLOG` (40000),
 //! `TRIES` (20), `SEEDED` (0: communities seeded by `gatebell seed` for the at-size phase, in
 //! a fresh SQLite file, or with `SEEDED_ON=postgres` a fresh PostgreSQL database on the bench's
-//! cluster or `DATABASE_URL`'s server), `DATABASE_URL` (only
+//! cluster or `DATABASE_URL`'s server), `SEEDED_RETENTION_DAYS` (364: the server on the
+//! seeded database keeps that many days, so a day's rows are purged while the walk-ins run;
+//! 90 for the first start's catch-up of nine months, 0 for no purge), `DATABASE_URL` (only
 //! this database instead of SQLite + PostgreSQL), `PEERS=0` (skip the peers), `POSTGRES=0`
 //! (skip PostgreSQL), `CALLGRIND=0` (skip callgrind), `CALLGRIND_MESSAGES` (500).
 
@@ -256,8 +258,27 @@ impl Server {
         Server::start_under(bench, database_url, &[])
     }
 
+    /// With `GATEBELL_RETENTION_DAYS` set to `days`.
+    fn start_keeping(bench: &Bench, database_url: &str, days: u64) -> Server {
+        Server::start_with(
+            bench,
+            database_url,
+            &[],
+            &[("GATEBELL_RETENTION_DAYS", days)],
+        )
+    }
+
     /// `wrapper` runs the server (`valgrind --tool=callgrind …`); empty for none.
     fn start_under(bench: &Bench, database_url: &str, wrapper: &[String]) -> Server {
+        Server::start_with(bench, database_url, wrapper, &[])
+    }
+
+    fn start_with(
+        bench: &Bench,
+        database_url: &str,
+        wrapper: &[String],
+        env: &[(&str, u64)],
+    ) -> Server {
         let mut command = match wrapper.split_first() {
             Some((program, args)) => {
                 let mut c = Command::new(program);
@@ -284,6 +305,7 @@ impl Server {
             .arg(&bench.credentials)
             .args(["--push-allow-hosts", "127.0.0.1", "--push-allow-http"])
             .env("RUST_LOG", "error")
+            .envs(env.iter().map(|(k, v)| (k, v.to_string())))
             .stdout(Stdio::piped())
             .spawn()
             .expect("target/release/gatebell (cargo xtask bench builds it)");
@@ -595,10 +617,30 @@ async fn at_size(
     assert!(status.success(), "gatebell seed failed");
     let seeded_secs = seeding.elapsed().as_secs_f64();
     let db = Db::connect(database_url).await.expect("database");
+    // A day's rows are past retention, as on any day of a deployment that keeps a year; the
+    // server's first housekeeping purges them while the walk-ins run. SEEDED_RETENTION_DAYS=90
+    // (the default retention) makes it the first start's catch-up of nine months instead.
+    let keep_days = env_num("SEEDED_RETENTION_DAYS", 364);
+    // SEEDED_RETENTION_DAYS=0: kept forever, nothing purged (the size alone).
+    let cutoff = (keep_days > 0).then(|| now_ms() - keep_days as i64 * 24 * 3600 * 1000);
+    let due = match cutoff {
+        Some(cutoff) => old_rows(&db, cutoff).await,
+        None => 0,
+    };
     let started = Instant::now();
-    let server = Server::start(bench, database_url);
+    let server = Server::start_keeping(bench, database_url, keep_days);
     let start_ms = started.elapsed().as_secs_f64() * 1000.0;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    let purged = tokio::spawn({
+        let db = db.clone();
+        async move {
+            while let Some(cutoff) = cutoff
+                && old_rows_left(&db, cutoff).await
+            {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            started.elapsed().as_secs_f64()
+        }
+    });
     let idle_mib = status_mib(server.pid(), "VmRSS");
     // Sessions for seeded residents, written as the server writes them (the hash of a token).
     let mut tokens = Vec::new();
@@ -644,7 +686,7 @@ async fn at_size(
     page_ms.sort_by(f64::total_cmp);
     let mut lines = vec![
         format!(
-            "| {database}, {communities} communities seeded in {seeded_secs:.0} s | start-up to listening | {start_ms:.0} ms, idle RSS {idle_mib:.1} MiB |"
+            "| {database}, {communities} communities seeded in {seeded_secs:.0} s | start-up to listening | {start_ms:.0} ms, RSS then {idle_mib:.1} MiB |"
         ),
         format!(
             "| {database}, {communities} communities | inbox first page, 400 reads | p50 {:.1} ms, p99 {:.1} ms |",
@@ -652,10 +694,68 @@ async fn at_size(
             percentile(&page_ms, 0.99)
         ),
     ];
-    for line in walkin_latency(bench, &db, &server, database, rate, seconds).await {
-        lines.push(line);
-    }
+    lines.extend(walkin_latency(bench, &db, &server, database, rate, seconds).await);
+    let walkins_ended = started.elapsed().as_secs_f64();
+    let purge = if cutoff.is_none() {
+        purged.abort();
+        "off".to_owned()
+    } else if purged.is_finished() {
+        format!(
+            "done {:.1} s after start",
+            purged.await.expect("purge watch")
+        )
+    } else {
+        purged.abort();
+        "still running".to_owned()
+    };
+    lines.push(format!(
+        "| {database}, {communities} communities | retention {keep_days} days: {due} rows past it at start | purge {purge}; walk-ins ended {walkins_ended:.1} s after start |"
+    ));
     lines
+}
+
+/// Visits, inbox entries and push rows created before `cutoff`.
+async fn old_rows(db: &Db, cutoff: i64) -> i64 {
+    let sql = "SELECT (SELECT COUNT(*) FROM visits WHERE created_at < $1)
+                    + (SELECT COUNT(*) FROM notifications WHERE created_at < $1)
+                    + (SELECT COUNT(*) FROM push_jobs WHERE created_at < $1)";
+    match db.reader() {
+        Backend::Sqlite(p) => {
+            sqlx::query_scalar::<_, i64>(sql)
+                .bind(cutoff)
+                .fetch_one(p)
+                .await
+        }
+        Backend::Postgres(p) => {
+            sqlx::query_scalar::<_, i64>(sql)
+                .bind(cutoff)
+                .fetch_one(p)
+                .await
+        }
+    }
+    .expect("count old rows")
+}
+
+/// Whether retention has visits or inbox entries before `cutoff` left to delete (it deletes
+/// them last).
+async fn old_rows_left(db: &Db, cutoff: i64) -> bool {
+    let sql = "SELECT EXISTS (SELECT 1 FROM visits WHERE created_at < $1)
+               OR EXISTS (SELECT 1 FROM notifications WHERE created_at < $1)";
+    match db.reader() {
+        Backend::Sqlite(p) => {
+            sqlx::query_scalar::<_, bool>(sql)
+                .bind(cutoff)
+                .fetch_one(p)
+                .await
+        }
+        Backend::Postgres(p) => {
+            sqlx::query_scalar::<_, bool>(sql)
+                .bind(cutoff)
+                .fetch_one(p)
+                .await
+        }
+    }
+    .unwrap_or(true)
 }
 
 /// A walk-in while a bulk notice waits: one notification of the `Other` class to a user with
