@@ -399,3 +399,27 @@ fn every_foreign_key_leads_an_index() {
         assert!(unindexed.is_empty(), "foreign keys with no index: {unindexed:#?}");
     });
 }
+
+/// The retention purge yields SQLite's writer to traffic: a write through `begin` counts as
+/// traffic for the purge's pace, the purge's own (`begin_background`) does not, and
+/// PostgreSQL, whose writers of other rows do not wait for each other, never counts as busy.
+#[test]
+fn only_foreground_writes_slow_the_purge() {
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/busy.db?mode=rwc", dir.path().display());
+        let db = gatebell_server::db::Db::connect(&url).await.unwrap();
+        assert!(!db.written_within(60_000), "nothing written yet");
+        db.begin_background().await.unwrap().commit().await.unwrap();
+        assert!(!db.written_within(60_000), "a background write is not traffic");
+        db.begin().await.unwrap().commit().await.unwrap();
+        assert!(db.written_within(60_000), "a request's write is");
+        db.close().await;
+        let pg = gatebell_server::db::Db::connect(&common::pg::fresh_database().await)
+            .await
+            .unwrap();
+        pg.begin().await.unwrap().commit().await.unwrap();
+        assert!(!pg.written_within(60_000));
+        pg.close().await;
+    });
+}

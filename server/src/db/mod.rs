@@ -28,6 +28,8 @@
 //! backend-specific SQL.
 
 use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 pub use sqlx::Error as DbError;
@@ -88,6 +90,8 @@ pub struct Db(Backend<SqlitePools, PgPool>);
 pub struct SqlitePools {
     read: SqlitePool,
     write: SqlitePool,
+    /// When the last write that was not background work began (ms since the epoch).
+    last_write_ms: Arc<AtomicI64>,
 }
 
 /// An open transaction, the one way to write.
@@ -155,7 +159,11 @@ impl Db {
                 .max_connections(8)
                 .connect_with(opts.pragma("query_only", "ON"))
                 .await?;
-            Backend::Sqlite(SqlitePools { read, write })
+            Backend::Sqlite(SqlitePools {
+                read,
+                write,
+                last_write_ms: Arc::new(AtomicI64::new(0)),
+            })
         } else {
             anyhow::bail!("DATABASE_URL must start with sqlite: or postgres://, got {url:?}");
         };
@@ -174,10 +182,29 @@ impl Db {
     /// (`BEGIN IMMEDIATE`): a deferred transaction that reads first cannot upgrade once another
     /// writer has committed, and fails with "database is locked" despite the busy timeout.
     pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
+        if let Backend::Sqlite(s) = &self.0 {
+            s.last_write_ms.store(now_ms(), Ordering::Relaxed);
+        }
+        self.begin_background().await
+    }
+
+    /// [`Db::begin`] for background work that yields to requests (the retention purge): it
+    /// does not count as a recent write for [`Db::written_within`].
+    pub async fn begin_background(&self) -> Result<Tx, sqlx::Error> {
         Ok(Tx(match &self.0 {
             Backend::Sqlite(s) => Backend::Sqlite(s.write.begin_with("BEGIN IMMEDIATE").await?),
             Backend::Postgres(p) => Backend::Postgres(p.begin().await?),
         }))
+    }
+
+    /// Whether SQLite's one writer was taken for anything but background work in the last
+    /// `ms`: requests or the outbox are writing, and a background batch would make them wait.
+    /// Always false on PostgreSQL, where writers of other rows do not wait for each other.
+    pub fn written_within(&self, ms: i64) -> bool {
+        match &self.0 {
+            Backend::Sqlite(s) => now_ms() - s.last_write_ms.load(Ordering::Relaxed) < ms,
+            Backend::Postgres(_) => false,
+        }
     }
 
     /// The PostgreSQL pool, when that is the backend (instances share events through it).

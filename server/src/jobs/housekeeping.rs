@@ -51,8 +51,21 @@ const PURGE_BATCH_MAX: i64 = 2_000;
 const PURGE_HOLD: std::time::Duration = std::time::Duration::from_millis(5);
 /// After each batch the purge rests this many times as long as the batch took (at least
 /// 10 ms): it takes at most a quarter of SQLite's one writer, whatever the backlog of old
-/// rows, so walk-ins keep theirs.
+/// rows, while nothing else writes (at night it goes at that pace)...
 const PURGE_REST: u32 = 3;
+/// ...and at most a two-hundredth of it while anything else wrote in the last
+/// [`BUSY_WINDOW_MS`]: a walk-in that arrives during a batch waits for it, so the share of
+/// the writer the purge holds is the share of walk-ins it delays. Below 1 % the walk-ins' p99
+/// is their own; a day's rows still go within minutes.
+const PURGE_REST_BUSY: u32 = 199;
+const BUSY_WINDOW_MS: i64 = 1_000;
+
+/// How long the purge rests after a batch that held the writer for `took`, `busy` when
+/// anything else wrote lately.
+fn rest_after(took: std::time::Duration, busy: bool) -> std::time::Duration {
+    let times = if busy { PURGE_REST_BUSY } else { PURGE_REST };
+    (took * times).max(std::time::Duration::from_millis(10))
+}
 
 /// The next batch's size after one of `size` rows took `took`: halved while a batch holds the
 /// writer over twice [`PURGE_HOLD`] (a large file, a slow disk), doubled while it holds it
@@ -81,7 +94,7 @@ async fn in_batches(state: &AppState, what: Purge, cutoff: i64) -> anyhow::Resul
     let (mut total, mut size) = (0, PURGE_BATCH);
     loop {
         let started = std::time::Instant::now();
-        let mut tx = state.db.begin().await?;
+        let mut tx = state.db.begin_background().await?;
         let n = match what {
             Purge::Queue(q) => db::queue::purge_before(&mut tx, q, cutoff, size).await?,
             Purge::Notifications => db::notifications::purge_before(&mut tx, cutoff, size).await?,
@@ -94,8 +107,8 @@ async fn in_batches(state: &AppState, what: Purge, cutoff: i64) -> anyhow::Resul
         }
         size = next_batch(size, started.elapsed());
         // Between batches, the writer is free for requests.
-        let rest = (started.elapsed() * PURGE_REST).max(std::time::Duration::from_millis(10));
-        tokio::time::sleep(rest).await;
+        let busy = state.db.written_within(BUSY_WINDOW_MS);
+        tokio::time::sleep(rest_after(started.elapsed(), busy)).await;
     }
 }
 
@@ -149,5 +162,20 @@ mod tests {
         assert_eq!(next_batch(500, Duration::from_millis(1)), 1_000);
         assert_eq!(next_batch(1_500, Duration::from_millis(1)), PURGE_BATCH_MAX);
         assert_eq!(next_batch(500, Duration::from_millis(5)), 500);
+    }
+
+    #[test]
+    fn the_purge_takes_a_quarter_of_an_idle_writer_and_a_two_hundredth_of_a_busy_one() {
+        let took = Duration::from_millis(5);
+        assert_eq!(rest_after(took, false), Duration::from_millis(15));
+        assert_eq!(rest_after(took, true), Duration::from_millis(995));
+        let share = |busy| took.as_secs_f64() / (took + rest_after(took, busy)).as_secs_f64();
+        assert!(share(false) <= 0.25);
+        assert!(share(true) <= 0.005);
+        // A quick batch still leaves the writer 10 ms.
+        assert_eq!(
+            rest_after(Duration::from_micros(100), false),
+            Duration::from_millis(10)
+        );
     }
 }
