@@ -411,7 +411,10 @@ fn only_foreground_writes_slow_the_purge() {
         let db = gatebell_server::db::Db::connect(&url).await.unwrap();
         assert!(!db.written_within(60_000), "nothing written yet");
         db.begin_background().await.unwrap().commit().await.unwrap();
-        assert!(!db.written_within(60_000), "a background write is not traffic");
+        assert!(
+            !db.written_within(60_000),
+            "a background write is not traffic"
+        );
         db.begin().await.unwrap().commit().await.unwrap();
         assert!(db.written_within(60_000), "a request's write is");
         db.close().await;

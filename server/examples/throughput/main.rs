@@ -734,11 +734,10 @@ async fn old_rows(db: &Db, cutoff: i64) -> i64 {
     .expect("count old rows")
 }
 
-/// Whether retention has visits or inbox entries before `cutoff` left to delete (it deletes
-/// them last).
+/// Whether retention has inbox entries before `cutoff` left to delete (a visit a kept entry
+/// is about stays).
 async fn old_rows_left(db: &Db, cutoff: i64) -> bool {
-    let sql = "SELECT EXISTS (SELECT 1 FROM visits WHERE created_at < $1)
-               OR EXISTS (SELECT 1 FROM notifications WHERE created_at < $1)";
+    let sql = "SELECT EXISTS (SELECT 1 FROM notifications WHERE created_at < $1)";
     match db.reader() {
         Backend::Sqlite(p) => {
             sqlx::query_scalar::<_, bool>(sql)

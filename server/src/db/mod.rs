@@ -188,8 +188,9 @@ impl Db {
         self.begin_background().await
     }
 
-    /// [`Db::begin`] for background work that yields to requests (the retention purge): it
-    /// does not count as a recent write for [`Db::written_within`].
+    /// [`Db::begin`] for background work: the retention purge, the once-a-second sweeps
+    /// (expiry, escalation) and the outbox's claims, which mostly find nothing. It does not
+    /// count as a recent write for [`Db::written_within`], so an idle server is seen idle.
     pub async fn begin_background(&self) -> Result<Tx, sqlx::Error> {
         Ok(Tx(match &self.0 {
             Backend::Sqlite(s) => Backend::Sqlite(s.write.begin_with("BEGIN IMMEDIATE").await?),

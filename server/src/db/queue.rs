@@ -248,7 +248,7 @@ impl Hold {
             + Unpin,
     {
         let (q, now) = (self.queue, now_ms());
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.db.begin_background().await?;
         let sql = q.claim[order as usize][which(&tx.conn())];
         let jobs = per_backend!(tx.conn(), conn => {
             let query = sqlx::query_as(sql)
@@ -277,7 +277,7 @@ impl Hold {
     /// on); returns how many.
     pub async fn release(&self) -> Result<u64, DbError> {
         let now = now_ms();
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.db.begin_background().await?;
         let n = per_backend!(tx.conn(), c => {
             sqlx::query(self.queue.release)
                 .bind(&self.claim_id)

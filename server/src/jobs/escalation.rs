@@ -50,7 +50,7 @@ pub async fn run_once(state: &AppState) -> anyhow::Result<usize> {
         return Ok(0);
     };
     let now = now_ms();
-    let mut tx = state.db.begin().await?;
+    let mut tx = state.db.begin_background().await?;
     let ids = db::visits::escalate_walkins(&mut tx, now - after, now, BATCH).await?;
     for id in &ids {
         let visit = db::visits::get_in_tx(&mut tx, id, now)

@@ -37,7 +37,7 @@ pub fn spawn(state: AppState, mut stop: watch::Receiver<bool>) -> tokio::task::J
 pub async fn run_once(state: &AppState) -> anyhow::Result<usize> {
     let now = now_ms();
     let cutoff = now - state.config.walkin_expiry_ms();
-    let mut tx = state.db.begin().await?;
+    let mut tx = state.db.begin_background().await?;
     let ids = db::visits::expire_walkins(&mut tx, cutoff, now, BATCH).await?;
     let mut told = Vec::with_capacity(ids.len());
     for id in ids {

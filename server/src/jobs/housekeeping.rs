@@ -127,7 +127,7 @@ pub async fn run_once(state: &AppState) -> anyhow::Result<Swept> {
             break;
         }
     }
-    let mut tx = state.db.begin().await?;
+    let mut tx = state.db.begin_background().await?;
     swept.orphan_devices = db::devices::delete_orphans(&mut tx).await?;
     swept.action_tokens = db::action_tokens::purge_expired(&mut tx, now).await?;
     tx.commit().await?;
