@@ -1,5 +1,5 @@
 //! The database's upkeep: several processes started at once on one fresh SQLite file (a
-//! `serve` beside `user add`s, or two instances) take turns at the migrations, retention
+//! `serve` beside `user add`s, or two instances) take turns at opening it and migrating, retention
 //! purges old webhook and message rows with their attempts, and the outbox claims the visitor
 //! at the gate before any backlog without starving it (SQLite and PostgreSQL).
 

@@ -100,30 +100,28 @@ pub struct Tx(Backend<Transaction<'static, Sqlite>, Transaction<'static, Postgre
 /// The connection a transaction's statements run on.
 pub type TxConn<'a> = Backend<&'a mut SqliteConnection, &'a mut PgConnection>;
 
-/// Applies the migrations to a SQLite database under an exclusive lock on a file beside it
-/// (`<file>-migrate.lock`), so processes started at once on a fresh file take turns instead of
-/// racing to create the same tables. sqlx locks PostgreSQL itself (an advisory lock); its
-/// SQLite lock does nothing.
-async fn migrate_sqlite(pool: &SqlitePool, file: &std::path::Path) -> anyhow::Result<()> {
-    let in_memory = file.as_os_str().is_empty() || file.to_string_lossy().contains(":memory:");
-    if in_memory {
-        return Ok(MIGRATIONS.run(pool).await?);
+/// Takes an exclusive lock on a file beside a SQLite database (`<file>-migrate.lock`) while a
+/// process opens its writer and applies the migrations, so processes started at once on a
+/// fresh file take turns. Opening the writer is covered too: a fresh file is in rollback mode,
+/// and two connections switching it to WAL at once can deadlock, where SQLite answers
+/// "database is locked" at once without waiting out the busy timeout. sqlx locks PostgreSQL
+/// itself (an advisory lock); its SQLite lock does nothing. `None` for an in-memory database.
+async fn lock_sqlite_start(file: &std::path::Path) -> std::io::Result<Option<std::fs::File>> {
+    if file.as_os_str().is_empty() || file.to_string_lossy().contains(":memory:") {
+        return Ok(None);
     }
     let mut lock_path = file.as_os_str().to_owned();
     lock_path.push("-migrate.lock");
-    let lock = tokio::task::spawn_blocking(move || -> std::io::Result<std::fs::File> {
+    tokio::task::spawn_blocking(move || {
         let f = std::fs::OpenOptions::new()
             .create(true)
             .truncate(false)
             .write(true)
             .open(&lock_path)?;
         f.lock()?;
-        Ok(f)
+        Ok(Some(f))
     })
-    .await??;
-    let applied = MIGRATIONS.run(pool).await;
-    drop(lock);
-    Ok(applied?)
+    .await?
 }
 
 impl Db {
@@ -147,12 +145,14 @@ impl Db {
                 .synchronous(SqliteSynchronous::Normal)
                 .busy_timeout(Duration::from_secs(10))
                 .foreign_keys(true);
+            let start = lock_sqlite_start(opts.get_filename()).await?;
             let write = SqlitePoolOptions::new()
                 .max_connections(1)
                 .acquire_timeout(Duration::from_secs(30))
                 .connect_with(opts.clone())
                 .await?;
-            migrate_sqlite(&write, opts.get_filename()).await?;
+            MIGRATIONS.run(&write).await?;
+            drop(start);
             // `query_only` rather than a read-only open: the readers still share the WAL index
             // the writer keeps, and a stray write fails with SQLITE_READONLY.
             let read = SqlitePoolOptions::new()
