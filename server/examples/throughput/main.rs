@@ -712,47 +712,40 @@ async fn at_size(
     lines
 }
 
+/// One value of type `$t` from `$sql` with `$1` bound to `$cutoff`, on the read side of
+/// either backend.
+macro_rules! read_scalar {
+    ($db:expr, $t:ty, $sql:expr, $cutoff:expr) => {
+        match $db.reader() {
+            Backend::Sqlite(p) => {
+                sqlx::query_scalar::<_, $t>($sql)
+                    .bind($cutoff)
+                    .fetch_one(p)
+                    .await
+            }
+            Backend::Postgres(p) => {
+                sqlx::query_scalar::<_, $t>($sql)
+                    .bind($cutoff)
+                    .fetch_one(p)
+                    .await
+            }
+        }
+    };
+}
+
 /// Visits, inbox entries and push rows created before `cutoff`.
 async fn old_rows(db: &Db, cutoff: i64) -> i64 {
     let sql = "SELECT (SELECT COUNT(*) FROM visits WHERE created_at < $1)
                     + (SELECT COUNT(*) FROM notifications WHERE created_at < $1)
                     + (SELECT COUNT(*) FROM push_jobs WHERE created_at < $1)";
-    match db.reader() {
-        Backend::Sqlite(p) => {
-            sqlx::query_scalar::<_, i64>(sql)
-                .bind(cutoff)
-                .fetch_one(p)
-                .await
-        }
-        Backend::Postgres(p) => {
-            sqlx::query_scalar::<_, i64>(sql)
-                .bind(cutoff)
-                .fetch_one(p)
-                .await
-        }
-    }
-    .expect("count old rows")
+    read_scalar!(db, i64, sql, cutoff).expect("count old rows")
 }
 
 /// Whether retention has inbox entries before `cutoff` left to delete (a visit a kept entry
 /// is about stays).
 async fn old_rows_left(db: &Db, cutoff: i64) -> bool {
     let sql = "SELECT EXISTS (SELECT 1 FROM notifications WHERE created_at < $1)";
-    match db.reader() {
-        Backend::Sqlite(p) => {
-            sqlx::query_scalar::<_, bool>(sql)
-                .bind(cutoff)
-                .fetch_one(p)
-                .await
-        }
-        Backend::Postgres(p) => {
-            sqlx::query_scalar::<_, bool>(sql)
-                .bind(cutoff)
-                .fetch_one(p)
-                .await
-        }
-    }
-    .unwrap_or(true)
+    read_scalar!(db, bool, sql, cutoff).unwrap_or(true)
 }
 
 /// A walk-in while a bulk notice waits: one notification of the `Other` class to a user with
