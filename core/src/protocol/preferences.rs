@@ -181,11 +181,7 @@ pub struct PreferencesUpdate {
     pub channels: Option<ChannelPreferences>,
     /// `null` removes them. Absent stays absent when serialised, so a client that sends an
     /// update it parsed never removes quiet hours by accident.
-    #[serde(
-        default,
-        deserialize_with = "present",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, with = "present", skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", schema(nullable))]
     #[cfg_attr(feature = "ts", ts(as = "Option<QuietHours>"))]
     pub quiet_hours: Option<Option<QuietHours>>,
@@ -196,10 +192,23 @@ pub struct PreferencesUpdate {
 }
 
 /// A field that is present: `null` is `Some(None)`, and absence (`#[serde(default)]`) `None`.
-fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
-    d: D,
-) -> Result<Option<Option<T>>, D::Error> {
-    Option::<T>::deserialize(d).map(Some)
+/// A module for `with` rather than a `deserialize_with` function, which ts-rs cannot parse.
+mod present {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn deserialize<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+        d: D,
+    ) -> Result<Option<Option<T>>, D::Error> {
+        Option::<T>::deserialize(d).map(Some)
+    }
+
+    /// Only called for `Some` (the field skips `None`): `null` or the value.
+    pub fn serialize<S: Serializer, T: Serialize>(
+        v: &Option<Option<T>>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        v.as_ref().and_then(Option::as_ref).serialize(s)
+    }
 }
 
 #[cfg(test)]
@@ -265,8 +274,12 @@ mod tests {
     }
 
     #[test]
-    fn preferences_update_round_trips_absent_and_null_quiet_hours() {
-        for text in [r#"{"phone":"+919800000001"}"#, r#"{"quietHours":null}"#] {
+    fn preferences_update_round_trips_absent_null_and_set_quiet_hours() {
+        for text in [
+            r#"{"phone":"+919800000001"}"#,
+            r#"{"quietHours":null}"#,
+            r#"{"quietHours":{"start":"22:00","end":"07:00","timeZone":"Asia/Kolkata"}}"#,
+        ] {
             let u: PreferencesUpdate = serde_json::from_str(text).unwrap();
             let again: PreferencesUpdate =
                 serde_json::from_str(&serde_json::to_string(&u).unwrap()).unwrap();
