@@ -110,8 +110,12 @@ async fn main() {
     std::fs::write(&creds, oauth.service_account_json("bench")).unwrap();
     let db_url = std::env::var("DATABASE_URL")
         .unwrap_or_else(|_| format!("sqlite://{}/bench.db?mode=rwc", dir.path().display()));
+    // One guard sends every walk-in, far past the per-guard limit that protects a real gate.
+    let walkins_per_minute = (rate * 60 * 2).to_string();
     let cli = Cli::try_parse_from([
         "gatebell",
+        "--walkins-per-guard",
+        &walkins_per_minute,
         "--listen",
         "127.0.0.1:0",
         "--database-url",

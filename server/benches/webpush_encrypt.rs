@@ -47,7 +47,10 @@ async fn main() {
     let keys = ece::ReceiverKeys::from_base64(&p256dh, &auth).unwrap();
     let with_ring = || ece::encrypt(&keys, PAYLOAD).unwrap();
 
-    for (name, body) in [("web-push crate", with_crate()), ("push::ece", with_ring())] {
+    for (name, body) in [
+        ("web-push crate", with_crate()),
+        ("channels::ece", with_ring()),
+    ] {
         assert_eq!(sub.decrypt(&body).unwrap(), PAYLOAD, "{name} decrypts");
     }
     let crate_us = per_call(n, with_crate);
@@ -58,7 +61,7 @@ async fn main() {
     );
     println!("  web-push crate (ece on OpenSSL): {crate_us:.1} µs per message");
     println!(
-        "  push::ece (ring):                {ring_us:.1} µs per message ({:.1}× less)",
+        "  channels::ece (ring):            {ring_us:.1} µs per message ({:.1}× less)",
         crate_us / ring_us
     );
 }

@@ -434,7 +434,17 @@ async fn gate_codes() {
 /// The same code checked in, and the same walk-in decided, 8 times at once, 30 rounds each.
 async fn postgres_races() {
     let url = pg::fresh_database().await;
-    let g = Arc::new(Gatebell::start(Some(url), &[]));
+    // The race needs 30 walk-ins and 240 decisions in a few seconds, far past the limits
+    // that protect a real gate; those limits have their own probe and tests.
+    let g = Arc::new(Gatebell::start(
+        Some(url),
+        &[
+            "--walkins-per-guard",
+            "100000",
+            "--decisions-per-ip",
+            "100000",
+        ],
+    ));
     let guard = g.login("guard@demo.gatebell").await;
     let asha = g.login("asha@demo.gatebell").await;
     let asha_id = g.resident_id(&guard, "asha").await;
