@@ -55,6 +55,11 @@ async function click(tag, action = '') {
   }, { tag, action });
 }
 
+/** What the worker was given and what its handlers did (handlers-settled.js), for a failure. */
+const workerRecord = async () => JSON.stringify(await (await worker()).evaluate(() => ({
+  pushed: self.pushed, started: self.started, settled: self.settled, failed: self.failed,
+})));
+
 /** How many push events the worker's handlers have finished (tests/browser/pages/handlers-settled.js). */
 const pushesSettled = async () => (await worker()).evaluate(() => self.settled.push ?? 0);
 
@@ -91,9 +96,11 @@ async function openApp(pagePath) {
   await page.waitForFunction(() => window.testReady === true && navigator.serviceWorker.controller !== null);
   // The first delivery meets a cold worker, the realistic case: stopped, and seen stopped.
   await cdp.send('ServiceWorker.stopAllWorkers');
-  await until('the worker stopped', () => [...versions.values()]
-    .filter((v) => v.registrationId === registrationId)
-    .every((v) => v.runningStatus === 'stopped'));
+  // Only once DevTools has reported this registration's versions: `every` of none is true.
+  await until('the worker stopped', () => {
+    const ours = [...versions.values()].filter((v) => v.registrationId === registrationId);
+    return ours.length > 0 && ours.every((v) => v.runningStatus === 'stopped');
+  });
 }
 
 before(async () => {
@@ -114,7 +121,8 @@ for (const [kind, pagePath] of [['module', '/own-worker.html'], ['classic (impor
     await deliver({ notification: { title: '20% off today', body: 'From the app’s other provider' }, from: '1234' });
     // The first push of the run meets a cold browser and a cold worker: once, in a clean-clone
     // run, it took more than 10 s to show; the wait is for the event, not a bound on it.
-    const shown = await until('the app’s notification', async () => (await notifications()).find((n) => n.tag === 'app-offer'), 30_000);
+    const shown = await until('the app’s notification', async () => (await notifications()).find((n) => n.tag === 'app-offer'), 30_000)
+      .catch(async (e) => { throw new Error(`${e.message}; the worker recorded ${await workerRecord()}`); });
     assert.equal(shown.title, '20% off today');
     const pushes = await (await worker()).evaluate(() => self.appPushes.length);
     assert.equal(pushes, 1, 'the app’s handler saw the push');
